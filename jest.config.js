@@ -1,0 +1,12 @@
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: "node",
+  roots: ["<rootDir>/tests"],
+  testMatch: ["**/*.test.ts"],
+  transform: { "^.+\\.ts$": ["ts-jest", { diagnostics: false }] },
+  // Pulumi's runtime keeps promises alive after a test's last await (see docs/azure-ml-facts §17).
+  testEnvironmentOptions: { globalsCleanup: "off" },
+  testTimeout: 120000,
+  // Several suites start real servers and train models; two CPU cores are all CI has.
+  maxWorkers: 2,
+};
