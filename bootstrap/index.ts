@@ -1,0 +1,74 @@
+/**
+ * One-time admin project (see docs/ci.md): the resource group the azure-ml-mnist stack deploys into and, when config
+ * `githubRepository` is set, the GitHub Actions CI identities scoped to it. It lives apart from the main stack: the
+ * identity that runs `pulumi up` must not own (and could otherwise destroy) its own role assignments, and creating
+ * app registrations needs Entra rights that the CI identity does not have.
+ *
+ *   cd bootstrap && pulumi stack init admin && pulumi config set ... && pulumi up
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as azuread from "@pulumi/azuread";
+import * as authorization from "@pulumi/azure-native/authorization";
+import * as resources from "@pulumi/azure-native/resources";
+import { CiIdentity, readCiIdentitySettings } from "../components/ciIdentity";
+
+const config = new pulumi.Config();
+const resourceGroupName = config.require("resourceGroupName");
+if (!/^[-\w.()]{1,90}$/.test(resourceGroupName) || resourceGroupName.endsWith(".")) {
+  throw new Error(
+    `config resourceGroupName must be a resource group name (1-90 of letters, digits, - _ . ( )), got ${JSON.stringify(resourceGroupName)}`,
+  );
+}
+const createResourceGroup = config.getBoolean("createResourceGroup") ?? true;
+const mainStack = config.get("mainStack") ?? "dev";
+// Validated before anything is declared, so a config typo fails the preview instead of half-applying.
+const settings = readCiIdentitySettings(config);
+
+const client = authorization.getClientConfigOutput();
+
+let resourceGroupId: pulumi.Output<string>;
+if (createResourceGroup) {
+  const rg = new resources.ResourceGroup(
+    "stack-rg",
+    {
+      resourceGroupName,
+      tags: { project: "azure-ml-mnist", stack: mainStack, "managed-by": "ci-bootstrap" },
+    },
+    // Deleting this group deletes the whole application: keep it when the bootstrap stack is destroyed.
+    { protect: true },
+  );
+  resourceGroupId = rg.id;
+} else {
+  resourceGroupId = resources.getResourceGroupOutput({ resourceGroupName }).apply((rg) => rg.id);
+}
+
+let identity: CiIdentity | undefined;
+if (settings) {
+  const admin = azuread.getClientConfigOutput();
+  identity = new CiIdentity("ci", {
+    ...settings,
+    resourceGroupId,
+    subscriptionId: client.subscriptionId,
+    owners: [admin.objectId],
+  });
+}
+
+export const stackResourceGroupName = resourceGroupName;
+export const stackResourceGroupId = resourceGroupId;
+export const tenantId = client.tenantId;
+export const subscriptionId = client.subscriptionId;
+export const previewClientId = identity?.previewClientId;
+export const deployClientId = identity?.deployClientId;
+export const previewSubject = identity?.previewSubject;
+export const deploySubject = identity?.deploySubject;
+/** What to set as GitHub repository variables (Settings > Secrets and variables > Actions > Variables). */
+export const repositoryVariables = identity
+  ? pulumi
+      .all([client.tenantId, client.subscriptionId, identity.previewClientId, identity.deployClientId])
+      .apply(([tenant, subscription, preview, deploy]) => ({
+        AZURE_TENANT_ID: tenant,
+        AZURE_SUBSCRIPTION_ID: subscription,
+        AZURE_PREVIEW_CLIENT_ID: preview,
+        AZURE_DEPLOY_CLIENT_ID: deploy,
+      }))
+  : undefined;

@@ -1,0 +1,415 @@
+/**
+ * The CI identity for pull-request previews and deploys (GitHub Actions OIDC, no client secrets).
+ *
+ * Two Entra applications, not one: a federated credential lets every workflow run whose OIDC subject matches act as
+ * the application, so a single app holding both the pull_request and the deploy credential would hand deploy rights
+ * to any pull-request run. Instead:
+ *   - preview app: subject `repo:O/R:pull_request`, Reader on the stack's resource group (+ read access to the state
+ *     container / secrets key when configured): enough for `pulumi preview`, which skips list-keys calls in dry runs;
+ *   - deploy app: subject `repo:O/R:environment:<env>` (or `repo:O/R:ref:refs/heads/<branch>`), Contributor plus a
+ *     role-assignment right on the resource group (by default Role Based Access Control Administrator, constrained
+ *     to a short list of data-plane roles) and write access to the state container.
+ * All role scopes are the resource group (or narrower), never the subscription.
+ *
+ * This component is declared by the one-time admin project in bootstrap/, never by the stack it grants access to: a
+ * deployer must not hold (and could destroy) its own role assignments, and creating app registrations needs Entra
+ * rights the CI identity does not have.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as azuread from "@pulumi/azuread";
+import * as authorization from "@pulumi/azure-native/authorization";
+
+export const GITHUB_OIDC_ISSUER = "https://token.actions.githubusercontent.com";
+export const AZURE_AD_TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange";
+export const DEFAULT_DEPLOY_ENVIRONMENT = "production";
+
+/** Built-in Azure role definition GUIDs (docs: azure-ml-facts §10). */
+export const ROLES = {
+  reader: "acdd72a7-3385-48ef-bd42-f606fba81ae7",
+  contributor: "b24988ac-6180-42a0-ab88-20f7382dd24c",
+  userAccessAdministrator: "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9",
+  roleBasedAccessControlAdministrator: "f58310d9-a9f6-439a-9e8d-f62e7b41a168",
+  storageBlobDataReader: "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1",
+  storageBlobDataContributor: "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+  keyVaultCryptoUser: "12338af0-0e69-4776-bea7-57ae8d297424",
+  keyVaultAdministrator: "00482a5a-887f-4fb3-b363-3b7fe8e74483",
+  acrPull: "7f951dda-4ed3-4680-a7ca-43fe172d538d",
+  acrPush: "8311e382-0749-4cb8-b61a-304f252e45ec",
+  azureMlDataScientist: "f6c7c914-8db3-469d-8ca1-694a8f32e121",
+  azureMlMetricsWriter: "635dd51f-9968-44d3-b7fb-6d9a6bd613ae",
+} as const;
+
+/**
+ * Roles the deploy identity may assign (and remove) when `deployRoleAdmin` is "constrained": what the program's
+ * identities can need (facts §10), never Owner/Contributor/User Access Administrator.
+ */
+export const DEFAULT_DELEGABLE_ROLES: readonly string[] = [
+  ROLES.acrPull,
+  ROLES.acrPush,
+  ROLES.storageBlobDataReader,
+  ROLES.storageBlobDataContributor,
+  ROLES.keyVaultAdministrator,
+  ROLES.azureMlDataScientist,
+  ROLES.azureMlMetricsWriter,
+];
+
+// ---------------------------------------------------------------------------------------------------------------
+// Pure helpers (no Pulumi engine needed)
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface GithubRepository {
+  owner: string;
+  repo: string;
+}
+
+/** Parses and validates "owner/repo" (GitHub rules: owner 1-39 of [A-Za-z0-9-], repo 1-100 of [A-Za-z0-9._-]). */
+export function parseGithubRepository(value: string, key = "githubRepository"): GithubRepository {
+  const match = /^([A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))\/([A-Za-z0-9._-]{1,100})$/.exec(value.trim());
+  if (!match || match[1].endsWith("-") || match[2] === "." || match[2] === "..") {
+    throw new Error(
+      `config ${key} must be "owner/repo" (a GitHub repository, e.g. "contoso/mnist"), got ${JSON.stringify(value)}`,
+    );
+  }
+  return { owner: match[1], repo: match[2] };
+}
+
+/** Validates a branch name for an OIDC `ref:refs/heads/<branch>` subject (a conservative subset of git's ref rules). */
+export function validateBranchName(branch: string, key = "deployBranch"): string {
+  const ok =
+    /^[A-Za-z0-9._/-]{1,200}$/.test(branch) &&
+    !branch.startsWith("/") &&
+    !branch.endsWith("/") &&
+    !branch.startsWith("-") &&
+    !branch.endsWith(".") &&
+    !branch.endsWith(".lock") &&
+    !branch.includes("..") &&
+    !branch.includes("//") &&
+    !branch.startsWith("refs/");
+  if (!ok) {
+    throw new Error(
+      `config ${key} must be a plain branch name such as "main" (letters, digits, . _ - /; no "..", no leading "refs/"), got ${JSON.stringify(branch)}`,
+    );
+  }
+  return branch;
+}
+
+/** Validates a GitHub environment name for an OIDC `environment:<env>` subject. */
+export function validateEnvironmentName(environment: string, key = "deployEnvironment"): string {
+  if (!/^[A-Za-z0-9._-]{1,255}$/.test(environment)) {
+    throw new Error(
+      `config ${key} must be a GitHub environment name of letters, digits, ".", "_" or "-" (e.g. "production"), got ${JSON.stringify(environment)}`,
+    );
+  }
+  return environment;
+}
+
+function repoSlug(repository: GithubRepository): string {
+  return `${repository.owner}/${repository.repo}`;
+}
+
+/** OIDC subject of a workflow run triggered by `pull_request` (same-repository branches; forks get no token). */
+export function pullRequestSubject(repository: GithubRepository): string {
+  return `repo:${repoSlug(repository)}:pull_request`;
+}
+
+export type DeployTarget = { kind: "environment"; name: string } | { kind: "branch"; name: string };
+
+/** OIDC subject of the deploy job: a job with `environment:` gets the environment subject, otherwise the ref. */
+export function deploySubject(repository: GithubRepository, target: DeployTarget): string {
+  return target.kind === "environment"
+    ? `repo:${repoSlug(repository)}:environment:${target.name}`
+    : `repo:${repoSlug(repository)}:ref:refs/heads/${target.name}`;
+}
+
+/** `/subscriptions/<sub>/providers/Microsoft.Authorization/roleDefinitions/<guid>` */
+export function roleDefinitionId(subscriptionId: string, roleGuid: string): string {
+  return `/subscriptions/${subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${roleGuid}`;
+}
+
+/** ARM id of a blob container, from its storage account id. */
+export function blobContainerScope(storageAccountId: string, containerName: string): string {
+  return `${storageAccountId.replace(/\/+$/, "")}/blobServices/default/containers/${containerName}`;
+}
+
+/**
+ * ABAC condition (version 2.0) for Role Based Access Control Administrator: role assignments may only be written or
+ * deleted for the listed role definitions (Learn: "Delegate Azure role assignment management to others with
+ * conditions").
+ */
+export function constrainedRoleAssignmentCondition(roleGuids: readonly string[]): string {
+  if (roleGuids.length === 0) throw new Error("constrainedRoleAssignmentCondition needs at least one role");
+  const list = roleGuids.join(", ");
+  return (
+    `((!(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})) OR ` +
+    `(@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {${list}}))` +
+    ` AND ` +
+    `((!(ActionMatches{'Microsoft.Authorization/roleAssignments/delete'})) OR ` +
+    `(@Resource[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {${list}}))`
+  );
+}
+
+export type DeployRoleAdmin = "constrained" | "userAccessAdministrator" | "none";
+export type PreviewStateAccess = "read" | "write";
+
+/** The validated CI identity settings, read from (bootstrap) config. */
+export interface CiIdentitySettings {
+  repository: GithubRepository;
+  deployTarget: DeployTarget;
+  deployRoleAdmin: DeployRoleAdmin;
+  previewStateAccess: PreviewStateAccess;
+  /** Azure blob state backend: storage account ARM id + container, both or neither. */
+  stateStorageAccountId?: string;
+  stateContainerName?: string;
+  /** Key Vault (ARM id) holding the `azurekeyvault://` secrets-provider key, if the stacks use one. */
+  secretsKeyVaultId?: string;
+}
+
+/** The config reader this needs (pulumi.Config fits). */
+export interface ConfigReader {
+  get(key: string): string | undefined;
+}
+
+function oneOf<T extends string>(
+  value: string | undefined,
+  allowed: readonly T[],
+  key: string,
+  fallback: T,
+): T {
+  if (value === undefined || value === "") return fallback;
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  throw new Error(`config ${key} must be one of ${allowed.join(", ")}, got ${JSON.stringify(value)}`);
+}
+
+/**
+ * Reads the CI identity settings; `undefined` (nothing to create) when `githubRepository` is not set.
+ * Errors name the offending config key.
+ */
+export function readCiIdentitySettings(config: ConfigReader): CiIdentitySettings | undefined {
+  const repositoryValue = config.get("githubRepository");
+  if (repositoryValue === undefined || repositoryValue.trim() === "") return undefined;
+  const repository = parseGithubRepository(repositoryValue);
+
+  const environment = config.get("deployEnvironment");
+  const branch = config.get("deployBranch");
+  if (environment && branch) {
+    throw new Error(
+      "config deployEnvironment and deployBranch are mutually exclusive: a job that declares an environment gets the " +
+        "environment subject, never the branch subject",
+    );
+  }
+  const deployTarget: DeployTarget = branch
+    ? { kind: "branch", name: validateBranchName(branch) }
+    : { kind: "environment", name: validateEnvironmentName(environment || DEFAULT_DEPLOY_ENVIRONMENT) };
+
+  const stateStorageAccountId = config.get("stateStorageAccountId") || undefined;
+  const stateContainerName = config.get("stateContainerName") || undefined;
+  if (Boolean(stateStorageAccountId) !== Boolean(stateContainerName)) {
+    throw new Error(
+      "config stateStorageAccountId and stateContainerName must be set together (azblob state backend)",
+    );
+  }
+  if (
+    stateStorageAccountId &&
+    !/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Storage\/storageAccounts\/[^/]+$/i.test(
+      stateStorageAccountId,
+    )
+  ) {
+    throw new Error(
+      `config stateStorageAccountId must be a storage account ARM id, got ${JSON.stringify(stateStorageAccountId)}`,
+    );
+  }
+  if (stateContainerName && !/^[a-z0-9](?:[a-z0-9]|-(?!-)){1,61}[a-z0-9]$/.test(stateContainerName)) {
+    throw new Error(
+      `config stateContainerName must be a blob container name (3-63 of a-z, 0-9, -), got ${JSON.stringify(stateContainerName)}`,
+    );
+  }
+  const secretsKeyVaultId = config.get("secretsKeyVaultId") || undefined;
+  if (
+    secretsKeyVaultId &&
+    !/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.KeyVault\/vaults\/[^/]+$/i.test(
+      secretsKeyVaultId,
+    )
+  ) {
+    throw new Error(
+      `config secretsKeyVaultId must be a key vault ARM id, got ${JSON.stringify(secretsKeyVaultId)}`,
+    );
+  }
+
+  return {
+    repository,
+    deployTarget,
+    deployRoleAdmin: oneOf(
+      config.get("deployRoleAdmin"),
+      ["constrained", "userAccessAdministrator", "none"] as const,
+      "deployRoleAdmin",
+      "constrained",
+    ),
+    previewStateAccess: oneOf(
+      config.get("previewStateAccess"),
+      ["read", "write"] as const,
+      "previewStateAccess",
+      "read",
+    ),
+    stateStorageAccountId,
+    stateContainerName,
+    secretsKeyVaultId,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The component
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface CiIdentityArgs extends CiIdentitySettings {
+  /** ARM id of the stack's resource group: the scope of every resource role. */
+  resourceGroupId: pulumi.Input<string>;
+  /** Subscription that holds the resource group (for role definition ids). */
+  subscriptionId: pulumi.Input<string>;
+  /** Object ids that own the app registrations and service principals (e.g. the admin running bootstrap). */
+  owners?: pulumi.Input<pulumi.Input<string>[]>;
+  /** Prefix of the app registrations' display names; default `gha-<repo>`. */
+  displayNamePrefix?: string;
+}
+
+interface Grant {
+  name: string;
+  role: string;
+  scope: pulumi.Input<string>;
+  condition?: string;
+}
+
+export class CiIdentity extends pulumi.ComponentResource {
+  public readonly previewApplication: azuread.Application;
+  public readonly previewServicePrincipal: azuread.ServicePrincipal;
+  public readonly previewFederatedCredential: azuread.ApplicationFederatedIdentityCredential;
+  public readonly deployApplication: azuread.Application;
+  public readonly deployServicePrincipal: azuread.ServicePrincipal;
+  public readonly deployFederatedCredential: azuread.ApplicationFederatedIdentityCredential;
+  public readonly previewRoleAssignments: authorization.RoleAssignment[];
+  public readonly deployRoleAssignments: authorization.RoleAssignment[];
+  /** Client ids for the repository variables AZURE_PREVIEW_CLIENT_ID / AZURE_DEPLOY_CLIENT_ID. */
+  public readonly previewClientId: pulumi.Output<string>;
+  public readonly deployClientId: pulumi.Output<string>;
+  public readonly previewSubject: string;
+  public readonly deploySubject: string;
+
+  constructor(name: string, args: CiIdentityArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("azure-ml-mnist:ci:CiIdentity", name, {}, opts);
+    const prefix = args.displayNamePrefix ?? `gha-${args.repository.repo}`;
+    this.previewSubject = pullRequestSubject(args.repository);
+    this.deploySubject = deploySubject(args.repository, args.deployTarget);
+
+    const makeApp = (role: "preview" | "deploy", subject: string, description: string) => {
+      const app = new azuread.Application(
+        `${name}-${role}`,
+        { displayName: `${prefix}-${role}`, owners: args.owners, description },
+        { parent: this },
+      );
+      const sp = new azuread.ServicePrincipal(
+        `${name}-${role}`,
+        { clientId: app.clientId, owners: args.owners, description },
+        { parent: this },
+      );
+      const credential = new azuread.ApplicationFederatedIdentityCredential(
+        `${name}-${role}`,
+        {
+          applicationId: app.id, // "/applications/<objectId>", not the client id (facts §11)
+          displayName: `github-${role}`,
+          description: `GitHub Actions OIDC: ${subject}`,
+          audiences: [AZURE_AD_TOKEN_EXCHANGE_AUDIENCE],
+          issuer: GITHUB_OIDC_ISSUER,
+          subject,
+        },
+        { parent: this },
+      );
+      return { app, sp, credential };
+    };
+
+    const repo = `${args.repository.owner}/${args.repository.repo}`;
+    const preview = makeApp(
+      "preview",
+      this.previewSubject,
+      `pulumi preview on pull requests of ${repo} (read-only)`,
+    );
+    const deploy = makeApp("deploy", this.deploySubject, `pulumi up for ${repo}`);
+    this.previewApplication = preview.app;
+    this.previewServicePrincipal = preview.sp;
+    this.previewFederatedCredential = preview.credential;
+    this.deployApplication = deploy.app;
+    this.deployServicePrincipal = deploy.sp;
+    this.deployFederatedCredential = deploy.credential;
+    this.previewClientId = preview.app.clientId;
+    this.deployClientId = deploy.app.clientId;
+
+    const stateScope =
+      args.stateStorageAccountId && args.stateContainerName
+        ? blobContainerScope(args.stateStorageAccountId, args.stateContainerName)
+        : undefined;
+
+    const previewGrants: Grant[] = [{ name: "rg-reader", role: ROLES.reader, scope: args.resourceGroupId }];
+    const deployGrants: Grant[] = [
+      { name: "rg-contributor", role: ROLES.contributor, scope: args.resourceGroupId },
+    ];
+    if (args.deployRoleAdmin === "constrained") {
+      deployGrants.push({
+        name: "rg-rbac-admin",
+        role: ROLES.roleBasedAccessControlAdministrator,
+        scope: args.resourceGroupId,
+        condition: constrainedRoleAssignmentCondition(DEFAULT_DELEGABLE_ROLES),
+      });
+    } else if (args.deployRoleAdmin === "userAccessAdministrator") {
+      deployGrants.push({ name: "rg-uaa", role: ROLES.userAccessAdministrator, scope: args.resourceGroupId });
+    }
+    if (stateScope) {
+      previewGrants.push({
+        name: "state",
+        role:
+          args.previewStateAccess === "write"
+            ? ROLES.storageBlobDataContributor
+            : ROLES.storageBlobDataReader,
+        scope: stateScope,
+      });
+      deployGrants.push({ name: "state", role: ROLES.storageBlobDataContributor, scope: stateScope });
+    }
+    if (args.secretsKeyVaultId) {
+      previewGrants.push({
+        name: "secrets-key",
+        role: ROLES.keyVaultCryptoUser,
+        scope: args.secretsKeyVaultId,
+      });
+      deployGrants.push({
+        name: "secrets-key",
+        role: ROLES.keyVaultCryptoUser,
+        scope: args.secretsKeyVaultId,
+      });
+    }
+
+    const assign = (role: "preview" | "deploy", sp: azuread.ServicePrincipal, grants: Grant[]) =>
+      grants.map(
+        (grant) =>
+          new authorization.RoleAssignment(
+            `${name}-${role}-${grant.name}`,
+            {
+              principalId: sp.objectId,
+              principalType: "ServicePrincipal", // avoids the replication race for a brand-new principal
+              roleDefinitionId: pulumi
+                .output(args.subscriptionId)
+                .apply((sub) => roleDefinitionId(sub, grant.role)),
+              scope: grant.scope,
+              ...(grant.condition ? { condition: grant.condition, conditionVersion: "2.0" } : {}),
+              description: `CI ${role} identity for ${repo}`,
+            },
+            { parent: this },
+          ),
+      );
+    this.previewRoleAssignments = assign("preview", preview.sp, previewGrants);
+    this.deployRoleAssignments = assign("deploy", deploy.sp, deployGrants);
+
+    this.registerOutputs({
+      previewClientId: this.previewClientId,
+      deployClientId: this.deployClientId,
+      previewSubject: this.previewSubject,
+      deploySubject: this.deploySubject,
+    });
+  }
+}
