@@ -1,0 +1,341 @@
+/**
+ * A local stand-in for the Azure endpoints the ops CLIs talk to, over HTTPS on 127.0.0.1 with a self-signed
+ * certificate generated at test time (the CLI child processes trust it through NODE_EXTRA_CA_CERTS):
+ *   - Entra ID (AAD): OpenID metadata + the v2.0 token endpoint for the client-credentials grant that
+ *     @azure/identity's EnvironmentCredential (inside DefaultAzureCredential) performs;
+ *   - ARM and the workspace data-plane services, answering with the documented JSON shapes; every such request
+ *     must carry a token this fake issued and that has not expired (else ARM's 401 ExpiredAuthenticationToken);
+ *   - Blob storage (path-style URLs, the XML list shape), checked for a SharedKey/SAS credential.
+ * Test-only: nothing in ops/ knows about it.
+ */
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as https from "node:https";
+import type { IncomingHttpHeaders } from "node:http";
+import type { AddressInfo } from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+
+export interface FakeReq {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  headers: IncomingHttpHeaders;
+  body: string;
+  /** the bearer token it carried, if any */
+  token?: string;
+}
+
+export interface FakeRes {
+  status: number;
+  headers?: Record<string, string>;
+  /** object → JSON; string/Buffer → as is */
+  body?: unknown;
+}
+
+export type Handler = (req: FakeReq, fake: FakeAzure) => FakeRes | Promise<FakeRes>;
+
+interface Route {
+  method: string;
+  match: (p: string) => boolean;
+  handler: Handler;
+  /** no bearer token needed (AAD, SAS links, blob with its own auth) */
+  open: boolean;
+}
+
+const b64url = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
+
+export const SUB = "11111111-2222-3333-4444-555555555555";
+export const RG = "rg-mnist";
+export const WS = "mlw-test";
+export const WS_ID = `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.MachineLearningServices/workspaces/${WS}`;
+
+export class FakeAzure {
+  readonly tenant = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
+  readonly clientId = "99999999-8888-7777-6666-555555555555";
+  readonly clientSecret = `fake-client-secret-${randomBytes(12).toString("hex")}`;
+  /** lifetime of issued tokens (what the token endpoint says and what ARM enforces) */
+  tokenLifetimeSec = 3600;
+  readonly issued: Array<{ token: string; expiresAt: number }> = [];
+  readonly requests: FakeReq[] = [];
+  /** extra values that must never appear in CLI output (keys, SAS signatures) */
+  readonly extraSecrets: string[] = [];
+  url = "";
+  caFile = "";
+  private server?: https.Server;
+  private routes: Route[] = [];
+  private dir = "";
+
+  async start(): Promise<void> {
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "fake-azure-"));
+    const key = path.join(this.dir, "key.pem");
+    this.caFile = path.join(this.dir, "cert.pem");
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        key,
+        "-out",
+        this.caFile,
+        "-days",
+        "2",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+      ],
+      { stdio: "ignore" },
+    );
+    this.server = https.createServer(
+      { key: fs.readFileSync(key), cert: fs.readFileSync(this.caFile) },
+      (req, res) => {
+        const chunks: Buffer[] = [];
+        req.on("data", (c: Buffer) => chunks.push(c));
+        req.on("end", () => {
+          void this.dispatch(
+            req.method ?? "GET",
+            req.url ?? "/",
+            req.headers,
+            Buffer.concat(chunks).toString("utf8"),
+          ).then(
+            (r) => {
+              const headers: Record<string, string> = { ...r.headers };
+              let payload: string | Buffer = "";
+              if (Buffer.isBuffer(r.body) || typeof r.body === "string") payload = r.body;
+              else if (r.body !== undefined) {
+                payload = JSON.stringify(r.body);
+                headers["content-type"] ??= "application/json; charset=utf-8";
+              }
+              res.writeHead(r.status, { ...headers, "content-length": Buffer.byteLength(payload) });
+              res.end(payload);
+            },
+            (err: Error) => {
+              res.writeHead(500, { "content-type": "text/plain" });
+              res.end(`fake error: ${err.message}`);
+            },
+          );
+        });
+      },
+    );
+    await new Promise<void>((resolve) => this.server!.listen(0, "127.0.0.1", resolve));
+    this.url = `https://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.installAad();
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    this.server?.closeAllConnections();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Forget routes and request log between tests (AAD stays). */
+  reset(): void {
+    this.routes = [];
+    this.requests.length = 0;
+    this.tokenLifetimeSec = 3600;
+    this.installAad();
+  }
+
+  /** Environment for a CLI child process: an Entra app with a client secret, everything pointed at this fake. */
+  env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = {};
+    for (const [k, v] of Object.entries(process.env)) {
+      if (!/^(AZURE_|ARM_|MSI_|IDENTITY_|ACTIONS_ID_TOKEN|OPS_)/.test(k)) env[k] = v;
+    }
+    return {
+      ...env,
+      AZURE_TENANT_ID: this.tenant,
+      AZURE_CLIENT_ID: this.clientId,
+      AZURE_CLIENT_SECRET: this.clientSecret,
+      AZURE_AUTHORITY_HOST: this.url,
+      AZURE_ARM_ENDPOINT: this.url,
+      NODE_EXTRA_CA_CERTS: this.caFile,
+      // no developer az CLI / managed identity probing in tests
+      AZURE_TOKEN_CREDENTIALS: "EnvironmentCredential",
+      OPS_RETRY_BASE_MS: "50",
+      OPS_RETRY_MAX_MS: "400",
+      ...extra,
+    };
+  }
+
+  /** Every value the CLI must never print. */
+  secrets(): string[] {
+    return [this.clientSecret, ...this.issued.map((t) => t.token), ...this.extraSecrets];
+  }
+
+  on(method: string, p: string | RegExp, handler: Handler | FakeRes, opts: { open?: boolean } = {}): void {
+    const match =
+      typeof p === "string" ? (x: string) => x.toLowerCase() === p.toLowerCase() : (x: string) => p.test(x);
+    const h: Handler = typeof handler === "function" ? handler : () => handler;
+    this.routes.unshift({ method: method.toUpperCase(), match, handler: h, open: opts.open ?? false });
+  }
+
+  /** Answers the given responses in order, repeating the last one. */
+  sequence(
+    method: string,
+    p: string | RegExp,
+    responses: Array<FakeRes | Handler>,
+    opts: { open?: boolean } = {},
+  ): void {
+    let i = 0;
+    this.on(
+      method,
+      p,
+      (req, fake) => {
+        const r = responses[Math.min(i++, responses.length - 1)];
+        return typeof r === "function" ? r(req, fake) : r;
+      },
+      opts,
+    );
+  }
+
+  count(method: string, p: string | RegExp): number {
+    return this.requests.filter(
+      (r) =>
+        r.method === method &&
+        (typeof p === "string" ? r.path.toLowerCase() === p.toLowerCase() : p.test(r.path)),
+    ).length;
+  }
+
+  private installAad(): void {
+    const t = this.tenant;
+    const openid = () => ({
+      token_endpoint: `${this.url}/${t}/oauth2/v2.0/token`,
+      authorization_endpoint: `${this.url}/${t}/oauth2/v2.0/authorize`,
+      device_authorization_endpoint: `${this.url}/${t}/oauth2/v2.0/devicecode`,
+      end_session_endpoint: `${this.url}/${t}/oauth2/v2.0/logout`,
+      issuer: `${this.url}/${t}/v2.0`,
+      jwks_uri: `${this.url}/${t}/discovery/v2.0/keys`,
+      response_types_supported: ["code", "id_token", "code id_token", "id_token token"],
+      token_endpoint_auth_methods_supported: ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+    });
+    this.on(
+      "GET",
+      new RegExp(`^/${t}/v2\\.0/\\.well-known/openid-configuration$`),
+      () => ({ status: 200, body: openid() }),
+      { open: true },
+    );
+    this.on(
+      "GET",
+      /\/discovery\/instance$/,
+      () => ({
+        status: 200,
+        body: {
+          tenant_discovery_endpoint: `${this.url}/${t}/v2.0/.well-known/openid-configuration`,
+          metadata: [],
+        },
+      }),
+      { open: true },
+    );
+    this.on(
+      "POST",
+      `/${t}/oauth2/v2.0/token`,
+      (req) => {
+        const form = new URLSearchParams(req.body);
+        if (form.get("client_id") !== this.clientId || form.get("client_secret") !== this.clientSecret) {
+          return {
+            status: 401,
+            body: {
+              error: "invalid_client",
+              error_description: "AADSTS7000215: Invalid client secret provided.",
+            },
+          };
+        }
+        const now = Math.floor(Date.now() / 1000);
+        const token = [
+          b64url({ alg: "RS256", typ: "JWT" }),
+          b64url({
+            aud: form.get("scope"),
+            iss: `${this.url}/${t}/`,
+            iat: now,
+            exp: now + this.tokenLifetimeSec,
+            n: this.issued.length,
+          }),
+          randomBytes(24).toString("base64url"),
+        ].join(".");
+        this.issued.push({ token, expiresAt: Date.now() + this.tokenLifetimeSec * 1000 });
+        return {
+          status: 200,
+          body: {
+            token_type: "Bearer",
+            expires_in: this.tokenLifetimeSec,
+            ext_expires_in: this.tokenLifetimeSec,
+            access_token: token,
+          },
+        };
+      },
+      { open: true },
+    );
+  }
+
+  private async dispatch(
+    method: string,
+    rawUrl: string,
+    headers: IncomingHttpHeaders,
+    body: string,
+  ): Promise<FakeRes> {
+    const u = new URL(rawUrl, "https://127.0.0.1");
+    const auth = headers.authorization;
+    const token = typeof auth === "string" && auth.startsWith("Bearer ") ? auth.slice(7) : undefined;
+    const req: FakeReq = {
+      method,
+      path: decodeURIComponent(u.pathname),
+      query: u.searchParams,
+      headers,
+      body,
+      token,
+    };
+    this.requests.push(req);
+    const route = this.routes.find((r) => r.method === method && r.match(req.path));
+    if (!route)
+      return {
+        status: 404,
+        body: { error: { code: "NoRoute", message: `fake has no route for ${method} ${req.path}` } },
+      };
+    if (!route.open) {
+      const known = this.issued.find((t) => t.token === token);
+      if (!known) {
+        return {
+          status: 401,
+          headers: { "www-authenticate": 'Bearer error="invalid_token"' },
+          body: { error: { code: "InvalidAuthenticationToken", message: "The access token is invalid." } },
+        };
+      }
+      if (known.expiresAt <= Date.now()) {
+        return {
+          status: 401,
+          headers: {
+            "www-authenticate":
+              'Bearer error="invalid_token", error_description="The access token expiry UTC time is earlier than current UTC time."',
+          },
+          body: {
+            error: {
+              code: "ExpiredAuthenticationToken",
+              message: `The access token expiry UTC time '${new Date(known.expiresAt).toISOString()}' is earlier than current UTC time '${new Date().toISOString()}'.`,
+            },
+          },
+        };
+      }
+      if (req.path.startsWith("/subscriptions/") && !req.query.get("api-version")) {
+        return {
+          status: 400,
+          body: {
+            error: {
+              code: "MissingApiVersionParameter",
+              message: "The api-version query parameter (?api-version=) is required for all requests.",
+            },
+          },
+        };
+      }
+    }
+    return route.handler(req, this);
+  }
+}

@@ -1,0 +1,60 @@
+/** Runs an ops CLI as a child process the way the Pulumi graph does (`tsx ops/<name>.ts ...`). */
+import { spawn, type ChildProcess } from "node:child_process";
+import * as path from "node:path";
+
+export const REPO = path.resolve(__dirname, "..", "..", "..");
+const TSX = path.join(REPO, "node_modules", "tsx", "dist", "cli.mjs");
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** the parsed stdout line (undefined when stdout is not exactly one JSON line) */
+  json: Record<string, unknown> | undefined;
+}
+
+export function startCli(
+  name: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  cwd = REPO,
+): { child: ChildProcess; done: Promise<CliResult>; stderrSoFar: () => string } {
+  const child = spawn(process.execPath, [TSX, path.join(REPO, "ops", `${name}.ts`), ...args], {
+    cwd,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<CliResult>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      let json: Record<string, unknown> | undefined;
+      const lines = stdout.split("\n").filter((l) => l.trim() !== "");
+      if (lines.length === 1) {
+        try {
+          json = JSON.parse(lines[0]) as Record<string, unknown>;
+        } catch {
+          json = undefined;
+        }
+      }
+      resolve({ code, signal, stdout, stderr, json });
+    });
+  });
+  return { child, done, stderrSoFar: () => stderr };
+}
+
+export function runCli(name: string, args: string[], env: NodeJS.ProcessEnv, cwd = REPO): Promise<CliResult> {
+  return startCli(name, args, env, cwd).done;
+}
+
+export async function waitFor(cond: () => boolean, timeoutMs = 20000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("timed out waiting for condition");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
