@@ -1,0 +1,204 @@
+import { LocalUsageError, parseRunLocalArgs, parseServeArgs, trainArgs } from "../../local/options";
+import { parseResultLine } from "../../local/proc";
+import { formatSummaryBlock, runStamp, type Summary } from "../../local/run-local";
+import { curlExample } from "../../local/serve";
+import { isPortFree, loopbackBootstrap, scoringUriFor, serverCommand } from "../../local/server";
+import * as net from "node:net";
+import * as path from "node:path";
+
+describe("npm run local flags", () => {
+  test("defaults", () => {
+    expect(parseRunLocalArgs([])).toEqual({
+      data: undefined,
+      epochs: undefined,
+      batchSize: undefined,
+      learningRate: undefined,
+      seed: undefined,
+      trainLimit: undefined,
+      port: 5001,
+      host: "127.0.0.1",
+      workers: 1,
+      keepServing: false,
+      skipTrain: false,
+      modelName: "mnist-cnn",
+      healthTimeoutSeconds: 180,
+      verbose: false,
+    });
+  });
+  test("all flags, and the training pass-through", () => {
+    const o = parseRunLocalArgs([
+      "--data",
+      "/data/mnist.npz",
+      "--epochs",
+      "3",
+      "--batch-size",
+      "64",
+      "--learning-rate",
+      "0.002",
+      "--seed",
+      "7",
+      "--train-limit",
+      "500",
+      "--port",
+      "5099",
+      "--workers",
+      "2",
+      "--keep-serving",
+      "--host",
+      "0.0.0.0",
+    ]);
+    expect(o).toMatchObject({
+      epochs: 3,
+      batchSize: 64,
+      learningRate: 0.002,
+      seed: 7,
+      port: 5099,
+      workers: 2,
+      keepServing: true,
+    });
+    expect(trainArgs(o!, "/data/mnist.npz", "/out")).toEqual([
+      "training/app.py",
+      "--data",
+      "/data/mnist.npz",
+      "--output-dir",
+      "/out",
+      "--epochs",
+      "3",
+      "--batch-size",
+      "64",
+      "--learning-rate",
+      "0.002",
+      "--seed",
+      "7",
+      "--train-limit",
+      "500",
+    ]);
+    expect(trainArgs(parseRunLocalArgs([])!, "d.npz", "o")).toEqual([
+      "training/app.py",
+      "--data",
+      "d.npz",
+      "--output-dir",
+      "o",
+    ]);
+  });
+  test.each([
+    [["--epochs", "0"], /--epochs/],
+    [["--epochs", "1.5"], /integer/],
+    [["--port", "70000"], /--port/],
+    [["--workers", "x"], /--workers/],
+    [["--learning-rate", "-1"], /--learning-rate/],
+    [["--host", "example.com"], /--host/],
+    [["--model-name", "../x"], /--model-name/],
+    [["--skip-train", "--epochs", "2"], /--skip-train.*--epochs/],
+    [["--nope"], /nope/],
+  ])("rejects %j", (argv, msg) => {
+    expect(() => parseRunLocalArgs(argv)).toThrow(LocalUsageError);
+    expect(() => parseRunLocalArgs(argv)).toThrow(msg);
+  });
+  test("help", () => {
+    expect(parseRunLocalArgs(["--help"])).toBeNull();
+    expect(parseServeArgs(["-h"])).toBeNull();
+  });
+  test("serve flags", () => {
+    expect(parseServeArgs(["--version", "3", "--port", "6000"])).toEqual({
+      modelName: "mnist-cnn",
+      version: "3",
+      port: 6000,
+      host: "127.0.0.1",
+      workers: 1,
+      healthTimeoutSeconds: 180,
+    });
+  });
+});
+
+describe("server command", () => {
+  const spec = {
+    entryScript: "scoring/score.py",
+    modelDir: "/reg/m/1",
+    port: 5005,
+    logFile: "/tmp/x.log",
+    workers: 2,
+  };
+  test("127.0.0.1: azmlinfsrv's own entry point with the host replaced", () => {
+    const c = serverCommand(spec);
+    expect(c.command).toBe("python");
+    expect(c.args[0]).toBe("-c");
+    expect(c.args[1]).toContain('c.DEFAULT_HOST = "127.0.0.1"');
+    expect(c.args[1]).toContain("from azureml_inference_server_http.amlserver import run");
+    expect(c.args.slice(2)).toEqual([
+      "--entry_script",
+      path.resolve("scoring/score.py"),
+      "--model_dir",
+      "/reg/m/1",
+      "--port",
+      "5005",
+      "--worker_count",
+      "2",
+    ]);
+    expect(c.env).toEqual({ WORKER_COUNT: "2" });
+  });
+  test("0.0.0.0: the azmlinfsrv script unchanged", () => {
+    const c = serverCommand({ ...spec, host: "0.0.0.0" });
+    expect(c.command).toBe("azmlinfsrv");
+    expect(c.args[0]).toBe("--entry_script");
+    expect(scoringUriFor(5005, "0.0.0.0")).toBe("http://127.0.0.1:5005/score");
+  });
+  test("bootstrap is one python -c line", () => {
+    expect(loopbackBootstrap("127.0.0.1")).not.toContain("\n");
+  });
+  test("isPortFree sees a taken port", async () => {
+    const srv = net.createServer();
+    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
+    const port = (srv.address() as net.AddressInfo).port;
+    expect(await isPortFree(port)).toBe(false);
+    await new Promise<void>((r) => srv.close(() => r()));
+    expect(await isPortFree(port)).toBe(true);
+  });
+});
+
+describe("misc pure helpers", () => {
+  test("RESULT line", () => {
+    expect(parseResultLine(["x", 'RESULT {"test_accuracy": 0.99, "output_dir": "o"}', "tail"])).toEqual({
+      test_accuracy: 0.99,
+      output_dir: "o",
+    });
+    expect(parseResultLine(['RESULT {"a": 1}', 'RESULT {"a": 2}'])).toEqual({ a: 2 });
+    expect(parseResultLine(["RESULT {bad", "nothing"])).toBeUndefined();
+  });
+  test("run stamp", () => {
+    expect(runStamp(new Date("2026-11-26T15:04:05.123Z"))).toBe("2026-11-26T15-04-05-123Z");
+  });
+  test("curl example", () => {
+    expect(curlExample("http://127.0.0.1:5001/score")).toContain("--data @scoring/sample-request.json");
+  });
+  test("summary block", () => {
+    const s: Summary = {
+      passed: true,
+      test_accuracy: 0.9875,
+      model_name: "mnist-cnn",
+      model_version: "3",
+      model_dir: "/r/mnist-cnn/3",
+      data: "/d.npz",
+      run_dir: "/runs/x",
+      scoring_uri: "http://127.0.0.1:5001/score",
+      sample_total: 20,
+      sample_correct: 20,
+      sample_accuracy: 1,
+      latency_ms: 40,
+      server_log: "/runs/x/azmlinfsrv.log",
+      server_pid: null,
+      kept_serving: false,
+      timings: { prepare: 1, train: 100, register: 0.1, serve_start: 8, invoke: 0.2, total: 110 },
+      finished_at: "2026-01-01T00:00:00Z",
+    };
+    const b = formatSummaryBlock(s);
+    expect(b).toContain("mnist-cnn:3");
+    expect(b).toContain("98.75%");
+    expect(b).toContain("20/20 correct (100.00%)");
+    expect(b).toContain("2.00 ms/image");
+    expect(b).toContain("PASSED");
+    expect(formatSummaryBlock({ ...s, timings: { ...s.timings, prepare: null } })).toContain(
+      "prepare skipped",
+    );
+  });
+});
