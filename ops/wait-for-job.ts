@@ -51,7 +51,7 @@ export function quotaHints(scope: WorkspaceScope, computeId: string | undefined)
   return [
     "A job that never leaves NotStarted/Queued usually means the cluster cannot get nodes: no GPU quota for its VM",
     "family in this region (NCASv3_T4 quota is 0 by default), max nodes = 0, or another job holds the nodes. Check:",
-    `  az ml compute list-usage ${azWorkspaceFlags(scope).replace(/ -w \S+/, "")} --workspace-name ${scope.workspace} -o table`,
+    `  az ml compute list-usage ${azWorkspaceFlags(scope)} -o table`,
     `  az vm list-usage --location <region> -o table | grep -i "NCAS"`,
     ...(compute ? [`  az ml compute show -n ${compute} ${azWorkspaceFlags(scope)}`] : []),
     "Request quota under Azure portal > Quotas > Machine learning, or pick a VM size you have quota for.",

@@ -114,14 +114,15 @@ export class AzureHttp {
     readonly retry: RetryOptions = retryOptionsFromEnv(),
   ) {}
 
-  private async bearer(forceNew: boolean): Promise<string> {
+  private async bearer(forceNew: boolean, claims?: string): Promise<string> {
     const now = Date.now();
     // Reuse a token while it has more than 2 minutes left (the bearer policy of @azure/core-rest-pipeline does the
     // same); the credential has its own cache and refreshes expired tokens.
     if (forceNew || !this.token || this.token.expiresOnTimestamp - now < 120_000) {
       let t: AccessToken | null;
       try {
-        t = await this.credential.getToken(this.scope);
+        // `claims` (from a CAE challenge) makes the credential skip its cache and mint a new token.
+        t = await this.credential.getToken(this.scope, claims ? { claims } : {});
       } catch (err) {
         throw new OpsError(
           `could not get an Azure access token for ${this.scope}: ${redact(String((err as Error)?.message ?? err))}`,
@@ -143,11 +144,13 @@ export class AzureHttp {
     let attempt = 0;
     let authRetries = 0;
     let forceNewToken = false;
+    let claims: string | undefined;
     for (;;) {
       attempt++;
       const headers: Record<string, string> = { accept: "application/json", ...opts.headers };
-      if (!opts.anonymous) headers.authorization = `Bearer ${await this.bearer(forceNewToken)}`;
+      if (!opts.anonymous) headers.authorization = `Bearer ${await this.bearer(forceNewToken, claims)}`;
       forceNewToken = false;
+      claims = undefined;
       let body: string | undefined;
       if (opts.body !== undefined) {
         body = JSON.stringify(opts.body);
@@ -177,6 +180,7 @@ export class AzureHttp {
         // An expired or revoked token: drop ours and ask the credential again.
         authRetries++;
         forceNewToken = true;
+        claims = claimsChallenge(res.headers.get("www-authenticate"));
         log(`  401 from ${shortUrl(url)} (${serviceErrorText(out)}); getting a fresh token`);
         continue;
       }
@@ -219,5 +223,22 @@ export function shortUrl(url: string): string {
     return `${u.host}${u.pathname}`;
   } catch {
     return url.split("?")[0];
+  }
+}
+
+/**
+ * The `claims` of a continuous-access-evaluation challenge (`WWW-Authenticate: Bearer ..., error="insufficient_claims",
+ * claims="<base64 JSON>"`), decoded; ARM sends one when it revokes a token before its expiry.
+ */
+export function claimsChallenge(header: string | null): string | undefined {
+  if (!header) return undefined;
+  const m = /claims="([^"]+)"/i.exec(header);
+  if (!m) return undefined;
+  try {
+    const decoded = Buffer.from(m[1], "base64").toString("utf8");
+    JSON.parse(decoded);
+    return decoded;
+  } catch {
+    return undefined;
   }
 }

@@ -57,7 +57,7 @@ export class FakeAzure {
   readonly clientSecret = `fake-client-secret-${randomBytes(12).toString("hex")}`;
   /** lifetime of issued tokens (what the token endpoint says and what ARM enforces) */
   tokenLifetimeSec = 3600;
-  readonly issued: Array<{ token: string; expiresAt: number }> = [];
+  readonly issued: Array<{ token: string; expiresAt: number; revoked?: boolean; withClaims: boolean }> = [];
   readonly requests: FakeReq[] = [];
   /** extra values that must never appear in CLI output (keys, SAS signatures) */
   readonly extraSecrets: string[] = [];
@@ -197,6 +197,11 @@ export class FakeAzure {
     );
   }
 
+  /** Revokes every token issued so far (as continuous access evaluation does): ARM answers a claims challenge. */
+  revokeTokens(): void {
+    for (const t of this.issued) t.revoked = true;
+  }
+
   count(method: string, p: string | RegExp): number {
     return this.requests.filter(
       (r) =>
@@ -261,7 +266,11 @@ export class FakeAzure {
           }),
           randomBytes(24).toString("base64url"),
         ].join(".");
-        this.issued.push({ token, expiresAt: Date.now() + this.tokenLifetimeSec * 1000 });
+        this.issued.push({
+          token,
+          expiresAt: Date.now() + this.tokenLifetimeSec * 1000,
+          withClaims: form.has("claims"),
+        });
         return {
           status: 200,
           body: {
@@ -307,6 +316,22 @@ export class FakeAzure {
           status: 401,
           headers: { "www-authenticate": 'Bearer error="invalid_token"' },
           body: { error: { code: "InvalidAuthenticationToken", message: "The access token is invalid." } },
+        };
+      }
+      if (known.revoked) {
+        const claims = Buffer.from(
+          JSON.stringify({
+            access_token: { nbf: { essential: true, value: String(Math.floor(Date.now() / 1000)) } },
+          }),
+        ).toString("base64");
+        return {
+          status: 401,
+          headers: {
+            "www-authenticate": `Bearer realm="", authorization_uri="${this.url}/common/oauth2/authorize", error="insufficient_claims", claims="${claims}"`,
+          },
+          body: {
+            error: { code: "InvalidAuthenticationToken", message: "The access token has been revoked." },
+          },
         };
       }
       if (known.expiresAt <= Date.now()) {
