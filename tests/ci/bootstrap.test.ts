@@ -1,0 +1,77 @@
+/**
+ * The bootstrap program (bootstrap/index.ts) under mocks: the CI identity is off unless githubRepository is set,
+ * and config errors name the key. Each case loads the program in its own module registry with its own config.
+ */
+import type * as pulumiType from "@pulumi/pulumi";
+import { installMocks, promiseOf, RG_ID, Registered } from "./mocks";
+
+type Program = typeof import("../../bootstrap/index");
+const PROJECT = "azure-ml-mnist-ci-bootstrap";
+
+function load(config: Record<string, string>): { program: Program; registered: Registered[] } {
+  let result: { program: Program; registered: Registered[] } | undefined;
+  jest.isolateModules(() => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a fresh instance per isolated registry
+    const pulumi = require("@pulumi/pulumi") as typeof pulumiType;
+    const registered = installMocks(pulumi, PROJECT, config);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- load the program after its mocks (facts §17)
+    const program = require("../../bootstrap/index") as Program;
+    result = { program, registered };
+  });
+  return result!;
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+
+test("without githubRepository: only the resource group, no identity, no role assignment", async () => {
+  const { program, registered } = load({ resourceGroupName: "rg-mnist-dev" });
+  expect(await promiseOf(program.stackResourceGroupId)).toBe(RG_ID);
+  await settle();
+  expect(registered.map((r) => r.type)).toEqual(["azure-native:resources:ResourceGroup"]);
+  expect(registered[0].inputs.tags).toMatchObject({ project: "azure-ml-mnist", stack: "dev" });
+  expect(program.previewClientId).toBeUndefined();
+  expect(program.repositoryVariables).toBeUndefined();
+});
+
+test("existing resource group (createResourceGroup false) is looked up, not created", async () => {
+  const { program, registered } = load({ resourceGroupName: "rg-mnist-dev", createResourceGroup: "false" });
+  expect(await promiseOf(program.stackResourceGroupId)).toBe(RG_ID);
+  await settle();
+  expect(registered).toEqual([]);
+});
+
+test("with githubRepository: both identities, repository variables exported", async () => {
+  const { program, registered } = load({
+    resourceGroupName: "rg-mnist-dev",
+    githubRepository: "contoso/azure-ml-mnist",
+    deployBranch: "main",
+  });
+  const vars = await promiseOf(program.repositoryVariables!);
+  expect(Object.keys(vars).sort()).toEqual([
+    "AZURE_DEPLOY_CLIENT_ID",
+    "AZURE_PREVIEW_CLIENT_ID",
+    "AZURE_SUBSCRIPTION_ID",
+    "AZURE_TENANT_ID",
+  ]);
+  expect(vars.AZURE_PREVIEW_CLIENT_ID).not.toBe(vars.AZURE_DEPLOY_CLIENT_ID);
+  expect(program.deploySubject).toBe("repo:contoso/azure-ml-mnist:ref:refs/heads/main");
+  await settle();
+  const subjects = registered
+    .filter((r) => r.type.endsWith("ApplicationFederatedIdentityCredential"))
+    .map((r) => r.inputs.subject);
+  expect(subjects).toEqual([
+    "repo:contoso/azure-ml-mnist:pull_request",
+    "repo:contoso/azure-ml-mnist:ref:refs/heads/main",
+  ]);
+  for (const a of registered.filter((r) => r.type === "azure-native:authorization:RoleAssignment")) {
+    expect(a.inputs.scope).toBe(RG_ID);
+  }
+});
+
+test("config errors name the key", () => {
+  expect(() => load({ resourceGroupName: "rg", githubRepository: "not-a-repo" })).toThrow(/githubRepository/);
+  expect(() =>
+    load({ resourceGroupName: "rg", githubRepository: "o/r", deployEnvironment: "prod env" }),
+  ).toThrow(/deployEnvironment/);
+  expect(() => load({ resourceGroupName: "bad/name" })).toThrow(/resourceGroupName/);
+});

@@ -1,0 +1,242 @@
+import * as pulumi from "@pulumi/pulumi";
+import { installMocks, promiseOf, RG_ID, SUBSCRIPTION } from "./mocks";
+import {
+  CiIdentity,
+  constrainedRoleAssignmentCondition,
+  deploySubject,
+  parseGithubRepository,
+  pullRequestSubject,
+  readCiIdentitySettings,
+  roleDefinitionId,
+  ROLES,
+  validateBranchName,
+  validateEnvironmentName,
+  blobContainerScope,
+} from "../../components/ciIdentity";
+
+const registered = installMocks(pulumi, "azure-ml-mnist-ci-bootstrap", {});
+
+// Mocks do not see resource options: record each registration's parent from the monitor request (facts §17).
+const parents = new Map<string, string>();
+{
+  type Req = { getType(): string; getName(): string; getParent(): string };
+  const monitor = pulumi.runtime.getMonitor() as unknown as {
+    registerResource: (req: Req, cb: unknown) => unknown;
+  };
+  const original = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req: Req, cb: unknown) => {
+    try {
+      parents.set(`${req.getType()}::${req.getName()}`, req.getParent());
+    } catch {
+      // keep registering even if the request shape changes
+    }
+    return original(req, cb);
+  };
+}
+
+const config = (values: Record<string, string>) => ({ get: (key: string) => values[key] });
+const repo = { owner: "contoso", repo: "azure-ml-mnist" };
+
+describe("pure helpers", () => {
+  test("subjects", () => {
+    expect(pullRequestSubject(repo)).toBe("repo:contoso/azure-ml-mnist:pull_request");
+    expect(deploySubject(repo, { kind: "environment", name: "production" })).toBe(
+      "repo:contoso/azure-ml-mnist:environment:production",
+    );
+    expect(deploySubject(repo, { kind: "branch", name: "main" })).toBe(
+      "repo:contoso/azure-ml-mnist:ref:refs/heads/main",
+    );
+  });
+
+  test("repository validation names the key", () => {
+    expect(parseGithubRepository("contoso/azure-ml-mnist")).toEqual(repo);
+    for (const bad of [
+      "contoso",
+      "contoso/",
+      "/repo",
+      "a/b/c",
+      "https://github.com/a/b",
+      "-x/y",
+      "x/..",
+      "o w/r",
+    ]) {
+      expect(() => parseGithubRepository(bad)).toThrow(/githubRepository/);
+    }
+  });
+
+  test("branch and environment validation name the key", () => {
+    expect(validateBranchName("main")).toBe("main");
+    expect(validateBranchName("release/v1.2")).toBe("release/v1.2");
+    for (const bad of ["", "refs/heads/main", "a..b", "x.lock", "/a", "a/", "has space", "a:b"]) {
+      expect(() => validateBranchName(bad)).toThrow(/deployBranch/);
+    }
+    expect(validateEnvironmentName("production")).toBe("production");
+    for (const bad of ["", "prod env", "a/b", "x".repeat(256)]) {
+      expect(() => validateEnvironmentName(bad)).toThrow(/deployEnvironment/);
+    }
+  });
+
+  test("settings: off without githubRepository, defaults, exclusivity", () => {
+    expect(readCiIdentitySettings(config({}))).toBeUndefined();
+    expect(readCiIdentitySettings(config({ githubRepository: "  " }))).toBeUndefined();
+    const s = readCiIdentitySettings(config({ githubRepository: "contoso/azure-ml-mnist" }));
+    expect(s?.deployTarget).toEqual({ kind: "environment", name: "production" });
+    expect(s?.deployRoleAdmin).toBe("constrained");
+    expect(
+      readCiIdentitySettings(config({ githubRepository: "o/r", deployBranch: "main" }))?.deployTarget,
+    ).toEqual({
+      kind: "branch",
+      name: "main",
+    });
+    expect(() =>
+      readCiIdentitySettings(
+        config({ githubRepository: "o/r", deployBranch: "main", deployEnvironment: "prod" }),
+      ),
+    ).toThrow(/mutually exclusive/);
+    expect(() =>
+      readCiIdentitySettings(config({ githubRepository: "o/r", deployRoleAdmin: "owner" })),
+    ).toThrow(/deployRoleAdmin/);
+    expect(() =>
+      readCiIdentitySettings(config({ githubRepository: "o/r", stateContainerName: "state" })),
+    ).toThrow(/stateStorageAccountId/);
+  });
+
+  test("role ids and ABAC condition", () => {
+    expect(roleDefinitionId("sub", ROLES.reader)).toBe(
+      "/subscriptions/sub/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7",
+    );
+    const condition = constrainedRoleAssignmentCondition([ROLES.acrPull]);
+    expect(condition).toContain("roleAssignments/write");
+    expect(condition).toContain("roleAssignments/delete");
+    expect(condition).toContain(`GuidEquals {${ROLES.acrPull}}`);
+    expect(condition).not.toContain(ROLES.contributor);
+    expect(
+      blobContainerScope(
+        "/subscriptions/s/resourceGroups/r/providers/Microsoft.Storage/storageAccounts/a/",
+        "st",
+      ),
+    ).toBe(
+      "/subscriptions/s/resourceGroups/r/providers/Microsoft.Storage/storageAccounts/a/blobServices/default/containers/st",
+    );
+  });
+});
+
+describe("CiIdentity under mocks", () => {
+  const stateAccount = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-state/providers/Microsoft.Storage/storageAccounts/pulumistate`;
+  let identity: CiIdentity;
+
+  beforeAll(async () => {
+    const settings = readCiIdentitySettings(
+      config({
+        githubRepository: "contoso/azure-ml-mnist",
+        deployEnvironment: "production",
+        stateStorageAccountId: stateAccount,
+        stateContainerName: "pulumi-state",
+      }),
+    )!;
+    identity = new CiIdentity("ci", { ...settings, resourceGroupId: RG_ID, subscriptionId: SUBSCRIPTION });
+    await Promise.all(
+      [...identity.previewRoleAssignments, ...identity.deployRoleAssignments].map((r) => promiseOf(r.urn)),
+    );
+    await promiseOf(identity.deployFederatedCredential.urn);
+    await promiseOf(identity.previewFederatedCredential.urn);
+  });
+
+  const ofType = (type: string) => registered.filter((r) => r.type === type);
+
+  test("two applications, two service principals keyed by client id", async () => {
+    expect(ofType("azuread:index/application:Application").map((r) => r.inputs.displayName)).toEqual([
+      "gha-azure-ml-mnist-preview",
+      "gha-azure-ml-mnist-deploy",
+    ]);
+    const sps = ofType("azuread:index/servicePrincipal:ServicePrincipal");
+    expect(sps).toHaveLength(2);
+    expect(sps.map((s) => s.inputs.clientId)).toEqual([
+      await promiseOf(identity.previewClientId),
+      await promiseOf(identity.deployClientId),
+    ]);
+  });
+
+  test("federated credential subjects: pull_request (preview) and the deploy environment (deploy)", async () => {
+    const creds = ofType(
+      "azuread:index/applicationFederatedIdentityCredential:ApplicationFederatedIdentityCredential",
+    );
+    expect(creds.map((c) => c.inputs.subject)).toEqual([
+      "repo:contoso/azure-ml-mnist:pull_request",
+      "repo:contoso/azure-ml-mnist:environment:production",
+    ]);
+    for (const c of creds) {
+      expect(c.inputs.issuer).toBe("https://token.actions.githubusercontent.com");
+      expect(c.inputs.audiences).toEqual(["api://AzureADTokenExchange"]);
+      expect(String(c.inputs.applicationId)).toMatch(/^\/applications\//);
+    }
+    // each credential sits on its own app: the PR subject never reaches the deployer
+    expect(await promiseOf(identity.previewFederatedCredential.applicationId)).toBe(
+      await promiseOf(identity.previewApplication.id),
+    );
+    expect(await promiseOf(identity.deployFederatedCredential.applicationId)).toBe(
+      await promiseOf(identity.deployApplication.id),
+    );
+    expect(await promiseOf(identity.previewApplication.id)).not.toBe(
+      await promiseOf(identity.deployApplication.id),
+    );
+  });
+
+  test("role scopes are the resource group (or the state container), never the subscription", () => {
+    const assignments = ofType("azure-native:authorization:RoleAssignment");
+    expect(assignments.length).toBeGreaterThanOrEqual(5);
+    for (const a of assignments) {
+      const scope = String(a.inputs.scope);
+      expect(scope).not.toMatch(/^\/subscriptions\/[^/]+\/?$/);
+      expect(scope.startsWith(RG_ID) || scope.startsWith(stateAccount)).toBe(true);
+      expect(a.inputs.principalType).toBe("ServicePrincipal");
+      expect(String(a.inputs.roleDefinitionId)).toMatch(
+        new RegExp(
+          `^/subscriptions/${SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/[0-9a-f-]{36}$`,
+        ),
+      );
+    }
+  });
+
+  test("preview is read-only; deploy gets Contributor + constrained RBAC admin on the resource group", async () => {
+    const roleOf = (id: string) => id.split("/").pop();
+    const byPrincipal = async (sp: typeof identity.previewServicePrincipal) => {
+      const objectId = await promiseOf(sp.objectId);
+      return ofType("azure-native:authorization:RoleAssignment")
+        .filter((a) => a.inputs.principalId === objectId)
+        .map((a) => ({
+          role: roleOf(String(a.inputs.roleDefinitionId)),
+          scope: a.inputs.scope,
+          condition: a.inputs.condition,
+        }));
+    };
+    const preview = await byPrincipal(identity.previewServicePrincipal);
+    preview.sort((a, b) => String(a.role).localeCompare(String(b.role)));
+    expect(preview).toEqual([
+      {
+        role: ROLES.storageBlobDataReader,
+        scope: `${stateAccount}/blobServices/default/containers/pulumi-state`,
+        condition: undefined,
+      },
+      { role: ROLES.reader, scope: RG_ID, condition: undefined },
+    ]);
+    const deploy = await byPrincipal(identity.deployServicePrincipal);
+    expect(deploy.map((d) => d.role).sort()).toEqual(
+      [ROLES.contributor, ROLES.roleBasedAccessControlAdministrator, ROLES.storageBlobDataContributor].sort(),
+    );
+    const find = (role: string) => deploy.find((d) => d.role === role)!;
+    expect(find(ROLES.contributor).scope).toBe(RG_ID);
+    expect(find(ROLES.roleBasedAccessControlAdministrator).scope).toBe(RG_ID);
+    expect(String(find(ROLES.roleBasedAccessControlAdministrator).condition)).toContain("GuidEquals");
+    expect(deploy.map((d) => d.role)).not.toContain(ROLES.userAccessAdministrator);
+  });
+
+  test("children are parented to the component", async () => {
+    const componentUrn = await promiseOf(identity.urn);
+    const children = [...parents.entries()].filter(
+      ([key]) => !key.startsWith("azure-ml-mnist:ci:CiIdentity"),
+    );
+    expect(children.length).toBeGreaterThanOrEqual(11);
+    for (const [, parent] of children) expect(parent).toBe(componentUrn);
+  });
+});
