@@ -1,0 +1,190 @@
+import { FakeAzure, type FakeReq } from "./fake/fakeAzure";
+import { runCli, type CliResult } from "./fake/runCli";
+import { WS_ID } from "./scenarios";
+
+const fake = new FakeAzure();
+const outputs: CliResult[] = [];
+beforeAll(() => fake.start());
+afterAll(() => fake.stop());
+beforeEach(() => fake.reset());
+
+const EP = "mnist-ab12cd";
+const EP_ID = `${WS_ID}/onlineEndpoints/${EP}`;
+const UAI =
+  "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/ep-id";
+
+/** A managed online endpoint as ARM returns it (2025-12-01 shape, trimmed). */
+function endpoint(traffic: Record<string, number>, state = "Succeeded") {
+  return {
+    id: EP_ID,
+    name: EP,
+    type: "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
+    location: "eastus",
+    kind: "Managed",
+    tags: { stack: "dev" },
+    identity: {
+      type: "SystemAssigned,UserAssigned",
+      principalId: "p-1",
+      tenantId: "t-1",
+      userAssignedIdentities: { [UAI]: { principalId: "p-2", clientId: "c-2" } },
+    },
+    properties: {
+      authMode: "Key",
+      description: "MNIST digits",
+      publicNetworkAccess: "Enabled",
+      traffic,
+      mirrorTraffic: { dnew: 10 },
+      provisioningState: state,
+      scoringUri: `https://${EP}.eastus.inference.ml.azure.com/score`,
+      swaggerUri: `https://${EP}.eastus.inference.ml.azure.com/swagger.json`,
+      properties: { "azureml.onlineendpointid": "x" },
+    },
+    systemData: { createdAt: "2026-11-26T10:00:00Z" },
+  };
+}
+
+/**
+ * Endpoint state: GET shows `shown`; a PUT is accepted (201 + Azure-AsyncOperation) and becomes visible on GET
+ * only after `lag` further reads, as the service's eventually consistent read does.
+ */
+function installEndpoint(initial: Record<string, number>, opts: { lag?: number; conflicts?: number } = {}) {
+  const state = {
+    shown: initial,
+    pending: undefined as Record<string, number> | undefined,
+    lagLeft: 0,
+    conflicts: opts.conflicts ?? 0,
+    puts: [] as FakeReq[],
+  };
+  fake.on("GET", EP_ID, () => {
+    if (state.pending) {
+      if (state.lagLeft-- <= 0) {
+        state.shown = state.pending;
+        state.pending = undefined;
+      } else return { status: 200, body: endpoint(state.shown, "Updating") };
+    }
+    return { status: 200, body: endpoint(state.shown) };
+  });
+  fake.on("PUT", EP_ID, (req) => {
+    state.puts.push(req);
+    if (state.conflicts-- > 0) {
+      return {
+        status: 409,
+        body: {
+          error: {
+            code: "Conflict",
+            message: `Endpoint ${EP} is in Updating state. Please retry once the operation completes.`,
+          },
+        },
+      };
+    }
+    const body = JSON.parse(req.body) as { properties: { traffic: Record<string, number> } };
+    state.pending = body.properties.traffic;
+    state.lagLeft = opts.lag ?? 0;
+    return {
+      status: 201,
+      headers: {
+        "azure-asyncoperation": `${fake.url}/subscriptions/x/providers/Microsoft.MachineLearningServices/locations/eastus/mfeOperationsStatus/op1?api-version=2025-12-01`,
+      },
+      body: endpoint(state.shown, "Updating"),
+    };
+  });
+  let polls = 0;
+  fake.on("GET", /mfeOperationsStatus\/op1$/, () => ({
+    status: 200,
+    body: { status: polls++ < 1 ? "InProgress" : "Succeeded" },
+  }));
+  return state;
+}
+
+async function setTraffic(args: string[]): Promise<CliResult> {
+  const r = await runCli(
+    "set-traffic",
+    ["--endpoint-id", EP_ID, "--poll-seconds", "0.05", ...args],
+    fake.env(),
+  );
+  outputs.push(r);
+  return r;
+}
+
+test("sets 100 % on the deployment, keeping the other fields, and waits out the read lag", async () => {
+  const state = installEndpoint({ dold: 100 }, { lag: 3 });
+  const r = await setTraffic(["--deployment", "dnew"]);
+  expect(r.code).toBe(0);
+  expect(r.json).toEqual({ endpoint: EP, traffic: { dold: 0, dnew: 100 }, changed: true });
+  expect(state.puts).toHaveLength(1);
+  const put = JSON.parse(state.puts[0].body);
+  expect(put).toMatchObject({ location: "eastus", kind: "Managed", tags: { stack: "dev" } });
+  expect(put.identity).toEqual({
+    type: "SystemAssigned,UserAssigned",
+    userAssignedIdentities: { [UAI]: {} },
+  });
+  expect(put.properties).toMatchObject({
+    authMode: "Key",
+    description: "MNIST digits",
+    publicNetworkAccess: "Enabled",
+    traffic: { dold: 0, dnew: 100 },
+    mirrorTraffic: {},
+  });
+  for (const ro of ["provisioningState", "scoringUri", "swaggerUri"])
+    expect(put.properties).not.toHaveProperty(ro);
+  expect(put).not.toHaveProperty("systemData");
+  expect(r.stderr).toContain("endpoint still reports dold=100");
+  expect(r.stderr).toContain("reports dold=0, dnew=100");
+});
+
+test("409 while the endpoint is updating, then success", async () => {
+  const state = installEndpoint({}, { conflicts: 2 });
+  const r = await setTraffic(["--deployment", "dnew"]);
+  expect(r.code).toBe(0);
+  expect(state.puts).toHaveLength(3);
+  expect(r.stderr).toContain("409 Conflict");
+  expect(r.json).toEqual({ endpoint: EP, traffic: { dnew: 100 }, changed: true });
+});
+
+test("already at 100 %: no PUT", async () => {
+  const state = installEndpoint({ dnew: 100 });
+  const r = await setTraffic(["--deployment", "dnew"]);
+  expect(r.code).toBe(0);
+  expect(state.puts).toHaveLength(0);
+  expect(r.json).toMatchObject({ changed: false });
+});
+
+test("--delete moves traffic off its deployment when it still holds it", async () => {
+  const state = installEndpoint({ dnew: 100, dold: 0 });
+  const r = await setTraffic(["--deployment", "dnew", "--delete"]);
+  expect(r.code).toBe(0);
+  expect(JSON.parse(state.puts[0].body).properties.traffic).toEqual({ dold: 0 });
+  expect(r.json).toEqual({ endpoint: EP, traffic: { dold: 0 }, changed: true });
+});
+
+test("--delete is a no-op when another deployment took the traffic (blue/green)", async () => {
+  const state = installEndpoint({ dold: 0, dnew: 100 });
+  const r = await setTraffic(["--deployment", "dold", "--delete"]);
+  expect(r.code).toBe(0);
+  expect(state.puts).toHaveLength(0);
+  expect(r.json).toEqual({ endpoint: EP, traffic: { dold: 0, dnew: 100 }, changed: false });
+  expect(r.stderr).toContain("holds no traffic");
+});
+
+test("--delete on a gone endpoint is a no-op", async () => {
+  fake.on("GET", EP_ID, { status: 404, body: { error: { code: "ResourceNotFound", message: "not found" } } });
+  const r = await setTraffic(["--deployment", "dnew", "--delete"]);
+  expect(r.code).toBe(0);
+  expect(r.json).toEqual({ endpoint: EP, traffic: {}, changed: false });
+});
+
+test("a PUT the service rejects fails with its message", async () => {
+  installEndpoint({});
+  fake.on("PUT", EP_ID, {
+    status: 400,
+    body: { error: { code: "UserError", message: "Deployment dnew not found" } },
+  });
+  const r = await setTraffic(["--deployment", "dnew"]);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toContain("HTTP 400 UserError: Deployment dnew not found");
+  expect(r.json).toHaveProperty("error");
+});
+
+test("no secret appears in any output", () => {
+  for (const o of outputs) for (const s of fake.secrets()) expect(o.stdout + o.stderr).not.toContain(s);
+});
