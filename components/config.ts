@@ -87,9 +87,10 @@ export const DEFAULTS = {
   gpuIdleSeconds: 120,
   trainingEnvironment: DEFAULT_TRAINING_ENVIRONMENT,
   inferenceImage: DEFAULT_INFERENCE_IMAGE,
-  epochs: 5,
+  // Same as training/app.py's own defaults.
+  epochs: 12,
   batchSize: 128,
-  learningRate: 0.001,
+  learningRate: 0.003,
   seed: 42,
   experimentName: "mnist-cnn",
   jobDisplayName: "train-mnist-cnn",
@@ -187,14 +188,14 @@ class Reader {
     return n;
   }
 
-  /** A number in (min, max] when `exclusiveMin`, else [min, max]. */
-  number(key: string, def: number, min: number, max: number, exclusiveMin: boolean): number {
+  /** A number in (min, max] or (min, max) when `openMax`. */
+  number(key: string, def: number, min: number, max: number, openMax = false): number {
     const v = this.raw(key);
     if (v === undefined) return def;
     const n = Number(v.trim());
-    const ok = v.trim() !== "" && Number.isFinite(n) && (exclusiveMin ? n > min : n >= min) && n <= max;
+    const ok = v.trim() !== "" && Number.isFinite(n) && n > min && (openMax ? n < max : n <= max);
     if (!ok) {
-      this.fail(key, v, `must be a number in ${exclusiveMin ? "(" : "["}${min}, ${max}]`);
+      this.fail(key, v, `must be a number in (${min}, ${max}${openMax ? ")" : "]"}`);
       return def;
     }
     return n;
@@ -356,7 +357,7 @@ export function readStackConfig(lookup: ConfigLookup, project: string, stack: st
       "must be 1-256 characters",
     ),
     retrainNonce: r.string("retrainNonce", d.retrainNonce, /^.{0,64}$/, "must be at most 64 characters"),
-    minTestAccuracy: r.number("minTestAccuracy", d.minTestAccuracy, 0, 1, true),
+    minTestAccuracy: r.number("minTestAccuracy", d.minTestAccuracy, 0, 1),
     jobStuckTimeoutMinutes: r.integer("jobStuckTimeoutMinutes", d.jobStuckTimeoutMinutes, 1, 1440),
     jobTimeoutMinutes: r.integer("jobTimeoutMinutes", d.jobTimeoutMinutes, 5, 1440),
     modelName: r.string(
@@ -376,7 +377,7 @@ export function readStackConfig(lookup: ConfigLookup, project: string, stack: st
     workerCount,
     maxBatchSize: r.integer("maxBatchSize", d.maxBatchSize, 1, 10000),
     deployment: readDeployment(r, workerCount),
-    sampleMinAccuracy: r.number("sampleMinAccuracy", d.sampleMinAccuracy, 0, 1, true),
+    sampleMinAccuracy: r.number("sampleMinAccuracy", d.sampleMinAccuracy, 0, 1),
     purgeOnDestroy: r.boolean("purgeOnDestroy", d.purgeOnDestroy),
   };
 

@@ -1,0 +1,93 @@
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import * as storage from "@pulumi/azure-native/storage";
+import * as ml from "@pulumi/azure-native/machinelearningservices";
+import { MlWorkspace } from "./workspace";
+import { hashFolder, listAssetFiles, shortHash } from "./hashing";
+
+export interface CodeAssetArgs {
+  workspace: MlWorkspace;
+  /** Absolute path of the folder to upload (training/ or scoring/). */
+  folder: string;
+  /** CodeVersion (container) name in the workspace. */
+  assetName: string;
+  tags: Record<string, string>;
+}
+
+/** Version of a code asset: the folder's content hash. */
+export function codeVersionOf(folder: string): string {
+  return shortHash(hashFolder(folder), 16);
+}
+
+/** Blob prefix of an upload, as the Azure ML CLI/SDK lay it out in the default datastore. */
+export function uploadPrefix(version: string, folder: string): string {
+  return `LocalUpload/${version}/${path.basename(folder)}`;
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  ".py": "text/x-python",
+  ".json": "application/json",
+  ".yml": "application/x-yaml",
+  ".yaml": "application/x-yaml",
+  ".txt": "text/plain",
+  ".md": "text/markdown",
+};
+
+/**
+ * A folder uploaded to the workspace's default blob container and declared as a CodeVersion whose version is the
+ * folder's content hash. Asset paths are immutable in Azure: changed content makes a new version (a new prefix,
+ * new blobs), never an update of the old one.
+ */
+export class CodeAsset extends pulumi.ComponentResource {
+  readonly version: string;
+  readonly files: string[];
+  readonly blobs: storage.Blob[];
+  readonly codeUri: pulumi.Output<string>;
+  readonly codeVersion: ml.CodeVersion;
+
+  constructor(name: string, args: CodeAssetArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("azure-ml-mnist:index:CodeAsset", name, {}, opts);
+    const ws = args.workspace;
+    this.version = codeVersionOf(args.folder);
+    this.files = listAssetFiles(args.folder);
+    if (this.files.length === 0) throw new Error(`code folder ${args.folder} has no files to upload`);
+    const prefix = uploadPrefix(this.version, args.folder);
+    // The workspace creates this container (its default datastore `workspaceblobstore`).
+    const container = pulumi.interpolate`azureml-blobstore-${ws.workspaceGuid}`;
+
+    this.blobs = this.files.map(
+      (rel) =>
+        new storage.Blob(
+          `${name}:${rel}`,
+          {
+            resourceGroupName: ws.resourceGroupName,
+            accountName: ws.storageAccount.name,
+            containerName: container,
+            blobName: `${prefix}/${rel}`,
+            type: "Block",
+            contentType: CONTENT_TYPES[path.extname(rel)] ?? "application/octet-stream",
+            source: new pulumi.asset.FileAsset(path.join(args.folder, rel)),
+          },
+          { parent: this, dependsOn: [ws.deletionAnchor] },
+        ),
+    );
+
+    this.codeUri = pulumi.interpolate`https://${ws.storageAccount.name}.blob.core.windows.net/${container}/${prefix}`;
+    this.codeVersion = new ml.CodeVersion(
+      `${name}-version`,
+      {
+        resourceGroupName: ws.resourceGroupName,
+        workspaceName: ws.workspaceName,
+        name: args.assetName,
+        version: this.version,
+        properties: {
+          codeUri: this.codeUri,
+          description: `${path.basename(args.folder)}/ at content hash ${this.version}`,
+          tags: args.tags,
+        },
+      },
+      { parent: this, dependsOn: [...this.blobs, ws.deletionAnchor] },
+    );
+    this.registerOutputs({ codeVersionId: this.codeVersion.id, version: this.version });
+  }
+}

@@ -1,0 +1,299 @@
+// Runs the real index.ts under Pulumi mocks (docs: azure-ml-facts §17) and records every registration with the
+// options the mocks themselves never see (dependsOn, parent, ignoreChanges, retainOnDelete, ...).
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { parse } from "yaml";
+
+export const ROOT = path.resolve(__dirname, "..", "..");
+export const PROJECT = "azure-ml-mnist";
+export const STACK = "dev";
+export const LOCATION = "westeurope";
+export const SUBSCRIPTION = "00000000-0000-0000-0000-000000000000";
+export const WORKSPACE_GUID = "11111111-2222-3333-4444-555555555555";
+export const MOCK_KEY = "mock-primary-key-d0n0tl3ak";
+export const MOCK_TOKEN = "mock-aml-token-d0n0tl3ak";
+export const SUFFIX = "x7k2p9";
+export const TEST_ACCURACY = 0.9912;
+
+export interface Registration {
+  type: string;
+  name: string;
+  urn: string;
+  parent: string;
+  custom: boolean;
+  dependencies: string[];
+  propertyDependencies: Record<string, string[]>;
+  ignoreChanges: string[];
+  retainOnDelete: boolean;
+  deleteBeforeReplace: boolean;
+  additionalSecretOutputs: string[];
+  customTimeouts?: { create: string; update: string; delete: string };
+  /** Inputs as sent to the engine (secrets still wrapped: see isRpcSecret). */
+  object: Record<string, unknown>;
+}
+
+export interface Harness {
+  registrations: Registration[];
+  calls: string[];
+  reset(): void;
+  /** Waits until no registration is pending. */
+  settle(): Promise<void>;
+}
+
+/** Physical name input of each resource type (everything else is autonamed, like the Job). */
+const NAME_INPUT: Record<string, string> = {
+  "azure-native:resources:ResourceGroup": "resourceGroupName",
+  "azure-native:operationalinsights:Workspace": "workspaceName",
+  "azure-native:applicationinsights:Component": "resourceName",
+  "azure-native:storage:StorageAccount": "accountName",
+  "azure-native:keyvault:Vault": "vaultName",
+  "azure-native:containerregistry:Registry": "registryName",
+  "azure-native:machinelearningservices:Workspace": "workspaceName",
+  "azure-native:machinelearningservices:Compute": "computeName",
+  "azure-native:machinelearningservices:OnlineEndpoint": "endpointName",
+  "azure-native:machinelearningservices:OnlineDeployment": "deploymentName",
+  "azure-native:storage:Blob": "blobName",
+};
+
+function armId(type: string, inputs: Record<string, string>, name: string): string {
+  const rg = `/subscriptions/${SUBSCRIPTION}/resourceGroups/${inputs.resourceGroupName ?? name}`;
+  const ws = `${rg}/providers/Microsoft.MachineLearningServices/workspaces/${inputs.workspaceName}`;
+  switch (type.split(":").slice(1).join(":")) {
+    case "resources:ResourceGroup":
+      return rg;
+    case "machinelearningservices:Workspace":
+      return `${rg}/providers/Microsoft.MachineLearningServices/workspaces/${name}`;
+    case "machinelearningservices:Compute":
+      return `${ws}/computes/${name}`;
+    case "machinelearningservices:Job":
+      return `${ws}/jobs/${name}`;
+    case "machinelearningservices:CodeVersion":
+      return `${ws}/codes/${inputs.name}/versions/${inputs.version}`;
+    case "machinelearningservices:EnvironmentVersion":
+      return `${ws}/environments/${inputs.name}/versions/${inputs.version}`;
+    case "machinelearningservices:ModelVersion":
+      return `${ws}/models/${inputs.name}/versions/${inputs.version}`;
+    case "machinelearningservices:OnlineEndpoint":
+      return `${ws}/onlineEndpoints/${name}`;
+    case "machinelearningservices:OnlineDeployment":
+      return `${ws}/onlineEndpoints/${inputs.endpointName}/deployments/${name}`;
+    default:
+      return `${rg}/providers/${type}/${name}`;
+  }
+}
+
+function commandStdout(create: string): string {
+  if (create.includes("ops/wait-for-job.ts")) {
+    const jobName = /jobs\/([^ ]+)/.exec(create)?.[1] ?? "unknown";
+    return [
+      "{not json progress}",
+      JSON.stringify({ jobName, status: "Completed", testAccuracy: TEST_ACCURACY, elapsedSeconds: 600 }),
+    ].join("\n");
+  }
+  if (create.includes("cli/invoke.ts")) {
+    return JSON.stringify({ total: 20, correct: 20, accuracy: 1, latencyMs: 42.5, passed: true });
+  }
+  return "";
+}
+
+export function newResource(args: pulumi.runtime.MockResourceArgs): {
+  id: string;
+  state: Record<string, unknown>;
+} {
+  const inputs = args.inputs as Record<string, string>;
+  const state: Record<string, unknown> = { ...args.inputs };
+  if (args.type === "random:index/randomString:RandomString") {
+    return { id: SUFFIX, state: { ...state, result: SUFFIX } };
+  }
+  if (args.type === "command:local:Command") {
+    return {
+      id: `${args.name}-cmd`,
+      state: { ...state, stdout: commandStdout(inputs.create ?? ""), stderr: "" },
+    };
+  }
+  const nameInput = NAME_INPUT[args.type];
+  const physical =
+    nameInput && inputs[nameInput]
+      ? inputs[nameInput]
+      : args.type.endsWith("Version")
+        ? inputs.version
+        : `${args.name}-abc1234`; // Pulumi's autonaming: logical name + random suffix
+  state.name = physical;
+  const id = armId(args.type, inputs, physical);
+  if (args.type === "azure-native:machinelearningservices:Workspace") {
+    state.workspaceId = WORKSPACE_GUID;
+  }
+  if (args.type === "azure-native:machinelearningservices:OnlineEndpoint") {
+    const props = (args.inputs.properties ?? {}) as Record<string, unknown>;
+    state.properties = {
+      ...props,
+      scoringUri: `https://${physical}.${LOCATION}.inference.ml.azure.com/score`,
+      swaggerUri: `https://${physical}.${LOCATION}.inference.ml.azure.com/swagger.json`,
+      provisioningState: "Succeeded",
+    };
+  }
+  return { id, state };
+}
+
+/** Invokes: anything not listed throws, so a new invoke gets noticed. */
+export function makeCall(calls: string[]) {
+  return (args: pulumi.runtime.MockCallArgs): Record<string, unknown> => {
+    calls.push(args.token);
+    switch (args.token) {
+      case "azure-native:authorization:getClientConfig":
+        return {
+          subscriptionId: SUBSCRIPTION,
+          tenantId: "tenant-guid",
+          clientId: "client-guid",
+          objectId: "obj",
+        };
+      case "azure-native:machinelearningservices:listOnlineEndpointKeys":
+        return { primaryKey: MOCK_KEY, secondaryKey: `${MOCK_KEY}-2` };
+      case "azure-native:machinelearningservices:getOnlineEndpointToken":
+        return { accessToken: MOCK_TOKEN, expiryTimeUtc: 0, tokenType: "Bearer" };
+      default:
+        throw new Error(`unmocked invoke ${args.token}`);
+    }
+  };
+}
+
+/** Config of the dev stack as the CLI would hand it over: Pulumi.dev.yaml values as strings, objects as JSON. */
+export function devStackConfig(overrides: Record<string, string | undefined> = {}): Record<string, string> {
+  const file = parse(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8")) as {
+    config: Record<string, unknown>;
+  };
+  const config: Record<string, string> = {};
+  for (const [k, v] of Object.entries(file.config)) {
+    config[k] = typeof v === "string" ? v : JSON.stringify(v);
+  }
+  for (const [k, v] of Object.entries(overrides)) {
+    const key = k.includes(":") ? k : `${PROJECT}:${k}`;
+    if (v === undefined) delete config[key];
+    else config[key] = v;
+  }
+  return config;
+}
+
+function structToJs(s: unknown): Record<string, unknown> {
+  const st = s as { toJavaScript?: () => Record<string, unknown> } | undefined;
+  return st?.toJavaScript ? st.toJavaScript() : {};
+}
+
+type Req = {
+  getType(): string;
+  getName(): string;
+  getParent(): string;
+  getCustom(): boolean;
+  getDependenciesList(): string[];
+  getPropertydependenciesMap(): {
+    forEach(cb: (v: { getUrnsList(): string[] }, k: string) => void): void;
+  };
+  getIgnorechangesList(): string[];
+  getRetainondelete(): boolean;
+  getDeletebeforereplace(): boolean;
+  getAdditionalsecretoutputsList(): string[];
+  getCustomtimeouts(): { getCreate(): string; getUpdate(): string; getDelete(): string } | undefined;
+  getObject(): unknown;
+};
+
+/** setMocks + a wrapped monitor that records each registration. */
+export function installMocks(preview = false): Harness {
+  const calls: string[] = [];
+  pulumi.runtime.setMocks({ newResource, call: makeCall(calls) }, PROJECT, STACK, preview);
+  const registrations: Registration[] = [];
+  let pending: Promise<unknown>[] = [];
+  const monitor = pulumi.runtime.getMonitor() as unknown as {
+    registerResource(req: Req, cb: (err: unknown, resp: { getUrn(): string }) => void): Promise<void>;
+  };
+  const original = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req, cb) => {
+    let record: Registration | undefined;
+    try {
+      const propertyDependencies: Record<string, string[]> = {};
+      req.getPropertydependenciesMap().forEach((v, k) => (propertyDependencies[k] = v.getUrnsList()));
+      const t = req.getCustomtimeouts();
+      record = {
+        type: req.getType(),
+        name: req.getName(),
+        urn: "",
+        parent: req.getParent(),
+        custom: req.getCustom(),
+        dependencies: req.getDependenciesList(),
+        propertyDependencies,
+        ignoreChanges: req.getIgnorechangesList(),
+        retainOnDelete: req.getRetainondelete(),
+        deleteBeforeReplace: req.getDeletebeforereplace(),
+        additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+        customTimeouts: t
+          ? { create: t.getCreate(), update: t.getUpdate(), delete: t.getDelete() }
+          : undefined,
+        object: structToJs(req.getObject()),
+      };
+      registrations.push(record);
+    } catch (e) {
+      // Never break the registration itself, or every test hangs.
+      console.error("registration capture failed", e);
+    }
+    let done: () => void = () => undefined;
+    pending.push(new Promise<void>((r) => (done = r)));
+    return original(req, (err, resp) => {
+      try {
+        if (record && resp) record.urn = resp.getUrn();
+      } finally {
+        done();
+      }
+      cb(err, resp);
+    });
+  };
+  return {
+    registrations,
+    calls,
+    reset() {
+      registrations.length = 0;
+      calls.length = 0;
+      pending = [];
+    },
+    async settle() {
+      // Registrations start from promise callbacks: wait until a round adds nothing new.
+      for (let round = 0; round < 200; round++) {
+        const count = pending.length;
+        await Promise.all(pending);
+        await new Promise((r) => setTimeout(r, 5));
+        if (pending.length === count) return;
+      }
+    },
+  };
+}
+
+/** Resolves an Output's value (undefined when unknown, as in preview). */
+export function valueOf<T>(o: pulumi.Output<T>): Promise<T> {
+  return new Promise<T>((resolve) => o.apply(resolve));
+}
+
+export function byType(h: Harness, type: string): Registration[] {
+  return h.registrations.filter((r) => r.type === type);
+}
+
+export function one(h: Harness, type: string, name?: string): Registration {
+  const found = h.registrations.filter((r) => r.type === type && (name === undefined || r.name === name));
+  if (found.length !== 1) throw new Error(`expected one ${type} ${name ?? ""}, found ${found.length}`);
+  return found[0];
+}
+
+/** Direct dependency: through dependsOn or through any input's output dependencies. */
+export function dependsOn(a: Registration, b: Registration): boolean {
+  return (
+    a.dependencies.includes(b.urn) || Object.values(a.propertyDependencies).some((u) => u.includes(b.urn))
+  );
+}
+
+/** Unwraps Pulumi's RPC secret envelopes, recursively. */
+export function unwrap(v: unknown): unknown {
+  if (pulumi.runtime.isRpcSecret(v)) return unwrap(pulumi.runtime.unwrapRpcSecret(v));
+  if (Array.isArray(v)) return v.map(unwrap);
+  if (v && typeof v === "object") {
+    return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, unwrap(x)]));
+  }
+  return v;
+}

@@ -1,0 +1,337 @@
+// The real index.ts with Pulumi.dev.yaml under mocks: components, key properties, the dependency chain,
+// destroy order, tags and secrets.
+import * as pulumi from "@pulumi/pulumi";
+import {
+  Harness,
+  MOCK_KEY,
+  Registration,
+  SUFFIX,
+  TEST_ACCURACY,
+  WORKSPACE_GUID,
+  byType,
+  dependsOn,
+  devStackConfig,
+  installMocks,
+  one,
+  unwrap,
+  valueOf,
+} from "./harness";
+import { useCondaStandInIfMissing } from "./condaFallback";
+
+const ML = "azure-native:machinelearningservices";
+const CMD = "command:local:Command";
+
+let h: Harness;
+let prog: typeof import("../../index");
+
+beforeAll(async () => {
+  useCondaStandInIfMissing();
+  h = installMocks(false);
+  pulumi.runtime.setAllConfig(devStackConfig());
+  // Loaded after the mocks (facts §17); `await import` is TS2835 under nodenext.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  prog = require("../../index");
+  await valueOf(prog.sampleResult);
+  await h.settle();
+});
+
+const obj = (r: Registration) => unwrap(r.object) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+const cmd = (name: string) => one(h, CMD, name);
+
+describe("components", () => {
+  test("every component is registered once, under its own type", () => {
+    for (const t of [
+      "MlWorkspace",
+      "GpuCompute",
+      "Environments",
+      "TrainingJob",
+      "RegisteredModel",
+      "OnlineService",
+      "SampleInvocation",
+    ]) {
+      expect(byType(h, `azure-ml-mnist:index:${t}`)).toHaveLength(1);
+    }
+    expect(byType(h, "azure-ml-mnist:index:CodeAsset").map((r) => r.name)).toEqual([
+      "train-code",
+      "score-code",
+    ]);
+  });
+
+  test("URNs are unique", () => {
+    const urns = h.registrations.map((r) => r.urn);
+    expect(urns.filter((u, i) => urns.indexOf(u) !== i)).toEqual([]);
+  });
+
+  test("children are parented to their component", () => {
+    const ws = one(h, "azure-ml-mnist:index:MlWorkspace");
+    expect(one(h, `${ML}:Workspace`).parent).toBe(ws.urn);
+    expect(one(h, `${ML}:Compute`).parent).toBe(one(h, "azure-ml-mnist:index:GpuCompute").urn);
+    expect(one(h, `${ML}:OnlineDeployment`).parent).toBe(one(h, "azure-ml-mnist:index:OnlineService").urn);
+  });
+
+  test("workspace dependencies use secure defaults and validated, suffixed names", () => {
+    const rg = obj(one(h, "azure-native:resources:ResourceGroup"));
+    expect(rg.resourceGroupName).toBe("rg-azure-ml-mnist-dev");
+    expect(rg.location).toBe("westeurope");
+    const sa = obj(one(h, "azure-native:storage:StorageAccount"));
+    expect(sa).toMatchObject({
+      accountName: `stdev${SUFFIX}`,
+      kind: "StorageV2",
+      minimumTlsVersion: "TLS1_2",
+      allowBlobPublicAccess: false,
+      isHnsEnabled: false,
+    });
+    const kv = obj(one(h, "azure-native:keyvault:Vault"));
+    expect(kv.vaultName).toBe(`kv-dev-${SUFFIX}`);
+    expect(kv.properties).toMatchObject({ enableRbacAuthorization: true, tenantId: "tenant-guid" });
+    expect(obj(one(h, "azure-native:containerregistry:Registry")).registryName).toBe(`acrdev${SUFFIX}`);
+    expect(obj(one(h, "azure-native:applicationinsights:Component")).workspaceResourceId).toContain(
+      `law-dev-${SUFFIX}`,
+    );
+    const ws = obj(one(h, `${ML}:Workspace`));
+    expect(ws).toMatchObject({ workspaceName: `mlw-dev-${SUFFIX}`, identity: { type: "SystemAssigned" } });
+    for (const k of ["storageAccount", "keyVault", "applicationInsights", "containerRegistry"]) {
+      expect(ws[k]).toMatch(/^\/subscriptions\//);
+    }
+  });
+
+  test("GPU cluster: VM size from config, scales to zero, size in the name", () => {
+    const c = obj(one(h, `${ML}:Compute`));
+    expect(c.computeName).toBe(`gnc4ast4v3d${SUFFIX}`);
+    expect(c.properties.computeType).toBe("AmlCompute");
+    expect(c.properties.properties).toMatchObject({
+      vmSize: "Standard_NC4as_T4_v3",
+      vmPriority: "Dedicated",
+      scaleSettings: { minNodeCount: 0, maxNodeCount: 1, nodeIdleTimeBeforeScaleDown: "PT120S" },
+    });
+  });
+
+  test("inference environment: conda text on an inference image, content-hash version", () => {
+    const e = obj(one(h, `${ML}:EnvironmentVersion`));
+    expect(e.name).toBe("mnist-inference");
+    expect(e.version).toMatch(/^[0-9a-f]{16}$/);
+    expect(e.properties.image).toMatch(/^mcr\.microsoft\.com\/azureml\//);
+    expect(e.properties.condaFile).toContain("dependencies");
+  });
+
+  test("code assets: one blob per file under LocalUpload/<hash>/<folder> in the workspace container", () => {
+    const codes = byType(h, `${ML}:CodeVersion`).map(obj);
+    expect(codes.map((c) => c.name).sort()).toEqual(["mnist-score", "mnist-train"]);
+    for (const c of codes) {
+      const folder = c.name === "mnist-train" ? "training" : "scoring";
+      expect(c.properties.codeUri).toBe(
+        `https://stdev${SUFFIX}.blob.core.windows.net/azureml-blobstore-${WORKSPACE_GUID}/LocalUpload/${c.version}/${folder}`,
+      );
+    }
+    const blobs = byType(h, "azure-native:storage:Blob").map(obj);
+    expect(blobs.some((b) => b.blobName.endsWith("/training/app.py"))).toBe(true);
+    expect(blobs.every((b) => b.containerName === `azureml-blobstore-${WORKSPACE_GUID}`)).toBe(true);
+    expect(blobs.some((b) => /__pycache__|\.pyc$/.test(b.blobName))).toBe(false);
+  });
+
+  test("training job: command, hyperparameters as inputs, cluster, names from config; immutable and kept", () => {
+    const jobReg = one(h, `${ML}:Job`);
+    expect(jobReg.name).toMatch(/^train-[0-9a-f]{12}$/);
+    expect(jobReg.retainOnDelete).toBe(true);
+    expect(jobReg.ignoreChanges).toContain("properties");
+    const p = obj(jobReg).properties;
+    expect(p.command).toBe(
+      "python app.py --epochs ${{inputs.epochs}} --batch-size ${{inputs.batch_size}} --learning-rate ${{inputs.learning_rate}} --seed ${{inputs.seed}} --output-dir ${{outputs.model_dir}}",
+    );
+    expect(p.inputs).toEqual({
+      epochs: { jobInputType: "literal", value: "12" },
+      batch_size: { jobInputType: "literal", value: "128" },
+      learning_rate: { jobInputType: "literal", value: "0.003" },
+      seed: { jobInputType: "literal", value: "42" },
+    });
+    expect(p.outputs.model_dir.jobOutputType).toBe("uri_folder");
+    expect(p.experimentName).toBe("mnist-cnn");
+    expect(p.displayName).toBe("train-mnist-cnn");
+    expect(p.environmentId).toMatch(
+      /^azureml:\/\/registries\/azureml\/environments\/tensorflow-2\.16-cuda12\/versions\//,
+    );
+    expect(p.computeId).toMatch(/\/computes\/gnc4ast4v3d/);
+    expect(p.codeId).toMatch(/\/codes\/mnist-train\/versions\//);
+    expect(obj(jobReg).id).toBeUndefined();
+  });
+
+  test("wait step polls the actual job and gates on minTestAccuracy", () => {
+    const c = obj(cmd("wait"));
+    expect(c.create).toMatch(
+      /^node_modules\/\.bin\/tsx ops\/wait-for-job\.ts --job-id \/subscriptions\/.+\/jobs\/train-[0-9a-f]{12}-abc1234 --min-accuracy 0\.98 /,
+    );
+    expect(c.logging).toBe("stderr");
+  });
+
+  test("model version comes from the job's actual output folder, versioned by the run hash", async () => {
+    const m = obj(one(h, `${ML}:ModelVersion`));
+    const jobName = await valueOf(prog.jobName);
+    expect(jobName).toMatch(/^train-[0-9a-f]{12}-abc1234$/);
+    expect(m.name).toBe("mnist-cnn");
+    expect(m.version).toBe(prog.runHash);
+    expect(m.properties).toMatchObject({
+      modelType: "custom_model",
+      modelUri: `azureml://jobs/${jobName}/outputs/model_dir`,
+      jobName,
+    });
+  });
+
+  test("endpoint: suffixed name, auth mode, no traffic, traffic ignored", () => {
+    const r = one(h, `${ML}:OnlineEndpoint`);
+    const e = obj(r);
+    expect(e.endpointName).toBe(`mnist-dev-${SUFFIX}`);
+    expect(e.properties.authMode).toBe("Key");
+    expect(e.properties.traffic).toBeUndefined();
+    expect(r.ignoreChanges).toEqual(
+      expect.arrayContaining(["properties.traffic", "properties.mirrorTraffic"]),
+    );
+  });
+
+  test("deployment: model, scoring code, inference env, size, probes sized for TensorFlow, name from content", () => {
+    const r = one(h, `${ML}:OnlineDeployment`);
+    const d = obj(r);
+    expect(d.deploymentName).toMatch(/^d-[0-9a-f]{12}$/);
+    expect(d.sku).toEqual({ name: "Default", capacity: 1 });
+    expect(d.properties).toMatchObject({
+      endpointComputeType: "Managed",
+      instanceType: "Standard_DS3_v2",
+      codeConfiguration: { scoringScript: "score.py" },
+      environmentVariables: { WORKER_COUNT: "1", MAX_BATCH_SIZE: "256" },
+      requestSettings: { requestTimeout: "PT10S", maxConcurrentRequestsPerInstance: 1 },
+      livenessProbe: { initialDelay: "PT120S" },
+      readinessProbe: { initialDelay: "PT60S" },
+    });
+    expect(d.properties.model).toMatch(/\/models\/mnist-cnn\/versions\//);
+    expect(d.properties.codeConfiguration.codeId).toMatch(/\/codes\/mnist-score\/versions\//);
+    expect(d.properties.environmentId).toMatch(/\/environments\/mnist-inference\/versions\//);
+    expect(r.deleteBeforeReplace).toBe(false);
+    expect(r.customTimeouts?.create).toBe("60m");
+  });
+
+  test("traffic step sets 100 % through ops/set-traffic.ts and clears it on delete", () => {
+    const t = obj(cmd("traffic"));
+    expect(t.create).toMatch(
+      /^node_modules\/\.bin\/tsx ops\/set-traffic\.ts --endpoint-id \/subscriptions\/.+ --deployment d-[0-9a-f]{12}$/,
+    );
+    expect(t.delete).toBe(`${t.create} --delete`);
+    expect(t.triggers).toHaveLength(2);
+  });
+
+  test("sample invocation calls the scoring URI through traffic, key only in its environment", () => {
+    const r = cmd("invoke");
+    const c = obj(r);
+    expect(c.create).toBe(
+      `node_modules/.bin/tsx cli/invoke.ts --uri https://mnist-dev-${SUFFIX}.westeurope.inference.ml.azure.com/score --request scoring/sample-request.json --expected scoring/sample-labels.json --min-accuracy 1 --json`,
+    );
+    expect(c.create).not.toContain("--deployment");
+    expect(c.environment).toEqual({ ENDPOINT_KEY: MOCK_KEY });
+    expect(r.additionalSecretOutputs).toContain("environment");
+  });
+});
+
+describe("dependency chain", () => {
+  test("job → wait → model → deployment → traffic → sample invocation", () => {
+    const chain = [
+      one(h, `${ML}:Job`),
+      cmd("wait"),
+      one(h, `${ML}:ModelVersion`),
+      one(h, `${ML}:OnlineDeployment`),
+      cmd("traffic"),
+      cmd("invoke"),
+    ];
+    for (let i = 1; i < chain.length; i++) {
+      expect([chain[i].name, dependsOn(chain[i], chain[i - 1])]).toEqual([chain[i].name, true]);
+    }
+    // The model waits for the wait step explicitly, not just through the job name.
+    expect(chain[2].dependencies).toContain(chain[1].urn);
+    expect(chain[5].dependencies).toContain(chain[4].urn);
+  });
+
+  test("the traffic step depends on the endpoint too; triggers re-run it on deployment changes", () => {
+    expect(dependsOn(cmd("traffic"), one(h, `${ML}:OnlineEndpoint`))).toBe(true);
+    expect(cmd("traffic").propertyDependencies.triggers).toContain(one(h, `${ML}:OnlineDeployment`).urn);
+    expect(cmd("invoke").propertyDependencies.triggers).toEqual(
+      expect.arrayContaining([one(h, `${ML}:OnlineDeployment`).urn, cmd("traffic").urn]),
+    );
+  });
+
+  test("destroy order: everything in the workspace goes before the purge step, which goes before the workspace", () => {
+    const purge = cmd("purge-on-destroy");
+    const ws = one(h, `${ML}:Workspace`);
+    expect(dependsOn(purge, ws)).toBe(true);
+    const inside = [
+      one(h, `${ML}:Compute`),
+      one(h, `${ML}:EnvironmentVersion`),
+      ...byType(h, `${ML}:CodeVersion`),
+      ...byType(h, "azure-native:storage:Blob"),
+      one(h, `${ML}:Job`),
+      one(h, `${ML}:ModelVersion`),
+      one(h, `${ML}:OnlineEndpoint`),
+    ];
+    for (const r of inside) expect([r.name, dependsOn(r, purge)]).toEqual([r.name, true]);
+    // Workspace after its dependencies are gone? No: they outlive it, because it depends on them.
+    for (const t of [
+      "azure-native:storage:StorageAccount",
+      "azure-native:keyvault:Vault",
+      "azure-native:containerregistry:Registry",
+      "azure-native:applicationinsights:Component",
+    ]) {
+      expect([t, dependsOn(ws, one(h, t))]).toEqual([t, true]);
+    }
+    expect(dependsOn(one(h, `${ML}:OnlineDeployment`), one(h, `${ML}:OnlineEndpoint`))).toBe(true);
+    expect(dependsOn(one(h, `${ML}:OnlineDeployment`), one(h, `${ML}:ModelVersion`))).toBe(true);
+  });
+
+  test("purgeOnDestroy (dev): the workspace is retained and the purge step deletes it for good", () => {
+    expect(one(h, `${ML}:Workspace`).retainOnDelete).toBe(true);
+    const p = obj(cmd("purge-on-destroy"));
+    expect(p.delete).toMatch(
+      /^node_modules\/\.bin\/tsx ops\/purge-workspace\.ts --workspace-id \/subscriptions\/.+\/workspaces\/mlw-dev-/,
+    );
+  });
+});
+
+describe("tags", () => {
+  test("every taggable resource carries the stack tags", () => {
+    const expected = { project: "azure-ml-mnist", stack: "dev", managedBy: "pulumi", environment: "dev" };
+    const taggable = h.registrations.filter(
+      (r) => r.custom && r.type.startsWith("azure-native:") && !r.type.endsWith(":Blob"),
+    );
+    expect(taggable.length).toBeGreaterThan(10);
+    for (const r of taggable) {
+      const o = obj(r);
+      const tags = o.tags ?? o.properties?.tags;
+      expect([r.type, tags]).toEqual([r.type, expect.objectContaining(expected)]);
+    }
+  });
+});
+
+describe("outputs and secrets", () => {
+  test("stack outputs", async () => {
+    expect(await valueOf(prog.workspaceName)).toBe(`mlw-dev-${SUFFIX}`);
+    expect(await valueOf(prog.studioUrl)).toMatch(/^https:\/\/ml\.azure\.com\/home\?wsid=\/subscriptions\//);
+    expect(await valueOf(prog.jobStudioUrl)).toMatch(/^https:\/\/ml\.azure\.com\/runs\/train-/);
+    expect(await valueOf(prog.testAccuracy)).toBe(TEST_ACCURACY);
+    expect(prog.modelName).toBe("mnist-cnn");
+    expect(prog.deploymentName).toMatch(/^d-/);
+    expect(await valueOf(prog.endpointName)).toBe(`mnist-dev-${SUFFIX}`);
+    expect(await valueOf(prog.scoringUri)).toMatch(/\/score$/);
+    expect(await valueOf(prog.swaggerUri)).toMatch(/swagger\.json$/);
+    expect(await valueOf(prog.sampleResult)).toMatchObject({ passed: true, accuracy: 1 });
+  });
+
+  test("the endpoint key is a secret output and the invocation's environment is secret", async () => {
+    expect(prog.endpointKey).toBeDefined();
+    expect(await pulumi.isSecret(prog.endpointKey!)).toBe(true);
+    expect(pulumi.runtime.isRpcSecret(cmd("invoke").object.environment)).toBe(true);
+    expect(h.calls).toContain("azure-native:machinelearningservices:listOnlineEndpointKeys");
+  });
+
+  test("the key appears nowhere else: not on command lines, not in other outputs", () => {
+    for (const r of h.registrations) {
+      const plain = { ...r.object };
+      if (r.name === "invoke") delete plain.environment;
+      expect([r.name, JSON.stringify(unwrap(plain)).includes(MOCK_KEY)]).toEqual([r.name, false]);
+    }
+  });
+});
