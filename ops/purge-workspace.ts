@@ -55,8 +55,8 @@ async function main(argv: string[]): Promise<void> {
       `purge-workspace: workspace ${id.workspace} does not exist (already deleted or purged); nothing to do`,
     );
     log(
-      "  Note: a workspace soft-deleted earlier by a plain delete is not found by this API either; if its name is still " +
-        "blocked, purge it under Azure portal > Azure Machine Learning > Recently deleted.",
+      "  Note: if a plain (soft) delete happened earlier and the name is still blocked ('Soft-deleted workspace exists'), " +
+        "purge it under Azure portal > Azure Machine Learning > Recently deleted workspaces.",
     );
     writeResult({ workspace: id.workspace, purged: false });
     return;

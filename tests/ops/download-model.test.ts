@@ -1,0 +1,200 @@
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { installBlobs, type BlobStore } from "./fake/blobs";
+import { FakeAzure } from "./fake/fakeAzure";
+import { runCli, type CliResult } from "./fake/runCli";
+import { JOB, WS_ID } from "./scenarios";
+
+const fake = new FakeAzure();
+const outputs: CliResult[] = [];
+let dest = "";
+beforeAll(() => fake.start());
+afterAll(() => fake.stop());
+beforeEach(() => {
+  fake.reset();
+  dest = fs.mkdtempSync(path.join(os.tmpdir(), "registry-"));
+});
+afterEach(() => fs.rmSync(dest, { recursive: true, force: true }));
+
+const MODEL_ID = `${WS_ID}/models/mnist-cnn/versions/3f9c2a1b`;
+const ACCOUNT = "stmnistabc";
+const CONTAINER = "azureml-blobstore-0f0e0d0c-0b0a-0908-0706-050403020100";
+const ACCOUNT_KEY = randomBytes(64).toString("base64");
+
+function modelVersion(modelUri: string) {
+  return {
+    status: 200,
+    body: {
+      id: MODEL_ID,
+      name: "3f9c2a1b",
+      type: "Microsoft.MachineLearningServices/workspaces/models/versions",
+      properties: {
+        modelType: "custom_model",
+        modelUri,
+        jobName: JOB,
+        description: "MNIST CNN",
+        tags: {},
+        properties: {},
+        isAnonymous: false,
+      },
+      systemData: { createdAt: "2026-11-26T10:30:00.000Z", createdBy: "ci" },
+    },
+  };
+}
+
+function datastore(credentialsType: string) {
+  return {
+    status: 200,
+    body: {
+      id: `${WS_ID}/datastores/workspaceblobstore`,
+      name: "workspaceblobstore",
+      properties: {
+        datastoreType: "AzureBlob",
+        accountName: ACCOUNT,
+        containerName: CONTAINER,
+        endpoint: "core.windows.net",
+        protocol: "https",
+        isDefault: true,
+        credentials: {
+          credentialsType,
+          ...(credentialsType === "None" ? {} : { secrets: { secretsType: credentialsType } }),
+        },
+      },
+    },
+  };
+}
+
+function modelFiles(): Map<string, Buffer> {
+  return new Map<string, Buffer>([
+    ["mnist_cnn.keras", randomBytes(200_000)],
+    ["model_meta.json", Buffer.from(JSON.stringify({ input_shape: [28, 28, 1], pixel_scale: 1 }))],
+    ["metrics.json", Buffer.from(JSON.stringify({ test_accuracy: 0.991 }))],
+    ["training_curve.png", randomBytes(3000)],
+    ["extra/notes.txt", Buffer.from("hello\n")],
+  ]);
+}
+
+function store(prefix: string, files: Map<string, Buffer>): BlobStore {
+  const blobs = new Map<string, Buffer>();
+  for (const [k, v] of files) blobs.set(`${prefix}${k}`, v);
+  blobs.set(`${prefix}extra/`, Buffer.alloc(0)); // folder marker (hierarchical listings)
+  blobs.set(`azureml/${JOB}/model_dir_other/ignore.txt`, Buffer.from("not part of the model"));
+  return { account: ACCOUNT, container: CONTAINER, blobs, auth: [], pageSize: 2 };
+}
+
+async function download(): Promise<CliResult> {
+  const r = await runCli(
+    "download-model",
+    ["--model-id", MODEL_ID, "--dest", dest, "--storage-endpoint", fake.url],
+    fake.env(),
+  );
+  outputs.push(r);
+  return r;
+}
+
+function expectDownloaded(r: CliResult, files: Map<string, Buffer>): void {
+  expect(r.code).toBe(0);
+  const dir = path.join(dest, "mnist-cnn", "3f9c2a1b");
+  const names = [...files.keys()].sort();
+  expect(r.json).toMatchObject({ name: "mnist-cnn", version: "3f9c2a1b", path: dir });
+  expect([...(r.json!.files as string[])].sort()).toEqual(names);
+  for (const [name, data] of files)
+    expect(fs.readFileSync(path.join(dir, ...name.split("/"))).equals(data)).toBe(true);
+  const meta = JSON.parse(fs.readFileSync(path.join(dir, "model-version.json"), "utf8"));
+  expect(meta).toMatchObject({
+    name: "mnist-cnn",
+    version: "3f9c2a1b",
+    createdAt: "2026-11-26T10:30:00.000Z",
+  });
+  expect([...meta.files].sort()).toEqual(names);
+  expect(meta.source).toMatchObject({ type: "azureml", modelId: MODEL_ID, jobName: JOB });
+}
+
+test("multi-file model from a job output: resolved through the job, the datastore and its account key", async () => {
+  fake.extraSecrets.push(ACCOUNT_KEY);
+  fake.on("GET", MODEL_ID, modelVersion(`azureml://jobs/${JOB}/outputs/model_dir`));
+  fake.on("GET", `${WS_ID}/jobs/${JOB}`, {
+    status: 200,
+    body: {
+      name: JOB,
+      properties: {
+        jobType: "Command",
+        status: "Completed",
+        outputs: {
+          model_dir: {
+            jobOutputType: "uri_folder",
+            mode: "ReadWriteMount",
+            uri: `azureml://datastores/workspaceblobstore/paths/azureml/${JOB}/model_dir/`,
+          },
+        },
+      },
+    },
+  });
+  fake.on("GET", `${WS_ID}/datastores/workspaceblobstore`, datastore("AccountKey"));
+  fake.on("POST", `${WS_ID}/datastores/workspaceblobstore/listSecrets`, {
+    status: 200,
+    body: { secretsType: "AccountKey", key: ACCOUNT_KEY },
+  });
+  const files = modelFiles();
+  const s = store(`azureml/${JOB}/model_dir/`, files);
+  installBlobs(fake, s);
+  const r = await download();
+  expectDownloaded(r, files);
+  expect(s.auth.every((a) => a === "SharedKey")).toBe(true);
+  expect(fake.count("GET", `/${ACCOUNT}/${CONTAINER}`)).toBeGreaterThanOrEqual(3); // paged listing
+});
+
+test("datastore URI with a SAS datastore", async () => {
+  const sig = randomBytes(16).toString("hex");
+  fake.extraSecrets.push(sig);
+  fake.on(
+    "GET",
+    MODEL_ID,
+    modelVersion(
+      `azureml://subscriptions/s/resourcegroups/rg/workspaces/ws/datastores/workspaceblobstore/paths/models/mnist/`,
+    ),
+  );
+  fake.on("GET", `${WS_ID}/datastores/workspaceblobstore`, datastore("Sas"));
+  fake.on("POST", `${WS_ID}/datastores/workspaceblobstore/listSecrets`, {
+    status: 200,
+    body: {
+      secretsType: "Sas",
+      sasToken: `?sv=2025-11-05&sr=c&sp=rl&se=2026-12-01T00%3A00%3A00Z&sig=${sig}`,
+    },
+  });
+  const files = modelFiles();
+  const s = store("models/mnist/", files);
+  installBlobs(fake, s, { sasSig: sig });
+  const r = await download();
+  expectDownloaded(r, files);
+  expect(s.auth.every((a) => a === "SAS")).toBe(true);
+});
+
+test("identity-based datastore: blobs read with the caller's Entra token", async () => {
+  fake.on("GET", MODEL_ID, modelVersion(`azureml://datastores/workspaceblobstore/paths/models/mnist`));
+  fake.on("GET", `${WS_ID}/datastores/workspaceblobstore`, datastore("None"));
+  const files = modelFiles();
+  const s = store("models/mnist/", files);
+  installBlobs(fake, s, { bearer: true });
+  const r = await download();
+  expectDownloaded(r, files);
+  expect(s.auth.every((a) => a === "Bearer")).toBe(true);
+  expect(r.stderr).toContain("Storage Blob Data Reader");
+});
+
+test("a model version that does not exist fails with the service's message", async () => {
+  fake.on("GET", MODEL_ID, {
+    status: 404,
+    body: { error: { code: "UserError", message: "Could not find asset with ID mnist-cnn:3f9c2a1b" } },
+  });
+  const r = await download();
+  expect(r.code).toBe(1);
+  expect(r.stderr).toContain("Could not find asset");
+  expect(fs.existsSync(path.join(dest, "mnist-cnn"))).toBe(false);
+});
+
+test("no secret (account key, SAS signature, tokens) appears in any output", () => {
+  for (const o of outputs) for (const s of fake.secrets()) expect(o.stdout + o.stderr).not.toContain(s);
+});

@@ -1,0 +1,111 @@
+/** Blob service routes for FakeAzure: path-style URLs (/<account>/<container>/<blob>), Azure's XML list shape. */
+import type { FakeAzure, FakeReq } from "./fakeAzure";
+
+const xmlEscape = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+
+export interface BlobStore {
+  account: string;
+  container: string;
+  blobs: Map<string, Buffer>;
+  /** how the requests authenticated: "SharedKey", "SAS" or "Bearer" */
+  auth: string[];
+  /** list page size (forces NextMarker paging) */
+  pageSize: number;
+}
+
+/**
+ * Serves `blobs` and checks each request's credential: SharedKey for `account`, a SAS with `sig=<sasSig>`, or
+ * (when `bearer` is set) a token the fake issued.
+ */
+export function installBlobs(
+  fake: FakeAzure,
+  store: BlobStore,
+  opts: { sasSig?: string; bearer?: boolean } = {},
+): void {
+  const base = `/${store.account}/${store.container}`;
+  const authorized = (req: FakeReq): boolean => {
+    const auth = req.headers.authorization;
+    if (
+      typeof auth === "string" &&
+      auth.startsWith(`SharedKey ${store.account}:`) &&
+      req.headers["x-ms-date"]
+    ) {
+      store.auth.push("SharedKey");
+      return true;
+    }
+    if (opts.sasSig && req.query.get("sig") === opts.sasSig) {
+      store.auth.push("SAS");
+      return true;
+    }
+    if (
+      opts.bearer &&
+      req.token &&
+      fake.issued.some((t) => t.token === req.token && t.expiresAt > Date.now())
+    ) {
+      store.auth.push("Bearer");
+      return true;
+    }
+    return false;
+  };
+  const denied = {
+    status: 403,
+    headers: { "content-type": "application/xml", "x-ms-error-code": "AuthenticationFailed" },
+    body: `<?xml version="1.0" encoding="utf-8"?><Error><Code>AuthenticationFailed</Code><Message>Server failed to authenticate the request.</Message></Error>`,
+  };
+  fake.on(
+    "GET",
+    base,
+    (req) => {
+      if (!authorized(req)) return denied;
+      if (req.query.get("restype") !== "container" || req.query.get("comp") !== "list") {
+        return { status: 400, body: "unsupported container operation" };
+      }
+      const prefix = req.query.get("prefix") ?? "";
+      const names = [...store.blobs.keys()].filter((n) => n.startsWith(prefix)).sort();
+      const start = Number(req.query.get("marker") || "0");
+      const page = names.slice(start, start + store.pageSize);
+      const next = start + store.pageSize < names.length ? String(start + store.pageSize) : "";
+      const blobsXml = page
+        .map(
+          (n) =>
+            `<Blob><Name>${xmlEscape(n)}</Name><Properties><Creation-Time>Wed, 26 Nov 2026 10:00:00 GMT</Creation-Time>` +
+            `<Last-Modified>Wed, 26 Nov 2026 10:00:00 GMT</Last-Modified><Etag>0x8DD${n.length}</Etag>` +
+            `<Content-Length>${store.blobs.get(n)!.length}</Content-Length><Content-Type>application/octet-stream</Content-Type>` +
+            `<BlobType>BlockBlob</BlobType><AccessTier>Hot</AccessTier><LeaseStatus>unlocked</LeaseStatus><LeaseState>available</LeaseState>` +
+            `<ServerEncrypted>true</ServerEncrypted></Properties><OrMetadata /></Blob>`,
+        )
+        .join("");
+      const body =
+        `<?xml version="1.0" encoding="utf-8"?><EnumerationResults ServiceEndpoint="${fake.url}/${store.account}/" ContainerName="${store.container}">` +
+        `<Prefix>${xmlEscape(prefix)}</Prefix><Blobs>${blobsXml}</Blobs><NextMarker>${next}</NextMarker></EnumerationResults>`;
+      return {
+        status: 200,
+        headers: { "content-type": "application/xml", "x-ms-version": "2025-11-05" },
+        body,
+      };
+    },
+    { open: true },
+  );
+  fake.on(
+    "GET",
+    new RegExp(`^${base}/.+`),
+    (req) => {
+      if (!authorized(req)) return denied;
+      const name = req.path.slice(base.length + 1);
+      const data = store.blobs.get(name);
+      if (!data) return { status: 404, headers: { "x-ms-error-code": "BlobNotFound" }, body: "" };
+      return {
+        status: 200,
+        headers: {
+          "content-type": "application/octet-stream",
+          "x-ms-blob-type": "BlockBlob",
+          etag: `"0x8DD${name.length}"`,
+          "last-modified": "Wed, 26 Nov 2026 10:00:00 GMT",
+          "x-ms-version": "2025-11-05",
+        },
+        body: data,
+      };
+    },
+    { open: true },
+  );
+}
