@@ -1,5 +1,5 @@
 /** Blob service routes for FakeAzure: path-style URLs (/<account>/<container>/<blob>), Azure's XML list shape. */
-import type { FakeAzure, FakeReq } from "./fakeAzure";
+import type { FakeAzure, FakeReq, FakeRes } from "./fakeAzure";
 
 const xmlEscape = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
@@ -47,7 +47,7 @@ export function installBlobs(
     }
     return false;
   };
-  const denied = {
+  const denied: FakeRes = {
     status: 403,
     headers: { "content-type": "application/xml", "x-ms-error-code": "AuthenticationFailed" },
     body: `<?xml version="1.0" encoding="utf-8"?><Error><Code>AuthenticationFailed</Code><Message>Server failed to authenticate the request.</Message></Error>`,
@@ -89,7 +89,7 @@ export function installBlobs(
   fake.on(
     "GET",
     new RegExp(`^${base}/.+`),
-    (req) => {
+    (req): FakeRes => {
       if (!authorized(req)) return denied;
       const name = req.path.slice(base.length + 1);
       const data = store.blobs.get(name);
