@@ -26,6 +26,17 @@ export function parseResultLine(lines: string[]): Record<string, unknown> | unde
   return undefined;
 }
 
+/**
+ * TensorFlow start-up lines that say nothing about this run (TF_CPP_MIN_LOG_LEVEL does not silence them); they are
+ * kept in the log file but not echoed. Pure.
+ */
+export function isNoise(line: string): boolean {
+  return (
+    /^I0000 .*oneDNN custom operations are on/.test(line) ||
+    /^WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR$/.test(line)
+  );
+}
+
 export interface RunOptions {
   cwd?: string;
   env?: NodeJS.ProcessEnv;
@@ -67,7 +78,7 @@ export function runStreaming(command: string, args: string[], opts: RunOptions =
           tail.push(line);
           if (tail.length > 60) tail.shift();
           if (stdoutLines.length > 1000) stdoutLines.splice(0, stdoutLines.length - 200);
-          opts.onLine?.(`${opts.prefix ?? ""}${line}`);
+          if (!isNoise(line)) opts.onLine?.(`${opts.prefix ?? ""}${line}`);
         },
         flush() {
           if (buf) this.line(buf);

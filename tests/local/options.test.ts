@@ -1,5 +1,5 @@
 import { LocalUsageError, parseRunLocalArgs, parseServeArgs, trainArgs } from "../../local/options";
-import { parseResultLine } from "../../local/proc";
+import { isNoise, parseResultLine } from "../../local/proc";
 import { formatSummaryBlock, runStamp, type Summary } from "../../local/run-local";
 import { curlExample } from "../../local/serve";
 import { isPortFree, loopbackBootstrap, scoringUriFor, serverCommand } from "../../local/server";
@@ -164,6 +164,17 @@ describe("misc pure helpers", () => {
     });
     expect(parseResultLine(['RESULT {"a": 1}', 'RESULT {"a": 2}'])).toEqual({ a: 2 });
     expect(parseResultLine(["RESULT {bad", "nothing"])).toBeUndefined();
+  });
+  test("TF start-up noise", () => {
+    expect(
+      isNoise(
+        "I0000 00:00:1795706803.606483   18364 port.cc:153] oneDNN custom operations are on. You may see",
+      ),
+    ).toBe(true);
+    expect(
+      isNoise("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"),
+    ).toBe(true);
+    expect(isNoise("epoch 1/12: loss 1.98")).toBe(false);
   });
   test("run stamp", () => {
     expect(runStamp(new Date("2026-11-26T15:04:05.123Z"))).toBe("2026-11-26T15-04-05-123Z");
