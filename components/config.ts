@@ -401,7 +401,7 @@ export function readStackConfig(lookup: ConfigLookup, project: string, stack: st
   if (cfg.jobStuckTimeoutMinutes >= cfg.jobTimeoutMinutes) {
     r.fail(
       "jobStuckTimeoutMinutes",
-      cfg.jobStuckTimeoutMinutes,
+      String(cfg.jobStuckTimeoutMinutes),
       `must be less than jobTimeoutMinutes (${cfg.jobTimeoutMinutes})`,
     );
   }

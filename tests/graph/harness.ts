@@ -1,9 +1,12 @@
 // Runs the real index.ts under Pulumi mocks (docs: azure-ml-facts §17) and records every registration with the
 // options the mocks themselves never see (dependsOn, parent, ignoreChanges, retainOnDelete, ...).
-import * as fs from "fs";
+import type * as fsTypes from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
+
+// The real module object (an ES import gives a copy whose properties cannot be spied on).
+const fs = jest.requireActual<typeof fsTypes>("fs");
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 export const PROJECT = "azure-ml-mnist";
@@ -197,8 +200,28 @@ type Req = {
   getObject(): unknown;
 };
 
+export const CONDA_PATH = path.join(ROOT, "scoring", "environment.yml");
+const CONDA_STAND_IN =
+  "name: mnist-inference\nchannels: [conda-forge]\ndependencies:\n  - python=3.11\n  - pip\n";
+
+/**
+ * The graph reads scoring/environment.yml (written by the Python side). Until it exists, tests get a stand-in
+ * for that one path so the rest of the graph can be checked; the program itself always reads the real file.
+ */
+export function useCondaStandInIfMissing(): void {
+  if (fs.existsSync(CONDA_PATH)) return;
+  const exists = fs.existsSync;
+  const read = fs.readFileSync;
+  jest.spyOn(fs, "existsSync").mockImplementation((p) => (p === CONDA_PATH ? true : exists(p)));
+  jest
+    .spyOn(fs, "readFileSync")
+    .mockImplementation(((p: fsTypes.PathOrFileDescriptor, o?: unknown) =>
+      p === CONDA_PATH ? CONDA_STAND_IN : read(p, o as BufferEncoding)) as typeof fsTypes.readFileSync);
+}
+
 /** setMocks + a wrapped monitor that records each registration. */
 export function installMocks(preview = false): Harness {
+  useCondaStandInIfMissing();
   const calls: string[] = [];
   pulumi.runtime.setMocks({ newResource, call: makeCall(calls) }, PROJECT, STACK, preview);
   const registrations: Registration[] = [];

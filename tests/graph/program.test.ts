@@ -16,7 +16,6 @@ import {
   unwrap,
   valueOf,
 } from "./harness";
-import { useCondaStandInIfMissing } from "./condaFallback";
 
 const ML = "azure-native:machinelearningservices";
 const CMD = "command:local:Command";
@@ -25,7 +24,6 @@ let h: Harness;
 let prog: typeof import("../../index");
 
 beforeAll(async () => {
-  useCondaStandInIfMissing();
   h = installMocks(false);
   pulumi.runtime.setAllConfig(devStackConfig());
   // Loaded after the mocks (facts §17); `await import` is TS2835 under nodenext.

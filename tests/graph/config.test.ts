@@ -1,0 +1,171 @@
+// components/config.ts without Pulumi: defaults, and every class of bad input rejected naming key, value, rule.
+import * as fs from "fs";
+import * as path from "path";
+import { parse } from "yaml";
+import {
+  ConfigError,
+  DEFAULTS,
+  DEFAULT_DEPLOYMENT_SETTINGS,
+  StackConfig,
+  readStackConfig,
+} from "../../components/config";
+import { ROOT } from "./harness";
+
+const P = "azure-ml-mnist";
+function read(
+  values: Record<string, string | undefined>,
+  location: string | undefined = "westeurope",
+): StackConfig {
+  return readStackConfig((key) => (key === "azure-native:location" ? location : values[key]), P, "dev");
+}
+function problems(values: Record<string, string>, location?: string): string {
+  try {
+    read(values, location);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as Error).message;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("defaults", () => {
+  test("no config but the location gives a working dev configuration", () => {
+    const c = read({});
+    expect(c).toMatchObject({
+      location: "westeurope",
+      resourceGroupName: undefined,
+      gpuVmSize: "Standard_NC4as_T4_v3",
+      gpuMaxNodes: 1,
+      epochs: 12,
+      batchSize: 128,
+      learningRate: 0.003,
+      seed: 42,
+      endpointAuthMode: "Key",
+      instanceCount: 1,
+      purgeOnDestroy: false,
+    });
+    expect(c.tags).toEqual({ project: P, stack: "dev", managedBy: "pulumi" });
+    expect(c.deployment).toEqual(DEFAULT_DEPLOYMENT_SETTINGS);
+  });
+
+  test("Pulumi.yaml's typed config section declares the same defaults", () => {
+    const project = parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as {
+      name: string;
+      config: Record<string, { type: string; default: unknown }>;
+    };
+    expect(project.name).toBe(P);
+    const declared = project.config;
+    for (const [key, value] of Object.entries(DEFAULTS)) {
+      expect([key, String(declared[key]?.default)]).toEqual([key, String(value)]);
+    }
+    for (const [key, decl] of Object.entries(declared)) {
+      expect(["string", "integer", "boolean"]).toContain(decl.type);
+      // Every declared default passes validation.
+      expect(() => read({ [key]: String(decl.default) })).not.toThrow();
+    }
+  });
+
+  test("the tags object merges over the defaults", () => {
+    const c = read({ tags: JSON.stringify({ environment: "dev", project: "other" }) });
+    expect(c.tags).toEqual({ project: "other", stack: "dev", managedBy: "pulumi", environment: "dev" });
+  });
+
+  test("deployment settings: partial objects keep the other defaults; concurrency follows workerCount", () => {
+    const c = read({ workerCount: "2", deployment: JSON.stringify({ livenessInitialDelaySeconds: 300 }) });
+    expect(c.deployment).toMatchObject({
+      livenessInitialDelaySeconds: 300,
+      maxConcurrentRequestsPerInstance: 2,
+    });
+  });
+});
+
+// One case per class of bad input: [key, value, words the message must contain].
+const BAD: [string, string, string][] = [
+  ["gpuVmSize", "Standard_D4s_v3", "GPU VM size"],
+  ["gpuVmSize", "nc4", "GPU VM size"],
+  ["gpuMaxNodes", "0", "integer in [1, 100]"],
+  ["gpuMaxNodes", "two", "integer in [1, 100]"],
+  ["gpuLowPriority", "yes", "true or false"],
+  ["gpuIdleSeconds", "30", "integer in [60, 86400]"],
+  ["trainingEnvironment", "AzureML-tensorflow-2.16-cuda12@latest", "azureml://registries/"],
+  ["inferenceImage", "tensorflow", "container image reference"],
+  ["trainingDataUri", "/local/folder", "folder URI"],
+  ["epochs", "0", "integer in [1, 200]"],
+  ["epochs", "2.5", "integer in [1, 200]"],
+  ["epochs", "1000", "integer in [1, 200]"],
+  ["batchSize", "-1", "integer in [1, 4096]"],
+  ["learningRate", "0", "number in (0, 1)"],
+  ["learningRate", "1", "number in (0, 1)"],
+  ["learningRate", "fast", "number in (0, 1)"],
+  ["seed", "-3", "integer in [0, 2147483647]"],
+  ["experimentName", "my experiment", "1-255 letters"],
+  ["modelName", "-model", "1-255 letters"],
+  ["retrainNonce", "x".repeat(65), "at most 64"],
+  ["minTestAccuracy", "0", "number in (0, 1]"],
+  ["minTestAccuracy", "1.5", "number in (0, 1]"],
+  ["minTestAccuracy", "99", "number in (0, 1]"],
+  ["sampleMinAccuracy", "0", "number in (0, 1]"],
+  ["jobTimeoutMinutes", "2", "integer in [5, 1440]"],
+  ["jobStuckTimeoutMinutes", "90", "less than jobTimeoutMinutes"],
+  ["endpointAuthMode", "Password", "Key, AMLToken, AADToken"],
+  ["instanceType", "DS3_v2", "Azure VM size"],
+  ["instanceCount", "0", "integer in [1, 50]"],
+  ["instanceCount", "51", "integer in [1, 50]"],
+  ["workerCount", "0", "integer in [1, 16]"],
+  ["maxBatchSize", "0", "integer in [1, 10000]"],
+  ["purgeOnDestroy", "maybe", "true or false"],
+  ["resourceGroupName", "rg.", "not end with '.'"],
+  ["resourceGroupName", "rg with spaces", "not end with '.'"],
+];
+
+describe("bad config is rejected with the key, the value and the rule", () => {
+  test.each(BAD)("%s = %j", (key, value, rule) => {
+    const message = problems({ [key]: value });
+    expect(message).toContain(`${P}:${key} = ${JSON.stringify(value)} is invalid`);
+    expect(message).toContain(rule);
+  });
+
+  test("malformed objects", () => {
+    expect(problems({ tags: "[1,2]" })).toContain(`${P}:tags = [1,2] is invalid: must be an object`);
+    expect(problems({ tags: "not json" })).toContain(`${P}:tags = "not json" is invalid: must be an object`);
+    expect(problems({ tags: JSON.stringify({ team: 7 }) })).toContain(`${P}:tags.team = 7 is invalid`);
+    expect(problems({ tags: JSON.stringify({ "a/b": "x" }) })).toContain(`${P}:tags.a/b`);
+    expect(problems({ deployment: "42" })).toContain(`${P}:deployment = 42 is invalid: must be an object`);
+    expect(problems({ deployment: JSON.stringify({ requestTimeoutMs: 500000 }) })).toContain(
+      `${P}:deployment.requestTimeoutMs = 500000 is invalid: must be an integer in [1000, 180000]`,
+    );
+    expect(problems({ deployment: JSON.stringify({ requestTimeout: 5 }) })).toContain(
+      `${P}:deployment.requestTimeout = 5 is invalid: unknown setting`,
+    );
+    expect(problems({ deployment: JSON.stringify({ probePeriodSeconds: "10" }) })).toContain(
+      `${P}:deployment.probePeriodSeconds = "10" is invalid`,
+    );
+    expect(
+      problems({ workerCount: "4", deployment: JSON.stringify({ maxConcurrentRequestsPerInstance: 2 }) }),
+    ).toContain("must be at least workerCount (4)");
+  });
+
+  test("missing or malformed location", () => {
+    expect(problems({}, "")).toContain("azure-native:location is not set");
+    expect(problems({}, "West Europe")).toContain('azure-native:location = "West Europe" is invalid');
+  });
+
+  test("all problems are reported at once", () => {
+    const message = problems({ epochs: "0", instanceCount: "0", endpointAuthMode: "none" });
+    expect(message.match(/ is invalid: /g)).toHaveLength(3);
+  });
+
+  test("valid non-defaults are accepted", () => {
+    const c = read({
+      resourceGroupName: "rg-existing_(1)",
+      gpuVmSize: "Standard_NC24ads_A100_v4",
+      gpuLowPriority: "true",
+      trainingEnvironment: "azureml://registries/azureml/environments/tensorflow-2.16-cuda12/labels/latest",
+      trainingDataUri: "azureml://datastores/workspaceblobstore/paths/mnist/",
+      endpointAuthMode: "AADToken",
+      learningRate: "1e-4",
+      minTestAccuracy: "1",
+    });
+    expect(c).toMatchObject({ gpuLowPriority: true, endpointAuthMode: "AADToken", learningRate: 0.0001 });
+  });
+});

@@ -1,0 +1,163 @@
+// The real program re-evaluated with other config (jest.isolateModules): run identity, auth modes, existing
+// resource group, purge off, and bad config rejected before any resource is declared.
+import * as pulumi from "@pulumi/pulumi";
+import { Harness, MOCK_TOKEN, Registration, devStackConfig, installMocks, one, unwrap } from "./harness";
+
+const ML = "azure-native:machinelearningservices";
+let h: Harness;
+
+beforeAll(() => {
+  h = installMocks(false);
+});
+
+/** Loads index.ts afresh with Pulumi.dev.yaml plus overrides; returns what it registered. */
+async function run(overrides: Record<string, string | undefined> = {}): Promise<Registration[]> {
+  await h.settle();
+  h.reset();
+  pulumi.runtime.setAllConfig(devStackConfig(overrides));
+  jest.isolateModules(() => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded after the mocks (facts §17)
+    require("../../index");
+  });
+  await h.settle();
+  return [...h.registrations];
+}
+
+function load(overrides: Record<string, string | undefined>): () => void {
+  return () => {
+    pulumi.runtime.setAllConfig(devStackConfig(overrides));
+    jest.isolateModules(() => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded after the mocks (facts §17)
+      require("../../index");
+    });
+  };
+}
+
+const jobOf = (regs: Registration[]) => regs.filter((r) => r.type === `${ML}:Job`).map((r) => r.name);
+const find = (regs: Registration[], type: string, name?: string) =>
+  regs.filter((r) => r.type === type && (name === undefined || r.name === name));
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const obj = (r: Registration) => unwrap(r.object) as Record<string, any>;
+
+describe("training run identity", () => {
+  let base: Registration[];
+  beforeAll(async () => {
+    base = await run();
+  });
+
+  test("unchanged config → the same job (no resubmission)", async () => {
+    expect(jobOf(await run())).toEqual(jobOf(base));
+  });
+
+  test.each([
+    ["epochs", "3"],
+    ["batchSize", "64"],
+    ["learningRate", "0.001"],
+    ["seed", "7"],
+    ["retrainNonce", "again"],
+    ["gpuVmSize", "Standard_NC6s_v3"],
+    ["trainingEnvironment", "azureml://registries/azureml/environments/tensorflow-2.16-cuda12/versions/26"],
+    ["trainingDataUri", "azureml://datastores/workspaceblobstore/paths/mnist/"],
+  ])("changing %s → a new job, model version and deployment", async (key, value) => {
+    const regs = await run({ [key]: value });
+    expect(jobOf(regs)).toHaveLength(1);
+    expect(jobOf(regs)[0]).not.toBe(jobOf(base)[0]);
+    const version = (r: Registration[]) => obj(find(r, `${ML}:ModelVersion`)[0]).version;
+    expect(version(regs)).not.toBe(version(base));
+    const dep = (r: Registration[]) => obj(find(r, `${ML}:OnlineDeployment`)[0]).deploymentName;
+    expect(dep(regs)).not.toBe(dep(base));
+  });
+
+  test("labels (display name, experiment) and serving settings do not retrain", async () => {
+    const regs = await run({ jobDisplayName: "other", experimentName: "other", instanceCount: "2" });
+    expect(jobOf(regs)).toEqual(jobOf(base));
+    const dep = (r: Registration[]) => obj(find(r, `${ML}:OnlineDeployment`)[0]).deploymentName;
+    expect(dep(regs)).not.toBe(dep(base));
+  });
+
+  test("a data URI becomes a uri_folder input passed as --data", async () => {
+    const regs = await run({ trainingDataUri: "azureml://datastores/workspaceblobstore/paths/mnist/" });
+    const p = obj(find(regs, `${ML}:Job`)[0]).properties;
+    expect(p.command).toContain("--data ${{inputs.data}}");
+    expect(p.inputs.data).toMatchObject({ jobInputType: "uri_folder" });
+  });
+});
+
+describe("other configurations", () => {
+  test("existing resource group: nothing created, everything placed in it", async () => {
+    const regs = await run({ resourceGroupName: "rg-shared" });
+    expect(find(regs, "azure-native:resources:ResourceGroup")).toHaveLength(0);
+    expect(obj(find(regs, `${ML}:Workspace`)[0]).resourceGroupName).toBe("rg-shared");
+  });
+
+  test("purgeOnDestroy off: the workspace is deleted normally (soft delete), the purge step is a no-op", async () => {
+    const regs = await run({ purgeOnDestroy: "false" });
+    expect(find(regs, `${ML}:Workspace`)[0].retainOnDelete).toBe(false);
+    expect(obj(find(regs, "command:local:Command", "purge-on-destroy")[0]).delete).not.toContain(
+      "purge-workspace",
+    );
+  });
+
+  test("AMLToken auth: the invocation gets a token (secret) instead of a key", async () => {
+    const regs = await run({ endpointAuthMode: "AMLToken" });
+    expect(h.calls).toContain(`${ML}:getOnlineEndpointToken`);
+    expect(h.calls).not.toContain(`${ML}:listOnlineEndpointKeys`);
+    const inv = find(regs, "command:local:Command", "invoke")[0];
+    expect(pulumi.runtime.isRpcSecret(inv.object.environment)).toBe(true);
+    expect(obj(inv).environment).toEqual({ ENDPOINT_KEY: MOCK_TOKEN });
+    expect(obj(find(regs, `${ML}:OnlineEndpoint`)[0]).properties.authMode).toBe("AMLToken");
+  });
+
+  test("AADToken auth: no key is fetched; the step gets an Entra token at run time, off the command line", async () => {
+    const regs = await run({ endpointAuthMode: "AADToken" });
+    expect(h.calls.filter((c) => c.startsWith(`${ML}:`))).toEqual([]);
+    const inv = obj(find(regs, "command:local:Command", "invoke")[0]);
+    expect(inv.environment).toBeUndefined();
+    expect(inv.create).toMatch(
+      /^ENDPOINT_KEY="\$\(az account get-access-token --resource https:\/\/ml\.azure\.com/,
+    );
+  });
+
+  test("deployment settings from config reach the deployment", async () => {
+    const regs = await run({
+      instanceType: "Standard_F4s_v2",
+      instanceCount: "3",
+      workerCount: "2",
+      deployment: JSON.stringify({ requestTimeoutMs: 30000, livenessInitialDelaySeconds: 300 }),
+    });
+    const d = obj(find(regs, `${ML}:OnlineDeployment`)[0]);
+    expect(d.sku.capacity).toBe(3);
+    expect(d.properties).toMatchObject({
+      instanceType: "Standard_F4s_v2",
+      requestSettings: { requestTimeout: "PT30S", maxConcurrentRequestsPerInstance: 2 },
+      livenessProbe: { initialDelay: "PT300S" },
+      environmentVariables: { WORKER_COUNT: "2" },
+    });
+  });
+});
+
+describe("bad config stops the program before any resource is declared", () => {
+  test.each([
+    ["epochs", "0"],
+    ["gpuVmSize", "Standard_D2s_v3"],
+    ["instanceCount", "0"],
+    ["minTestAccuracy", "1.2"],
+    ["endpointAuthMode", "none"],
+    ["deployment", "[]"],
+  ])("%s = %s", async (key, value) => {
+    await h.settle();
+    h.reset();
+    expect(load({ [key]: value })).toThrow(`azure-ml-mnist:${key} = `);
+    await h.settle();
+    expect(h.registrations.filter((r) => r.custom)).toEqual([]);
+  });
+
+  test("missing location", async () => {
+    expect(load({ "azure-native:location": undefined })).toThrow("azure-native:location is not set");
+  });
+});
+
+test("harness sanity: one() finds exactly one", async () => {
+  await run();
+  expect(one(h, `${ML}:Workspace`).type).toBe(`${ML}:Workspace`);
+});
