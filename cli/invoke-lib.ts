@@ -10,8 +10,10 @@ import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 
-export const DEFAULT_REQUEST = path.join("scoring", "sample-request.json");
-export const DEFAULT_EXPECTED = path.join("scoring", "sample-labels.json");
+/** The repo root: the default files are found from any working directory. */
+const REPO = path.resolve(__dirname, "..");
+export const DEFAULT_REQUEST = path.join(REPO, "scoring", "sample-request.json");
+export const DEFAULT_EXPECTED = path.join(REPO, "scoring", "sample-labels.json");
 /** Statuses worth retrying: a fresh deployment answers 502 for a short while; 503/504 while it scales; 429 throttling. */
 export const RETRYABLE_STATUSES: readonly number[] = [429, 502, 503, 504];
 
@@ -45,8 +47,8 @@ Posts a scoring request to an Azure ML online endpoint (or a local azmlinfsrv) t
 
   --uri URL                 scoring URI, e.g. https://<endpoint>.<region>.inference.ml.azure.com/score
   --key KEY                 endpoint key (prefer env ENDPOINT_KEY: a key on a command line ends up in shell history)
-  --request FILE            request body {"data": [image, ...]} (default ${DEFAULT_REQUEST})
-  --expected FILE           expected labels [int, ...], same order (default ${DEFAULT_EXPECTED} when --request is
+  --request FILE            request body {"data": [image, ...]} (default scoring/sample-request.json)
+  --expected FILE           expected labels [int, ...], same order (default scoring/sample-labels.json when --request is
                             not given; with a custom --request and no --expected, pass --min-accuracy 0)
   --min-accuracy F          pass threshold in [0, 1] (default 1.0)
   --deployment NAME         send azureml-model-deployment: NAME (bypasses the traffic split)
@@ -451,7 +453,7 @@ export async function runInvoke(
   }
   io.err(
     safe(
-      `invoke: POST ${opts.uri} (${inputs.count} images from ${opts.requestFile}${opts.key ? ", key: set" : ", no key"}` +
+      `invoke: POST ${opts.uri} (${inputs.count} images from ${path.relative(process.cwd(), opts.requestFile) || opts.requestFile}${opts.key ? ", key: set" : ", no key"}` +
         `${opts.deployment ? `, deployment ${opts.deployment}` : ""})`,
     ),
   );
