@@ -148,6 +148,7 @@ export class AzureHttp {
     for (;;) {
       attempt++;
       const headers: Record<string, string> = { accept: "application/json", ...opts.headers };
+      if (!opts.anonymous) assertSafeForToken(url);
       if (!opts.anonymous) headers.authorization = `Bearer ${await this.bearer(forceNewToken, claims)}`;
       forceNewToken = false;
       claims = undefined;
@@ -241,4 +242,12 @@ export function claimsChallenge(header: string | null): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Bearer tokens go over TLS only (plain http is allowed to the loopback interface, which never leaves the machine). */
+export function assertSafeForToken(url: string): void {
+  const u = new URL(url);
+  if (u.protocol === "https:") return;
+  if (u.protocol === "http:" && ["127.0.0.1", "localhost", "[::1]"].includes(u.hostname)) return;
+  throw new OpsError(`refusing to send an access token to ${u.protocol}//${u.host} (https required)`);
 }

@@ -1,0 +1,286 @@
+/** Unit tests of the pure helpers in ops/ (no processes, no network). */
+import { parseArgs } from "../../ops/lib/args";
+import { mlflowHttpBase, parseModelUri, parseWorkspaceChildId, serviceOrigin } from "../../ops/lib/ids";
+import {
+  assertSafeForToken,
+  AzureHttp,
+  backoffMs,
+  claimsChallenge,
+  retryAfterMs,
+  type RetryOptions,
+} from "../../ops/lib/http";
+import { formatDuration, OpsError } from "../../ops/lib/log";
+import { redact, registerSecret } from "../../ops/lib/redact";
+import { putBody, sameTraffic, trafficAllTo, trafficWithout } from "../../ops/set-traffic";
+import { relativeBlobPath } from "../../ops/download-model";
+import { cancelCommand, quotaHints } from "../../ops/wait-for-job";
+import { pickUserLog, tail } from "../../ops/lib/workspace";
+import type { AccessToken, TokenCredential } from "@azure/identity";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+
+const WS_ID =
+  "/subscriptions/s1/resourceGroups/rg1/providers/Microsoft.MachineLearningServices/workspaces/ws1";
+
+describe("redact", () => {
+  test("JWTs, bearer tokens, SAS signatures, keys and registered values", () => {
+    const jwt =
+      "eyJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJodHRwczovL21hbmFnZW1lbnQuYXp1cmUuY29tIn0.c2lnbmF0dXJlLXZhbHVl";
+    registerSecret("my-registered-secret-value");
+    const text = [
+      `token ${jwt}`,
+      "Authorization: Bearer abcdefghijklmnop",
+      "https://a.blob.core.windows.net/c/b?sv=2021&sig=AbC%2Bdef%3D&se=x",
+      "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=c2VjcmV0a2V5PT0=;EndpointSuffix=core.windows.net",
+      '{"primaryKey":"k1-secret","key":"k2-secret","access_token":"t3-secret"}',
+      "the my-registered-secret-value leaked",
+      "SharedKey account:c2lnbmF0dXJlc2lnbmF0dXJl",
+    ].join("\n");
+    const out = redact(text);
+    for (const s of [
+      jwt,
+      "abcdefghijklmnop",
+      "AbC%2Bdef%3D",
+      "c2VjcmV0a2V5PT0=",
+      "k1-secret",
+      "k2-secret",
+      "t3-secret",
+      "my-registered-secret-value",
+      "c2lnbmF0dXJlc2lnbmF0dXJl",
+    ]) {
+      expect(out).not.toContain(s);
+    }
+    expect(out).toContain("AccountName=a");
+    expect(out).toContain("sv=2021");
+  });
+  test("leaves ordinary text alone", () => {
+    const s = "job train-mnist-3f9c2a1b Completed in 5m03s; test_accuracy 0.9912";
+    expect(redact(s)).toBe(s);
+  });
+});
+
+describe("ids", () => {
+  test("parses child ids", () => {
+    const id = parseWorkspaceChildId(`${WS_ID}/models/mnist-cnn/versions/3`, ["models", "versions"]);
+    expect(id).toMatchObject({
+      subscriptionId: "s1",
+      resourceGroup: "rg1",
+      workspace: "ws1",
+      workspaceId: WS_ID,
+    });
+    expect(id.children).toEqual([
+      ["models", "mnist-cnn"],
+      ["versions", "3"],
+    ]);
+    expect(() => parseWorkspaceChildId(`${WS_ID}/jobs/x`, ["onlineEndpoints"])).toThrow(OpsError);
+    expect(() => parseWorkspaceChildId("/subscriptions/s/resourceGroups/r")).toThrow(
+      /not an Azure ML resource id/,
+    );
+  });
+  test("MLflow tracking URI → https base and region origin", () => {
+    const uri = `azureml://eastus.api.azureml.ms/mlflow/v1.0${WS_ID}`;
+    expect(mlflowHttpBase(uri)).toBe(`https://eastus.api.azureml.ms/mlflow/v1.0${WS_ID}`);
+    expect(serviceOrigin(uri)).toBe("https://eastus.api.azureml.ms");
+  });
+  test("model URI forms", () => {
+    expect(parseModelUri("azureml://jobs/j1/outputs/model_dir")).toEqual({
+      kind: "job-output",
+      job: "j1",
+      output: "model_dir",
+      subPath: "",
+    });
+    expect(parseModelUri("azureml://jobs/j1/outputs/artifacts/paths/outputs/model/")).toEqual({
+      kind: "job-output",
+      job: "j1",
+      output: "artifacts",
+      subPath: "outputs/model",
+    });
+    expect(parseModelUri("azureml://datastores/workspaceblobstore/paths/a/b/")).toEqual({
+      kind: "datastore",
+      datastore: "workspaceblobstore",
+      path: "a/b/",
+    });
+    expect(
+      parseModelUri("azureml://subscriptions/s/resourcegroups/r/workspaces/w/datastores/ds/paths/p"),
+    ).toEqual({ kind: "datastore", datastore: "ds", path: "p" });
+    expect(parseModelUri("https://acct.blob.core.windows.net/c/p/q").kind).toBe("blob-url");
+    expect(() => parseModelUri("runs:/abc/model")).toThrow(OpsError);
+  });
+});
+
+describe("args", () => {
+  const spec = { "job-id": { required: true }, poll: { default: "15" }, delete: { boolean: true } };
+  test("values, defaults, switches, = form", () => {
+    expect(parseArgs(["--job-id", "x", "--delete"], spec, "u")).toEqual({
+      "job-id": "x",
+      poll: "15",
+      delete: true,
+    });
+    expect(parseArgs(["--job-id=y", "--poll", "2"], spec, "u")).toEqual({ "job-id": "y", poll: "2" });
+  });
+  test("usage errors exit 2", () => {
+    for (const argv of [[], ["--job-id"], ["--nope", "1", "--job-id", "x"], ["stray"]]) {
+      expect(() => parseArgs(argv, spec, "u")).toThrow(OpsError);
+      try {
+        parseArgs(argv, spec, "u");
+      } catch (e) {
+        expect((e as OpsError).exitCode).toBe(2);
+      }
+    }
+  });
+});
+
+describe("retry helpers", () => {
+  const opts: RetryOptions = { baseDelayMs: 1000, maxDelayMs: 8000, maxAttempts: 8, maxRetryAfterMs: 60000 };
+  test("backoff doubles, is capped and jittered ±25 %", () => {
+    expect(backoffMs(1, opts, () => 0.5)).toBe(1000);
+    expect(backoffMs(3, opts, () => 0.5)).toBe(4000);
+    expect(backoffMs(10, opts, () => 0.5)).toBe(8000);
+    expect(backoffMs(2, opts, () => 0)).toBe(1500);
+    expect(backoffMs(2, opts, () => 1)).toBe(2500);
+  });
+  test("Retry-After in seconds, as a date, and x-ms-retry-after-ms", () => {
+    expect(retryAfterMs(new Headers({ "retry-after": "7" }))).toBe(7000);
+    expect(retryAfterMs(new Headers({ "retry-after": new Date(10_000).toUTCString() }), 4000)).toBe(6000);
+    expect(retryAfterMs(new Headers({ "x-ms-retry-after-ms": "250", "retry-after": "9" }))).toBe(250);
+    expect(retryAfterMs(new Headers({}))).toBeUndefined();
+  });
+  test("claims challenge decoding", () => {
+    const claims = JSON.stringify({ access_token: { nbf: { essential: true, value: "1" } } });
+    const header = `Bearer realm="", error="insufficient_claims", claims="${Buffer.from(claims).toString("base64")}"`;
+    expect(claimsChallenge(header)).toBe(claims);
+    expect(claimsChallenge('Bearer error="invalid_token"')).toBeUndefined();
+    expect(claimsChallenge(null)).toBeUndefined();
+  });
+});
+
+describe("AzureHttp on 401", () => {
+  let server: http.Server;
+  let url = "";
+  const seen: string[] = [];
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      seen.push(String(req.headers.authorization));
+      const ok = req.headers.authorization === "Bearer t2";
+      res.writeHead(ok ? 200 : 401, { "content-type": "application/json" });
+      res.end(ok ? '{"ok":true}' : '{"error":{"code":"ExpiredAuthenticationToken","message":"expired"}}');
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/x`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  test("drops its cached token and asks the credential again", async () => {
+    let n = 0;
+    const cred: TokenCredential = {
+      getToken: async (): Promise<AccessToken> => ({
+        token: `t${++n}`,
+        expiresOnTimestamp: Date.now() + 3600_000,
+      }),
+    };
+    const client = new AzureHttp(cred, "https://management.azure.com/.default", {
+      baseDelayMs: 1,
+      maxDelayMs: 1,
+      maxAttempts: 3,
+      maxRetryAfterMs: 1,
+    });
+    const stderr = jest.spyOn(process.stderr, "write").mockImplementation(() => true);
+    try {
+      expect(await client.getJson(url)).toEqual({ ok: true });
+    } finally {
+      stderr.mockRestore();
+    }
+    expect(seen).toEqual(["Bearer t1", "Bearer t2"]);
+    expect(client.tokensAcquired).toBe(2);
+  });
+});
+
+describe("set-traffic helpers", () => {
+  test("all traffic to one deployment", () => {
+    expect(trafficAllTo({ a: 100 }, "b")).toEqual({ a: 0, b: 100 });
+    expect(trafficAllTo(undefined, "b")).toEqual({ b: 100 });
+  });
+  test("traffic without a deployment keeps the others' shares", () => {
+    expect(trafficWithout({ a: 100, b: 0 }, "a")).toEqual({ b: 0 });
+    expect(trafficWithout({ a: 40, b: 30, c: 30 }, "a")).toEqual({ b: 50, c: 50 });
+    expect(trafficWithout({ a: 10, b: 60, c: 30 }, "a")).toEqual({ b: 67, c: 33 });
+    expect(trafficWithout({}, "a")).toEqual({});
+  });
+  test("sameTraffic treats missing as 0", () => {
+    expect(sameTraffic({ a: 0, b: 100 }, { b: 100 })).toBe(true);
+    expect(sameTraffic({ b: 50 }, { b: 100 })).toBe(false);
+  });
+  test("putBody keeps writable fields and drops read-only ones", () => {
+    const body = putBody(
+      {
+        id: "x",
+        name: "ep",
+        type: "t",
+        location: "eastus",
+        kind: "Managed",
+        tags: { a: "1" },
+        systemData: {},
+        identity: { type: "SystemAssigned", principalId: "p", tenantId: "t" },
+        properties: {
+          authMode: "Key",
+          traffic: { a: 100 },
+          mirrorTraffic: { b: 10 },
+          provisioningState: "Succeeded",
+          scoringUri: "u",
+          swaggerUri: "s",
+          description: "d",
+        },
+      },
+      { a: 0, b: 100 },
+    );
+    expect(body).toEqual({
+      location: "eastus",
+      kind: "Managed",
+      tags: { a: "1" },
+      identity: { type: "SystemAssigned" },
+      properties: { authMode: "Key", traffic: { a: 0, b: 100 }, mirrorTraffic: {}, description: "d" },
+    });
+  });
+});
+
+describe("download and log helpers", () => {
+  test("relative blob paths", () => {
+    expect(relativeBlobPath("azureml/j/model_dir/", "azureml/j/model_dir/a/b.txt")).toBe("a/b.txt");
+    expect(relativeBlobPath("azureml/j/model_dir", "azureml/j/model_dir/x")).toBe("x");
+    expect(relativeBlobPath("azureml/j/model_dir/", "azureml/j/model_dir/sub/")).toBeUndefined();
+    expect(relativeBlobPath("azureml/j/model_dir/", "azureml/j/model_dir_other/x")).toBeUndefined();
+    expect(() => relativeBlobPath("p/", "p/../../etc/passwd")).toThrow(OpsError);
+  });
+  test("user log choice and tail", () => {
+    expect(pickUserLog({ "system_logs/x.log": "u1", "user_logs/std_log.txt": "u2" })).toEqual([
+      "user_logs/std_log.txt",
+      "u2",
+    ]);
+    expect(pickUserLog({ "azureml-logs/70_driver_log.txt": "u3" })).toEqual([
+      "azureml-logs/70_driver_log.txt",
+      "u3",
+    ]);
+    expect(pickUserLog({})).toBeUndefined();
+    expect(tail("a\nb\nc\n\n", 2)).toEqual(["b", "c"]);
+  });
+  test("cancel command and quota hints", () => {
+    const scope = parseWorkspaceChildId(`${WS_ID}/jobs/j1`, ["jobs"]);
+    expect(cancelCommand("j1", scope)).toBe("az ml job cancel -n j1 -g rg1 -w ws1");
+    expect(quotaHints(scope, `${WS_ID}/computes/gpu1`).join("\n")).toContain(
+      "az ml compute show -n gpu1 -g rg1 -w ws1",
+    );
+  });
+  test("durations", () => {
+    expect(formatDuration(5)).toBe("5s");
+    expect(formatDuration(303)).toBe("5m03s");
+    expect(formatDuration(3723)).toBe("1h02m03s");
+  });
+});
+
+describe("token safety", () => {
+  test("tokens only over https (or loopback http)", () => {
+    expect(() => assertSafeForToken("https://management.azure.com/x")).not.toThrow();
+    expect(() => assertSafeForToken("http://127.0.0.1:8080/x")).not.toThrow();
+    expect(() => assertSafeForToken("http://example.com/x")).toThrow(/https required/);
+  });
+});
