@@ -79,7 +79,9 @@ export class OnlineService extends pulumi.ComponentResource {
       },
       {
         parent: this,
-        dependsOn: [ws.deletionAnchor],
+        // Destroy order: the endpoint goes before the versions its deployment used. Not the model version: that
+        // would hold the endpoint back until training ends (the deployment alone depends on it).
+        dependsOn: [ws.deletionAnchor, args.environments.inference, args.scoringCode.codeVersion],
         // Owned by the traffic step; an endpoint PUT from state must not fight it.
         ignoreChanges: ["properties.traffic", "properties.mirrorTraffic"],
       },

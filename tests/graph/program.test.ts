@@ -278,6 +278,15 @@ describe("dependency chain", () => {
     }
     expect(dependsOn(one(h, `${ML}:OnlineDeployment`), one(h, `${ML}:OnlineEndpoint`))).toBe(true);
     expect(dependsOn(one(h, `${ML}:OnlineDeployment`), one(h, `${ML}:ModelVersion`))).toBe(true);
+    // The endpoint is deleted before the environment and scoring code versions; the job (retained) after the
+    // model; the compute after the job.
+    const endpoint = one(h, `${ML}:OnlineEndpoint`);
+    expect(dependsOn(endpoint, one(h, `${ML}:EnvironmentVersion`))).toBe(true);
+    expect(dependsOn(endpoint, one(h, `${ML}:CodeVersion`, "score-code-version"))).toBe(true);
+    expect(dependsOn(endpoint, one(h, `${ML}:ModelVersion`))).toBe(false);
+    expect(dependsOn(one(h, `${ML}:ModelVersion`), one(h, `${ML}:Job`))).toBe(true);
+    expect(dependsOn(one(h, `${ML}:Job`), one(h, `${ML}:Compute`))).toBe(true);
+    expect(dependsOn(one(h, `${ML}:Job`), one(h, `${ML}:CodeVersion`, "train-code-version"))).toBe(true);
   });
 
   test("purgeOnDestroy (dev): the workspace is retained and the purge step deletes it for good", () => {
