@@ -317,8 +317,8 @@ async function main(argv: string[]): Promise<number> {
       runInvoke(
         {
           uri: srv.scoringUri,
-          requestFile: path.join(ROOT, DEFAULT_REQUEST),
-          expectedFile: path.join(ROOT, DEFAULT_EXPECTED),
+          requestFile: DEFAULT_REQUEST,
+          expectedFile: DEFAULT_EXPECTED,
           minAccuracy: 1,
           json: false,
           timeoutSeconds: 60,
