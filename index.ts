@@ -20,6 +20,7 @@ const cfg = readStackConfig(
   (key) => (key === "azure-native:location" ? providerConfig.get("location") : projectConfig.get(key)),
   pulumi.getProject(),
   pulumi.getStack(),
+  Object.keys(pulumi.runtime.allConfig()),
 );
 const tags = cfg.tags;
 

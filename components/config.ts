@@ -295,9 +295,22 @@ function readDeployment(r: Reader, workerCount: number): DeploymentSettings {
  * Reads the whole stack configuration. Throws one ConfigError listing every problem; each names the config
  * key, the value and the rule.
  */
-export function readStackConfig(lookup: ConfigLookup, project: string, stack: string): StackConfig {
+export function readStackConfig(
+  lookup: ConfigLookup,
+  project: string,
+  stack: string,
+  /** Every config key set for the stack (namespaced); project keys the program does not read are typos. */
+  allKeys: readonly string[] = [],
+): StackConfig {
   const r = new Reader(lookup, project);
   const d = DEFAULTS;
+  const known = new Set<string>(CONFIG_KEYS);
+  for (const key of allKeys) {
+    const [ns, name] = key.split(":");
+    if (ns === project && name !== undefined && !known.has(name)) {
+      r.problems.push(`${key} is not a setting of this program (known: ${[...known].sort().join(", ")})`);
+    }
+  }
 
   const location = lookup("azure-native:location");
   if (!location) {

@@ -145,6 +145,21 @@ describe("bad config is rejected with the key, the value and the rule", () => {
     ).toContain("must be at least workerCount (4)");
   });
 
+  test("unknown project keys (typos) are rejected; other namespaces are not ours to judge", () => {
+    expect(() =>
+      readStackConfig((k) => (k === "azure-native:location" ? "westeurope" : undefined), P, "dev", [
+        "azure-native:location",
+        `${P}:epochs`,
+        "aws:region",
+      ]),
+    ).not.toThrow();
+    expect(() =>
+      readStackConfig((k) => (k === "azure-native:location" ? "westeurope" : undefined), P, "dev", [
+        `${P}:epoch`,
+      ]),
+    ).toThrow(`${P}:epoch is not a setting of this program`);
+  });
+
   test("missing or malformed location", () => {
     expect(problems({}, "")).toContain("azure-native:location is not set");
     expect(problems({}, "West Europe")).toContain('azure-native:location = "West Europe" is invalid');

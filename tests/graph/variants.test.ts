@@ -152,6 +152,12 @@ describe("bad config stops the program before any resource is declared", () => {
     expect(h.registrations.filter((r) => r.custom)).toEqual([]);
   });
 
+  test("a misspelt key", async () => {
+    expect(load({ learningrate: "0.1" })).toThrow(
+      "azure-ml-mnist:learningrate is not a setting of this program",
+    );
+  });
+
   test("missing location", async () => {
     expect(load({ "azure-native:location": undefined })).toThrow("azure-native:location is not set");
   });
