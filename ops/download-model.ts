@@ -63,8 +63,14 @@ export interface BlobLocation {
   containerUrl: string;
 }
 
-/** Where job outputs land when the job gave no `uri` (azureml/<job>/<output>/ on the default datastore; unverified). */
+/**
+ * Where job outputs land when the job gave no `uri`: named outputs under azureml/<job>/<output>/ on the default
+ * datastore; the run's `./outputs` artifacts (`.../outputs/artifacts/paths/outputs/...`) under
+ * ExperimentRun/dcid.<job>/ in the artifact store. Both (unverified).
+ */
 export function defaultJobOutputUri(job: string, output: string): string {
+  if (output === "artifacts")
+    return `azureml://datastores/workspaceartifactstore/paths/ExperimentRun/dcid.${job}/`;
   return `azureml://datastores/workspaceblobstore/paths/azureml/${job}/${output}/`;
 }
 

@@ -17,6 +17,8 @@ export interface RetryOptions {
   maxAttempts: number;
   /** longest Retry-After honoured (ms) */
   maxRetryAfterMs: number;
+  /** one request's time limit (ms); a timed-out request counts as a network error and is retried */
+  requestTimeoutMs?: number;
 }
 
 export function retryOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): RetryOptions {
@@ -29,6 +31,7 @@ export function retryOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Retry
     maxDelayMs: n("OPS_RETRY_MAX_MS", 30000),
     maxAttempts: n("OPS_RETRY_ATTEMPTS", 8),
     maxRetryAfterMs: n("OPS_RETRY_AFTER_MAX_MS", 120000),
+    requestTimeoutMs: n("OPS_HTTP_TIMEOUT_MS", 100000),
   };
 }
 
@@ -158,11 +161,21 @@ export class AzureHttp {
         headers["content-type"] = "application/json";
       }
       let res: Response;
+      let text: string;
       try {
-        res = await fetch(url, { method, headers, body });
+        res = await fetch(url, {
+          method,
+          headers,
+          body,
+          signal: AbortSignal.timeout(this.retry.requestTimeoutMs ?? 100_000),
+        });
+        text = await res.text();
       } catch (err) {
         const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-        const why = cause?.code ?? cause?.message ?? (err as Error).message;
+        const why =
+          (err as Error).name === "TimeoutError"
+            ? `no answer within ${((this.retry.requestTimeoutMs ?? 100_000) / 1000).toFixed(1)}s`
+            : (cause?.code ?? cause?.message ?? (err as Error).message);
         if (attempt >= this.retry.maxAttempts) {
           throw new OpsError(
             `${method} ${url.split("?")[0]} failed after ${attempt} attempts: ${redact(String(why))}`,
@@ -175,7 +188,6 @@ export class AzureHttp {
         await sleep(wait);
         continue;
       }
-      const text = await res.text();
       const out: HttpResponse = { status: res.status, headers: res.headers, text, url };
       if (res.status === 401 && !opts.anonymous && authRetries < 2) {
         // An expired or revoked token: drop ours and ask the credential again.

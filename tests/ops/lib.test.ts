@@ -284,3 +284,37 @@ describe("token safety", () => {
     expect(() => assertSafeForToken("http://example.com/x")).toThrow(/https required/);
   });
 });
+
+describe("AzureHttp timeouts", () => {
+  test("a request that gets no answer is retried, then reported", async () => {
+    const sockets: import("node:net").Socket[] = [];
+    let hits = 0;
+    const server = http.createServer(() => {
+      hits++; // never answers
+    });
+    server.on("connection", (s) => sockets.push(s));
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hang`;
+    const cred: TokenCredential = {
+      getToken: async () => ({ token: "t", expiresOnTimestamp: Date.now() + 3600_000 }),
+    };
+    const client = new AzureHttp(cred, "s", {
+      baseDelayMs: 1,
+      maxDelayMs: 1,
+      maxAttempts: 2,
+      maxRetryAfterMs: 1,
+      requestTimeoutMs: 200,
+    });
+    const stderr = jest.spyOn(process.stderr, "write").mockImplementation(() => true);
+    try {
+      await expect(client.request("GET", url)).rejects.toThrow(
+        /failed after 2 attempts: no answer within 0\.2s/,
+      );
+    } finally {
+      stderr.mockRestore();
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+    expect(hits).toBe(2);
+  });
+});
