@@ -81,8 +81,9 @@ export class SampleInvocation extends pulumi.ComponentResource {
     this.invocation = new command.local.Command(
       "invoke",
       {
-        // No --deployment header: the call must reach the deployment through the endpoint's traffic.
-        create: pulumi.interpolate`${prefix}${TSX} cli/invoke.ts --uri ${svc.scoringUri} --request ${request} --expected ${labels} --min-accuracy ${args.minAccuracy} --json`,
+        // No --deployment header: the call must reach the deployment through the endpoint's traffic. Retries
+        // ride out the 502s of a freshly started container.
+        create: pulumi.interpolate`${prefix}${TSX} cli/invoke.ts --uri ${svc.scoringUri} --request ${request} --expected ${labels} --min-accuracy ${args.minAccuracy} --retries 6 --json`,
         environment: this.credential ? pulumi.secret({ ENDPOINT_KEY: this.credential }) : undefined,
         logging: "stderr",
         triggers: [svc.deployment.id, svc.trafficStep.id],

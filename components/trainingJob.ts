@@ -153,11 +153,13 @@ export class TrainingJob extends pulumi.ComponentResource {
     );
     this.jobName = this.job.name;
 
+    // The job limit counts running time; the wait also covers queueing, node start and the image pull.
+    const waitMinutes = args.timeoutMinutes + args.stuckTimeoutMinutes;
     // Polls the job; exits non-zero (failing `pulumi up`) unless it completes with enough test accuracy.
     this.wait = new command.local.Command(
       "wait",
       {
-        create: pulumi.interpolate`${TSX} ops/wait-for-job.ts --job-id ${this.job.id} --min-accuracy ${args.minTestAccuracy} --stuck-timeout-minutes ${args.stuckTimeoutMinutes} --timeout-minutes ${args.timeoutMinutes}`,
+        create: pulumi.interpolate`${TSX} ops/wait-for-job.ts --job-id ${this.job.id} --min-accuracy ${args.minTestAccuracy} --stuck-timeout-minutes ${args.stuckTimeoutMinutes} --timeout-minutes ${waitMinutes}`,
         logging: "stderr",
         triggers: [this.job.id],
       },

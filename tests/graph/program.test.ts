@@ -158,6 +158,7 @@ describe("components", () => {
     expect(c.create).toMatch(
       /^node_modules\/\.bin\/tsx ops\/wait-for-job\.ts --job-id \/subscriptions\/.+\/jobs\/train-[0-9a-f]{12}-abc1234 --min-accuracy 0\.98 /,
     );
+    expect(c.create).toMatch(/--stuck-timeout-minutes 30 --timeout-minutes 90$/);
     expect(c.logging).toBe("stderr");
   });
 
@@ -219,7 +220,7 @@ describe("components", () => {
     const r = cmd("invoke");
     const c = obj(r);
     expect(c.create).toBe(
-      `node_modules/.bin/tsx cli/invoke.ts --uri https://mnist-dev-${SUFFIX}.westeurope.inference.ml.azure.com/score --request scoring/sample-request.json --expected scoring/sample-labels.json --min-accuracy 1 --json`,
+      `node_modules/.bin/tsx cli/invoke.ts --uri https://mnist-dev-${SUFFIX}.westeurope.inference.ml.azure.com/score --request scoring/sample-request.json --expected scoring/sample-labels.json --min-accuracy 1 --retries 6 --json`,
     );
     expect(c.create).not.toContain("--deployment");
     expect(c.environment).toEqual({ ENDPOINT_KEY: MOCK_KEY });
