@@ -185,6 +185,22 @@ test("a PUT the service rejects fails with its message", async () => {
   expect(r.json).toHaveProperty("error");
 });
 
+test("a failed update operation fails with its error", async () => {
+  installEndpoint({});
+  fake.on("GET", /mfeOperationsStatus\/op1$/, {
+    status: 200,
+    body: {
+      status: "Failed",
+      error: { code: "BadArgument", message: "Traffic values must sum to 0 or 100" },
+    },
+  });
+  const r = await setTraffic(["--deployment", "dnew"]);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toContain(
+    "endpoint mnist-ab12cd update failed: BadArgument: Traffic values must sum to 0 or 100",
+  );
+});
+
 test("no secret appears in any output", () => {
   for (const o of outputs) for (const s of fake.secrets()) expect(o.stdout + o.stderr).not.toContain(s);
 });

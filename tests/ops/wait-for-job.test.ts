@@ -223,6 +223,15 @@ test("SIGTERM exits 143 with the same message", async () => {
   expect(r.stderr).toContain(`az ml job cancel -n ${JOB} -g ${RG} -w ${WS}`);
 });
 
+test("overall timeout: fails while the job is still running, leaving it running", async () => {
+  fake.on("GET", JOB_ID, jobBody("Running"));
+  const r = await wait(["--timeout-minutes", "0.01"]);
+  expect(r.code).toBe(1);
+  expect(r.json).toMatchObject({ jobName: JOB, status: "Running" });
+  expect(r.stderr).toMatch(/is still Running after \d+s/);
+  expect(r.stderr).toContain(`az ml job cancel -n ${JOB} -g ${RG} -w ${WS}`);
+});
+
 test("usage errors exit 2 with a JSON error line", async () => {
   const r = await runCli("wait-for-job", ["--job-id", "/not/an/id"], fake.env());
   outputs.push(r);
