@@ -87,6 +87,20 @@ export function isPortFree(port: number, host = DEFAULT_HOST): Promise<boolean> 
   });
 }
 
+/** Resolves true when something accepts TCP connections on host:port (catches listeners a bind test can miss). */
+export function isListening(port: number, host = DEFAULT_HOST, timeoutMs = 500): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = net.connect({ port, host });
+    const done = (v: boolean) => {
+      sock.destroy();
+      resolve(v);
+    };
+    sock.setTimeout(timeoutMs, () => done(false));
+    sock.once("connect", () => done(true));
+    sock.once("error", () => done(false));
+  });
+}
+
 /** A port the OS considers free right now (for tests). */
 export function freePort(host = DEFAULT_HOST): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -139,7 +153,8 @@ export async function startServer(spec: ServerSpec): Promise<RunningServer> {
   ] as const) {
     if (!existsSync(p)) throw new Error(`${what} not found: ${p}`);
   }
-  if (!(await isPortFree(spec.port, host === "0.0.0.0" ? "0.0.0.0" : host))) {
+  const bindHost = host === "0.0.0.0" ? "0.0.0.0" : host;
+  if (!(await isPortFree(spec.port, bindHost)) || (await isListening(spec.port, "127.0.0.1"))) {
     throw new Error(
       `port ${spec.port} is already in use on ${host}: stop whatever listens there (a server left by --keep-serving? ` +
         `see .local/server.json) or pick another with --port`,

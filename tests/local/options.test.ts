@@ -2,7 +2,7 @@ import { LocalUsageError, parseRunLocalArgs, parseServeArgs, trainArgs } from ".
 import { isNoise, parseResultLine } from "../../local/proc";
 import { formatSummaryBlock, runStamp, type Summary } from "../../local/run-local";
 import { curlExample } from "../../local/serve";
-import { isPortFree, loopbackBootstrap, scoringUriFor, serverCommand } from "../../local/server";
+import { isListening, isPortFree, loopbackBootstrap, scoringUriFor, serverCommand } from "../../local/server";
 import * as net from "node:net";
 import * as path from "node:path";
 
@@ -151,8 +151,10 @@ describe("server command", () => {
     await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
     const port = (srv.address() as net.AddressInfo).port;
     expect(await isPortFree(port)).toBe(false);
+    expect(await isListening(port)).toBe(true);
     await new Promise<void>((r) => srv.close(() => r()));
     expect(await isPortFree(port)).toBe(true);
+    expect(await isListening(port)).toBe(false);
   });
 });
 
