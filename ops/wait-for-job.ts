@@ -110,7 +110,8 @@ async function main(argv: string[]): Promise<void> {
   let job: JobBody;
   let first = true;
   for (;;) {
-    job = await arm.get<JobBody>(jobId, { notFoundRetryMs: notFoundMs });
+    // a job read right after its submission can 404 for a moment: only the first read waits that out
+    job = await arm.get<JobBody>(jobId, { notFoundRetryMs: first ? notFoundMs : 0 });
     const status = job.properties?.status ?? "Unknown";
     if (first) {
       studio = studioUrl(job, jobName, id);
