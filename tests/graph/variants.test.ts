@@ -7,6 +7,8 @@ const ML = "azure-native:machinelearningservices";
 let h: Harness;
 
 beforeAll(() => {
+  // Each fresh copy of @pulumi/pulumi adds a process exit listener.
+  process.setMaxListeners(100);
   h = installMocks(false);
 });
 
