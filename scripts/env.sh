@@ -14,6 +14,11 @@ cd "$ROOT"
 log() { printf '[setup] %s\n' "$*" >&2; }
 hash_of() { cat "$@" | sha256sum | cut -c1-16; }
 
+# One installer at a time: parallel runs (test suites, editors, terminals) would otherwise race in node_modules.
+mkdir -p .tools
+exec 9>.tools/setup.lock
+flock 9
+
 NODE_VERSION="$(tr -d '[:space:]' < .nvmrc)"
 NODE_MAJOR="${NODE_VERSION%%.*}"
 
@@ -59,6 +64,9 @@ if [ ! -f .venv/.setup-stamp ] || [ "$(cat .venv/.setup-stamp)" != "$py_stamp" ]
   .venv/bin/python -m pip install --quiet -r requirements-dev.txt >&2
   echo "$py_stamp" > .venv/.setup-stamp
 fi
+
+flock -u 9
+exec 9>&-
 
 export PATH="$ROOT/.venv/bin:$ROOT/node_modules/.bin:$PATH"
 # TensorFlow start-up noise hides the project's own output; errors still show.
