@@ -155,16 +155,20 @@ export class OnlineService extends pulumi.ComponentResource {
       },
     );
 
-    // Any endpoint PUT from state zeroes traffic: re-run the traffic step whenever the endpoint's inputs change.
+    // A new deployment (new id) replaces this step: the new step moves traffic to it, then the old step's delete
+    // finds its deployment without traffic and does nothing. Any endpoint PUT from state zeroes traffic, so a
+    // change of the endpoint's inputs must re-run the step too, but as an update (create runs again, delete does
+    // not): a replacement would let the old step's delete clear the traffic of the same, still current deployment.
     const endpointInputsHash = hashValues({ endpointProperties, tags: args.tags, kind: "Managed" });
     this.trafficStep = new command.local.Command(
       "traffic",
       {
         create: pulumi.interpolate`${TSX} ops/set-traffic.ts --endpoint-id ${this.endpoint.id} --deployment ${this.deployment.name}`,
-        // Clears traffic only if this deployment still holds it (a newer step may already have moved it).
+        // Moves traffic off only if this deployment still holds it (a newer step may already have moved it).
         delete: pulumi.interpolate`${TSX} ops/set-traffic.ts --endpoint-id ${this.endpoint.id} --deployment ${this.deployment.name} --delete`,
+        environment: { ENDPOINT_INPUTS_HASH: endpointInputsHash },
         logging: "stderr",
-        triggers: [this.deployment.id, endpointInputsHash],
+        triggers: [this.deployment.id],
       },
       { parent: this, dependsOn: [this.deployment, this.endpoint] },
     );

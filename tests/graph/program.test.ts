@@ -213,7 +213,10 @@ describe("components", () => {
       /^node_modules\/\.bin\/tsx ops\/set-traffic\.ts --endpoint-id \/subscriptions\/.+ --deployment d-[0-9a-f]{12}$/,
     );
     expect(t.delete).toBe(`${t.create} --delete`);
-    expect(t.triggers).toHaveLength(2);
+    // Replaced (new step, then old step's conditional delete) only for a new deployment; endpoint input changes
+    // re-run it as an update through this hash.
+    expect(t.triggers).toEqual([expect.stringMatching(/\/deployments\/d-[0-9a-f]{12}$/)]);
+    expect(t.environment.ENDPOINT_INPUTS_HASH).toMatch(/^[0-9a-f]{64}$/);
   });
 
   test("sample invocation calls the scoring URI through traffic, key only in its environment", () => {

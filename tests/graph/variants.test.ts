@@ -77,6 +77,16 @@ describe("training run identity", () => {
     expect(dep(regs)).not.toBe(dep(base));
   });
 
+  test("endpoint input changes re-run the traffic step as an update, not a replacement", async () => {
+    const regs = await run({ tags: JSON.stringify({ environment: "dev", owner: "me" }) });
+    const traffic = (r: Registration[]) => obj(find(r, "command:local:Command", "traffic")[0]);
+    expect(traffic(regs).triggers).toEqual(traffic(base).triggers);
+    expect(traffic(regs).environment.ENDPOINT_INPUTS_HASH).not.toBe(
+      traffic(base).environment.ENDPOINT_INPUTS_HASH,
+    );
+    expect(jobOf(regs)).toEqual(jobOf(base));
+  });
+
   test("a data URI becomes a uri_folder input passed as --data", async () => {
     const regs = await run({ trainingDataUri: "azureml://datastores/workspaceblobstore/paths/mnist/" });
     const p = obj(find(regs, `${ML}:Job`)[0]).properties;
