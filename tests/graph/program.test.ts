@@ -1,9 +1,13 @@
 // The real index.ts with Pulumi.dev.yaml under mocks: components, key properties, the dependency chain,
 // destroy order, tags and secrets.
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { codeVersionOf } from "../../components/codeAsset";
+import { listAssetFiles } from "../../components/hashing";
 import {
   Harness,
   MOCK_KEY,
+  ROOT,
   Registration,
   SUFFIX,
   TEST_ACCURACY,
@@ -121,7 +125,13 @@ describe("components", () => {
         `https://stdev${SUFFIX}.blob.core.windows.net/azureml-blobstore-${WORKSPACE_GUID}/LocalUpload/${c.version}/${folder}`,
       );
     }
+    const version = (name: string) => codes.find((c) => c.name === name)?.version;
+    expect(version("mnist-train")).toBe(codeVersionOf(path.join(ROOT, "training")));
+    expect(version("mnist-score")).toBe(codeVersionOf(path.join(ROOT, "scoring")));
     const blobs = byType(h, "azure-native:storage:Blob").map(obj);
+    expect(blobs.filter((b) => b.blobName.includes("/training/"))).toHaveLength(
+      listAssetFiles(path.join(ROOT, "training")).length,
+    );
     expect(blobs.some((b) => b.blobName.endsWith("/training/app.py"))).toBe(true);
     expect(blobs.every((b) => b.containerName === `azureml-blobstore-${WORKSPACE_GUID}`)).toBe(true);
     expect(blobs.some((b) => /__pycache__|\.pyc$/.test(b.blobName))).toBe(false);
