@@ -99,10 +99,11 @@ def init() -> None:
         )
 
     # One trace serves every batch size; model.predict() would cost ~10x more per small request.
+    def forward(x):
+        return model(x, training=False)
+
     _forward = tf.function(
-        lambda x: model(x, training=False),
-        input_signature=[tf.TensorSpec([None, IMAGE_SIDE, IMAGE_SIDE, 1], tf.float32)],
-        reduce_retracing=True,
+        forward, input_signature=[tf.TensorSpec([None, IMAGE_SIDE, IMAGE_SIDE, 1], tf.float32)], autograph=False
     )
     for batch in sorted({1, 8, min(64, MAX_BATCH_SIZE), MAX_BATCH_SIZE}):
         _forward(np.zeros((batch, IMAGE_SIDE, IMAGE_SIDE, 1), np.float32))
