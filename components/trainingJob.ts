@@ -48,6 +48,9 @@ const BASE_COMMAND =
   " --learning-rate ${{inputs.learning_rate}} --seed ${{inputs.seed}} --output-dir ${{outputs.model_dir}}";
 const DATA_ARGUMENT = " --data ${{inputs.data}}";
 
+const JOB_OUTPUTS = { model_dir: { jobOutputType: "uri_folder" as const, mode: "ReadWriteMount" } };
+const JOB_IDENTITY = { identityType: "AMLToken" as const };
+
 /** The job's command line. */
 export function trainingCommand(withData: boolean): string {
   return withData ? BASE_COMMAND + DATA_ARGUMENT : BASE_COMMAND;
@@ -77,6 +80,8 @@ export function trainingJobHash(parts: {
   command: string;
   timeoutMinutes: number;
   retrainNonce: string;
+  /** Fixed parts of the definition (outputs, identity): a change in this program retrains too. */
+  fixed?: unknown;
 }): string {
   return shortHash(hashValues(parts), 12);
 }
@@ -111,6 +116,7 @@ export class TrainingJob extends pulumi.ComponentResource {
       command: cmd,
       timeoutMinutes: args.timeoutMinutes,
       retrainNonce: args.retrainNonce,
+      fixed: { outputs: JOB_OUTPUTS, identity: JOB_IDENTITY },
     });
 
     type JobInput =
@@ -136,9 +142,9 @@ export class TrainingJob extends pulumi.ComponentResource {
           computeId: args.compute.compute.id,
           command: cmd,
           inputs: jobInputs,
-          outputs: { model_dir: { jobOutputType: "uri_folder", mode: "ReadWriteMount" } },
+          outputs: JOB_OUTPUTS,
           limits: { jobLimitsType: "Command", timeout: `PT${args.timeoutMinutes}M` },
-          identity: { identityType: "AMLToken" },
+          identity: JOB_IDENTITY,
           tags: { ...args.tags, runHash: this.hash },
         },
       },
