@@ -75,12 +75,12 @@ export class MlWorkspace extends pulumi.ComponentResource {
       );
       this.resourceGroupName = this.resourceGroup.name;
     }
-    const resourceGroupNameIn = this.resourceGroupName;
+    const rg = this.resourceGroupName;
 
     this.logAnalytics = new operationalinsights.Workspace(
       "logs",
       {
-        resourceGroupName: resourceGroupNameIn,
+        resourceGroupName: rg,
         location,
         workspaceName: this.names.logAnalytics,
         sku: { name: "PerGB2018" },
@@ -93,7 +93,7 @@ export class MlWorkspace extends pulumi.ComponentResource {
     this.appInsights = new applicationinsights.Component(
       "insights",
       {
-        resourceGroupName: resourceGroupNameIn,
+        resourceGroupName: rg,
         location,
         resourceName: this.names.appInsights,
         kind: "web",
@@ -110,7 +110,7 @@ export class MlWorkspace extends pulumi.ComponentResource {
     this.storageAccount = new storage.StorageAccount(
       "storage",
       {
-        resourceGroupName: resourceGroupNameIn,
+        resourceGroupName: rg,
         location,
         accountName: this.names.storageAccount,
         kind: "StorageV2",
@@ -131,7 +131,7 @@ export class MlWorkspace extends pulumi.ComponentResource {
     this.keyVault = new keyvault.Vault(
       "vault",
       {
-        resourceGroupName: resourceGroupNameIn,
+        resourceGroupName: rg,
         location,
         vaultName: this.names.keyVault,
         properties: {
@@ -150,7 +150,7 @@ export class MlWorkspace extends pulumi.ComponentResource {
     this.containerRegistry = new containerregistry.Registry(
       "registry",
       {
-        resourceGroupName: resourceGroupNameIn,
+        resourceGroupName: rg,
         location,
         registryName: this.names.containerRegistry,
         sku: { name: "Basic" },
@@ -165,7 +165,7 @@ export class MlWorkspace extends pulumi.ComponentResource {
     this.workspace = new ml.Workspace(
       "workspace",
       {
-        resourceGroupName: resourceGroupNameIn,
+        resourceGroupName: rg,
         location,
         workspaceName: this.names.workspace,
         friendlyName: `MNIST CNN (${args.stack})`,
