@@ -65,6 +65,28 @@ describe("defaults", () => {
     }
   });
 
+  test("Pulumi.dev.yaml values have the types Pulumi.yaml declares (the CLI rejects mismatches)", () => {
+    const declared = (
+      parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as {
+        config: Record<string, { type: string }>;
+      }
+    ).config;
+    const stack = (
+      parse(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8")) as {
+        config: Record<string, unknown>;
+      }
+    ).config;
+    const jsType = { string: "string", integer: "number", boolean: "boolean" } as Record<string, string>;
+    for (const [key, value] of Object.entries(stack)) {
+      const [ns, name] = key.split(":");
+      if (ns !== P) continue;
+      const decl = declared[name];
+      if (decl) expect([key, typeof value]).toEqual([key, jsType[decl.type]]);
+      else expect(["tags", "deployment"]).toContain(name);
+    }
+    expect(stack["azure-native:location"]).toBe("westeurope");
+  });
+
   test("the tags object merges over the defaults", () => {
     const c = read({ tags: JSON.stringify({ environment: "dev", project: "other" }) });
     expect(c.tags).toEqual({ project: "other", stack: "dev", managedBy: "pulumi", environment: "dev" });
