@@ -5,7 +5,16 @@ import prettier from "eslint-config-prettier";
 
 export default tseslint.config(
   {
-    ignores: ["node_modules/", ".tools/", ".venv/", ".local/", "coverage/", "bench/out/", "**/*.js", "**/*.mjs"],
+    ignores: [
+      "node_modules/",
+      ".tools/",
+      ".venv/",
+      ".local/",
+      "coverage/",
+      "bench/out/",
+      "**/*.js",
+      "**/*.mjs",
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
