@@ -117,7 +117,9 @@ def write_samples(out_dir: Path, x_test: np.ndarray, y_test: np.ndarray) -> None
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--src", type=Path, default=DEFAULT_SRC, help="folder with 0.json..9.json (default: %(default)s)")
+    parser.add_argument(
+        "--src", type=Path, default=DEFAULT_SRC, help="folder with 0.json..9.json (default: %(default)s)"
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="npz to write (default: %(default)s)")
     parser.add_argument("--sample-out", type=Path, help="also write sample-request.json/sample-labels.json here")
     args = parser.parse_args(argv)

@@ -226,7 +226,7 @@ def predict(batch: np.ndarray) -> dict:
 
 
 def run(raw_data):
-    """Called per request with the body string (undecorated run: no inference-schema, which turns bad input into 500)."""
+    """Called per request with the body string (undecorated: inference-schema would turn bad input into 500s)."""
     if _forward is None:
         raise RuntimeError("init() has not loaded a model")
     try:

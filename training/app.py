@@ -6,9 +6,9 @@ Runs the same way locally and as an Azure ML command job:
     python training/app.py                    # downloads mnist.npz with keras.datasets.mnist.load_data()
 
 Steps: load and check the data -> hold out 10 % of the training images for validation -> build the CNN
-(light random shifts at train time, BatchNorm, dropout) -> train with a one-cycle learning-rate schedule and label
-smoothing, logging train/val loss and accuracy to MLflow each epoch -> evaluate on the test images -> write
-mnist_cnn.keras, model_meta.json, metrics.json and training_curve.png into --output-dir.
+(keras-io's mnist_convnet plus one convolution, random shifts at train time, dropout) -> train with Adam, a one-cycle
+learning-rate schedule and label smoothing, logging train/val loss and accuracy to MLflow each epoch -> evaluate on
+the test images -> write mnist_cnn.keras, model_meta.json, metrics.json and training_curve.png into --output-dir.
 """
 
 from __future__ import annotations
@@ -121,7 +121,8 @@ def load_npz(path: Path) -> dict[str, np.ndarray]:
                 raise DataError(f"{path}: is a single .npy array, expected an .npz archive with {', '.join(KEYS)}")
             missing = [k for k in KEYS if k not in npz.files]
             if missing:
-                raise DataError(f"{path}: missing array(s) {', '.join(missing)} (has: {', '.join(npz.files) or 'none'})")
+                has = ", ".join(npz.files) or "none"
+                raise DataError(f"{path}: missing array(s) {', '.join(missing)} (has: {has})")
             return {k: npz[k] for k in KEYS}
     except DataError:
         raise
@@ -130,7 +131,7 @@ def load_npz(path: Path) -> dict[str, np.ndarray]:
 
 
 def check_arrays(arrays: dict[str, np.ndarray], source: str) -> dict[str, np.ndarray]:
-    """Images -> (N, 28, 28) uint8 (0..255) or float32 (0..1); labels -> (N,) uint8 in 0..9. Raise DataError otherwise."""
+    """Images -> (N, 28, 28) uint8 (0..255) or float32 (0..1); labels -> (N,) uint8 0..9; else raise DataError."""
     out = {}
     for part in ("train", "test"):
         x, y = arrays[f"x_{part}"], arrays[f"y_{part}"]
@@ -224,11 +225,11 @@ def build_model(shift: float = 0.1, dropout: float = 0.5):
     return keras.Model(inputs, outputs, name="mnist_cnn")
 
 
-def one_cycle(peak: float, total_steps: int):
-    """Linear warm-up from peak/10 over the first 25 % of the steps, then cosine decay to peak/100."""
+def one_cycle(peak: float, total_steps: int, warmup_fraction: float = 0.1):
+    """Linear warm-up from peak/10 over the first 10 % of the steps, then cosine decay to peak/100."""
     import keras
 
-    warmup = max(1, total_steps // 4)
+    warmup = max(1, int(total_steps * warmup_fraction))
     return keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=peak / 10, decay_steps=max(1, total_steps - warmup), alpha=0.01,
         warmup_target=peak, warmup_steps=warmup,
@@ -360,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
         "epochs": args.epochs,
         "batch_size": args.batch_size,
         "learning_rate": args.learning_rate,
-        "lr_schedule": "one-cycle: linear warm-up from lr/10 over 25 % of steps, cosine decay to lr/100",
+        "lr_schedule": "one-cycle: linear warm-up from lr/10 over 10 % of steps, cosine decay to lr/100",
         "optimizer": "adam",
         "label_smoothing": 0.1,
         "random_shift": 0.1,
