@@ -290,6 +290,18 @@ def make_epoch_logger(mlflow, total_epochs: int):
     return EpochLogger()
 
 
+def backend_version(backend: str) -> str:
+    """Installed version of the Keras backend's package (tensorflow or tensorflow-cpu, jax, torch)."""
+    import importlib.metadata
+
+    for dist in (backend, f"{backend}-cpu"):
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return "unknown"
+
+
 def plot_curves(rows: list[dict], test_accuracy: float, path: Path) -> None:
     import matplotlib
 
@@ -352,7 +364,6 @@ def main(argv: list[str] | None = None) -> int:
 
     # --- Model ----------------------------------------------------------------------------------------------------
     import keras
-    import tensorflow as tf
 
     keras.utils.set_random_seed(args.seed)
     model = build_model()
@@ -411,7 +422,8 @@ def main(argv: list[str] | None = None) -> int:
         "framework": {
             "keras": keras.__version__,
             "keras_backend": keras.backend.backend(),
-            "tensorflow": tf.__version__,
+            # Other backends (JAX, PyTorch) train the same model where TensorFlow is absent, e.g. on a GPU box.
+            keras.backend.backend(): backend_version(keras.backend.backend()),
             "numpy": np.__version__,
             "python": platform.python_version(),
         },
