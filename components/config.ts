@@ -88,7 +88,7 @@ export const DEFAULTS = {
   trainingEnvironment: DEFAULT_TRAINING_ENVIRONMENT,
   inferenceImage: DEFAULT_INFERENCE_IMAGE,
   // Same as training/app.py's own defaults.
-  epochs: 12,
+  epochs: 15,
   batchSize: 128,
   learningRate: 0.003,
   seed: 42,

@@ -36,7 +36,7 @@ describe("defaults", () => {
       resourceGroupName: undefined,
       gpuVmSize: "Standard_NC4as_T4_v3",
       gpuMaxNodes: 1,
-      epochs: 12,
+      epochs: 15,
       batchSize: 128,
       learningRate: 0.003,
       seed: 42,
@@ -63,6 +63,26 @@ describe("defaults", () => {
       // Every declared default passes validation.
       expect(() => read({ [key]: String(decl.default) })).not.toThrow();
     }
+  });
+
+  test("hyperparameter defaults are training/app.py's own argparse defaults", () => {
+    const app = fs.readFileSync(path.join(ROOT, "training", "app.py"), "utf8");
+    const argDefault = (flag: string): number => {
+      const m = new RegExp(`add_argument\\("--${flag}", type=\\w+, default=([^,)]+)`).exec(app);
+      if (!m) throw new Error(`training/app.py declares no default for --${flag}`);
+      return Number(m[1]);
+    };
+    expect({
+      epochs: argDefault("epochs"),
+      batchSize: argDefault("batch-size"),
+      learningRate: argDefault("learning-rate"),
+      seed: argDefault("seed"),
+    }).toEqual({
+      epochs: DEFAULTS.epochs,
+      batchSize: DEFAULTS.batchSize,
+      learningRate: DEFAULTS.learningRate,
+      seed: DEFAULTS.seed,
+    });
   });
 
   test("Pulumi.dev.yaml values have the types Pulumi.yaml declares (the CLI rejects mismatches)", () => {

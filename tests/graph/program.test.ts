@@ -147,7 +147,7 @@ describe("components", () => {
       "python app.py --epochs ${{inputs.epochs}} --batch-size ${{inputs.batch_size}} --learning-rate ${{inputs.learning_rate}} --seed ${{inputs.seed}} --output-dir ${{outputs.model_dir}}",
     );
     expect(p.inputs).toEqual({
-      epochs: { jobInputType: "literal", value: "12" },
+      epochs: { jobInputType: "literal", value: "15" },
       batch_size: { jobInputType: "literal", value: "128" },
       learning_rate: { jobInputType: "literal", value: "0.003" },
       seed: { jobInputType: "literal", value: "42" },
