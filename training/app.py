@@ -61,6 +61,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "(default: %(default)s)")
     parser.add_argument("--seed", type=int, default=42, help="default: %(default)s")
     parser.add_argument("--train-limit", type=int, help="train on the first N training images only (for tests)")
+    parser.add_argument("--eval-test-each-epoch", action="store_true", help="benchmarks only: evaluate the test "
+                        "split after every epoch and record test_accuracy and cumulative train_seconds (evaluation "
+                        "excluded) per epoch in metrics.json; never used for model selection or stopping")
     args = parser.parse_args(argv)
     for name in ("epochs", "batch_size", "train_limit"):
         value = getattr(args, name)
@@ -256,7 +259,10 @@ def setup_mlflow():
     return mlflow
 
 
-def make_epoch_logger(mlflow, total_epochs: int):
+def make_epoch_logger(mlflow, total_epochs: int, test_data=None):
+    """Per-epoch logging callback. With test_data = (x, y_one_hot) (--eval-test-each-epoch, benchmarks only) it also
+    evaluates the test split after each epoch and records `test_accuracy` and `train_seconds` (wall time since
+    training began, minus the time spent in these test evaluations) in the row; nothing else reads them."""
     import keras
 
     class EpochLogger(keras.callbacks.Callback):
@@ -266,6 +272,11 @@ def make_epoch_logger(mlflow, total_epochs: int):
             super().__init__()
             self.rows: list[dict] = []
             self._started = 0.0
+            self._train_began = 0.0
+            self.eval_seconds = 0.0
+
+        def on_train_begin(self, logs=None):
+            self._train_began = time.perf_counter()
 
         def on_epoch_begin(self, epoch, logs=None):
             self._started = time.perf_counter()
@@ -280,10 +291,19 @@ def make_epoch_logger(mlflow, total_epochs: int):
                 "val_accuracy": float(logs["val_accuracy"]),
             }
             mlflow.log_metrics(values, step=epoch)
-            self.rows.append({"epoch": epoch + 1, **values, "seconds": round(seconds, 3)})
+            row = {"epoch": epoch + 1, **values, "seconds": round(seconds, 3)}
+            test_note = ""
+            if test_data is not None:
+                eval_started = time.perf_counter()
+                row["train_seconds"] = round(eval_started - self._train_began - self.eval_seconds, 3)
+                _, accuracy = self.model.evaluate(*test_data, batch_size=1000, verbose=0)
+                row["test_accuracy"] = float(accuracy)
+                self.eval_seconds += time.perf_counter() - eval_started
+                test_note = f" | test acc {row['test_accuracy']:.4f} at {row['train_seconds']:.1f} s"
+            self.rows.append(row)
             print(
                 f"epoch {epoch + 1}/{total_epochs}: loss {values['train_loss']:.4f} acc {values['train_accuracy']:.4f}"
-                f" | val loss {values['val_loss']:.4f} acc {values['val_accuracy']:.4f} | {seconds:.1f} s",
+                f" | val loss {values['val_loss']:.4f} acc {values['val_accuracy']:.4f} | {seconds:.1f} s{test_note}",
                 flush=True,
             )
 
@@ -393,14 +413,16 @@ def main(argv: list[str] | None = None) -> int:
     with mlflow.start_run(run_name=os.environ.get("MLFLOW_RUN_NAME")) as run:
         mlflow.log_params({k: v for k, v in hyperparameters.items() if v is not None})
         mlflow.set_tags({"data_source": source, "data_sha256": data_sha256})
-        epoch_logger = make_epoch_logger(mlflow, args.epochs)
+        test_data = (x_test, one_hot(y_test)) if args.eval_test_each_epoch else None
+        epoch_logger = make_epoch_logger(mlflow, args.epochs, test_data)
         fit_started = time.perf_counter()
         model.fit(
             x_train, one_hot(y_train),
             validation_data=(x_val, one_hot(y_val)),
             epochs=args.epochs, batch_size=args.batch_size, callbacks=[epoch_logger], verbose=0,
         )
-        train_seconds = time.perf_counter() - fit_started
+        # (--eval-test-each-epoch: the benchmark-only test evaluations are not training time)
+        train_seconds = time.perf_counter() - fit_started - epoch_logger.eval_seconds
         test_loss, test_accuracy = model.evaluate(x_test, one_hot(y_test), batch_size=1000, verbose=0)
         test_loss, test_accuracy = float(test_loss), float(test_accuracy)
         mlflow.log_metrics({"test_accuracy": test_accuracy, "test_loss": test_loss, "train_seconds": train_seconds})
