@@ -161,3 +161,20 @@ def test_labels_out_of_range_are_rejected(tmp_path, mnist_arrays):
 def test_bad_arguments_are_usage_errors():
     proc = run_app("--epochs", "0", timeout=60)
     assert proc.returncode == 2 and "--epochs must be >= 1" in proc.stderr
+
+
+def test_eval_test_each_epoch_records_test_accuracy_per_epoch(tmp_path, data_dir):
+    """Benchmark-only flag: each epoch row gets test_accuracy and the cumulative train_seconds (evaluations excluded)."""
+    out = tmp_path / "out"
+    proc = run_app(
+        "--data", str(data_dir / "tiny.npz"), "--output-dir", str(out), "--epochs", "2", "--train-limit", "300",
+        "--batch-size", "64", "--eval-test-each-epoch",
+        env={"MLFLOW_TRACKING_URI": (tmp_path / "mlruns").as_uri(), "MLFLOW_ALLOW_FILE_STORE": "true"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    rows = metrics["epochs"]
+    assert [r["epoch"] for r in rows] == [1, 2]
+    assert all(0.0 <= r["test_accuracy"] <= 1.0 for r in rows)
+    assert 0 < rows[0]["train_seconds"] < rows[1]["train_seconds"] <= metrics["train_seconds"] + 0.01
+    assert rows[-1]["test_accuracy"] == pytest.approx(metrics["test_accuracy"], abs=1e-6)
