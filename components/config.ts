@@ -71,7 +71,7 @@ export const DEFAULT_INFERENCE_IMAGE = "mcr.microsoft.com/azureml/curated/minima
 
 export const DEFAULT_DEPLOYMENT_SETTINGS: DeploymentSettings = {
   requestTimeoutMs: 10000,
-  maxConcurrentRequestsPerInstance: 1,
+  maxConcurrentRequestsPerInstance: 2,
   livenessInitialDelaySeconds: 120,
   readinessInitialDelaySeconds: 60,
   probePeriodSeconds: 10,
@@ -102,7 +102,7 @@ export const DEFAULTS = {
   endpointAuthMode: "Key" as EndpointAuthMode,
   instanceType: "Standard_DS3_v2",
   instanceCount: 1,
-  workerCount: 1,
+  workerCount: 2,
   maxBatchSize: 256,
   sampleMinAccuracy: 1,
   purgeOnDestroy: false,

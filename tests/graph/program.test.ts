@@ -205,8 +205,8 @@ describe("components", () => {
       endpointComputeType: "Managed",
       instanceType: "Standard_DS3_v2",
       codeConfiguration: { scoringScript: "score.py" },
-      environmentVariables: { WORKER_COUNT: "1", MAX_BATCH_SIZE: "256" },
-      requestSettings: { requestTimeout: "PT10S", maxConcurrentRequestsPerInstance: 1 },
+      environmentVariables: { WORKER_COUNT: "2", MAX_BATCH_SIZE: "256" },
+      requestSettings: { requestTimeout: "PT10S", maxConcurrentRequestsPerInstance: 2 },
       livenessProbe: { initialDelay: "PT120S" },
       readinessProbe: { initialDelay: "PT60S" },
     });
