@@ -9,7 +9,6 @@ Exit status 1 when a result file is missing or one of its target checks failed.
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import json
 import os
 import pathlib
@@ -19,20 +18,14 @@ import sys
 from datetime import datetime, timezone
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "training"))
+from app import installed_version  # noqa: E402  (the same lookup app.py records in model_meta.json)
+
 parser = argparse.ArgumentParser()
 parser.add_argument("--out-dir", default=str(ROOT / "bench/out"))
 parser.add_argument("--seconds", type=float, help="total wall time of the bench run (printed)")
 args = parser.parse_args()
 out = pathlib.Path(args.out_dir)
-
-
-def version(dist: str) -> str:
-    for name in (dist, f"{dist}-cpu"):
-        try:
-            return importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            pass
-    return "not installed"
 
 
 def machine() -> dict:
@@ -46,10 +39,10 @@ def machine() -> dict:
         "load_average": os.getloadavg(),
         "os": platform.platform(),
         "python": platform.python_version(),
-        "tensorflow": version("tensorflow"),
-        "keras": version("keras"),
-        "numpy": version("numpy"),
-        "azureml-inference-server-http": version("azureml-inference-server-http"),
+        "tensorflow": installed_version("tensorflow"),
+        "keras": installed_version("keras"),
+        "numpy": installed_version("numpy"),
+        "azureml-inference-server-http": installed_version("azureml-inference-server-http"),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 

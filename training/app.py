@@ -310,11 +310,11 @@ def make_epoch_logger(mlflow, total_epochs: int, test_data=None):
     return EpochLogger()
 
 
-def backend_version(backend: str) -> str:
-    """Installed version of the Keras backend's package (tensorflow or tensorflow-cpu, jax, torch)."""
+def installed_version(package: str) -> str:
+    """Installed version of a package or of its `-cpu` build (tensorflow-cpu); the backends: tensorflow, jax, torch."""
     import importlib.metadata
 
-    for dist in (backend, f"{backend}-cpu"):
+    for dist in (package, f"{package}-cpu"):
         try:
             return importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
@@ -445,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
             "keras": keras.__version__,
             "keras_backend": keras.backend.backend(),
             # Other backends (JAX, PyTorch) train the same model where TensorFlow is absent, e.g. on a GPU box.
-            keras.backend.backend(): backend_version(keras.backend.backend()),
+            keras.backend.backend(): installed_version(keras.backend.backend()),
             "numpy": np.__version__,
             "python": platform.python_version(),
         },
