@@ -2,8 +2,8 @@
 (bench/reference/train_convnet.py: batch 128, Adam, 15 epochs), on the same data, in the same run.
 
 Each side runs once per seed, alternating (ours, reference, ours, reference, ...), so both see the same
-machine load. Both evaluate the test split after every epoch (ours through app.py's benchmark-only flag
---eval-test-each-epoch) and record the cumulative training wall time without those evaluations.
+machine load. Both evaluate the test split after every epoch (ours through bench/app_eval_each_epoch.py:
+app.py with one more callback) and record the cumulative training wall time without those evaluations.
 
 Reported per side (medians over the seeds): time to reach the target test accuracy (default 97.5 %),
 the epoch it was reached at, the final test accuracy, training time and seconds per epoch; and the
@@ -73,8 +73,8 @@ def summarize(epochs: list[dict], final_accuracy: float, process_seconds: float)
 def ours(seed: int) -> dict:
     out = work / f"ours-seed{seed}"
     env = {"MLFLOW_TRACKING_URI": (work / "mlruns").as_uri(), "MLFLOW_ALLOW_FILE_STORE": "true"}
-    wall = run([sys.executable, "training/app.py", "--data", args.data, "--output-dir", str(out), "--seed", str(seed),
-                "--eval-test-each-epoch"], work / f"ours-seed{seed}.log", env)
+    wall = run([sys.executable, "bench/app_eval_each_epoch.py", "--data", args.data, "--output-dir", str(out),
+                "--seed", str(seed)], work / f"ours-seed{seed}.log", env)
     metrics = json.loads((out / "metrics.json").read_text())
     return summarize(metrics["epochs"], metrics["test_accuracy"], wall)
 

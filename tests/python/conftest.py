@@ -21,6 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "training" / "app.py"
 SCORE = ROOT / "scoring" / "score.py"
 TRAIN_LIMIT = 1000
+# training/app.py imports its sibling data.py; as a script its folder is on sys.path, here it has to be added.
+sys.path.insert(0, str(ROOT / "training"))
 
 
 def load_module(name: str, path: Path):
@@ -31,11 +33,15 @@ def load_module(name: str, path: Path):
     return module
 
 
-def run_app(*args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+def run_script(script: Path, *args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
     full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
     return subprocess.run(
-        [sys.executable, str(APP), *args], capture_output=True, text=True, timeout=timeout, env=full_env, cwd=ROOT
+        [sys.executable, str(script), *args], capture_output=True, text=True, timeout=timeout, env=full_env, cwd=ROOT
     )
+
+
+def run_app(*args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    return run_script(APP, *args, env=env, timeout=timeout)
 
 
 def write_idx(path: Path, array: np.ndarray, compress: bool = True) -> None:

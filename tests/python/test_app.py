@@ -1,17 +1,18 @@
-"""training/app.py: artifacts, MLflow metrics, data formats and clear errors for bad data."""
+"""training/app.py: artifacts, model_meta.json against the saved model, MLflow metrics, clear errors for bad data."""
 
 from __future__ import annotations
 
 import gzip
 import hashlib
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from conftest import APP, TRAIN_LIMIT, load_module, run_app, write_idx
-
-app = load_module("train_app", APP)  # numpy-only at import: cheap
+import data as mnist
+from conftest import APP, TRAIN_LIMIT, run_app
 
 METRIC_KEYS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
 
@@ -37,8 +38,40 @@ def test_writes_the_model_folder(trained, mnist_arrays):
     assert meta["hyperparameters"]["epochs"] == 1 and meta["hyperparameters"]["train_limit"] == TRAIN_LIMIT
     assert meta["data"]["train_images"] + meta["data"]["validation_images"] == TRAIN_LIMIT
     assert meta["data"]["test_images"] == len(mnist_arrays["x_test"])
-    expected = hashlib.sha256(b"".join(mnist_arrays[k].tobytes() for k in app.KEYS)).hexdigest()
+    expected = hashlib.sha256(b"".join(mnist_arrays[k].tobytes() for k in mnist.KEYS)).hexdigest()
     assert meta["data"]["sha256"] == expected
+
+
+def test_model_meta_matches_the_trained_model(trained):
+    """model_meta.json records the hyperparameters the saved model was built and compiled with."""
+    import keras
+
+    meta = json.loads((trained["dir"] / "model_meta.json").read_text())
+    hp = meta["hyperparameters"]
+    model = keras.saving.load_model(trained["dir"] / meta["model_file"])
+    shift = model.get_layer("random_shift")
+    assert (shift.height_factor, shift.width_factor) == (hp["random_shift"], hp["random_shift"])
+    assert model.get_layer("dropout").rate == hp["dropout"]
+    assert model.loss.label_smoothing == hp["label_smoothing"]
+    assert model.optimizer.name == hp["optimizer"]
+    schedule = model.optimizer.get_config()["learning_rate"]["config"]
+    assert schedule["warmup_target"] == pytest.approx(hp["learning_rate"])
+    assert schedule["initial_learning_rate"] == pytest.approx(hp["learning_rate"] / 10)  # lr_schedule: from lr/10
+    assert schedule["alpha"] == pytest.approx(1 / 100)  # ... cosine decay to lr/100
+    assert "lr/10 " in hp["lr_schedule"] and hp["lr_schedule"].endswith("lr/100")
+    steps = -(-meta["data"]["train_images"] // hp["batch_size"]) * hp["epochs"]
+    assert schedule["warmup_steps"] == max(1, int(steps * 0.1)) and "over 10 % of steps" in hp["lr_schedule"]
+    assert schedule["warmup_steps"] + schedule["decay_steps"] == steps == int(model.optimizer.iterations)
+    assert meta["data"]["validation_images"] == round(TRAIN_LIMIT * hp["validation_fraction"])
+    assert list(model.input_shape[1:]) == meta["input_shape"] and model.output_shape[1] == len(meta["class_labels"])
+
+
+def test_runs_from_the_training_folder_too():
+    """Azure ML runs `python app.py` in the uploaded training/ folder; data.py must import from there as well."""
+    proc = subprocess.run([sys.executable, "app.py", "--help"], cwd=APP.parent, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "--train-limit" in proc.stdout and "--eval-test-each-epoch" not in proc.stdout
 
 
 def test_last_stdout_line_is_the_result(trained):
@@ -81,19 +114,6 @@ def test_trains_from_a_gzipped_idx_folder(tmp_path, data_dir, trained):
     meta = json.loads((out / "model_meta.json").read_text())
     npz_meta = json.loads((trained["dir"] / "model_meta.json").read_text())
     assert meta["data"]["sha256"] == npz_meta["data"]["sha256"]  # same digits, same fingerprint
-
-
-def test_reads_plain_idx_and_float_npz(tmp_path, mnist_arrays):
-    write_idx(tmp_path / "t10k-images-idx3-ubyte", mnist_arrays["x_test"], compress=False)
-    assert np.array_equal(app.read_idx(tmp_path / "t10k-images-idx3-ubyte", 3), mnist_arrays["x_test"])
-
-    floats = {k: (v / 255.0 if k.startswith("x") else v.astype(np.int64)) for k, v in mnist_arrays.items()}
-    floats["x_train"] = floats["x_train"].reshape(-1, 784)  # flat rows are accepted too
-    np.savez(tmp_path / "float.npz", **floats)
-    data, _ = app.load_data(tmp_path / "float.npz")
-    assert data["x_train"].shape == (1200, 28, 28) and data["x_train"].dtype == np.float32
-    assert data["y_test"].dtype == np.uint8
-    np.testing.assert_allclose(app.to_model_input(data["x_test"])[..., 0], mnist_arrays["x_test"] / 255, atol=1e-6)
 
 
 def _fails(*args):
@@ -143,38 +163,8 @@ def test_incomplete_idx_folder_exits_with_the_path(tmp_path):
     assert str(tmp_path) in err and "train-images-idx3-ubyte" in err
 
 
-def test_truncated_idx_is_reported(tmp_path, mnist_arrays):
-    path = tmp_path / "train-labels-idx1-ubyte"
-    write_idx(path, mnist_arrays["y_train"], compress=False)
-    path.write_bytes(path.read_bytes()[:-5])
-    with pytest.raises(app.DataError, match="1200 bytes of data, file has 1195"):
-        app.read_idx(path, 1)
-
-
-def test_labels_out_of_range_are_rejected(tmp_path, mnist_arrays):
-    arrays = dict(mnist_arrays, y_test=mnist_arrays["y_test"].astype(np.int64) + 5)
-    np.savez(tmp_path / "labels.npz", **arrays)
-    with pytest.raises(app.DataError, match="y_test must hold integer labels 0..9"):
-        app.load_data(tmp_path / "labels.npz")
-
-
 def test_bad_arguments_are_usage_errors():
     proc = run_app("--epochs", "0", timeout=60)
     assert proc.returncode == 2 and "--epochs must be >= 1" in proc.stderr
 
 
-def test_eval_test_each_epoch_records_test_accuracy_per_epoch(tmp_path, data_dir):
-    """Benchmark-only flag: each epoch row gets test_accuracy and the cumulative train_seconds (evaluations excluded)."""
-    out = tmp_path / "out"
-    proc = run_app(
-        "--data", str(data_dir / "tiny.npz"), "--output-dir", str(out), "--epochs", "2", "--train-limit", "300",
-        "--batch-size", "64", "--eval-test-each-epoch",
-        env={"MLFLOW_TRACKING_URI": (tmp_path / "mlruns").as_uri(), "MLFLOW_ALLOW_FILE_STORE": "true"},
-    )
-    assert proc.returncode == 0, proc.stderr
-    metrics = json.loads((out / "metrics.json").read_text())
-    rows = metrics["epochs"]
-    assert [r["epoch"] for r in rows] == [1, 2]
-    assert all(0.0 <= r["test_accuracy"] <= 1.0 for r in rows)
-    assert 0 < rows[0]["train_seconds"] < rows[1]["train_seconds"] <= metrics["train_seconds"] + 0.01
-    assert rows[-1]["test_accuracy"] == pytest.approx(metrics["test_accuracy"], abs=1e-6)
