@@ -11,7 +11,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { DEFAULT_EXPECTED, DEFAULT_REQUEST, runInvoke } from "../cli/invoke-lib";
+import { DEFAULT_EXPECTED, DEFAULT_REQUEST, runInvoke } from "../lib/invoke";
 import {
   type LocalRunOptions,
   LocalUsageError,

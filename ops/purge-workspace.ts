@@ -8,12 +8,12 @@
  * = `az ml workspace delete --permanently-delete` = `DELETE <id>?api-version=...&forceToPurge=true` (facts §9).
  * stdout: {"workspace": NAME, "purged": bool}.
  */
-import { ArmClient, armEndpointFrom, isConflict } from "./lib/arm";
-import { num, parseArgs, str } from "./lib/args";
-import { runCli } from "./lib/cli";
-import { parseWorkspaceChildId } from "./lib/ids";
-import { sleep } from "./lib/http";
-import { errorMessage, formatDuration, log, OpsError, writeResult } from "./lib/log";
+import { ArmClient, armEndpointFrom, isConflict } from "../lib/cli/arm";
+import { num, parseArgs, str } from "../lib/cli/args";
+import { runCli } from "../lib/cli/run";
+import { parseWorkspaceChildId } from "../lib/cli/ids";
+import { sleep } from "../lib/cli/http";
+import { errorMessage, formatDuration, log, OpsError, writeResult } from "../lib/cli/log";
 
 const USAGE =
   "usage: tsx ops/purge-workspace.ts --workspace-id <ARM id> [--timeout-minutes 30] [--poll-seconds 10] [--arm-endpoint URL]";

@@ -10,12 +10,12 @@
  * and re-reads until the (eventually consistent) GET shows it. 409 (endpoint busy updating) is retried.
  * stdout: {"endpoint": NAME, "traffic": {...}, "changed": bool}.
  */
-import { ArmClient, armEndpointFrom, isConflict } from "./lib/arm";
-import { num, parseArgs, str } from "./lib/args";
-import { runCli } from "./lib/cli";
-import { azWorkspaceFlags, parseWorkspaceChildId } from "./lib/ids";
-import { sleep } from "./lib/http";
-import { errorMessage, formatDuration, log, OpsError, writeResult } from "./lib/log";
+import { ArmClient, armEndpointFrom, isConflict } from "../lib/cli/arm";
+import { num, parseArgs, str } from "../lib/cli/args";
+import { runCli } from "../lib/cli/run";
+import { azWorkspaceFlags, parseWorkspaceChildId } from "../lib/cli/ids";
+import { sleep } from "../lib/cli/http";
+import { errorMessage, formatDuration, log, OpsError, writeResult } from "../lib/cli/log";
 
 const USAGE =
   "usage: tsx ops/set-traffic.ts --endpoint-id <ARM id> --deployment NAME [--delete] [--timeout-minutes 30] " +

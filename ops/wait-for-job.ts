@@ -8,13 +8,13 @@
  * the user log. stdout: one JSON line {"jobName","status","testAccuracy","studioUrl","elapsedSeconds"}.
  * Exit 0 only when the job Completed and (with --min-accuracy) its metric reached the threshold.
  */
-import { ArmClient, armEndpointFrom } from "./lib/arm";
-import { num, optNum, parseArgs, str } from "./lib/args";
-import { runCli } from "./lib/cli";
-import { azWorkspaceFlags, parseWorkspaceChildId, type WorkspaceScope } from "./lib/ids";
-import { HttpError, sleep } from "./lib/http";
-import { elapsedSeconds, errorMessage, formatDuration, log, OpsError, writeResult } from "./lib/log";
-import { pickUserLog, runDetails, runMetrics, tail, trackingUri } from "./lib/workspace";
+import { ArmClient, armEndpointFrom } from "../lib/cli/arm";
+import { num, optNum, parseArgs, str } from "../lib/cli/args";
+import { runCli } from "../lib/cli/run";
+import { azWorkspaceFlags, parseWorkspaceChildId, type WorkspaceScope } from "../lib/cli/ids";
+import { HttpError, sleep } from "../lib/cli/http";
+import { elapsedSeconds, errorMessage, formatDuration, log, OpsError, writeResult } from "../lib/cli/log";
+import { pickUserLog, runDetails, runMetrics, tail, trackingUri } from "../lib/cli/workspace";
 
 const USAGE =
   "usage: tsx ops/wait-for-job.ts --job-id <ARM id> [--min-accuracy F] [--stuck-timeout-minutes N=30] " +

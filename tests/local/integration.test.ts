@@ -82,7 +82,7 @@ test("training reported a test accuracy and the registry holds the model files",
 });
 
 test("the invoke CLI against the real azmlinfsrv: --min-accuracy 0 passes, totals = sample size", async () => {
-  const r = await runTsx("cli/invoke.ts", ["--uri", server!.scoringUri, "--json", "--min-accuracy", "0"]);
+  const r = await runTsx("ops/invoke.ts", ["--uri", server!.scoringUri, "--json", "--min-accuracy", "0"]);
   expect(r.code).toBe(0);
   const lines = r.stdout.trim().split("\n");
   expect(lines).toHaveLength(1);
@@ -96,12 +96,12 @@ test("the invoke CLI against the real azmlinfsrv: --min-accuracy 0 passes, total
 });
 
 test("exit code follows the accuracy threshold", async () => {
-  const r = await runTsx("cli/invoke.ts", ["--uri", server!.scoringUri, "--json"]); // default min 1.0
+  const r = await runTsx("ops/invoke.ts", ["--uri", server!.scoringUri, "--json"]); // default min 1.0
   const j = JSON.parse(r.stdout.trim());
   expect(r.code).toBe(j.accuracy === 1 ? 0 : 1);
   // A threshold just above what the model reached must fail, one at it must pass.
   if (j.accuracy < 1) {
-    const above = await runTsx("cli/invoke.ts", [
+    const above = await runTsx("ops/invoke.ts", [
       "--uri",
       server!.scoringUri,
       "--json",
@@ -110,7 +110,7 @@ test("exit code follows the accuracy threshold", async () => {
     ]);
     expect(above.code).toBe(1);
   }
-  const at = await runTsx("cli/invoke.ts", [
+  const at = await runTsx("ops/invoke.ts", [
     "--uri",
     server!.scoringUri,
     "--json",
@@ -125,7 +125,7 @@ test("a malformed request: the server's 400 and its error are shown, exit 2", as
   const labels = path.join(tmp, "bad-labels.json");
   writeFileSync(bad, JSON.stringify({ data: [[0.1, 0.2, 0.3]] }));
   writeFileSync(labels, "[1]");
-  const r = await runTsx("cli/invoke.ts", [
+  const r = await runTsx("ops/invoke.ts", [
     "--uri",
     server!.scoringUri,
     "--request",

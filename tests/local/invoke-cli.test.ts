@@ -1,5 +1,5 @@
 /**
- * cli/invoke.ts as a real process against a small Node HTTP server started here, which plays the endpoint:
+ * ops/invoke.ts as a real process against a small Node HTTP server started here, which plays the endpoint:
  * it records each request and answers from a queue.
  */
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -62,7 +62,7 @@ beforeEach(() => {
 });
 
 const invoke = (extra: string[], env: NodeJS.ProcessEnv = { ENDPOINT_KEY: KEY }) =>
-  runTsx("cli/invoke.ts", ["--uri", uri, "--request", requestFile, "--expected", labelsFile, ...extra], env);
+  runTsx("ops/invoke.ts", ["--uri", uri, "--request", requestFile, "--expected", labelsFile, ...extra], env);
 
 function expectNoKey(r: { stdout: string; stderr: string }) {
   expect(r.stdout).not.toContain(KEY);
@@ -161,7 +161,7 @@ test("a timeout: exit 2 with a clear message", async () => {
   const port = (slow.address() as AddressInfo).port;
   try {
     const r = await runTsx(
-      "cli/invoke.ts",
+      "ops/invoke.ts",
       [
         "--uri",
         `http://127.0.0.1:${port}/score`,
@@ -186,12 +186,12 @@ test("a timeout: exit 2 with a clear message", async () => {
 test("usage and file errors: exit 2 before any request", async () => {
   const short = path.join(dir, "short.json");
   writeFileSync(short, "[7]");
-  let r = await runTsx("cli/invoke.ts", ["--uri", uri, "--request", requestFile, "--expected", short], {
+  let r = await runTsx("ops/invoke.ts", ["--uri", uri, "--request", requestFile, "--expected", short], {
     ENDPOINT_KEY: KEY,
   });
   expect(r.code).toBe(2);
   expect(r.stderr).toMatch(/4 images but .*short\.json has 1 labels/);
-  r = await runTsx("cli/invoke.ts", [
+  r = await runTsx("ops/invoke.ts", [
     "--uri",
     uri,
     "--request",
@@ -201,7 +201,7 @@ test("usage and file errors: exit 2 before any request", async () => {
   ]);
   expect(r.code).toBe(2);
   expect(r.stderr).toMatch(/file not found: .*missing\.json/);
-  r = await runTsx("cli/invoke.ts", ["--key", KEY]);
+  r = await runTsx("ops/invoke.ts", ["--key", KEY]);
   expect(r.code).toBe(2);
   expect(r.stderr).toMatch(/--uri is required/);
   expectNoKey(r);

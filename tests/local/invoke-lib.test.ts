@@ -21,7 +21,7 @@ import {
   runInvoke,
   scoreResponse,
   validateInputs,
-} from "../../cli/invoke-lib";
+} from "../../lib/invoke";
 
 const KEY = "s3cr3t-KEY-value-0123456789";
 

@@ -1,6 +1,6 @@
 /** Unit tests of the pure helpers in ops/ (no processes, no network). */
-import { parseArgs } from "../../ops/lib/args";
-import { mlflowHttpBase, parseModelUri, parseWorkspaceChildId, serviceOrigin } from "../../ops/lib/ids";
+import { parseArgs } from "../../lib/cli/args";
+import { mlflowHttpBase, parseModelUri, parseWorkspaceChildId, serviceOrigin } from "../../lib/cli/ids";
 import {
   assertSafeForToken,
   AzureHttp,
@@ -8,13 +8,13 @@ import {
   claimsChallenge,
   retryAfterMs,
   type RetryOptions,
-} from "../../ops/lib/http";
-import { formatDuration, OpsError } from "../../ops/lib/log";
-import { redact, registerSecret } from "../../ops/lib/redact";
+} from "../../lib/cli/http";
+import { formatDuration, OpsError } from "../../lib/cli/log";
+import { redact, registerSecret } from "../../lib/cli/redact";
 import { putBody, sameTraffic, trafficAllTo, trafficWithout } from "../../ops/set-traffic";
-import { relativeBlobPath } from "../../ops/download-model";
+import { relativeBlobPath } from "../../local/download-model";
 import { cancelCommand, quotaHints } from "../../ops/wait-for-job";
-import { pickUserLog, tail } from "../../ops/lib/workspace";
+import { pickUserLog, tail } from "../../lib/cli/workspace";
 import type { AccessToken, TokenCredential } from "@azure/identity";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";

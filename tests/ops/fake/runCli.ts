@@ -1,4 +1,4 @@
-/** Runs an ops CLI as a child process the way the Pulumi graph does (`tsx ops/<name>.ts ...`). */
+/** Runs a CLI as a child process the way the Pulumi graph does (`tsx ops/<name>.ts ...`). */
 import { spawn, type ChildProcess } from "node:child_process";
 import * as path from "node:path";
 
@@ -14,13 +14,14 @@ export interface CliResult {
   json: Record<string, unknown> | undefined;
 }
 
+/** `name`: an ops CLI (`wait-for-job`) or a repository path without `.ts` (`local/download-model`). */
 export function startCli(
   name: string,
   args: string[],
   env: NodeJS.ProcessEnv,
   cwd = REPO,
 ): { child: ChildProcess; done: Promise<CliResult>; stderrSoFar: () => string } {
-  const child = spawn(process.execPath, [TSX, path.join(REPO, "ops", `${name}.ts`), ...args], {
+  const child = spawn(process.execPath, [TSX, path.join(REPO, name.includes("/") ? `${name}.ts` : `ops/${name}.ts`), ...args], {
     cwd,
     env,
     stdio: ["ignore", "pipe", "pipe"],

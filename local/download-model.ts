@@ -17,15 +17,15 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { AnonymousCredential, ContainerClient, StorageSharedKeyCredential } from "@azure/storage-blob";
 import type { TokenCredential } from "@azure/identity";
-import { ArmClient, armEndpointFrom } from "./lib/arm";
-import { parseArgs, str } from "./lib/args";
-import { runCli } from "./lib/cli";
-import { createCredential } from "./lib/credential";
-import { parseBlobUrl, parseModelUri, parseWorkspaceChildId, type WorkspaceScope } from "./lib/ids";
-import { jsonOf } from "./lib/http";
-import { errorMessage, log, OpsError, writeResult } from "./lib/log";
-import { registerSecret } from "./lib/redact";
-import { DEFAULT_REGISTRY, registerModel } from "../local/registry";
+import { ArmClient, armEndpointFrom } from "../lib/cli/arm";
+import { parseArgs, str } from "../lib/cli/args";
+import { runCli } from "../lib/cli/run";
+import { createCredential } from "../lib/cli/credential";
+import { parseBlobUrl, parseModelUri, parseWorkspaceChildId, type WorkspaceScope } from "../lib/cli/ids";
+import { jsonOf } from "../lib/cli/http";
+import { errorMessage, log, OpsError, writeResult } from "../lib/cli/log";
+import { registerSecret } from "../lib/cli/redact";
+import { DEFAULT_REGISTRY, registerModel } from "./registry";
 
 const USAGE =
   "usage: tsx ops/download-model.ts --model-id <ARM id of a model version> [--dest .local/registry] " +

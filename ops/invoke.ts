@@ -3,7 +3,7 @@
  *                   [--deployment NAME] [--json] [--timeout-seconds N] [--retries N] [--retry-delay-seconds F]
  * Thin wrapper over cli/invoke-lib.ts (see INVOKE_USAGE there). Never prints the key.
  */
-import { EXIT_ERROR, INVOKE_USAGE, UsageError, parseInvokeArgs, runInvoke } from "./invoke-lib";
+import { EXIT_ERROR, INVOKE_USAGE, UsageError, parseInvokeArgs, runInvoke } from "../lib/invoke";
 
 async function main(): Promise<number> {
   let opts;

@@ -2,10 +2,10 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { installBlobs, type BlobStore } from "./fake/blobs";
-import { FakeAzure } from "./fake/fakeAzure";
-import { runCli, type CliResult } from "./fake/runCli";
-import { JOB, WS_ID } from "./scenarios";
+import { installBlobs, type BlobStore } from "../ops/fake/blobs";
+import { FakeAzure } from "../ops/fake/fakeAzure";
+import { runCli, type CliResult } from "../ops/fake/runCli";
+import { JOB, WS_ID } from "../ops/scenarios";
 
 const fake = new FakeAzure();
 const outputs: CliResult[] = [];
@@ -86,7 +86,7 @@ function store(prefix: string, files: Map<string, Buffer>): BlobStore {
 
 async function download(): Promise<CliResult> {
   const r = await runCli(
-    "download-model",
+    "local/download-model",
     ["--model-id", MODEL_ID, "--dest", dest, "--storage-endpoint", fake.url],
     fake.env(),
   );
