@@ -1,16 +1,16 @@
 // Azure ML lifecycle as one Pulumi graph: workspace → GPU cluster → environments + code → training job → wait
-// → model → online endpoint + deployment → 100 % traffic → sample invocation. Config is read and validated in
-// components/config.ts before anything is declared; the components hold the resources.
+// → model → online endpoint + deployment → 100 % traffic → sample invocation. The stack config is read and
+// validated against lib/config/schema.ts before anything is declared; each group goes to the component that uses it.
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { readStackConfig } from "./components/config";
-import { MlWorkspace } from "./components/workspace";
+import { readStackConfig } from "./lib/config/stack";
+import { MlWorkspace } from "./components/mlWorkspace";
 import { GpuCompute } from "./components/gpuCompute";
-import { Environments } from "./components/environments";
+import { EnvironmentAsset } from "./components/environmentAsset";
 import { CodeAsset } from "./components/codeAsset";
 import { TrainingJob } from "./components/trainingJob";
-import { RegisteredModel } from "./components/model";
-import { OnlineService } from "./components/onlineEndpoint";
+import { RegisteredModel } from "./components/registeredModel";
+import { OnlineService } from "./components/onlineService";
 import { SampleInvocation } from "./components/sampleInvocation";
 
 const root = __dirname;
@@ -22,98 +22,47 @@ const cfg = readStackConfig(
   pulumi.getStack(),
   Object.keys(pulumi.runtime.allConfig()),
 );
-const tags = cfg.tags;
 
-const ws = new MlWorkspace("ml", {
+const workspace = new MlWorkspace("ml", {
   project: cfg.project,
   stack: cfg.stack,
   location: cfg.location,
-  existingResourceGroupName: cfg.resourceGroupName,
-  tags,
-  purgeOnDestroy: cfg.purgeOnDestroy,
+  ...cfg.workspace,
 });
+const gpu = new GpuCompute("gpu", { workspace, ...cfg.gpu });
 
-const gpu = new GpuCompute("gpu", {
-  workspace: ws,
-  location: cfg.location,
-  vmSize: cfg.gpuVmSize,
-  maxNodes: cfg.gpuMaxNodes,
-  lowPriority: cfg.gpuLowPriority,
-  idleSeconds: cfg.gpuIdleSeconds,
-  tags,
+const inferenceEnv = new EnvironmentAsset("inference-env", {
+  workspace,
+  environmentName: "mnist-inference",
+  image: cfg.inference.image,
+  condaFile: path.join(root, "scoring", "environment.yml"),
+  description: "Inference image for scoring/score.py (TensorFlow CPU + Azure ML inference server)",
 });
-
-const envs = new Environments("environments", {
-  workspace: ws,
-  trainingEnvironmentId: cfg.trainingEnvironment,
-  condaFilePath: path.join(root, "scoring", "environment.yml"),
-  inferenceImage: cfg.inferenceImage,
-  inferenceEnvironmentName: "mnist-inference",
-  tags,
-});
-
 const trainCode = new CodeAsset("train-code", {
-  workspace: ws,
+  workspace,
   folder: path.join(root, "training"),
   assetName: "mnist-train",
-  tags,
 });
 const scoreCode = new CodeAsset("score-code", {
-  workspace: ws,
+  workspace,
   folder: path.join(root, "scoring"),
   assetName: "mnist-score",
-  tags,
 });
 
-const training = new TrainingJob("training", {
-  workspace: ws,
-  compute: gpu,
-  code: trainCode,
-  environmentId: envs.trainingEnvironmentId,
-  hyperparameters: {
-    epochs: cfg.epochs,
-    batchSize: cfg.batchSize,
-    learningRate: cfg.learningRate,
-    seed: cfg.seed,
-  },
-  dataUri: cfg.trainingDataUri,
-  experimentName: cfg.experimentName,
-  displayName: cfg.jobDisplayName,
-  retrainNonce: cfg.retrainNonce,
-  timeoutMinutes: cfg.jobTimeoutMinutes,
-  stuckTimeoutMinutes: cfg.jobStuckTimeoutMinutes,
-  minTestAccuracy: cfg.minTestAccuracy,
-  tags,
-});
-
-const model = new RegisteredModel("model", { workspace: ws, training, modelName: cfg.modelName, tags });
-
+const training = new TrainingJob("training", { workspace, compute: gpu, code: trainCode, ...cfg.training });
+const model = new RegisteredModel("model", { workspace, training, ...cfg.model });
 const service = new OnlineService("online", {
-  workspace: ws,
-  location: cfg.location,
-  stack: cfg.stack,
-  authMode: cfg.endpointAuthMode,
+  workspace,
   model,
   scoringCode: scoreCode,
-  environments: envs,
-  instanceType: cfg.instanceType,
-  instanceCount: cfg.instanceCount,
-  workerCount: cfg.workerCount,
-  maxBatchSize: cfg.maxBatchSize,
-  settings: cfg.deployment,
-  tags,
+  environment: inferenceEnv,
+  ...cfg.serving,
 });
+const sample = new SampleInvocation("sample", { workspace, service, ...cfg.sample });
 
-const sample = new SampleInvocation("sample", {
-  workspace: ws,
-  service,
-  authMode: cfg.endpointAuthMode,
-  minAccuracy: cfg.sampleMinAccuracy,
-});
-
-export const resourceGroupName = ws.resourceGroupName;
-export const workspaceName = ws.workspaceName;
-export const studioUrl = ws.studioUrl;
+export const resourceGroupName = workspace.resourceGroupName;
+export const workspaceName = workspace.workspaceName;
+export const studioUrl = workspace.studioUrl;
 export const computeName = gpu.computeName;
 export const jobName = training.jobName;
 export const jobStudioUrl = training.studioUrl;
@@ -122,7 +71,7 @@ export const testAccuracy = training.testAccuracy;
 export const modelName = model.modelName;
 export const modelVersion = model.modelVersion;
 export const endpointName = service.endpointName;
-export const endpointAuthMode = cfg.endpointAuthMode;
+export const endpointAuthMode = service.authMode;
 export const scoringUri = service.scoringUri;
 export const swaggerUri = service.swaggerUri;
 export const deploymentName = service.deploymentName;

@@ -10,7 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as azuread from "@pulumi/azuread";
 import * as authorization from "@pulumi/azure-native/authorization";
 import * as resources from "@pulumi/azure-native/resources";
-import { CiIdentity, readCiIdentitySettings } from "../components/ciIdentity";
+import { CiIdentity, readCiIdentitySettings } from "./ciIdentity";
 
 const config = new pulumi.Config();
 const resourceGroupName = config.require("resourceGroupName");

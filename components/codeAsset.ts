@@ -2,16 +2,16 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as storage from "@pulumi/azure-native/storage";
 import * as ml from "@pulumi/azure-native/machinelearningservices";
-import { MlWorkspace } from "./workspace";
-import { hashFolder, listAssetFiles, shortHash } from "./hashing";
+import { MlWorkspace } from "./mlWorkspace";
+import { hashFolder, listAssetFiles, shortHash } from "../lib/hashing";
+import { childName } from "../lib/children";
 
 export interface CodeAssetArgs {
-  workspace: MlWorkspace;
+  readonly workspace: MlWorkspace;
   /** Absolute path of the folder to upload (training/ or scoring/). */
-  folder: string;
+  readonly folder: string;
   /** CodeVersion (container) name in the workspace. */
-  assetName: string;
-  tags: Record<string, string>;
+  readonly assetName: string;
 }
 
 /** Version of a code asset: the folder's content hash. */
@@ -44,6 +44,8 @@ export class CodeAsset extends pulumi.ComponentResource {
   readonly blobs: storage.Blob[];
   readonly codeUri: pulumi.Output<string>;
   readonly codeVersion: ml.CodeVersion;
+  /** The code version's ARM id (what jobs and deployments name). */
+  readonly codeId: pulumi.Output<string>;
 
   constructor(name: string, args: CodeAssetArgs, opts?: pulumi.ComponentResourceOptions) {
     super("azure-ml-mnist:index:CodeAsset", name, {}, opts);
@@ -61,20 +63,20 @@ export class CodeAsset extends pulumi.ComponentResource {
           `${name}:${rel}`,
           {
             resourceGroupName: ws.resourceGroupName,
-            accountName: ws.storageAccount.name,
+            accountName: ws.storageAccountName,
             containerName: container,
             blobName: `${prefix}/${rel}`,
             type: "Block",
             contentType: CONTENT_TYPES[path.extname(rel)] ?? "application/octet-stream",
             source: new pulumi.asset.FileAsset(path.join(args.folder, rel)),
           },
-          { parent: this, dependsOn: [ws.deletionAnchor] },
+          ws.childOptions(this),
         ),
     );
 
-    this.codeUri = pulumi.interpolate`https://${ws.storageAccount.name}.blob.core.windows.net/${container}/${prefix}`;
+    this.codeUri = pulumi.interpolate`https://${ws.storageAccountName}.blob.core.windows.net/${container}/${prefix}`;
     this.codeVersion = new ml.CodeVersion(
-      `${name}-version`,
+      childName(name, "version"),
       {
         resourceGroupName: ws.resourceGroupName,
         workspaceName: ws.workspaceName,
@@ -83,11 +85,12 @@ export class CodeAsset extends pulumi.ComponentResource {
         properties: {
           codeUri: this.codeUri,
           description: `${path.basename(args.folder)}/ at content hash ${this.version}`,
-          tags: args.tags,
+          tags: ws.tags,
         },
       },
-      { parent: this, dependsOn: [...this.blobs, ws.deletionAnchor] },
+      ws.childOptions(this, { dependsOn: this.blobs }),
     );
+    this.codeId = this.codeVersion.id;
     this.registerOutputs({ codeVersionId: this.codeVersion.id, version: this.version });
   }
 }

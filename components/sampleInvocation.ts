@@ -1,29 +1,22 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as ml from "@pulumi/azure-native/machinelearningservices";
-import { MlWorkspace } from "./workspace";
-import { OnlineService } from "./onlineEndpoint";
-import { EndpointAuthMode } from "./config";
-import { TSX, parseJsonLine } from "./commands";
+import { MlWorkspace } from "./mlWorkspace";
+import { OnlineService } from "./onlineService";
+import type { EndpointAuthMode, SampleSettings } from "../lib/config/schema";
+import type { SampleResult } from "../lib/contracts";
+import { childName, legacyAliases } from "../lib/children";
+import { TSX, parseJsonLine } from "../lib/steps";
 
-export interface SampleInvocationArgs {
-  workspace: MlWorkspace;
-  service: OnlineService;
-  authMode: EndpointAuthMode;
-  /** Share of the sample digits that must be classified correctly. */
-  minAccuracy: number;
-  requestFile?: string;
-  labelsFile?: string;
+export interface SampleInvocationArgs extends SampleSettings {
+  readonly workspace: MlWorkspace;
+  /** The live service to call (its scoring URI, auth mode and deployment). */
+  readonly service: OnlineService;
 }
 
-/** What cli/invoke.ts --json prints. */
-export interface SampleResult {
-  total: number;
-  correct: number;
-  accuracy: number;
-  latencyMs: number;
-  passed: boolean;
-}
+/** Real MNIST test digits and their labels, sent by the smoke test (relative to the project root). */
+const REQUEST_FILE = "scoring/sample-request.json";
+const LABELS_FILE = "scoring/sample-labels.json";
 
 /**
  * The credential the sample call sends, as a secret. Never fetched in preview: listKeys/token need more than
@@ -66,7 +59,7 @@ export class SampleInvocation extends pulumi.ComponentResource {
     const ws = args.workspace;
     const svc = args.service;
     this.credential = endpointCredential(
-      args.authMode,
+      svc.authMode,
       {
         resourceGroupName: ws.resourceGroupName,
         workspaceName: ws.workspaceName,
@@ -74,28 +67,27 @@ export class SampleInvocation extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    const request = args.requestFile ?? "scoring/sample-request.json";
-    const labels = args.labelsFile ?? "scoring/sample-labels.json";
-    const prefix = args.authMode === "AADToken" ? AAD_TOKEN : "";
+    const prefix = svc.authMode === "AADToken" ? AAD_TOKEN : "";
 
     this.invocation = new command.local.Command(
-      "invoke",
+      childName(name, "invoke"),
       {
         // No --deployment header: the call must reach the deployment through the endpoint's traffic. Retries
         // ride out the 502s of a freshly started container.
-        create: pulumi.interpolate`${prefix}${TSX} cli/invoke.ts --uri ${svc.scoringUri} --request ${request} --expected ${labels} --min-accuracy ${args.minAccuracy} --retries 6 --json`,
+        create: pulumi.interpolate`${prefix}${TSX} ops/invoke.ts --uri ${svc.scoringUri} --request ${REQUEST_FILE} --expected ${LABELS_FILE} --min-accuracy ${args.minAccuracy} --retries 6 --json`,
         environment: this.credential ? pulumi.secret({ ENDPOINT_KEY: this.credential }) : undefined,
         logging: "stderr",
-        triggers: [svc.deployment.id, svc.trafficStep.id],
+        triggers: [svc.deploymentId, svc.live.id],
       },
       {
         parent: this,
-        dependsOn: [svc.trafficStep],
+        dependsOn: [svc.live],
+        aliases: legacyAliases(name, "sample", "invoke"),
         // The stored environment holds the key.
         additionalSecretOutputs: ["environment"],
       },
     );
-    this.result = this.invocation.stdout.apply((out) => parseJsonLine<SampleResult>(out, "cli/invoke.ts"));
+    this.result = this.invocation.stdout.apply((out) => parseJsonLine<SampleResult>(out, "ops/invoke.ts"));
     this.registerOutputs({ result: this.result });
   }
 }

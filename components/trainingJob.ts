@@ -2,44 +2,28 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as ml from "@pulumi/azure-native/machinelearningservices";
 import type * as azureInputs from "@pulumi/azure-native/types/input";
-import { MlWorkspace } from "./workspace";
+import { MlWorkspace } from "./mlWorkspace";
 import { GpuCompute } from "./gpuCompute";
 import { CodeAsset } from "./codeAsset";
-import { hashValues, shortHash } from "./hashing";
-import { TSX, parseJsonLine } from "./commands";
+import type { TrainingSettings } from "../lib/config/schema";
+import type { WaitResult } from "../lib/contracts";
+import { hashValues, shortHash } from "../lib/hashing";
+import { childName, legacyAliases } from "../lib/children";
+import { TSX, parseJsonLine } from "../lib/steps";
 
 export interface Hyperparameters {
-  epochs: number;
-  batchSize: number;
-  learningRate: number;
-  seed: number;
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly learningRate: number;
+  readonly seed: number;
 }
 
-export interface TrainingJobArgs {
-  workspace: MlWorkspace;
-  compute: GpuCompute;
-  code: CodeAsset;
-  environmentId: string;
-  hyperparameters: Hyperparameters;
-  /** Optional uri_folder with MNIST (npz or IDX files); without it app.py downloads MNIST through Keras. */
-  dataUri?: string;
-  experimentName: string;
-  displayName: string;
-  /** Bump to train again with otherwise unchanged inputs (e.g. after a failed run). */
-  retrainNonce: string;
-  timeoutMinutes: number;
-  stuckTimeoutMinutes: number;
-  minTestAccuracy: number;
-  tags: Record<string, string>;
-}
-
-/** What the wait step prints (ops/wait-for-job.ts). */
-export interface WaitResult {
-  jobName: string;
-  status: string;
-  testAccuracy: number;
-  studioUrl?: string;
-  elapsedSeconds?: number;
+export interface TrainingJobArgs extends TrainingSettings {
+  readonly workspace: MlWorkspace;
+  /** The cluster the job runs on. */
+  readonly compute: GpuCompute;
+  /** training/ as a code asset. */
+  readonly code: CodeAsset;
 }
 
 // ${{...}} are resolved by Azure ML, not by TypeScript: this is a plain string on purpose.
@@ -94,9 +78,10 @@ export function trainingJobHash(parts: {
 export class TrainingJob extends pulumi.ComponentResource {
   readonly hash: string;
   readonly job: ml.Job;
-  /** The job's actual (autonamed) name: Pulumi drops the `id` input that would name it. */
+  /** The job's actual name. */
   readonly jobName: pulumi.Output<string>;
-  readonly wait: command.local.Command;
+  /** Done once the wait step has accepted the job (completed, accurate enough): what consumers of the model wait for. */
+  readonly accepted: pulumi.CustomResource;
   readonly result: pulumi.Output<WaitResult>;
   readonly testAccuracy: pulumi.Output<number>;
   readonly studioUrl: pulumi.Output<string>;
@@ -104,11 +89,11 @@ export class TrainingJob extends pulumi.ComponentResource {
   constructor(name: string, args: TrainingJobArgs, opts?: pulumi.ComponentResourceOptions) {
     super("azure-ml-mnist:index:TrainingJob", name, {}, opts);
     const ws = args.workspace;
-    const inputs = literalInputs(args.hyperparameters);
+    const inputs = literalInputs(args);
     const cmd = trainingCommand(args.dataUri !== undefined);
     this.hash = trainingJobHash({
       codeVersion: args.code.version,
-      environmentId: args.environmentId,
+      environmentId: args.environment,
       vmSize: args.compute.vmSize,
       lowPriority: args.compute.lowPriority,
       inputs,
@@ -128,7 +113,7 @@ export class TrainingJob extends pulumi.ComponentResource {
       jobInputs.data = { jobInputType: "uri_folder", uri: args.dataUri, mode: "ReadOnlyMount" };
 
     this.job = new ml.Job(
-      `train-${this.hash}`,
+      childName(name, this.hash),
       {
         resourceGroupName: ws.resourceGroupName,
         workspaceName: ws.workspaceName,
@@ -137,43 +122,47 @@ export class TrainingJob extends pulumi.ComponentResource {
           displayName: args.displayName,
           experimentName: args.experimentName,
           description: `Keras CNN on MNIST; run hash ${this.hash}`,
-          codeId: args.code.codeVersion.id,
-          environmentId: args.environmentId,
-          computeId: args.compute.compute.id,
+          codeId: args.code.codeId,
+          environmentId: args.environment,
+          computeId: args.compute.computeId,
           command: cmd,
           inputs: jobInputs,
           outputs: JOB_OUTPUTS,
           limits: { jobLimitsType: "Command", timeout: `PT${args.timeoutMinutes}M` },
           identity: JOB_IDENTITY,
-          tags: { ...args.tags, runHash: this.hash },
+          tags: { ...ws.tags, runHash: this.hash },
         },
       },
-      {
-        parent: this,
-        // Immutable in Azure and history once run: never updated in place, never deleted by Pulumi (it goes
-        // with the workspace).
+      // Immutable in Azure and history once run: never updated in place, never deleted by Pulumi (it goes with the
+      // workspace).
+      ws.childOptions(this, {
         retainOnDelete: true,
         ignoreChanges: ["properties"],
-        dependsOn: [ws.deletionAnchor],
-      },
+        aliases: legacyAliases(name, "training", `train-${this.hash}`),
+      }),
     );
     this.jobName = this.job.name;
 
     // The job limit counts running time; the wait also covers queueing, node start and the image pull.
     const waitMinutes = args.timeoutMinutes + args.stuckTimeoutMinutes;
     // Polls the job; exits non-zero (failing `pulumi up`) unless it completes with enough test accuracy.
-    this.wait = new command.local.Command(
-      "wait",
+    const wait = new command.local.Command(
+      childName(name, "wait"),
       {
         create: pulumi.interpolate`${TSX} ops/wait-for-job.ts --job-id ${this.job.id} --min-accuracy ${args.minTestAccuracy} --stuck-timeout-minutes ${args.stuckTimeoutMinutes} --timeout-minutes ${waitMinutes}`,
         logging: "stderr",
         triggers: [this.job.id],
       },
-      { parent: this, dependsOn: [this.job] },
+      { parent: this, dependsOn: [this.job], aliases: legacyAliases(name, "training", "wait") },
     );
-    this.result = this.wait.stdout.apply((out) => parseJsonLine<WaitResult>(out, "ops/wait-for-job.ts"));
-    this.testAccuracy = this.result.apply((r) => r.testAccuracy);
-    this.studioUrl = pulumi.interpolate`https://ml.azure.com/runs/${this.jobName}?wsid=${ws.workspace.id}`;
+    this.accepted = wait;
+    this.result = wait.stdout.apply((out) => parseJsonLine<WaitResult>(out, "ops/wait-for-job.ts"));
+    // The step always gets --min-accuracy, so its result always carries the metric.
+    this.testAccuracy = this.result.apply((r) => {
+      if (r.testAccuracy === undefined) throw new Error("ops/wait-for-job.ts printed no testAccuracy");
+      return r.testAccuracy;
+    });
+    this.studioUrl = pulumi.interpolate`https://ml.azure.com/runs/${this.jobName}?wsid=${ws.workspaceId}`;
 
     this.registerOutputs({
       jobName: this.jobName,

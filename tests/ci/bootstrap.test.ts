@@ -14,7 +14,7 @@ function load(config: Record<string, string>): { program: Program; registered: R
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- a fresh instance per isolated registry
     const pulumi = require("@pulumi/pulumi") as typeof pulumiType;
     const registered = installMocks(pulumi, PROJECT, config);
-    // eslint-disable-next-line @typescript-eslint/no-require-imports -- load the program after its mocks (facts §17)
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- load the program after its mocks, so its resources register against them
     const program = require("../../bootstrap/index") as Program;
     result = { program, registered };
   });

@@ -12,11 +12,11 @@ import {
   validateBranchName,
   validateEnvironmentName,
   blobContainerScope,
-} from "../../components/ciIdentity";
+} from "../../bootstrap/ciIdentity";
 
 const registered = installMocks(pulumi, "azure-ml-mnist-ci-bootstrap", {});
 
-// Mocks do not see resource options: record each registration's parent from the monitor request (facts §17).
+// Mocks do not see resource options: record each registration's parent from the monitor request.
 const parents = new Map<string, string>();
 {
   type Req = { getType(): string; getName(): string; getParent(): string };

@@ -19,7 +19,7 @@ const harness = installMocks(false);
 
 beforeAll(async () => {
   pulumi.runtime.setAllConfig(devStackConfig());
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- load the program after its mocks (facts §17)
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- load the program after its mocks, so its resources register against them
   require("../../index");
   await harness.settle();
 });

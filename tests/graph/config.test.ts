@@ -1,14 +1,9 @@
-// components/config.ts without Pulumi: defaults, and every class of bad input rejected naming key, value, rule.
+// lib/config without Pulumi: defaults, and every class of bad input rejected naming key, value, rule.
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
-import {
-  ConfigError,
-  DEFAULTS,
-  DEFAULT_DEPLOYMENT_SETTINGS,
-  StackConfig,
-  readStackConfig,
-} from "../../components/config";
+import { ConfigError, StackConfig, readStackConfig } from "../../lib/config/stack";
+import { DEFAULTS, DEFAULT_DEPLOYMENT_SETTINGS, SCHEMA, pulumiYamlConfig } from "../../lib/config/schema";
 import { ROOT } from "./harness";
 
 const P = "azure-ml-mnist";
@@ -33,19 +28,13 @@ describe("defaults", () => {
     const c = read({});
     expect(c).toMatchObject({
       location: "westeurope",
-      resourceGroupName: undefined,
-      gpuVmSize: "Standard_NC4as_T4_v3",
-      gpuMaxNodes: 1,
-      epochs: 15,
-      batchSize: 128,
-      learningRate: 0.003,
-      seed: 42,
-      endpointAuthMode: "Key",
-      instanceCount: 1,
-      purgeOnDestroy: false,
+      workspace: { resourceGroupName: undefined, purgeOnDestroy: false },
+      gpu: { vmSize: "Standard_NC4as_T4_v3", maxNodes: 1 },
+      training: { epochs: 15, batchSize: 128, learningRate: 0.003, seed: 42 },
+      serving: { authMode: "Key", instanceCount: 1 },
     });
-    expect(c.tags).toEqual({ project: P, stack: "dev", managedBy: "pulumi" });
-    expect(c.deployment).toEqual(DEFAULT_DEPLOYMENT_SETTINGS);
+    expect(c.workspace.tags).toEqual({ project: P, stack: "dev", managedBy: "pulumi" });
+    expect(c.serving.settings).toEqual(DEFAULT_DEPLOYMENT_SETTINGS);
   });
 
   test("Pulumi.yaml's typed config section declares the same defaults", () => {
@@ -55,9 +44,14 @@ describe("defaults", () => {
     };
     expect(project.name).toBe(P);
     const declared = project.config;
-    for (const [key, value] of Object.entries(DEFAULTS)) {
-      expect([key, String(declared[key]?.default)]).toEqual([key, String(value)]);
+    for (const group of Object.values(SCHEMA)) {
+      for (const s of Object.values(group)) {
+        if (s.type === "object") continue;
+        expect([s.key, String(declared[s.key]?.default)]).toEqual([s.key, String(s.default ?? "")]);
+      }
     }
+    // The whole section is the schema's (type, default, description): `npm run config:sync` writes it.
+    expect(declared).toEqual(pulumiYamlConfig());
     for (const [key, decl] of Object.entries(declared)) {
       expect(["string", "integer", "boolean"]).toContain(decl.type);
       // Every declared default passes validation.
@@ -78,10 +72,10 @@ describe("defaults", () => {
       learningRate: argDefault("learning-rate"),
       seed: argDefault("seed"),
     }).toEqual({
-      epochs: DEFAULTS.epochs,
-      batchSize: DEFAULTS.batchSize,
-      learningRate: DEFAULTS.learningRate,
-      seed: DEFAULTS.seed,
+      epochs: DEFAULTS.training.epochs,
+      batchSize: DEFAULTS.training.batchSize,
+      learningRate: DEFAULTS.training.learningRate,
+      seed: DEFAULTS.training.seed,
     });
   });
 
@@ -109,12 +103,17 @@ describe("defaults", () => {
 
   test("the tags object merges over the defaults", () => {
     const c = read({ tags: JSON.stringify({ environment: "dev", project: "other" }) });
-    expect(c.tags).toEqual({ project: "other", stack: "dev", managedBy: "pulumi", environment: "dev" });
+    expect(c.workspace.tags).toEqual({
+      project: "other",
+      stack: "dev",
+      managedBy: "pulumi",
+      environment: "dev",
+    });
   });
 
   test("deployment settings: partial objects keep the other defaults; concurrency follows workerCount", () => {
     const c = read({ workerCount: "2", deployment: JSON.stringify({ livenessInitialDelaySeconds: 300 }) });
-    expect(c.deployment).toMatchObject({
+    expect(c.serving.settings).toMatchObject({
       livenessInitialDelaySeconds: 300,
       maxConcurrentRequestsPerInstance: 2,
     });
@@ -223,6 +222,10 @@ describe("bad config is rejected with the key, the value and the rule", () => {
       learningRate: "1e-4",
       minTestAccuracy: "1",
     });
-    expect(c).toMatchObject({ gpuLowPriority: true, endpointAuthMode: "AADToken", learningRate: 0.0001 });
+    expect(c).toMatchObject({
+      gpu: { lowPriority: true },
+      serving: { authMode: "AADToken" },
+      training: { learningRate: 0.0001 },
+    });
   });
 });

@@ -1,9 +1,10 @@
-// Runs the real index.ts under Pulumi mocks (docs: azure-ml-facts §17) and records every registration with the
+// Runs the real index.ts under Pulumi mocks (pulumi.runtime.setMocks: no CLI, no cloud) and records every registration with the
 // options the mocks themselves never see (dependsOn, parent, ignoreChanges, retainOnDelete, ...).
 import type * as fsTypes from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
+import { hashValues } from "../../lib/hashing";
 
 // The real module object (an ES import gives a copy whose properties cannot be spied on).
 const fs = jest.requireActual<typeof fsTypes>("fs");
@@ -31,6 +32,8 @@ export interface Registration {
   retainOnDelete: boolean;
   deleteBeforeReplace: boolean;
   additionalSecretOutputs: string[];
+  /** URNs this resource answers to besides its own (its aliases, resolved). */
+  aliases: string[];
   customTimeouts?: { create: string; update: string; delete: string };
   /** Inputs as sent to the engine (secrets still wrapped: see isRpcSecret). */
   object: Record<string, unknown>;
@@ -94,7 +97,7 @@ function commandStdout(create: string): string {
       JSON.stringify({ jobName, status: "Completed", testAccuracy: TEST_ACCURACY, elapsedSeconds: 600 }),
     ].join("\n");
   }
-  if (create.includes("cli/invoke.ts")) {
+  if (create.includes("ops/invoke.ts")) {
     return JSON.stringify({ total: 20, correct: 20, accuracy: 1, latencyMs: 42.5, passed: true });
   }
   return "";
@@ -107,7 +110,14 @@ export function newResource(args: pulumi.runtime.MockResourceArgs): {
   const inputs = args.inputs as Record<string, string>;
   const state: Record<string, unknown> = { ...args.inputs };
   if (args.type === "random:index/randomString:RandomString") {
-    return { id: SUFFIX, state: { ...state, result: SUFFIX } };
+    // The program's one workspace gets SUFFIX; any other instance a suffix of its own, as random would give it.
+    const result =
+      args.name === "ml-name-suffix"
+        ? SUFFIX
+        : hashValues(args.name)
+            .replace(/[^a-z0-9]/g, "")
+            .slice(0, 6);
+    return { id: result, state: { ...state, result } };
   }
   if (args.type === "command:local:Command") {
     return {
@@ -183,6 +193,33 @@ function structToJs(s: unknown): Record<string, unknown> {
   return st?.toJavaScript ? st.toJavaScript() : {};
 }
 
+type AliasMessage = {
+  getUrn(): string;
+  getSpec():
+    | {
+        getName(): string;
+        getType(): string;
+        getParenturn(): string;
+        getNoparent(): boolean;
+      }
+    | undefined;
+};
+
+/** A resource's URN from its parent's URN (undefined or the stack: top level), its type and its name. */
+export function urnOf(parentUrn: string | undefined, type: string, name: string): string {
+  const prefix = `urn:pulumi:${STACK}::${PROJECT}::`;
+  const parentType = parentUrn?.split("::")[2];
+  const qualified = parentType && parentType !== "pulumi:pulumi:Stack" ? `${parentType}$${type}` : type;
+  return `${prefix}${qualified}::${name}`;
+}
+
+function resolveAlias(alias: AliasMessage, type: string, name: string, parent: string): string {
+  const spec = alias.getSpec();
+  if (!spec) return alias.getUrn();
+  const parentUrn = spec.getNoparent() ? undefined : spec.getParenturn() || parent;
+  return urnOf(parentUrn, spec.getType() || type, spec.getName() || name);
+}
+
 type Req = {
   getType(): string;
   getName(): string;
@@ -196,6 +233,8 @@ type Req = {
   getRetainondelete(): boolean;
   getDeletebeforereplace(): boolean;
   getAdditionalsecretoutputsList(): string[];
+  getAliasesList(): AliasMessage[];
+  getAliasurnsList(): string[];
   getCustomtimeouts(): { getCreate(): string; getUpdate(): string; getDelete(): string } | undefined;
   getObject(): unknown;
 };
@@ -248,6 +287,10 @@ export function installMocks(preview = false): Harness {
         retainOnDelete: req.getRetainondelete(),
         deleteBeforeReplace: req.getDeletebeforereplace(),
         additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+        aliases: [
+          ...req.getAliasurnsList(),
+          ...req.getAliasesList().map((a) => resolveAlias(a, req.getType(), req.getName(), req.getParent())),
+        ],
         customTimeouts: t
           ? { create: t.getCreate(), update: t.getUpdate(), delete: t.getDelete() }
           : undefined,

@@ -2,9 +2,9 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { canonicalJson, hashFolder, hashValues, listAssetFiles } from "../../components/hashing";
+import { canonicalJson, hashFolder, hashValues, listAssetFiles } from "../../lib/hashing";
 import { codeVersionOf, uploadPrefix } from "../../components/codeAsset";
-import { inferenceEnvironmentVersion } from "../../components/environments";
+import { environmentVersion } from "../../components/environmentAsset";
 import { ROOT } from "./harness";
 
 let tmp: string;
@@ -76,10 +76,10 @@ test("upload prefix follows the Azure ML CLI layout", () => {
 });
 
 test("inference environment version depends on image and conda text only", () => {
-  const v = inferenceEnvironmentVersion("img:1", "deps: [a]");
-  expect(inferenceEnvironmentVersion("img:1", "deps: [a]")).toBe(v);
-  expect(inferenceEnvironmentVersion("img:2", "deps: [a]")).not.toBe(v);
-  expect(inferenceEnvironmentVersion("img:1", "deps: [b]")).not.toBe(v);
+  const v = environmentVersion("img:1", "deps: [a]");
+  expect(environmentVersion("img:1", "deps: [a]")).toBe(v);
+  expect(environmentVersion("img:2", "deps: [a]")).not.toBe(v);
+  expect(environmentVersion("img:1", "deps: [b]")).not.toBe(v);
 });
 
 test("value hashes ignore key order and undefined keys", () => {

@@ -8,13 +8,13 @@ let prog: typeof import("../../index");
 beforeAll(async () => {
   h = installMocks(true);
   pulumi.runtime.setAllConfig(devStackConfig());
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded after the mocks (facts §17)
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded after the mocks, so its resources register against them
   prog = require("../../index");
   await h.settle();
 });
 
 test("the program registers its whole graph in preview", () => {
-  expect(one(h, "command:local:Command", "invoke")).toBeDefined();
+  expect(one(h, "command:local:Command", "sample-invoke")).toBeDefined();
   expect(pulumi.runtime.isDryRun()).toBe(true);
 });
 
@@ -29,5 +29,7 @@ test("the key is unknown and secret in preview, and never printed", async () => 
   // `isKnown` is internal to Output; unknown = apply callbacks never run in preview.
   expect(await (prog.endpointKey as unknown as { isKnown: Promise<boolean> }).isKnown).toBe(false);
   expect(JSON.stringify(h.registrations.map((r) => r.object))).not.toContain(MOCK_KEY);
-  expect(pulumi.runtime.isRpcSecret(one(h, "command:local:Command", "invoke").object.environment)).toBe(true);
+  expect(
+    pulumi.runtime.isRpcSecret(one(h, "command:local:Command", "sample-invoke").object.environment),
+  ).toBe(true);
 });

@@ -3,7 +3,7 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { codeVersionOf } from "../../components/codeAsset";
-import { listAssetFiles } from "../../components/hashing";
+import { listAssetFiles } from "../../lib/hashing";
 import {
   Harness,
   MOCK_KEY,
@@ -30,7 +30,7 @@ let prog: typeof import("../../index");
 beforeAll(async () => {
   h = installMocks(false);
   pulumi.runtime.setAllConfig(devStackConfig());
-  // Loaded after the mocks (facts §17); `await import` is TS2835 under nodenext.
+  // Loaded after the mocks, so its resources register against them; `await import` is TS2835 under nodenext.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   prog = require("../../index");
   await valueOf(prog.sampleResult);
@@ -45,7 +45,7 @@ describe("components", () => {
     for (const t of [
       "MlWorkspace",
       "GpuCompute",
-      "Environments",
+      "EnvironmentAsset",
       "TrainingJob",
       "RegisteredModel",
       "OnlineService",
@@ -139,7 +139,7 @@ describe("components", () => {
 
   test("training job: command, hyperparameters as inputs, cluster, names from config; immutable and kept", () => {
     const jobReg = one(h, `${ML}:Job`);
-    expect(jobReg.name).toMatch(/^train-[0-9a-f]{12}$/);
+    expect(jobReg.name).toMatch(/^training-[0-9a-f]{12}$/);
     expect(jobReg.retainOnDelete).toBe(true);
     expect(jobReg.ignoreChanges).toContain("properties");
     const p = obj(jobReg).properties;
@@ -164,9 +164,9 @@ describe("components", () => {
   });
 
   test("wait step polls the actual job and gates on minTestAccuracy", () => {
-    const c = obj(cmd("wait"));
+    const c = obj(cmd("training-wait"));
     expect(c.create).toMatch(
-      /^node_modules\/\.bin\/tsx ops\/wait-for-job\.ts --job-id \/subscriptions\/.+\/jobs\/train-[0-9a-f]{12}-abc1234 --min-accuracy 0\.98 /,
+      /^node_modules\/\.bin\/tsx ops\/wait-for-job\.ts --job-id \/subscriptions\/.+\/jobs\/training-[0-9a-f]{12}-abc1234 --min-accuracy 0\.98 /,
     );
     expect(c.create).toMatch(/--stuck-timeout-minutes 30 --timeout-minutes 90$/);
     expect(c.logging).toBe("stderr");
@@ -175,7 +175,7 @@ describe("components", () => {
   test("model version comes from the job's actual output folder, versioned by the run hash", async () => {
     const m = obj(one(h, `${ML}:ModelVersion`));
     const jobName = await valueOf(prog.jobName);
-    expect(jobName).toMatch(/^train-[0-9a-f]{12}-abc1234$/);
+    expect(jobName).toMatch(/^training-[0-9a-f]{12}-abc1234$/);
     expect(m.name).toBe("mnist-cnn");
     expect(m.version).toBe(prog.runHash);
     expect(m.properties).toMatchObject({
@@ -218,7 +218,7 @@ describe("components", () => {
   });
 
   test("traffic step sets 100 % through ops/set-traffic.ts and clears it on delete", () => {
-    const t = obj(cmd("traffic"));
+    const t = obj(cmd("online-traffic"));
     expect(t.create).toMatch(
       /^node_modules\/\.bin\/tsx ops\/set-traffic\.ts --endpoint-id \/subscriptions\/.+ --deployment d-[0-9a-f]{12}$/,
     );
@@ -230,10 +230,10 @@ describe("components", () => {
   });
 
   test("sample invocation calls the scoring URI through traffic, key only in its environment", () => {
-    const r = cmd("invoke");
+    const r = cmd("sample-invoke");
     const c = obj(r);
     expect(c.create).toBe(
-      `node_modules/.bin/tsx cli/invoke.ts --uri https://mnist-dev-${SUFFIX}.westeurope.inference.ml.azure.com/score --request scoring/sample-request.json --expected scoring/sample-labels.json --min-accuracy 1 --retries 6 --json`,
+      `node_modules/.bin/tsx ops/invoke.ts --uri https://mnist-dev-${SUFFIX}.westeurope.inference.ml.azure.com/score --request scoring/sample-request.json --expected scoring/sample-labels.json --min-accuracy 1 --retries 6 --json`,
     );
     expect(c.create).not.toContain("--deployment");
     expect(c.environment).toEqual({ ENDPOINT_KEY: MOCK_KEY });
@@ -245,11 +245,11 @@ describe("dependency chain", () => {
   test("job → wait → model → deployment → traffic → sample invocation", () => {
     const chain = [
       one(h, `${ML}:Job`),
-      cmd("wait"),
+      cmd("training-wait"),
       one(h, `${ML}:ModelVersion`),
       one(h, `${ML}:OnlineDeployment`),
-      cmd("traffic"),
-      cmd("invoke"),
+      cmd("online-traffic"),
+      cmd("sample-invoke"),
     ];
     for (let i = 1; i < chain.length; i++) {
       expect([chain[i].name, dependsOn(chain[i], chain[i - 1])]).toEqual([chain[i].name, true]);
@@ -260,15 +260,17 @@ describe("dependency chain", () => {
   });
 
   test("the traffic step depends on the endpoint too; triggers re-run it on deployment changes", () => {
-    expect(dependsOn(cmd("traffic"), one(h, `${ML}:OnlineEndpoint`))).toBe(true);
-    expect(cmd("traffic").propertyDependencies.triggers).toContain(one(h, `${ML}:OnlineDeployment`).urn);
-    expect(cmd("invoke").propertyDependencies.triggers).toEqual(
-      expect.arrayContaining([one(h, `${ML}:OnlineDeployment`).urn, cmd("traffic").urn]),
+    expect(dependsOn(cmd("online-traffic"), one(h, `${ML}:OnlineEndpoint`))).toBe(true);
+    expect(cmd("online-traffic").propertyDependencies.triggers).toContain(
+      one(h, `${ML}:OnlineDeployment`).urn,
+    );
+    expect(cmd("sample-invoke").propertyDependencies.triggers).toEqual(
+      expect.arrayContaining([one(h, `${ML}:OnlineDeployment`).urn, cmd("online-traffic").urn]),
     );
   });
 
   test("destroy order: everything in the workspace goes before the purge step, which goes before the workspace", () => {
-    const purge = cmd("purge-on-destroy");
+    const purge = cmd("ml-purge-on-destroy");
     const ws = one(h, `${ML}:Workspace`);
     expect(dependsOn(purge, ws)).toBe(true);
     const inside = [
@@ -305,7 +307,7 @@ describe("dependency chain", () => {
 
   test("purgeOnDestroy (dev): the workspace is retained and the purge step deletes it for good", () => {
     expect(one(h, `${ML}:Workspace`).retainOnDelete).toBe(true);
-    const p = obj(cmd("purge-on-destroy"));
+    const p = obj(cmd("ml-purge-on-destroy"));
     expect(p.delete).toMatch(
       /^node_modules\/\.bin\/tsx ops\/purge-workspace\.ts --workspace-id \/subscriptions\/.+\/workspaces\/mlw-dev-/,
     );
@@ -331,7 +333,7 @@ describe("outputs and secrets", () => {
   test("stack outputs", async () => {
     expect(await valueOf(prog.workspaceName)).toBe(`mlw-dev-${SUFFIX}`);
     expect(await valueOf(prog.studioUrl)).toMatch(/^https:\/\/ml\.azure\.com\/home\?wsid=\/subscriptions\//);
-    expect(await valueOf(prog.jobStudioUrl)).toMatch(/^https:\/\/ml\.azure\.com\/runs\/train-/);
+    expect(await valueOf(prog.jobStudioUrl)).toMatch(/^https:\/\/ml\.azure\.com\/runs\/training-/);
     expect(await valueOf(prog.testAccuracy)).toBe(TEST_ACCURACY);
     expect(prog.modelName).toBe("mnist-cnn");
     expect(prog.deploymentName).toMatch(/^d-/);
@@ -344,14 +346,14 @@ describe("outputs and secrets", () => {
   test("the endpoint key is a secret output and the invocation's environment is secret", async () => {
     expect(prog.endpointKey).toBeDefined();
     expect(await pulumi.isSecret(prog.endpointKey!)).toBe(true);
-    expect(pulumi.runtime.isRpcSecret(cmd("invoke").object.environment)).toBe(true);
+    expect(pulumi.runtime.isRpcSecret(cmd("sample-invoke").object.environment)).toBe(true);
     expect(h.calls).toContain("azure-native:machinelearningservices:listOnlineEndpointKeys");
   });
 
   test("the key appears nowhere else: not on command lines, not in other outputs", () => {
     for (const r of h.registrations) {
       const plain = { ...r.object };
-      if (r.name === "invoke") delete plain.environment;
+      if (r.name === "sample-invoke") delete plain.environment;
       expect([r.name, JSON.stringify(unwrap(plain)).includes(MOCK_KEY)]).toEqual([r.name, false]);
     }
   });

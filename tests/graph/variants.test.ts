@@ -18,7 +18,7 @@ async function run(overrides: Record<string, string | undefined> = {}): Promise<
   h.reset();
   pulumi.runtime.setAllConfig(devStackConfig(overrides));
   jest.isolateModules(() => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded after the mocks (facts §17)
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded after the mocks, so its resources register against them
     require("../../index");
   });
   await h.settle();
@@ -29,7 +29,7 @@ function load(overrides: Record<string, string | undefined>): () => void {
   return () => {
     pulumi.runtime.setAllConfig(devStackConfig(overrides));
     jest.isolateModules(() => {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded after the mocks (facts §17)
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded after the mocks, so its resources register against them
       require("../../index");
     });
   };
@@ -79,7 +79,7 @@ describe("training run identity", () => {
 
   test("endpoint input changes re-run the traffic step as an update, not a replacement", async () => {
     const regs = await run({ tags: JSON.stringify({ environment: "dev", owner: "me" }) });
-    const traffic = (r: Registration[]) => obj(find(r, "command:local:Command", "traffic")[0]);
+    const traffic = (r: Registration[]) => obj(find(r, "command:local:Command", "online-traffic")[0]);
     expect(traffic(regs).triggers).toEqual(traffic(base).triggers);
     expect(traffic(regs).environment.ENDPOINT_INPUTS_HASH).not.toBe(
       traffic(base).environment.ENDPOINT_INPUTS_HASH,
@@ -105,7 +105,7 @@ describe("other configurations", () => {
   test("purgeOnDestroy off: the workspace is deleted normally (soft delete), the purge step is a no-op", async () => {
     const regs = await run({ purgeOnDestroy: "false" });
     expect(find(regs, `${ML}:Workspace`)[0].retainOnDelete).toBe(false);
-    expect(obj(find(regs, "command:local:Command", "purge-on-destroy")[0]).delete).not.toContain(
+    expect(obj(find(regs, "command:local:Command", "ml-purge-on-destroy")[0]).delete).not.toContain(
       "purge-workspace",
     );
   });
@@ -114,7 +114,7 @@ describe("other configurations", () => {
     const regs = await run({ endpointAuthMode: "AMLToken" });
     expect(h.calls).toContain(`${ML}:getOnlineEndpointToken`);
     expect(h.calls).not.toContain(`${ML}:listOnlineEndpointKeys`);
-    const inv = find(regs, "command:local:Command", "invoke")[0];
+    const inv = find(regs, "command:local:Command", "sample-invoke")[0];
     expect(pulumi.runtime.isRpcSecret(inv.object.environment)).toBe(true);
     expect(obj(inv).environment).toEqual({ ENDPOINT_KEY: MOCK_TOKEN });
     expect(obj(find(regs, `${ML}:OnlineEndpoint`)[0]).properties.authMode).toBe("AMLToken");
@@ -123,7 +123,7 @@ describe("other configurations", () => {
   test("AADToken auth: no key is fetched; the step gets an Entra token at run time, off the command line", async () => {
     const regs = await run({ endpointAuthMode: "AADToken" });
     expect(h.calls.filter((c) => c.startsWith(`${ML}:`))).toEqual([]);
-    const inv = obj(find(regs, "command:local:Command", "invoke")[0]);
+    const inv = obj(find(regs, "command:local:Command", "sample-invoke")[0]);
     expect(inv.environment).toBeUndefined();
     expect(inv.create).toMatch(
       /^ENDPOINT_KEY="\$\(az account get-access-token --resource https:\/\/ml\.azure\.com/,

@@ -93,8 +93,9 @@ export function checkSuffix(suffix: string): string {
 }
 
 /** Resource group created by the program when config `resourceGroupName` is not set (no suffix: RGs are not soft-deleted). */
-export function resourceGroupName(project: string, stack: string): string {
-  return validateName("resourceGroup", `rg-${slug(project, 40)}-${slug(stack, 40)}`);
+export function resourceGroupName(project: string, stack: string, qualifier?: string): string {
+  const q = qualifier ? `-${slug(qualifier, 8)}` : "";
+  return validateName("resourceGroup", `rg-${slug(project, 40)}-${slug(stack, 40)}${q}`);
 }
 
 /** Names that Azure reserves after delete (soft delete, global or regional uniqueness) carry the suffix. */
@@ -127,26 +128,30 @@ export function workspaceNames(stack: string, suffix: string): WorkspaceNames {
  * old size), so both are encoded in the name: a change creates a new cluster. No hyphen before the suffix, which
  * may be all digits (Azure rejects a trailing -<digits>).
  */
-export function computeName(vmSize: string, lowPriority: boolean, suffix: string): string {
+export function computeName(
+  vmSize: string,
+  lowPriority: boolean,
+  suffix: string,
+  qualifier?: string,
+): string {
   checkSuffix(suffix);
+  // A qualifier (a second cluster's component name) goes first, shortened to 4 characters.
+  const q = qualifier ? alnum(qualifier, 4) : "";
   let size = alnum(vmSize.replace(/^Standard_/i, ""), 64);
-  const room = 24 - 1 - SUFFIX_LENGTH - 1; // letter prefix "g", priority letter
+  const room = 24 - 1 - q.length - SUFFIX_LENGTH - 1; // letter prefix "g", priority letter
   if (size.length > room) size = size.slice(0, room);
-  return validateName("compute", `g${size}${lowPriority ? "l" : "d"}${suffix}`);
+  return validateName("compute", `g${q}${size}${lowPriority ? "l" : "d"}${suffix}`);
 }
 
 /** Online endpoint name: unique in the Azure region across all subscriptions, hence the suffix. */
-export function endpointName(stack: string, suffix: string): string {
+export function endpointName(stack: string, suffix: string, qualifier?: string): string {
   checkSuffix(suffix);
-  return validateName("endpoint", joined("mnist", slug(stack, 32 - 7 - SUFFIX_LENGTH), suffix));
+  // A qualifier (a second endpoint's component name) goes before the stack.
+  const middle = qualifier ? `${qualifier}-${stack}` : stack;
+  return validateName("endpoint", joined("mnist", slug(middle, 32 - 7 - SUFFIX_LENGTH), suffix));
 }
 
 /** Deployment name from a content hash: a new model/code/environment/size rolls out as a new deployment. */
 export function deploymentName(hash: string): string {
   return validateName("deployment", `d-${hash.slice(0, 12)}`);
-}
-
-/** The container Azure ML creates for the workspace's default datastore `workspaceblobstore`. */
-export function workspaceBlobContainer(workspaceId: string): string {
-  return `azureml-blobstore-${workspaceId}`;
 }

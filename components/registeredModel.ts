@@ -1,16 +1,18 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as ml from "@pulumi/azure-native/machinelearningservices";
-import { MlWorkspace } from "./workspace";
+import { MlWorkspace } from "./mlWorkspace";
 import { TrainingJob } from "./trainingJob";
+import type { ModelSettings } from "../lib/config/schema";
+import { childName, legacyAliases } from "../lib/children";
 
-export interface RegisteredModelArgs {
-  workspace: MlWorkspace;
-  training: TrainingJob;
-  modelName: string;
-  /** The job output folder that app.py writes the model into. */
-  outputName?: string;
-  tags: Record<string, string>;
+export interface RegisteredModelArgs extends ModelSettings {
+  readonly workspace: MlWorkspace;
+  /** The training whose accepted job output becomes the model version. */
+  readonly training: TrainingJob;
 }
+
+/** The job output folder that training/app.py writes the model into (`--output-dir ${{outputs.model_dir}}`). */
+const MODEL_OUTPUT = "model_dir";
 
 /**
  * The trained model folder registered as a ModelVersion straight from the job's output (lineage kept: Studio
@@ -19,18 +21,19 @@ export interface RegisteredModelArgs {
  */
 export class RegisteredModel extends pulumi.ComponentResource {
   readonly model: ml.ModelVersion;
+  /** The model version's ARM id (what a deployment names). */
+  readonly modelId: pulumi.Output<string>;
   readonly modelName: string;
   readonly modelVersion: string;
 
   constructor(name: string, args: RegisteredModelArgs, opts?: pulumi.ComponentResourceOptions) {
     super("azure-ml-mnist:index:RegisteredModel", name, {}, opts);
     const ws = args.workspace;
-    const output = args.outputName ?? "model_dir";
     this.modelName = args.modelName;
     this.modelVersion = args.training.hash;
 
     this.model = new ml.ModelVersion(
-      "version",
+      childName(name, "version"),
       {
         resourceGroupName: ws.resourceGroupName,
         workspaceName: ws.workspaceName,
@@ -38,15 +41,19 @@ export class RegisteredModel extends pulumi.ComponentResource {
         version: this.modelVersion,
         properties: {
           modelType: "custom_model",
-          // The actual job name (autonamed), never one computed here.
-          modelUri: pulumi.interpolate`azureml://jobs/${args.training.jobName}/outputs/${output}`,
+          // The actual job name, never one computed here.
+          modelUri: pulumi.interpolate`azureml://jobs/${args.training.jobName}/outputs/${MODEL_OUTPUT}`,
           jobName: args.training.jobName,
           description: "Keras CNN (mnist_cnn.keras + model_meta.json + metrics.json)",
-          tags: { ...args.tags, runHash: args.training.hash },
+          tags: { ...ws.tags, runHash: args.training.hash },
         },
       },
-      { parent: this, dependsOn: [args.training.wait, ws.deletionAnchor] },
+      ws.childOptions(this, {
+        dependsOn: [args.training.accepted],
+        aliases: legacyAliases(name, "model", "version"),
+      }),
     );
-    this.registerOutputs({ modelId: this.model.id });
+    this.modelId = this.model.id;
+    this.registerOutputs({ modelId: this.modelId });
   }
 }

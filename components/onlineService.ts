@@ -1,29 +1,24 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as ml from "@pulumi/azure-native/machinelearningservices";
-import { MlWorkspace } from "./workspace";
-import { RegisteredModel } from "./model";
+import { MlWorkspace } from "./mlWorkspace";
+import { RegisteredModel } from "./registeredModel";
 import { CodeAsset } from "./codeAsset";
-import { Environments } from "./environments";
-import { DeploymentSettings, EndpointAuthMode } from "./config";
-import { deploymentName, endpointName } from "./naming";
-import { hashValues } from "./hashing";
-import { TSX, isoSeconds } from "./commands";
+import { EnvironmentAsset } from "./environmentAsset";
+import type { DeploymentSettings, ServingSettings } from "../lib/config/schema";
+import { deploymentName, endpointName } from "../lib/naming";
+import { hashValues } from "../lib/hashing";
+import { childName, legacyAliases } from "../lib/children";
+import { TSX, isoSeconds } from "../lib/steps";
 
-export interface OnlineServiceArgs {
-  workspace: MlWorkspace;
-  location: string;
-  stack: string;
-  authMode: EndpointAuthMode;
-  model: RegisteredModel;
-  scoringCode: CodeAsset;
-  environments: Environments;
-  instanceType: string;
-  instanceCount: number;
-  workerCount: number;
-  maxBatchSize: number;
-  settings: DeploymentSettings;
-  tags: Record<string, string>;
+export interface OnlineServiceArgs extends ServingSettings {
+  readonly workspace: MlWorkspace;
+  /** The model version the deployment serves. */
+  readonly model: RegisteredModel;
+  /** scoring/ as a code asset (score.py). */
+  readonly scoringCode: CodeAsset;
+  /** The inference environment the deployment runs in. */
+  readonly environment: EnvironmentAsset;
 }
 
 /** What defines a deployment: any change rolls out as a new deployment (blue/green), never an in-place edit. */
@@ -46,10 +41,14 @@ export function deploymentHash(parts: {
  * cannot name a deployment that does not exist yet, and a plain endpoint PUT would reset traffic to 0.
  */
 export class OnlineService extends pulumi.ComponentResource {
+  readonly authMode: ServingSettings["authMode"];
   readonly endpoint: ml.OnlineEndpoint;
   readonly deployment: ml.OnlineDeployment;
   readonly deploymentName: string;
-  readonly trafficStep: command.local.Command;
+  /** The deployment's ARM id: a new one means a new deployment. */
+  readonly deploymentId: pulumi.Output<string>;
+  /** Done once the deployment holds 100 % of the endpoint's traffic: what a caller of the endpoint waits for. */
+  readonly live: pulumi.CustomResource;
   readonly endpointName: pulumi.Output<string>;
   readonly scoringUri: pulumi.Output<string>;
   readonly swaggerUri: pulumi.Output<string>;
@@ -58,6 +57,8 @@ export class OnlineService extends pulumi.ComponentResource {
     super("azure-ml-mnist:index:OnlineService", name, {}, opts);
     const ws = args.workspace;
     const rg = ws.resourceGroupName;
+    this.authMode = args.authMode;
+    const legacy = (child: string) => legacyAliases(name, "online", child);
 
     const endpointProperties = {
       authMode: args.authMode,
@@ -65,37 +66,40 @@ export class OnlineService extends pulumi.ComponentResource {
       description: "MNIST digit classifier (Keras CNN)",
     };
     this.endpoint = new ml.OnlineEndpoint(
-      "endpoint",
+      childName(name, "endpoint"),
       {
         resourceGroupName: rg,
         workspaceName: ws.workspaceName,
-        location: args.location,
+        location: ws.location,
         // Unique within the Azure region across all subscriptions.
-        endpointName: ws.suffix.result.apply((s) => endpointName(args.stack, s)),
+        // A second service in the stack adds its own name, so the two never share one.
+        endpointName: ws.nameSuffix.apply((s) =>
+          endpointName(ws.stack, s, name === "online" ? undefined : name),
+        ),
         kind: "Managed",
         identity: { type: "SystemAssigned" },
         properties: endpointProperties,
-        tags: args.tags,
+        tags: ws.tags,
       },
-      {
-        parent: this,
+      ws.childOptions(this, {
         // Destroy order: the endpoint goes before the versions its deployment used. Not the model version: that
         // would hold the endpoint back until training ends (the deployment alone depends on it).
-        dependsOn: [ws.deletionAnchor, args.environments.inference, args.scoringCode.codeVersion],
+        dependsOn: [args.environment.environment, args.scoringCode.codeVersion],
         // Owned by the traffic step; an endpoint PUT from state must not fight it.
         ignoreChanges: ["properties.traffic", "properties.mirrorTraffic"],
-      },
+        aliases: legacy("endpoint"),
+      }),
     );
     this.endpointName = this.endpoint.name;
     this.scoringUri = this.endpoint.properties.apply((p) => p.scoringUri ?? "");
     this.swaggerUri = this.endpoint.properties.apply((p) => p.swaggerUri ?? "");
 
-    const s = args.settings;
+    const s: DeploymentSettings = args.settings;
     this.deploymentName = deploymentName(
       deploymentHash({
         model: `${args.model.modelName}:${args.model.modelVersion}`,
         scoringCodeVersion: args.scoringCode.version,
-        environmentVersion: args.environments.inferenceVersion,
+        environmentVersion: args.environment.version,
         instanceType: args.instanceType,
         instanceCount: args.instanceCount,
         workerCount: args.workerCount,
@@ -112,21 +116,21 @@ export class OnlineService extends pulumi.ComponentResource {
     });
 
     this.deployment = new ml.OnlineDeployment(
-      "deployment",
+      childName(name, "deployment"),
       {
         resourceGroupName: rg,
         workspaceName: ws.workspaceName,
-        location: args.location,
+        location: ws.location,
         endpointName: this.endpoint.name,
         deploymentName: this.deploymentName,
         sku: { name: "Default", capacity: args.instanceCount },
         properties: {
           endpointComputeType: "Managed",
           description: `${args.model.modelName}:${args.model.modelVersion}`,
-          model: args.model.model.id,
+          model: args.model.modelId,
           // custom_model needs both, else MissingDriverProgram.
-          codeConfiguration: { codeId: args.scoringCode.codeVersion.id, scoringScript: "score.py" },
-          environmentId: args.environments.inference.id,
+          codeConfiguration: { codeId: args.scoringCode.codeId, scoringScript: "score.py" },
+          environmentId: args.environment.environmentId,
           instanceType: args.instanceType,
           scaleSettings: { scaleType: "Default" },
           requestSettings: {
@@ -143,7 +147,7 @@ export class OnlineService extends pulumi.ComponentResource {
             MAX_BATCH_SIZE: String(args.maxBatchSize),
           },
         },
-        tags: args.tags,
+        tags: ws.tags,
       },
       {
         parent: this,
@@ -152,16 +156,18 @@ export class OnlineService extends pulumi.ComponentResource {
         deleteBeforeReplace: false,
         // Image build on first use + container start.
         customTimeouts: { create: "60m", update: "60m", delete: "30m" },
+        aliases: legacy("deployment"),
       },
     );
+    this.deploymentId = this.deployment.id;
 
     // A new deployment (new id) replaces this step: the new step moves traffic to it, then the old step's delete
     // finds its deployment without traffic and does nothing. Any endpoint PUT from state zeroes traffic, so a
     // change of the endpoint's inputs must re-run the step too, but as an update (create runs again, delete does
     // not): a replacement would let the old step's delete clear the traffic of the same, still current deployment.
-    const endpointInputsHash = hashValues({ endpointProperties, tags: args.tags, kind: "Managed" });
-    this.trafficStep = new command.local.Command(
-      "traffic",
+    const endpointInputsHash = hashValues({ endpointProperties, tags: ws.tags, kind: "Managed" });
+    this.live = new command.local.Command(
+      childName(name, "traffic"),
       {
         create: pulumi.interpolate`${TSX} ops/set-traffic.ts --endpoint-id ${this.endpoint.id} --deployment ${this.deployment.name}`,
         // Moves traffic off only if this deployment still holds it (a newer step may already have moved it).
@@ -170,7 +176,7 @@ export class OnlineService extends pulumi.ComponentResource {
         logging: "stderr",
         triggers: [this.deployment.id],
       },
-      { parent: this, dependsOn: [this.deployment, this.endpoint] },
+      { parent: this, dependsOn: [this.deployment, this.endpoint], aliases: legacy("traffic") },
     );
 
     this.registerOutputs({

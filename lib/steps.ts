@@ -1,4 +1,4 @@
-// Shared bits of the local.Command steps that run this repository's CLIs (ops/, cli/).
+// Shared bits of the local.Command steps that run this repository's CLIs (ops/).
 
 /**
  * The CLIs run with the project's tsx, relative to the working directory Pulumi gives the program (the project

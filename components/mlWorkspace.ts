@@ -9,31 +9,56 @@ import * as operationalinsights from "@pulumi/azure-native/operationalinsights";
 import * as applicationinsights from "@pulumi/azure-native/applicationinsights";
 import * as authorization from "@pulumi/azure-native/authorization";
 import * as ml from "@pulumi/azure-native/machinelearningservices";
-import { SUFFIX_LENGTH, WorkspaceNames, resourceGroupName, workspaceNames } from "./naming";
-import { TSX } from "./commands";
+import { SUFFIX_LENGTH, WorkspaceNames, resourceGroupName, workspaceNames } from "../lib/naming";
+import { childName, legacyAliases } from "../lib/children";
+import { TSX } from "../lib/steps";
 
 export interface MlWorkspaceArgs {
-  project: string;
-  stack: string;
-  location: string;
+  /** Pulumi project and stack: they name the resource group and the workspace's dependencies. */
+  readonly project: string;
+  readonly stack: string;
+  /** Azure region of every resource (config `azure-native:location`). */
+  readonly location: string;
   /** Deploy into this existing resource group instead of creating one. */
-  existingResourceGroupName?: string;
-  tags: Record<string, string>;
+  readonly resourceGroupName?: string;
+  /** Tags of every taggable resource in the workspace, including those other components declare inside it. */
+  readonly tags: Readonly<Record<string, string>>;
   /** Purge the workspace on destroy (Azure otherwise soft-deletes it for 14 days and blocks its name). */
-  purgeOnDestroy: boolean;
+  readonly purgeOnDestroy: boolean;
 }
+
+/** Options a component adds to `childOptions`: its own dependencies and any other resource option. */
+export type ChildOptions = Omit<pulumi.CustomResourceOptions, "parent" | "dependsOn"> & {
+  readonly dependsOn?: pulumi.Resource[];
+};
+
+/** The name index.ts gave the one workspace before child names carried the component's name. */
+const LEGACY_NAME = "ml";
 
 /**
  * The Azure ML workspace and everything it needs: resource group (unless given), Log Analytics + Application
  * Insights, storage account, Key Vault (RBAC mode), container registry. Names carry a per-stack random suffix
- * because Azure reserves them after delete (soft delete, global uniqueness).
+ * because Azure reserves them after delete (soft delete, global uniqueness). Components that declare resources
+ * inside the workspace take its handles: names, location, tags, the name suffix and `childOptions` (destroy order).
  */
 export class MlWorkspace extends pulumi.ComponentResource {
-  readonly suffix: random.RandomString;
+  /** The stack the names derive from. */
+  readonly stack: string;
+  readonly location: string;
+  readonly tags: Readonly<Record<string, string>>;
+  /** Random per-stack suffix for names Azure reserves after delete (endpoints, clusters). */
+  readonly nameSuffix: pulumi.Output<string>;
   readonly names: pulumi.Output<WorkspaceNames>;
+  readonly resourceGroupName: pulumi.Output<string>;
+  readonly workspaceName: pulumi.Output<string>;
+  /** The workspace's ARM id. */
+  readonly workspaceId: pulumi.Output<string>;
+  /** The workspace GUID (names the default blob container). */
+  readonly workspaceGuid: pulumi.Output<string>;
+  readonly storageAccountName: pulumi.Output<string>;
+  readonly studioUrl: pulumi.Output<string>;
   /** Undefined when the stack deploys into an existing resource group. */
   readonly resourceGroup?: resources.ResourceGroup;
-  readonly resourceGroupName: pulumi.Output<string>;
   readonly logAnalytics: operationalinsights.Workspace;
   readonly appInsights: applicationinsights.Component;
   readonly storageAccount: storage.StorageAccount;
@@ -42,43 +67,53 @@ export class MlWorkspace extends pulumi.ComponentResource {
   readonly workspace: ml.Workspace;
   /** Its delete purges the (retained) workspace when purgeOnDestroy; a no-op otherwise. */
   readonly purgeStep: command.local.Command;
-  /**
-   * What everything inside the workspace depends on: deleted only after all of it, and (with purge) before the
-   * storage account, vault, registry and insights the workspace uses.
-   */
-  readonly deletionAnchor: pulumi.Resource;
-  readonly workspaceName: pulumi.Output<string>;
-  /** The workspace GUID (names the default blob container). */
-  readonly workspaceGuid: pulumi.Output<string>;
-  readonly studioUrl: pulumi.Output<string>;
 
   constructor(name: string, args: MlWorkspaceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("azure-ml-mnist:index:MlWorkspace", name, {}, opts);
-    const child = { parent: this };
     const { location, tags } = args;
+    this.stack = args.stack;
+    this.location = location;
+    this.tags = tags;
+    const child = (role: string, legacy = role) => ({
+      name: childName(name, role),
+      opts: { parent: this, aliases: legacyAliases(name, LEGACY_NAME, legacy) },
+    });
 
     // Destroyed with the stack, so a re-created stack gets fresh names while soft-deleted ones expire.
-    this.suffix = new random.RandomString(
-      "name-suffix",
+    const suffix = child("name-suffix");
+    const nameSuffix = new random.RandomString(
+      suffix.name,
       { length: SUFFIX_LENGTH, lower: true, upper: false, numeric: true, special: false },
-      child,
+      suffix.opts,
     );
-    this.names = this.suffix.result.apply((s) => workspaceNames(args.stack, s));
+    this.nameSuffix = nameSuffix.result;
+    this.names = this.nameSuffix.apply((s) => workspaceNames(args.stack, s));
 
-    if (args.existingResourceGroupName) {
-      this.resourceGroupName = pulumi.output(args.existingResourceGroupName);
+    if (args.resourceGroupName) {
+      this.resourceGroupName = pulumi.output(args.resourceGroupName);
     } else {
+      const c = child("rg");
       this.resourceGroup = new resources.ResourceGroup(
-        "rg",
-        { resourceGroupName: resourceGroupName(args.project, args.stack), location, tags },
-        child,
+        c.name,
+        {
+          // A second workspace in the stack adds its own name, so the two never share one.
+          resourceGroupName: resourceGroupName(
+            args.project,
+            args.stack,
+            name === LEGACY_NAME ? undefined : name,
+          ),
+          location,
+          tags,
+        },
+        c.opts,
       );
       this.resourceGroupName = this.resourceGroup.name;
     }
     const rg = this.resourceGroupName;
 
+    const logs = child("logs");
     this.logAnalytics = new operationalinsights.Workspace(
-      "logs",
+      logs.name,
       {
         resourceGroupName: rg,
         location,
@@ -87,11 +122,12 @@ export class MlWorkspace extends pulumi.ComponentResource {
         retentionInDays: 30,
         tags,
       },
-      child,
+      logs.opts,
     );
 
+    const insights = child("insights");
     this.appInsights = new applicationinsights.Component(
-      "insights",
+      insights.name,
       {
         resourceGroupName: rg,
         location,
@@ -102,13 +138,14 @@ export class MlWorkspace extends pulumi.ComponentResource {
         ingestionMode: "LogAnalytics",
         tags,
       },
-      child,
+      insights.opts,
     );
 
     // Workspace storage must be StorageV2 (not Premium, not HNS). Shared keys stay on: blob uploads and the
     // default datastore use the account key.
+    const st = child("storage");
     this.storageAccount = new storage.StorageAccount(
-      "storage",
+      st.name,
       {
         resourceGroupName: rg,
         location,
@@ -122,14 +159,16 @@ export class MlWorkspace extends pulumi.ComponentResource {
         allowSharedKeyAccess: true,
         tags,
       },
-      child,
+      st.opts,
     );
+    this.storageAccountName = this.storageAccount.name;
 
-    const client = authorization.getClientConfigOutput(child);
+    const client = authorization.getClientConfigOutput({ parent: this });
     // RBAC mode: the service's own access policies would otherwise fight the ones in this program.
     // No purge protection: it is irreversible and would block reclaiming the name.
+    const kv = child("vault");
     this.keyVault = new keyvault.Vault(
-      "vault",
+      kv.name,
       {
         resourceGroupName: rg,
         location,
@@ -143,12 +182,13 @@ export class MlWorkspace extends pulumi.ComponentResource {
         },
         tags,
       },
-      child,
+      kv.opts,
     );
 
     // Without its own registry, Azure ML creates one on the first image build, outside the stack.
+    const acr = child("registry");
     this.containerRegistry = new containerregistry.Registry(
-      "registry",
+      acr.name,
       {
         resourceGroupName: rg,
         location,
@@ -157,13 +197,14 @@ export class MlWorkspace extends pulumi.ComponentResource {
         adminUserEnabled: false,
         tags,
       },
-      child,
+      acr.opts,
     );
 
     // The system identity gets its roles on storage/vault/registry/insights from the service: adding them here
     // fails with RoleAssignmentExists.
+    const mlw = child("workspace");
     this.workspace = new ml.Workspace(
-      "workspace",
+      mlw.name,
       {
         resourceGroupName: rg,
         location,
@@ -181,14 +222,15 @@ export class MlWorkspace extends pulumi.ComponentResource {
         tags,
       },
       // With purge on, Pulumi's plain DELETE (a soft delete) is skipped: the purge step deletes it for good.
-      { ...child, retainOnDelete: args.purgeOnDestroy },
+      { ...mlw.opts, retainOnDelete: args.purgeOnDestroy },
     );
 
     // Always present, so switching purgeOnDestroy off is an update of this step (its delete becomes a no-op)
     // rather than its removal, which would run the purge on a live workspace. Created after the workspace, so
     // deleted before it and before its dependencies; everything inside the workspace depends on this step.
+    const purge = child("purge-on-destroy");
     this.purgeStep = new command.local.Command(
-      "purge-on-destroy",
+      purge.name,
       {
         create: `echo '${JSON.stringify({ purgeOnDestroy: args.purgeOnDestroy })}'`,
         delete: args.purgeOnDestroy
@@ -196,11 +238,11 @@ export class MlWorkspace extends pulumi.ComponentResource {
           : "echo 'purgeOnDestroy is off: the workspace is soft-deleted by Azure for 14 days' >&2",
         logging: "stderr",
       },
-      { ...child, dependsOn: [this.workspace] },
+      { ...purge.opts, dependsOn: [this.workspace] },
     );
-    this.deletionAnchor = this.purgeStep;
 
     this.workspaceName = this.workspace.name;
+    this.workspaceId = this.workspace.id;
     this.workspaceGuid = this.workspace.workspaceId;
     this.studioUrl = pulumi.interpolate`https://ml.azure.com/home?wsid=${this.workspace.id}`;
 
@@ -209,5 +251,14 @@ export class MlWorkspace extends pulumi.ComponentResource {
       workspaceName: this.workspaceName,
       studioUrl: this.studioUrl,
     });
+  }
+
+  /**
+   * Options for a resource declared inside the workspace by another component: parented to that component, and
+   * depending on the purge step, so it is created after the workspace and deleted before it (and, with purge on,
+   * before the storage account, vault, registry and insights the workspace uses).
+   */
+  childOptions(parent: pulumi.Resource, extra: ChildOptions = {}): pulumi.CustomResourceOptions {
+    return { ...extra, parent, dependsOn: [this.purgeStep, ...(extra.dependsOn ?? [])] };
   }
 }

@@ -23,7 +23,7 @@ export const GITHUB_OIDC_ISSUER = "https://token.actions.githubusercontent.com";
 export const AZURE_AD_TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange";
 export const DEFAULT_DEPLOY_ENVIRONMENT = "production";
 
-/** Built-in Azure role definition GUIDs (docs: azure-ml-facts §10). */
+/** Built-in Azure role definition GUIDs (the same in every tenant; Azure docs "Azure built-in roles"). */
 export const ROLES = {
   reader: "acdd72a7-3385-48ef-bd42-f606fba81ae7",
   contributor: "b24988ac-6180-42a0-ab88-20f7382dd24c",
@@ -41,7 +41,8 @@ export const ROLES = {
 
 /**
  * Roles the deploy identity may assign (and remove) when `deployRoleAdmin` is "constrained": what the program's
- * identities can need (facts §10), never Owner/Contributor/User Access Administrator.
+ * identities can need (the workspace, compute and endpoint identities' data-plane roles), never
+ * Owner/Contributor/User Access Administrator.
  */
 export const DEFAULT_DELEGABLE_ROLES: readonly string[] = [
   ROLES.acrPull,
@@ -313,7 +314,7 @@ export class CiIdentity extends pulumi.ComponentResource {
       const credential = new azuread.ApplicationFederatedIdentityCredential(
         `${name}-${role}`,
         {
-          applicationId: app.id, // "/applications/<objectId>", not the client id (facts §11)
+          applicationId: app.id, // "/applications/<objectId>", not the client id: azuread v6 takes the application resource id
           displayName: `github-${role}`,
           description: `GitHub Actions OIDC: ${subject}`,
           audiences: [AZURE_AD_TOKEN_EXCHANGE_AUDIENCE],

@@ -1,0 +1,116 @@
+// Reads the whole stack configuration from the schema, before any resource is declared: one ConfigError lists every
+// problem, each naming the key, the value and the rule. Pure: takes a key lookup, so tests need no Pulumi runtime.
+import { ConfigError, type ConfigLookup, Reader } from "./reader";
+import {
+  CONFIG_KEYS,
+  type GpuSettings,
+  type InferenceSettings,
+  type ModelSettings,
+  SCHEMA,
+  type SampleSettings,
+  type Schema,
+  type ServingSettings,
+  type Setting,
+  type TrainingSettings,
+  type ValuesOf,
+  type WorkspaceSettings,
+  defaultTags,
+} from "./schema";
+
+export { ConfigError, type ConfigLookup } from "./reader";
+
+const LOCATION = /^[a-z][a-z0-9]{2,39}$/;
+
+/** The validated stack configuration, grouped as the components take it. */
+export interface StackConfig {
+  readonly project: string;
+  readonly stack: string;
+  readonly location: string;
+  readonly workspace: WorkspaceSettings;
+  readonly gpu: GpuSettings;
+  readonly training: TrainingSettings;
+  readonly model: ModelSettings;
+  readonly inference: InferenceSettings;
+  readonly serving: ServingSettings;
+  readonly sample: SampleSettings;
+}
+
+function readGroup<G extends Record<string, Setting<unknown>>>(r: Reader, group: G): ValuesOf<G> {
+  const values: Record<string, unknown> = {};
+  for (const [name, setting] of Object.entries(group)) values[name] = setting.read(r, values);
+  return values as ValuesOf<G>;
+}
+
+function checkKnownKeys(r: Reader, project: string, allKeys: readonly string[]): void {
+  for (const key of allKeys) {
+    const [ns, name] = key.split(":");
+    if (ns === project && name !== undefined && !CONFIG_KEYS.includes(name)) {
+      r.problem(`${key} is not a setting of this program (known: ${[...CONFIG_KEYS].sort().join(", ")})`);
+    }
+  }
+}
+
+function readLocation(r: Reader, lookup: ConfigLookup): string {
+  const location = lookup("azure-native:location");
+  if (!location) {
+    r.problem("azure-native:location is not set: run `pulumi config set azure-native:location <region>`");
+  } else if (!LOCATION.test(location)) {
+    r.fail("azure-native:location", location, "must be an Azure region name such as westeurope");
+  }
+  return location ?? "";
+}
+
+/** Rules between keys (each key alone is checked by its setting). */
+function checkCombinations(r: Reader, cfg: StackConfig): void {
+  const t = cfg.training;
+  if (t.stuckTimeoutMinutes >= t.timeoutMinutes) {
+    r.fail(
+      SCHEMA.training.stuckTimeoutMinutes.key,
+      String(t.stuckTimeoutMinutes),
+      `must be less than jobTimeoutMinutes (${t.timeoutMinutes})`,
+    );
+  }
+  const s = cfg.serving;
+  if (s.settings.probeTimeoutSeconds > s.settings.probePeriodSeconds) {
+    r.fail(
+      "deployment.probeTimeoutSeconds",
+      s.settings.probeTimeoutSeconds,
+      "must not exceed deployment.probePeriodSeconds",
+    );
+  }
+  // Gunicorn workers are sync processes: more concurrent requests than workers only queue inside the container.
+  if (s.settings.maxConcurrentRequestsPerInstance < s.workerCount) {
+    r.fail(
+      "deployment.maxConcurrentRequestsPerInstance",
+      s.settings.maxConcurrentRequestsPerInstance,
+      `must be at least workerCount (${s.workerCount}) so every worker can get a request`,
+    );
+  }
+}
+
+/** Reads the whole stack configuration; throws one ConfigError listing every problem. */
+export function readStackConfig(
+  lookup: ConfigLookup,
+  project: string,
+  stack: string,
+  /** Every config key set for the stack (namespaced); project keys the program does not read are typos. */
+  allKeys: readonly string[] = [],
+): StackConfig {
+  const r = new Reader(lookup, project);
+  checkKnownKeys(r, project, allKeys);
+  const location = readLocation(r, lookup);
+  const groups = Object.fromEntries(
+    Object.entries(SCHEMA).map(([name, group]) => [
+      name,
+      readGroup(r, group as Record<string, Setting<unknown>>),
+    ]),
+  ) as { [G in keyof Schema]: ValuesOf<Schema[G]> };
+  const workspace = {
+    ...groups.workspace,
+    tags: { ...defaultTags(project, stack), ...groups.workspace.tags },
+  };
+  const cfg: StackConfig = { project, stack, location, ...groups, workspace };
+  checkCombinations(r, cfg);
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
+  return cfg;
+}
