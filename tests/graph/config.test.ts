@@ -201,6 +201,16 @@ describe("bad config is rejected with the key, the value and the rule", () => {
     ).toThrow(`${P}:epoch is not a setting of this program`);
   });
 
+  test("an explicitly empty value is an error where empty means nothing, and 'not set' where it does", () => {
+    for (const key of ["gpuVmSize", "instanceType", "epochs", "endpointAuthMode", "inferenceImage"]) {
+      expect(problems({ [key]: "" })).toContain(`${P}:${key} = "" is invalid: must not be empty`);
+    }
+    const c = read({ resourceGroupName: "", trainingDataUri: "", retrainNonce: "", tags: "" });
+    expect(c.workspace.resourceGroupName).toBeUndefined();
+    expect(c.training.dataUri).toBeUndefined();
+    expect(c.training.retrainNonce).toBe("");
+  });
+
   test("missing or malformed location", () => {
     expect(problems({}, "")).toContain("azure-native:location is not set");
     expect(problems({}, "West Europe")).toContain('azure-native:location = "West Europe" is invalid');
