@@ -1,0 +1,177 @@
+// The quota and registration pre-flight: what the stack needs of Azure ML's regional vCPU quota and of the
+// subscription's resource providers, compared with what the subscription has. Pure: the answers of the ARM reads
+// (usages, VM sizes, providers) come in as data, so every rule is tested without a network.
+//
+// Facts it relies on (API 2025-12-01 unless said otherwise):
+// - `GET /subscriptions/{sub}/providers/Microsoft.MachineLearningServices/locations/{loc}/usages` lists Azure ML
+//   quota rows `{type, currentValue, limit, name: {value, localizedValue}}`, one per VM family
+//   ("Standard NCASv3_T4 Family Cluster Dedicated vCPUs", type .../vmFamily/usages), plus the regional totals
+//   (.../dedicatedCores/usages, .../lowPriorityCores/usages) (azure-rest-api-specs examples/Usage/list.json).
+//   This is Azure ML's own quota, not the VM quota `az vm list-usage` shows.
+// - `GET .../locations/{loc}/vmSizes` gives each size's `family` key (standardDSv2Family) and `vCPUs`
+//   (examples/VirtualMachineSize/list.json).
+// - Low-priority cores are one regional value across families; dedicated cores have a limit per family (GPU
+//   families start at 0) (Azure ML docs, how-to-manage-quotas).
+// - A managed online deployment needs ceil(1.2 × instances) × vCPUs of its size (the docs: "request 10 instances
+//   … must have a quota for 12"); during a rollout the old deployment still holds its share.
+
+export interface VmSizeInfo {
+  name: string;
+  family?: string;
+  vCPUs?: number;
+}
+
+export interface UsageRow {
+  type?: string;
+  currentValue: number;
+  limit: number;
+  name: { value?: string; localizedValue?: string };
+}
+
+export interface ProviderInfo {
+  namespace: string;
+  registrationState?: string;
+}
+
+/** What the stack will ask of Azure ML's quota. */
+export interface QuotaNeedsInput {
+  location: string;
+  gpu: { vmSize: string; maxNodes: number; lowPriority: boolean };
+  serving: { instanceType: string; instanceCount: number };
+  /** The deployment this `up` declares already exists (nothing new to place) */
+  deploymentExists: boolean;
+}
+
+/** Resource providers the program's resources live in. */
+export const REQUIRED_PROVIDERS = [
+  "Microsoft.MachineLearningServices",
+  "Microsoft.Storage",
+  "Microsoft.KeyVault",
+  "Microsoft.ContainerRegistry",
+  "Microsoft.Insights",
+  "Microsoft.OperationalInsights",
+] as const;
+
+/** Lowercase letters and digits only: "standardNCASv3_T4Family" and "Standard NCASv3_T4 Family ..." meet. */
+const squash = (s: string) => s.toLowerCase().replace(/[^a-z0-9]/g, "");
+
+function rowText(row: UsageRow): string {
+  return squash(`${row.name.value ?? ""} ${row.name.localizedValue ?? ""}`);
+}
+
+/** The family's dedicated-vCPU row (clusters and managed deployments draw on it). */
+export function familyRow(rows: readonly UsageRow[], family: string): UsageRow | undefined {
+  const key = squash(family);
+  return rows.find((r) => {
+    const t = squash(r.name.value ?? "") || rowText(r);
+    return t.startsWith(key) && t.includes("dedicated");
+  });
+}
+
+function typedRow(rows: readonly UsageRow[], typeSuffix: string): UsageRow | undefined {
+  return rows.find((r) => (r.type ?? "").toLowerCase().endsWith(typeSuffix.toLowerCase()));
+}
+
+/** vCPUs a managed deployment of `count` instances holds: 20 % extra for upgrades. */
+export function deploymentVcpus(count: number, vCPUs: number): number {
+  return Math.ceil(1.2 * count) * vCPUs;
+}
+
+const HOW_TO_GET_MORE = (location: string) =>
+  `see usage with \`az ml compute list-usage --location ${location} -o table\`; request more in the Azure portal > ` +
+  "Quotas > Machine learning (Azure ML quota, not the VM quota of `az vm list-usage`)";
+const HOW_TO_SKIP = "set `preflightChecks: false` to skip this check if you know better";
+
+function sizeInfo(
+  sizes: readonly VmSizeInfo[],
+  name: string,
+  key: string,
+  problems: string[],
+): VmSizeInfo | undefined {
+  const s = sizes.find((x) => x.name.toLowerCase() === name.toLowerCase());
+  if (!s || !s.family || !s.vCPUs) {
+    problems.push(
+      `${key} = ${name}: Azure ML offers no such VM size in this region (its VM sizes list has none)`,
+    );
+    return undefined;
+  }
+  return s;
+}
+
+/**
+ * Every quota shortfall, each naming the family, the need, the limit and how to get more. An empty list means the
+ * stack fits.
+ */
+export function quotaProblems(
+  input: QuotaNeedsInput,
+  sizes: readonly VmSizeInfo[],
+  rows: readonly UsageRow[],
+): string[] {
+  const problems: string[] = [];
+  const where = `in ${input.location}`;
+  let dedicatedNeed = 0;
+
+  const gpu = sizeInfo(sizes, input.gpu.vmSize, "gpuVmSize", problems);
+  if (gpu) {
+    const need = input.gpu.maxNodes * gpu.vCPUs!;
+    const why = `gpuMaxNodes ${input.gpu.maxNodes} × ${gpu.vCPUs} vCPUs of ${gpu.name}`;
+    if (input.gpu.lowPriority) {
+      // One regional low-priority limit; the family rows say -1 there.
+      const row = typedRow(rows, "/lowPriorityCores/usages");
+      if (row && row.limit >= 0 && need > row.limit)
+        problems.push(
+          `quota: low-priority vCPUs ${where}: need ${need} (${why}), limit ${row.limit}; ${HOW_TO_GET_MORE(input.location)}`,
+        );
+    } else {
+      dedicatedNeed += need;
+      const row = familyRow(rows, gpu.family!);
+      const limit = row ? row.limit : 0;
+      const label =
+        row?.name.localizedValue ?? row?.name.value ?? `${gpu.family} dedicated vCPUs (no quota row: 0)`;
+      // The cluster scales from zero: what it needs is the limit itself; nodes busy elsewhere only make it wait.
+      if (need > limit)
+        problems.push(
+          `quota: ${label} ${where}: need ${need} (${why}), limit ${limit}; ${HOW_TO_GET_MORE(input.location)}`,
+        );
+    }
+  }
+
+  const dep = sizeInfo(sizes, input.serving.instanceType, "instanceType", problems);
+  if (dep && !input.deploymentExists) {
+    const need = deploymentVcpus(input.serving.instanceCount, dep.vCPUs!);
+    dedicatedNeed += need;
+    const why =
+      `ceil(1.2 × instanceCount ${input.serving.instanceCount}) × ${dep.vCPUs} vCPUs of ${dep.name}` +
+      "; during a rollout the previous deployment keeps its share until the new one holds the traffic";
+    const row = familyRow(rows, dep.family!);
+    const limit = row ? row.limit : 0;
+    const used = row ? row.currentValue : 0;
+    const label =
+      row?.name.localizedValue ?? row?.name.value ?? `${dep.family} dedicated vCPUs (no quota row: 0)`;
+    if (need > limit - used)
+      problems.push(
+        `quota: ${label} ${where}: need ${need} more (${why}), limit ${limit}, in use ${used}; ${HOW_TO_GET_MORE(input.location)}`,
+      );
+  }
+
+  const total = typedRow(rows, "/dedicatedCores/usages");
+  if (total && total.limit >= 0 && dedicatedNeed > total.limit)
+    problems.push(
+      `quota: ${total.name.localizedValue ?? "Total Cluster Dedicated Regional vCPUs"} ${where}: need ${dedicatedNeed}, limit ${total.limit}; ${HOW_TO_GET_MORE(input.location)}`,
+    );
+  return problems.length ? [...problems, HOW_TO_SKIP] : [];
+}
+
+/** Providers that are not registered, each with the command that registers it. */
+export function providerProblems(providers: readonly ProviderInfo[]): string[] {
+  const problems: string[] = [];
+  for (const ns of REQUIRED_PROVIDERS) {
+    const p = providers.find((x) => x.namespace.toLowerCase() === ns.toLowerCase());
+    const state = p?.registrationState ?? "NotRegistered";
+    if (state !== "Registered")
+      problems.push(
+        `resource provider ${ns} is ${state} in this subscription: run \`az provider register --namespace ${ns}\``,
+      );
+  }
+  return problems.length ? [...problems, HOW_TO_SKIP] : [];
+}

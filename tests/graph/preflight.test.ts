@@ -1,0 +1,101 @@
+// lib/preflight.ts without a network: the usage rows and VM sizes have the shapes of the 2025-12-01 spec examples
+// (tests/fixtures/arm/, examples/Usage/list.json and examples/VirtualMachineSize/list.json; the NC T4 family row
+// and size as third-party listings show them).
+import * as fs from "fs";
+import * as path from "path";
+import {
+  QuotaNeedsInput,
+  REQUIRED_PROVIDERS,
+  UsageRow,
+  VmSizeInfo,
+  deploymentVcpus,
+  familyRow,
+  providerProblems,
+  quotaProblems,
+} from "../../lib/preflight";
+
+const fixture = <T>(name: string) =>
+  (JSON.parse(fs.readFileSync(path.join(__dirname, "..", "fixtures", "arm", name), "utf8")) as { value: T })
+    .value;
+const rows = fixture<UsageRow[]>("usages-westeurope.json");
+const sizes = fixture<VmSizeInfo[]>("vmsizes-westeurope.json");
+
+const stack = (over: Partial<QuotaNeedsInput> = {}): QuotaNeedsInput => ({
+  location: "westeurope",
+  gpu: { vmSize: "Standard_NC4as_T4_v3", maxNodes: 1, lowPriority: false },
+  serving: { instanceType: "Standard_DS3_v2", instanceCount: 1 },
+  deploymentExists: false,
+  ...over,
+});
+
+test("a managed deployment needs ceil(1.2 × instances) × vCPUs", () => {
+  expect(deploymentVcpus(1, 4)).toBe(8);
+  expect(deploymentVcpus(10, 4)).toBe(48);
+  expect(deploymentVcpus(3, 8)).toBe(32);
+});
+
+test("VM size families meet their usage rows whatever the spelling", () => {
+  expect(familyRow(rows, "standardDSv2Family")?.limit).toBe(24);
+  expect(familyRow(rows, "standardNCASv3_T4Family")?.name.value).toBe(
+    "Standard NCASv3_T4 Family Cluster Dedicated vCPUs",
+  );
+  expect(familyRow(rows, "standardNDSv2Family")).toBeUndefined();
+});
+
+test("the dev stack fits: 4 GPU vCPUs of 8, a DS3_v2 deployment's 8 of the 16 left", () => {
+  expect(quotaProblems(stack(), sizes, rows)).toEqual([]);
+});
+
+test("too few GPU vCPUs: the error names the family, the need, the limit and how to get more", () => {
+  const problems = quotaProblems(
+    stack({ gpu: { vmSize: "Standard_NC4as_T4_v3", maxNodes: 3, lowPriority: false } }),
+    sizes,
+    rows,
+  );
+  expect(problems[0]).toContain("Standard NCASv3_T4 Family Cluster Dedicated vCPUs in westeurope: need 12");
+  expect(problems[0]).toContain("limit 8");
+  expect(problems[0]).toContain("az ml compute list-usage --location westeurope");
+  expect(problems[0]).toContain("Quotas > Machine learning");
+  expect(problems.at(-1)).toContain("preflightChecks: false");
+});
+
+test("a rollout needs room beside the running deployment; an unchanged deployment needs none", () => {
+  const tight = rows.map((r) =>
+    r.name.value?.startsWith("Standard DSv2") && r.limit > 0 ? { ...r, limit: 12 } : r,
+  );
+  // 8 in use by the old deployment, 8 more for the new one: 16 > 12.
+  expect(quotaProblems(stack(), sizes, tight)[0]).toMatch(
+    /DSv2 Family Cluster Dedicated vCPUs in westeurope: need 8 more .*limit 12, in use 8/,
+  );
+  expect(quotaProblems(stack({ deploymentExists: true }), sizes, tight)).toEqual([]);
+});
+
+test("low-priority nodes count against the regional low-priority limit, not the family's", () => {
+  const lp = stack({ gpu: { vmSize: "Standard_NC4as_T4_v3", maxNodes: 10, lowPriority: true } });
+  expect(quotaProblems(lp, sizes, rows)).toEqual([]);
+  const big = stack({ gpu: { vmSize: "Standard_NC4as_T4_v3", maxNodes: 20, lowPriority: true } });
+  expect(quotaProblems(big, sizes, rows)[0]).toContain(
+    "low-priority vCPUs in westeurope: need 80 (gpuMaxNodes 20",
+  );
+});
+
+test("a family without a quota row has none; a size the region lacks is named", () => {
+  const noT4 = rows.filter((r) => !r.name.value?.includes("NCASv3_T4"));
+  expect(quotaProblems(stack(), sizes, noT4)[0]).toContain("need 4");
+  expect(quotaProblems(stack(), sizes, noT4)[0]).toContain("limit 0");
+  expect(
+    quotaProblems(stack({ serving: { instanceType: "Standard_F2s_v2", instanceCount: 1 } }), sizes, rows)[0],
+  ).toContain("instanceType = Standard_F2s_v2: Azure ML offers no such VM size in this region");
+});
+
+test("unregistered resource providers are named with the command that registers them", () => {
+  const all = REQUIRED_PROVIDERS.map((namespace) => ({ namespace, registrationState: "Registered" }));
+  expect(providerProblems(all)).toEqual([]);
+  const some = all.map((p) =>
+    p.namespace === "Microsoft.MachineLearningServices" ? { ...p, registrationState: "NotRegistered" } : p,
+  );
+  expect(providerProblems(some)[0]).toBe(
+    "resource provider Microsoft.MachineLearningServices is NotRegistered in this subscription: run `az provider register --namespace Microsoft.MachineLearningServices`",
+  );
+  expect(providerProblems(all.slice(1))).toHaveLength(2);
+});
