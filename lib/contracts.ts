@@ -1,20 +1,73 @@
-// The one JSON line each CLI the graph runs prints on stdout: the CLIs write these shapes and the components
-// parse them, both from this file, so the two cannot drift apart.
+// The one JSON line each CLI the graph runs prints on stdout: the CLIs write these shapes (`satisfies`) and the
+// components parse them, both from this file, so the two cannot drift apart. A failed run prints
+// `{"error": "...", ...what is known}` instead.
 
 /** What ops/wait-for-job.ts prints when the job is accepted. */
 export interface WaitResult {
   jobName: string;
   status: string;
-  testAccuracy: number;
+  /**
+   * The job's `--metric` (default test_accuracy). Always there when `--min-accuracy` is given (the graph always
+   * gives it); absent only without it, when the job logged no such metric.
+   */
+  testAccuracy?: number;
   studioUrl?: string;
   elapsedSeconds?: number;
 }
 
-/** What the invocation client (`--json`) prints. */
+/** What the invocation client (ops/invoke.ts `--json`) prints once it has the endpoint's answer. */
 export interface SampleResult {
   total: number;
-  correct: number;
-  accuracy: number;
+  /**
+   * `correct` and `accuracy` need expected labels: without them (predictions only, `--min-accuracy 0`) they are
+   * absent. The graph always passes labels.
+   */
+  correct?: number;
+  accuracy?: number;
   latencyMs: number;
   passed: boolean;
+}
+
+/** What ops/set-traffic.ts prints. */
+export interface TrafficResult {
+  endpoint: string;
+  /** the endpoint's traffic split after the step (deployment → percent) */
+  traffic: Record<string, number>;
+  changed: boolean;
+}
+
+/** What ops/purge-workspace.ts prints; `purged: false` when the workspace was already gone. */
+export interface PurgeResult {
+  workspace: string;
+  purged: boolean;
+}
+
+/** What ops/submit-job.ts prints: the job the run hash resolved to. */
+export interface SubmitResult {
+  jobName: string;
+  /** the job's ARM id */
+  jobId: string;
+  /** the job's status when the step looked (Completed when reused) */
+  status: string;
+  /** true when an existing job of the same run hash was reused (Completed) or followed (still running) */
+  reused: boolean;
+  studioUrl?: string;
+}
+
+/** What ops/ensure-code.ts and ops/ensure-environment.ts print. */
+export interface AssetResult {
+  /** the asset version's ARM id */
+  id: string;
+  name: string;
+  version: string;
+  /** true when the version already existed (nothing uploaded or registered) */
+  reused: boolean;
+  /** files uploaded (code assets) */
+  uploaded?: number;
+}
+
+/** What ops/delete-compute.ts prints; `deleted: false` when the cluster was already gone. */
+export interface ComputeRemovalResult {
+  compute: string;
+  deleted: boolean;
 }

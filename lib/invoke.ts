@@ -1,21 +1,24 @@
 /**
- * The invocation client's logic, kept in pure (or injectable) functions so it can be tested without processes.
- * cli/invoke.ts is a thin wrapper; local/run-local.ts calls runInvoke() in-process.
+ * The invocation client: posts a scoring request to an Azure ML online endpoint (or a local azmlinfsrv) the way
+ * `az ml online-endpoint invoke` does and checks the predictions against expected labels. Pure (or injectable)
+ * functions, tested without processes; ops/invoke.ts is the CLI, local/run-local.ts calls runInvoke() in-process.
+ * HTTP, retries, redaction and flags come from the CLI toolkit (lib/cli).
  *
- * Contract (docs/CONTRACTS.md, "cli/invoke.ts"):
  *   --uri URL [--key KEY] [--request FILE] [--expected FILE] [--min-accuracy F] [--deployment NAME] [--json]
  *   key also from env ENDPOINT_KEY; Authorization: Bearer <key>; exit 0 pass, 1 below min accuracy, 2 usage/transport.
  */
 import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
-import { parseArgs } from "node:util";
+import { parseArgs } from "./cli/args";
+import { UsageError, errorMessage } from "./cli/errors";
+import { HttpClient, HttpError, jsonOf, type FetchLike, type RetryPolicy } from "./cli/http";
+import { redact, registerSecret } from "./cli/redact";
+import type { SampleResult } from "./contracts";
 
 /** The repo root: the default files are found from any working directory. */
 const REPO = path.resolve(__dirname, "..");
 export const DEFAULT_REQUEST = path.join(REPO, "scoring", "sample-request.json");
 export const DEFAULT_EXPECTED = path.join(REPO, "scoring", "sample-labels.json");
-/** Statuses worth retrying: a fresh deployment answers 502 for a short while; 503/504 while it scales; 429 throttling. */
-export const RETRYABLE_STATUSES: readonly number[] = [429, 502, 503, 504];
 
 export const EXIT_OK = 0;
 export const EXIT_BELOW_ACCURACY = 1;
@@ -32,13 +35,11 @@ export interface InvokeOptions {
   deployment?: string;
   json: boolean;
   timeoutSeconds: number;
-  /** Extra attempts after the first for retryable statuses and connection errors. */
+  /** Extra attempts after the first, on the toolkit's retryable statuses and connection errors. */
   retries: number;
   /** First retry delay; doubles each retry (a Retry-After header wins, capped at 60 s). */
   retryDelaySeconds: number;
 }
-
-export class UsageError extends Error {}
 
 export const INVOKE_USAGE = `Usage: npm run invoke -- --uri URL [options]
 
@@ -54,26 +55,37 @@ Posts a scoring request to an Azure ML online endpoint (or a local azmlinfsrv) t
   --deployment NAME         send azureml-model-deployment: NAME (bypasses the traffic split)
   --json                    stdout = one JSON line {"total","correct","accuracy","latencyMs","passed"};
                             the table goes to stderr
-  --timeout-seconds N       per-attempt timeout (default 60)
-  --retries N               retries on 429/502/503/504 and connection errors (default 3)
-  --retry-delay-seconds F   first retry delay, doubled each retry (default 2)
+  --timeout-seconds N       per-attempt timeout (default 60; a timed-out call is not retried)
+  --retries N               retries on HTTP 429/500/502/503/504 and connection errors (default 3)
+  --retry-delay-seconds F   first retry delay, doubled each retry with ±25 % jitter (default 2)
   -h, --help                this text
 
 Exit codes: 0 accuracy >= min, 1 accuracy below min, 2 usage, file, HTTP or transport error.`;
 
-function parseNumber(
-  name: string,
-  raw: string | undefined,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (raw.trim() === "" || !Number.isFinite(value) || value < min || value > max) {
-    throw new UsageError(`--${name} must be a number in [${min}, ${max}], got '${raw}'`);
+const FLAGS = {
+  uri: { type: "string", required: true },
+  key: { type: "string", secret: true },
+  request: { type: "string" },
+  expected: { type: "string" },
+  "min-accuracy": { type: "number", min: 0, max: 1, default: 1 },
+  deployment: { type: "string" },
+  json: { type: "boolean" },
+  "timeout-seconds": { type: "number", min: 0.001, max: 86400, default: 60 },
+  retries: { type: "number", integer: true, min: 0, max: 100, default: 3 },
+  "retry-delay-seconds": { type: "number", min: 0, max: 600, default: 2 },
+} as const;
+
+/** The scoring URI must be an http(s) URL. */
+function checkUri(uri: string): void {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    throw new UsageError(`--uri is not a valid URL: '${uri}'`);
   }
-  return value;
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new UsageError(`--uri must be http(s), got '${url.protocol}'`);
+  }
 }
 
 /**
@@ -81,62 +93,26 @@ function parseNumber(
  * Throws UsageError with a readable message on bad input. Files are checked by loadInvokeInputs().
  */
 export function parseInvokeArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): InvokeOptions | null {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        uri: { type: "string" },
-        key: { type: "string" },
-        request: { type: "string" },
-        expected: { type: "string" },
-        "min-accuracy": { type: "string" },
-        deployment: { type: "string" },
-        json: { type: "boolean", default: false },
-        "timeout-seconds": { type: "string" },
-        retries: { type: "string" },
-        "retry-delay-seconds": { type: "string" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    });
-  } catch (err) {
-    // parseArgs messages never contain option values, so a --key value cannot leak through them.
-    throw new UsageError((err as Error).message);
-  }
-  const v = parsed.values;
-  if (v.help) return null;
-  if (!v.uri) throw new UsageError("--uri is required (the endpoint's scoring URI)");
-  let url: URL;
-  try {
-    url = new URL(v.uri);
-  } catch {
-    throw new UsageError(`--uri is not a valid URL: '${v.uri}'`);
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new UsageError(`--uri must be http(s), got '${url.protocol}'`);
-  }
-  const key = v.key ?? (env.ENDPOINT_KEY ? env.ENDPOINT_KEY : undefined);
-  const minAccuracy = parseNumber("min-accuracy", v["min-accuracy"], 1.0, 0, 1);
-  let expectedFile = v.expected;
-  if (expectedFile === undefined && v.request === undefined) expectedFile = DEFAULT_EXPECTED;
-  if (expectedFile === undefined && minAccuracy > 0) {
+  const v = parseArgs(argv, FLAGS);
+  if (v === null) return null;
+  checkUri(v.uri);
+  const expectedFile = v.expected ?? (v.request === undefined ? DEFAULT_EXPECTED : undefined);
+  if (expectedFile === undefined && v["min-accuracy"] > 0) {
     throw new UsageError(
       "--request was given without --expected: pass --expected FILE (labels), or --min-accuracy 0 to only print predictions",
     );
   }
   return {
     uri: v.uri,
-    key,
+    key: v.key ?? (env.ENDPOINT_KEY ? env.ENDPOINT_KEY : undefined),
     requestFile: v.request ?? DEFAULT_REQUEST,
     expectedFile,
-    minAccuracy,
+    minAccuracy: v["min-accuracy"],
     deployment: v.deployment,
-    json: v.json ?? false,
-    timeoutSeconds: parseNumber("timeout-seconds", v["timeout-seconds"], 60, 0.001, 86400),
-    retries: Math.floor(parseNumber("retries", v.retries, 3, 0, 100)),
-    retryDelaySeconds: parseNumber("retry-delay-seconds", v["retry-delay-seconds"], 2, 0, 600),
+    json: v.json,
+    timeoutSeconds: v["timeout-seconds"],
+    retries: v.retries,
+    retryDelaySeconds: v["retry-delay-seconds"],
   };
 }
 
@@ -209,9 +185,9 @@ export interface Row {
 export interface Scored {
   rows: Row[];
   total: number;
-  /** null when there are no expected labels. */
-  correct: number | null;
-  accuracy: number | null;
+  /** Absent without expected labels (as in SampleResult). */
+  correct?: number;
+  accuracy?: number;
 }
 
 /**
@@ -247,7 +223,7 @@ export function scoreResponse(body: unknown, count: number, expected?: number[])
     }
     return row;
   });
-  if (!expected) return { rows, total: count, correct: null, accuracy: null };
+  if (!expected) return { rows, total: count };
   const correct = rows.filter((r) => r.correct).length;
   return { rows, total: count, correct, accuracy: correct / count };
 }
@@ -271,14 +247,6 @@ export function formatTable(rows: Row[]): string {
   return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...cells.map(line)].join("\n");
 }
 
-export interface InvokeResult {
-  total: number;
-  correct: number | null;
-  accuracy: number | null;
-  latencyMs: number;
-  passed: boolean;
-}
-
 export function formatSummary(
   scored: Scored,
   latencyMs: number,
@@ -287,50 +255,23 @@ export function formatSummary(
 ): string {
   const perImage = latencyMs / scored.total;
   const acc =
-    scored.accuracy === null
+    scored.accuracy === undefined
       ? "not checked (no expected labels)"
       : `${scored.correct}/${scored.total} correct = ${(scored.accuracy * 100).toFixed(2)}% (min ${(minAccuracy * 100).toFixed(2)}%)`;
   const tries = attempts > 1 ? ` after ${attempts} attempts` : "";
   return `accuracy: ${acc}\nlatency: ${latencyMs.toFixed(1)} ms for ${scored.total} images (${perImage.toFixed(2)} ms/image)${tries}`;
 }
 
-/** The single stdout line of --json. */
-export function jsonLine(r: InvokeResult): string {
-  return JSON.stringify({
+/** The single stdout line of --json (latency rounded to 0.1 ms; no correct/accuracy without labels). */
+export function jsonLine(r: SampleResult): string {
+  const line: SampleResult = {
     total: r.total,
     correct: r.correct,
     accuracy: r.accuracy,
     latencyMs: Math.round(r.latencyMs * 10) / 10,
     passed: r.passed,
-  });
-}
-
-/** Replaces every occurrence of the key (if any) so it can never reach the output. */
-export function redactKey(text: string, key?: string): string {
-  if (!key) return text;
-  return text.split(key).join("***");
-}
-
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly statusText: string,
-    readonly body: string,
-  ) {
-    super(`HTTP ${status} ${statusText}`);
-  }
-}
-
-export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
-
-export interface PostResult {
-  status: number;
-  body: unknown;
-  /** Wall time of the successful attempt. */
-  latencyMs: number;
-  /** Wall time of all attempts, waits included. */
-  totalMs: number;
-  attempts: number;
+  };
+  return JSON.stringify(line);
 }
 
 export function requestHeaders(key?: string, deployment?: string): Record<string, string> {
@@ -340,22 +281,32 @@ export function requestHeaders(key?: string, deployment?: string): Record<string
   return headers;
 }
 
-/** Delay before retry number `retry` (1-based): Retry-After (seconds) if given, else base * 2^(retry-1). */
-export function retryDelayMs(retry: number, baseSeconds: number, retryAfter?: string | null): number {
-  if (retryAfter) {
-    const s = Number(retryAfter);
-    if (Number.isFinite(s) && s >= 0) return Math.min(s, 60) * 1000;
-  }
-  return baseSeconds * 1000 * 2 ** (retry - 1);
+/** The toolkit's retry policy with the flags' numbers: `retries` extra attempts, Retry-After capped at 60 s. */
+export function invokeRetryPolicy(
+  opts: Pick<InvokeOptions, "timeoutSeconds" | "retries" | "retryDelaySeconds">,
+): RetryPolicy {
+  return {
+    baseDelayMs: opts.retryDelaySeconds * 1000,
+    maxDelayMs: 60_000,
+    maxAttempts: opts.retries + 1,
+    maxRetryAfterMs: 60_000,
+    requestTimeoutMs: opts.timeoutSeconds * 1000,
+  };
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export interface PostResult {
+  status: number;
+  body: unknown;
+  /** Wall time of the successful attempt. */
+  latencyMs: number;
+  attempts: number;
+}
 
 /**
- * POSTs the body with timeout and retries. Throws HttpError for a final non-2xx answer, Error for transport
- * failures (messages never contain the key: it is only in a header).
+ * POSTs the body (sent as read) with the toolkit's retry policy. Throws HttpError for a final non-2xx answer,
+ * CliError for transport failures and a body that is not JSON (messages never hold the key: it is only in a header).
  */
-export async function postWithRetries(
+export async function postRequest(
   opts: Pick<
     InvokeOptions,
     "uri" | "key" | "deployment" | "timeoutSeconds" | "retries" | "retryDelaySeconds"
@@ -364,56 +315,12 @@ export async function postWithRetries(
   log: (msg: string) => void,
   fetchImpl: FetchLike = fetch,
 ): Promise<PostResult> {
-  const headers = requestHeaders(opts.key, opts.deployment);
-  const started = performance.now();
-  for (let attempt = 1; ; attempt++) {
-    const t0 = performance.now();
-    let retryReason: string;
-    let retryAfter: string | null = null;
-    try {
-      const res = await fetchImpl(opts.uri, {
-        method: "POST",
-        headers,
-        body,
-        signal: AbortSignal.timeout(opts.timeoutSeconds * 1000),
-      });
-      const text = await res.text();
-      const latencyMs = performance.now() - t0;
-      if (res.ok) {
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          throw new HttpError(res.status, `${res.statusText} (body is not JSON)`, text.slice(0, 2000));
-        }
-        return {
-          status: res.status,
-          body: parsed,
-          latencyMs,
-          totalMs: performance.now() - started,
-          attempts: attempt,
-        };
-      }
-      if (!RETRYABLE_STATUSES.includes(res.status) || attempt > opts.retries) {
-        throw new HttpError(res.status, res.statusText, text.slice(0, 4000));
-      }
-      retryReason = `HTTP ${res.status}`;
-      retryAfter = res.headers.get("retry-after");
-    } catch (err) {
-      if (err instanceof HttpError) throw err;
-      const e = err as Error & { cause?: { code?: string; message?: string } };
-      const isTimeout = e.name === "TimeoutError" || e.name === "AbortError";
-      const detail = isTimeout
-        ? `timed out after ${opts.timeoutSeconds} s`
-        : `${e.message}${e.cause ? ` (${e.cause.code ?? e.cause.message ?? ""})` : ""}`;
-      // A timeout is not retried: the scoring call may still be running and the budget is the user's.
-      if (isTimeout || attempt > opts.retries) throw new Error(`request to ${opts.uri} failed: ${detail}`);
-      retryReason = detail;
-    }
-    const wait = retryDelayMs(attempt, opts.retryDelaySeconds, retryAfter);
-    log(`attempt ${attempt} failed (${retryReason}); retrying in ${(wait / 1000).toFixed(1)} s`);
-    await sleep(wait);
-  }
+  const http = new HttpClient({ retry: invokeRetryPolicy(opts), log, fetch: fetchImpl });
+  const res = await http.request("POST", opts.uri, {
+    body,
+    headers: requestHeaders(opts.key, opts.deployment),
+  });
+  return { status: res.status, body: jsonOf(res), latencyMs: res.latencyMs, attempts: res.attempts };
 }
 
 export interface InvokeIO {
@@ -427,61 +334,27 @@ export interface InvokeIO {
 
 export interface InvokeOutcome {
   exitCode: number;
-  result?: InvokeResult;
+  result?: SampleResult;
   scored?: Scored;
   error?: string;
 }
 
-/** The whole client: load files, post, check, print. Never throws; never prints the key. */
-export async function runInvoke(
-  opts: InvokeOptions,
-  io: InvokeIO,
-  fetchImpl: FetchLike = fetch,
-): Promise<InvokeOutcome> {
-  const safe = (s: string) => redactKey(s, opts.key);
-  const fail = (msg: string): InvokeOutcome => {
-    io.err(safe(`invoke: error: ${msg}`));
-    // Automation reads stdout: keep it one JSON line even on failure.
-    if (opts.json) io.out(JSON.stringify({ passed: false, error: safe(msg) }));
-    return { exitCode: EXIT_ERROR, error: safe(msg) };
-  };
-  let inputs: InvokeInputs;
+/** The message for a failed POST: an HTTP error shows its status and whole body (JSON on one line). */
+function postFailure(err: unknown): string {
+  if (!(err instanceof HttpError)) return errorMessage(err);
+  let shown = err.body;
   try {
-    inputs = loadInvokeInputs(opts.requestFile, opts.expectedFile);
-  } catch (err) {
-    return fail((err as Error).message);
+    shown = JSON.stringify(JSON.parse(err.body));
+  } catch {
+    /* not JSON: show as is */
   }
-  io.err(
-    safe(
-      `invoke: POST ${opts.uri} (${inputs.count} images from ${path.relative(process.cwd(), opts.requestFile) || opts.requestFile}${opts.key ? ", key: set" : ", no key"}` +
-        `${opts.deployment ? `, deployment ${opts.deployment}` : ""})`,
-    ),
-  );
-  let post: PostResult;
-  try {
-    post = await postWithRetries(opts, inputs.body, (m) => io.err(safe(`invoke: ${m}`)), fetchImpl);
-  } catch (err) {
-    if (err instanceof HttpError) {
-      let shown = err.body;
-      try {
-        shown = JSON.stringify(JSON.parse(err.body));
-      } catch {
-        /* not JSON: show as is */
-      }
-      return fail(`${err.message}: ${shown || "(empty body)"}`);
-    }
-    return fail((err as Error).message);
-  }
-  let scored: Scored;
-  try {
-    scored = scoreResponse(post.body, inputs.count, inputs.expected);
-  } catch (err) {
-    return fail(
-      `unexpected response (HTTP ${post.status}): ${(err as Error).message}: ${JSON.stringify(post.body).slice(0, 500)}`,
-    );
-  }
-  const passed = scored.accuracy === null ? opts.minAccuracy <= 0 : scored.accuracy >= opts.minAccuracy;
-  const result: InvokeResult = {
+  return `HTTP ${err.status}: ${shown.slice(0, 4000) || "(empty body)"}`;
+}
+
+/** The table, the summary and PASSED/FAILED for humans; the JSON line for machines. */
+function report(opts: InvokeOptions, io: InvokeIO, scored: Scored, post: PostResult): SampleResult {
+  const passed = scored.accuracy === undefined ? opts.minAccuracy <= 0 : scored.accuracy >= opts.minAccuracy;
+  const result: SampleResult = {
     total: scored.total,
     correct: scored.correct,
     accuracy: scored.accuracy,
@@ -493,5 +366,45 @@ export async function runInvoke(
     io.info(l);
   io.info(passed ? "PASSED" : `FAILED: accuracy below ${opts.minAccuracy}`);
   if (opts.json) io.out(jsonLine(result));
-  return { exitCode: passed ? EXIT_OK : EXIT_BELOW_ACCURACY, result, scored };
+  return result;
+}
+
+/** The whole client: load files → post → check → print. Never throws; never prints the key. */
+export async function runInvoke(
+  opts: InvokeOptions,
+  io: InvokeIO,
+  fetchImpl: FetchLike = fetch,
+): Promise<InvokeOutcome> {
+  registerSecret(opts.key);
+  const fail = (msg: string): InvokeOutcome => {
+    io.err(redact(`invoke: error: ${msg}`));
+    // Automation reads stdout: keep it one JSON line even on failure.
+    if (opts.json) io.out(redact(JSON.stringify({ passed: false, error: msg })));
+    return { exitCode: EXIT_ERROR, error: redact(msg) };
+  };
+  let inputs: InvokeInputs;
+  let post: PostResult;
+  try {
+    inputs = loadInvokeInputs(opts.requestFile, opts.expectedFile);
+    const from = path.relative(process.cwd(), opts.requestFile) || opts.requestFile;
+    io.err(
+      redact(
+        `invoke: POST ${opts.uri} (${inputs.count} images from ${from}${opts.key ? ", key: set" : ", no key"}` +
+          `${opts.deployment ? `, deployment ${opts.deployment}` : ""})`,
+      ),
+    );
+    post = await postRequest(opts, inputs.body, (m) => io.err(redact(`invoke: ${m.trim()}`)), fetchImpl);
+  } catch (err) {
+    return fail(postFailure(err));
+  }
+  let scored: Scored;
+  try {
+    scored = scoreResponse(post.body, inputs.count, inputs.expected);
+  } catch (err) {
+    return fail(
+      `unexpected response (HTTP ${post.status}): ${errorMessage(err)}: ${JSON.stringify(post.body).slice(0, 500)}`,
+    );
+  }
+  const result = report(opts, io, scored, post);
+  return { exitCode: result.passed ? EXIT_OK : EXIT_BELOW_ACCURACY, result, scored };
 }

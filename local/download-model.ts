@@ -3,7 +3,7 @@
  * (`<dest>/<name>/<version>/` + model-version.json, the layout `npm run serve` reads), so the cloud-trained model
  * can be served locally.
  *
- *   tsx ops/download-model.ts --model-id <ARM id of .../models/<name>/versions/<v>> [--dest .local/registry]
+ *   tsx local/download-model.ts --model-id <ARM id of .../models/<name>/versions/<v>> [--dest .local/registry]
  *     [--storage-endpoint URL] [--arm-endpoint URL]
  *
  * Resolution: model version → `modelUri` (azureml://jobs/<job>/outputs/<out>: via the job's output URI;
@@ -18,18 +18,62 @@ import * as path from "node:path";
 import { AnonymousCredential, ContainerClient, StorageSharedKeyCredential } from "@azure/storage-blob";
 import type { TokenCredential } from "@azure/identity";
 import { ArmClient, armEndpointFrom } from "../lib/cli/arm";
-import { parseArgs, str } from "../lib/cli/args";
-import { runCli } from "../lib/cli/run";
+import { usageLine, withFlags } from "../lib/cli/args";
 import { createCredential } from "../lib/cli/credential";
-import { parseBlobUrl, parseModelUri, parseWorkspaceChildId, type WorkspaceScope } from "../lib/cli/ids";
+import { CliError, errorMessage } from "../lib/cli/errors";
 import { jsonOf } from "../lib/cli/http";
-import { errorMessage, log, OpsError, writeResult } from "../lib/cli/log";
+import {
+  parseBlobUrl,
+  parseModelUri,
+  parseWorkspaceChildId,
+  type ParsedId,
+  type WorkspaceScope,
+} from "../lib/cli/ids";
+import { log, writeResult } from "../lib/cli/log";
 import { registerSecret } from "../lib/cli/redact";
+import { runCli } from "../lib/cli/run";
 import { DEFAULT_REGISTRY, registerModel } from "./registry";
 
-const USAGE =
-  "usage: tsx ops/download-model.ts --model-id <ARM id of a model version> [--dest .local/registry] " +
-  "[--storage-endpoint URL] [--arm-endpoint URL]";
+const FLAGS = {
+  "model-id": { type: "string", required: true, placeholder: "<ARM id of a model version>" },
+  dest: { type: "string", default: DEFAULT_REGISTRY, placeholder: "DIR" },
+  "storage-endpoint": { type: "string", placeholder: "URL" },
+  "arm-endpoint": { type: "string", placeholder: "URL" },
+} as const;
+
+const USAGE = usageLine("tsx local/download-model.ts", FLAGS);
+
+export interface DownloadOptions {
+  /** the model version's id and workspace */
+  id: ParsedId;
+  /** the model's name and version, from the id */
+  name: string;
+  version: string;
+  dest: string;
+  /** path-style blob endpoint instead of https://<account>.blob.<suffix> (tests, emulators) */
+  storageEndpoint?: string;
+  armEndpoint: string;
+}
+
+export const parseDownloadArgs = withFlags(FLAGS, (a): DownloadOptions => {
+  const id = parseWorkspaceChildId(a["model-id"], ["models", "versions"]);
+  return {
+    id,
+    name: id.children[0][1],
+    version: id.children[1][1],
+    dest: a.dest,
+    storageEndpoint: a["storage-endpoint"] ?? process.env.AZURE_STORAGE_ENDPOINT_OVERRIDE,
+    armEndpoint: armEndpointFrom(a["arm-endpoint"]),
+  };
+});
+
+/** What download-model prints. */
+export interface DownloadResult {
+  name: string;
+  version: string;
+  path: string;
+  files: string[];
+}
 
 interface ModelVersionBody {
   properties?: {
@@ -81,7 +125,7 @@ export function relativeBlobPath(prefix: string, name: string): string | undefin
   const rel = name.slice(p.length);
   if (rel === "" || rel.endsWith("/")) return undefined;
   if (rel.split("/").some((seg) => seg === ".." || seg === "." || seg === "")) {
-    throw new OpsError(`refusing blob name '${name}': it would leave the target folder`);
+    throw new CliError(`refusing blob name '${name}': it would leave the target folder`);
   }
   return rel;
 }
@@ -111,167 +155,198 @@ async function resolveDatastorePath(
     const outUri = job.properties?.outputs?.[loc.output]?.uri ?? defaultJobOutputUri(loc.job, loc.output);
     log(`  job output ${loc.job}/${loc.output} → ${outUri}`);
     const inner = parseModelUri(outUri);
-    if (inner.kind !== "datastore") throw new OpsError(`job output URI '${outUri}' is not on a datastore`);
+    if (inner.kind !== "datastore") throw new CliError(`job output URI '${outUri}' is not on a datastore`);
     const sub = loc.subPath ? `${inner.path.replace(/\/+$/, "")}/${loc.subPath}` : inner.path;
     return { datastore: inner.datastore, path: sub };
   }
-  throw new OpsError("unreachable");
+  throw new CliError("unreachable");
 }
 
-async function main(argv: string[]): Promise<void> {
-  const args = parseArgs(
-    argv,
-    {
-      "model-id": { required: true },
-      dest: { default: DEFAULT_REGISTRY },
-      "storage-endpoint": {},
-      "arm-endpoint": {},
-    },
-    USAGE,
-  );
-  const modelId = str(args, "model-id");
-  const id = parseWorkspaceChildId(modelId, ["models", "versions"]);
-  const name = id.children[0][1];
-  const version = id.children[1][1];
-  const dest = str(args, "dest");
-  const storageEndpoint =
-    typeof args["storage-endpoint"] === "string"
-      ? args["storage-endpoint"]
-      : process.env.AZURE_STORAGE_ENDPOINT_OVERRIDE;
-  const credential = createCredential();
-  const arm = new ArmClient(armEndpointFrom(args["arm-endpoint"]), credential);
+type BlobCredential = StorageSharedKeyCredential | AnonymousCredential | TokenCredential;
 
-  log(`download-model: ${name}:${version} from workspace ${id.workspace}`);
-  const model = await arm.get<ModelVersionBody>(modelId);
-  const modelUri = model.properties?.modelUri;
-  if (!modelUri) throw new OpsError(`model ${name}:${version} has no modelUri`);
-  log(`  modelUri: ${modelUri}`);
+/** Where the files are and how to read them; `sas` is appended to the container URL when set. */
+interface BlobSource {
+  location: BlobLocation;
+  credential: BlobCredential;
+  sas: string;
+}
 
-  let location: BlobLocation;
-  let blobCredential: StorageSharedKeyCredential | AnonymousCredential | TokenCredential;
-  let sas = "";
-  const parsed = parseModelUri(modelUri);
-  if (parsed.kind === "blob-url") {
-    const b = parseBlobUrl(parsed.url);
-    const account = new URL(b.accountUrl).hostname.split(".")[0];
-    location = {
+/** A modelUri that is a plain blob URL: read with the caller's Entra identity. */
+function blobUrlSource(url: string, credential: TokenCredential): BlobSource {
+  const b = parseBlobUrl(url);
+  const account = new URL(b.accountUrl).hostname.split(".")[0];
+  return {
+    location: {
       accountName: account,
       containerName: b.container,
       path: b.prefix,
       containerUrl: `${b.accountUrl}/${b.container}`,
-    };
-    blobCredential = credential;
-  } else {
-    const { datastore, path: blobPath } = await resolveDatastorePath(arm, id, modelUri);
-    const dsId = `${id.workspaceId}/datastores/${datastore}`;
-    const ds = await arm.get<DatastoreBody>(dsId);
-    const p = ds.properties ?? {};
-    if (p.datastoreType && p.datastoreType !== "AzureBlob") {
-      throw new OpsError(
-        `datastore ${datastore} is ${p.datastoreType}; download-model reads AzureBlob datastores only`,
-      );
-    }
-    if (!p.accountName || !p.containerName)
-      throw new OpsError(`datastore ${datastore} names no storage account/container`);
-    location = {
-      datastore,
-      accountName: p.accountName,
-      containerName: p.containerName,
-      path: blobPath,
-      containerUrl: containerUrl(
-        storageEndpoint,
-        p.accountName,
-        p.containerName,
-        p.endpoint ?? "core.windows.net",
-        p.protocol ?? "https",
-      ),
-    };
-    const credType = p.credentials?.credentialsType ?? "None";
-    if (credType === "AccountKey" || credType === "Sas") {
-      const res = await arm.send("POST", `${dsId}/listSecrets`, { body: {} });
-      const secrets = jsonOf<{ secretsType?: string; key?: string; sasToken?: string }>(res);
-      if (secrets.secretsType === "AccountKey" && secrets.key) {
-        registerSecret(secrets.key);
-        blobCredential = new StorageSharedKeyCredential(p.accountName, secrets.key);
-      } else if (secrets.secretsType === "Sas" && secrets.sasToken) {
-        registerSecret(secrets.sasToken);
-        sas = secrets.sasToken.replace(/^\?/, "");
-        blobCredential = new AnonymousCredential();
-      } else {
-        throw new OpsError(`datastore ${datastore}: listSecrets returned no usable ${credType} secret`);
-      }
-      log(
-        `  datastore ${datastore}: ${p.accountName}/${p.containerName} (${credType === "AccountKey" ? "account key" : "SAS"} from listSecrets)`,
-      );
-    } else {
-      blobCredential = credential;
-      log(
-        `  datastore ${datastore}: ${p.accountName}/${p.containerName} (identity-based: your Entra identity needs Storage Blob Data Reader)`,
-      );
-    }
-  }
+    },
+    credential,
+    sas: "",
+  };
+}
 
+/**
+ * The blob credential of a datastore: its account key or SAS from `listSecrets` (registered for redaction), or
+ * the caller's Entra identity for identity-based datastores.
+ */
+async function datastoreCredential(
+  arm: ArmClient,
+  dsId: string,
+  ds: { name: string; accountName: string; containerName: string; credentialsType: string },
+  identity: TokenCredential,
+): Promise<{ credential: BlobCredential; sas: string }> {
+  const where = `  datastore ${ds.name}: ${ds.accountName}/${ds.containerName}`;
+  if (ds.credentialsType !== "AccountKey" && ds.credentialsType !== "Sas") {
+    log(`${where} (identity-based: your Entra identity needs Storage Blob Data Reader)`);
+    return { credential: identity, sas: "" };
+  }
+  const res = await arm.send("POST", `${dsId}/listSecrets`, { body: {} });
+  const secrets = jsonOf<{ secretsType?: string; key?: string; sasToken?: string }>(res);
+  log(`${where} (${ds.credentialsType === "AccountKey" ? "account key" : "SAS"} from listSecrets)`);
+  if (secrets.secretsType === "AccountKey" && secrets.key) {
+    registerSecret(secrets.key);
+    return { credential: new StorageSharedKeyCredential(ds.accountName, secrets.key), sas: "" };
+  }
+  if (secrets.secretsType === "Sas" && secrets.sasToken) {
+    registerSecret(secrets.sasToken);
+    return { credential: new AnonymousCredential(), sas: secrets.sasToken.replace(/^\?/, "") };
+  }
+  throw new CliError(`datastore ${ds.name}: listSecrets returned no usable ${ds.credentialsType} secret`);
+}
+
+/** A modelUri on a datastore (directly or through a job output): the datastore's account, container and secret. */
+async function datastoreSource(
+  arm: ArmClient,
+  o: DownloadOptions,
+  modelUri: string,
+  identity: TokenCredential,
+): Promise<BlobSource> {
+  const { datastore, path: blobPath } = await resolveDatastorePath(arm, o.id, modelUri);
+  const dsId = `${o.id.workspaceId}/datastores/${datastore}`;
+  const p = (await arm.get<DatastoreBody>(dsId)).properties ?? {};
+  if (p.datastoreType && p.datastoreType !== "AzureBlob") {
+    throw new CliError(
+      `datastore ${datastore} is ${p.datastoreType}; download-model reads AzureBlob datastores only`,
+    );
+  }
+  if (!p.accountName || !p.containerName)
+    throw new CliError(`datastore ${datastore} names no storage account/container`);
+  const location: BlobLocation = {
+    datastore,
+    accountName: p.accountName,
+    containerName: p.containerName,
+    path: blobPath,
+    containerUrl: containerUrl(
+      o.storageEndpoint,
+      p.accountName,
+      p.containerName,
+      p.endpoint ?? "core.windows.net",
+      p.protocol ?? "https",
+    ),
+  };
+  const ds = { name: datastore, accountName: p.accountName, containerName: p.containerName };
+  const cred = await datastoreCredential(
+    arm,
+    dsId,
+    { ...ds, credentialsType: p.credentials?.credentialsType ?? "None" },
+    identity,
+  );
+  return { location, ...cred };
+}
+
+/** Every blob under the prefix (folder markers skipped) into `staging`; a prefix naming one blob is that file. */
+async function downloadBlobs(source: BlobSource, staging: string): Promise<string[]> {
+  const { location, credential, sas } = source;
   const container = new ContainerClient(
     sas ? `${location.containerUrl}?${sas}` : location.containerUrl,
-    blobCredential as StorageSharedKeyCredential,
+    credential as StorageSharedKeyCredential,
   );
+  const prefix = location.path.replace(/^\/+/, "");
+  const folderPrefix = prefix === "" || prefix.endsWith("/") ? prefix : `${prefix}/`;
+  const files: string[] = [];
+  const fetchBlob = async (blobName: string, rel: string) => {
+    const target = path.join(staging, ...rel.split("/"));
+    mkdirSync(path.dirname(target), { recursive: true });
+    await container.getBlobClient(blobName).downloadToFile(target);
+    files.push(rel);
+    log(`  ${rel}`);
+  };
+  try {
+    for await (const blob of container.listBlobsFlat({ prefix: folderPrefix })) {
+      const rel = relativeBlobPath(folderPrefix, blob.name);
+      if (rel !== undefined) await fetchBlob(blob.name, rel);
+    }
+    // a single-file model: modelUri names the blob itself
+    if (files.length === 0 && !prefix.endsWith("/") && prefix !== "")
+      await fetchBlob(prefix, path.posix.basename(prefix));
+  } catch (err) {
+    throw storageError(err, `${location.containerUrl.replace(/\?.*$/, "")}/${prefix}`);
+  }
+  if (files.length === 0) throw new CliError(`no files found under ${location.containerName}/${prefix}`);
+  return files;
+}
+
+/** A storage SDK error as one line, with the role to ask for on a 403. */
+function storageError(err: unknown, where: string): CliError {
+  if (err instanceof CliError) return err;
+  const status = (err as { statusCode?: number }).statusCode;
+  const hint =
+    "Identity-based datastores need Storage Blob Data Reader on the storage account for your identity.";
+  return new CliError(
+    `reading ${where} failed${status ? ` (HTTP ${status})` : ""}: ${errorMessage(err).split("\n")[0]}`,
+    status === 403 ? [hint] : [],
+  );
+}
+
+/** Model version → its files' blob source → download into a staging folder → register in the local registry. */
+export async function downloadModel(o: DownloadOptions): Promise<void> {
+  const credential = createCredential();
+  const arm = new ArmClient(o.armEndpoint, credential);
+  log(`download-model: ${o.name}:${o.version} from workspace ${o.id.workspace}`);
+  const model = await arm.get<ModelVersionBody>(o.id.id);
+  const modelUri = model.properties?.modelUri;
+  if (!modelUri) throw new CliError(`model ${o.name}:${o.version} has no modelUri`);
+  log(`  modelUri: ${modelUri}`);
+  const parsed = parseModelUri(modelUri);
+  const source =
+    parsed.kind === "blob-url"
+      ? blobUrlSource(parsed.url, credential)
+      : await datastoreSource(arm, o, modelUri, credential);
   const staging = mkdtempSync(path.join(os.tmpdir(), "download-model-"));
   try {
-    const prefix = location.path.replace(/^\/+/, "");
-    const folderPrefix = prefix === "" || prefix.endsWith("/") ? prefix : `${prefix}/`;
-    const files: string[] = [];
-    const fetchBlob = async (blobName: string, rel: string) => {
-      const target = path.join(staging, ...rel.split("/"));
-      mkdirSync(path.dirname(target), { recursive: true });
-      await container.getBlobClient(blobName).downloadToFile(target);
-      files.push(rel);
-      log(`  ${rel}`);
-    };
-    try {
-      for await (const blob of container.listBlobsFlat({ prefix: folderPrefix })) {
-        const rel = relativeBlobPath(folderPrefix, blob.name);
-        if (rel !== undefined) await fetchBlob(blob.name, rel);
-      }
-      if (files.length === 0 && !prefix.endsWith("/") && prefix !== "") {
-        // a single-file model: modelUri names the blob itself
-        await fetchBlob(prefix, path.posix.basename(prefix));
-      }
-    } catch (err) {
-      if (err instanceof OpsError) throw err;
-      const status = (err as { statusCode?: number }).statusCode;
-      throw new OpsError(
-        `reading ${location.containerUrl.replace(/\?.*$/, "")}/${prefix} failed${status ? ` (HTTP ${status})` : ""}: ${errorMessage(err).split("\n")[0]}`,
-        [
-          status === 403
-            ? "Identity-based datastores need Storage Blob Data Reader on the storage account for your identity."
-            : "",
-        ].filter(Boolean),
-      );
-    }
-    if (files.length === 0) throw new OpsError(`no files found under ${location.containerName}/${prefix}`);
+    await downloadBlobs(source, staging);
     const registered = registerModel({
-      registry: dest,
-      name,
-      version,
+      registry: o.dest,
+      name: o.name,
+      version: o.version,
       sourceDir: staging,
       overwrite: true,
       createdAt: model.systemData?.createdAt ? new Date(model.systemData.createdAt) : new Date(),
       source: {
         type: "azureml",
-        modelId,
+        modelId: o.id.id,
         modelUri,
-        workspace: id.workspace,
-        resourceGroup: id.resourceGroup,
-        storage: `${location.containerUrl.replace(/\?.*$/, "")}/${prefix}`,
+        workspace: o.id.workspace,
+        resourceGroup: o.id.resourceGroup,
+        storage: `${source.location.containerUrl.replace(/\?.*$/, "")}/${source.location.path.replace(/^\/+/, "")}`,
         ...(model.properties?.jobName ? { jobName: model.properties.jobName } : {}),
         downloadedAt: new Date().toISOString(),
       },
     });
     log(`download-model: ${registered.files.length} file(s) in ${registered.dir}`);
-    writeResult({ name, version, path: registered.dir, files: registered.files });
+    writeResult({
+      name: o.name,
+      version: o.version,
+      path: registered.dir,
+      files: registered.files,
+    } satisfies DownloadResult);
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
 }
 
-if (require.main === module) runCli("download-model", main);
+export const cli = { name: "download-model", usage: USAGE, parse: parseDownloadArgs, main: downloadModel };
+
+if (require.main === module) runCli(cli);

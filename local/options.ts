@@ -1,9 +1,13 @@
-/** Flags of `npm run local` and `npm run serve` (pure parsing, tested in tests/local). */
-import { type ParseArgsConfig, parseArgs } from "node:util";
-import { DEFAULT_MODEL_NAME, assertSafeName } from "./registry";
+/** Flags of `npm run local` and `npm run serve` (pure parsing with the CLI toolkit's parser, tested in tests/local). */
+import { withFlags } from "../lib/cli/args";
+import { UsageError } from "../lib/cli/errors";
+import { assertSafeName } from "./registry";
 import { DEFAULT_HOST, DEFAULT_PORT } from "./server";
 
-export class LocalUsageError extends Error {}
+// Defaults shared with the stack config: the cloud deployment's model name (model.modelName) and inference
+// server workers (serving.workerCount, 2 in the cloud). To be imported from the config schema.
+export const DEFAULT_MODEL_NAME = "mnist-cnn";
+export const DEFAULT_WORKERS = 1;
 
 export interface LocalRunOptions {
   data?: string;
@@ -47,7 +51,7 @@ azmlinfsrv on 127.0.0.1, checks the sample digits with the invocation client, wr
   --model-name NAME           registry model name (default ${DEFAULT_MODEL_NAME})
   --port N                    server port (default ${DEFAULT_PORT})
   --host H                    ${DEFAULT_HOST} (default) or 0.0.0.0 (azmlinfsrv's own default: every interface)
-  --workers N                 azmlinfsrv WORKER_COUNT (default 1)
+  --workers N                 azmlinfsrv WORKER_COUNT (default ${DEFAULT_WORKERS})
   --health-timeout-seconds N  how long to wait for GET / to answer 200 (default 180)
   --keep-serving              leave the server running at the end (pid in .local/server.json)
   --verbose                   echo the server log while it starts
@@ -61,128 +65,83 @@ Serves a registered local model with the real azmlinfsrv in the foreground until
   --version V                 model version (default: the latest by createdAt)
   --port N                    server port (default ${DEFAULT_PORT})
   --host H                    ${DEFAULT_HOST} (default) or 0.0.0.0
-  --workers N                 azmlinfsrv WORKER_COUNT (default 1)
+  --workers N                 azmlinfsrv WORKER_COUNT (default ${DEFAULT_WORKERS})
   --health-timeout-seconds N  how long to wait for GET / to answer 200 (default 180)
   -h, --help                  this text`;
 
-function num(
-  name: string,
-  raw: string | undefined,
-  opts: { integer?: boolean; min?: number; max?: number } = {},
-): number | undefined {
-  if (raw === undefined) return undefined;
-  const v = Number(raw);
-  const min = opts.min ?? -Infinity;
-  const max = opts.max ?? Infinity;
-  if (
-    raw.trim() === "" ||
-    !Number.isFinite(v) ||
-    (opts.integer && !Number.isInteger(v)) ||
-    v < min ||
-    v > max
-  ) {
-    const kind = opts.integer ? "an integer" : "a number";
-    throw new LocalUsageError(`--${name} must be ${kind} in [${min}, ${max}], got '${raw}'`);
-  }
-  return v;
+function host(raw: string): string {
+  if (raw !== "127.0.0.1" && raw !== "0.0.0.0")
+    throw new UsageError(`--host must be 127.0.0.1 or 0.0.0.0, got '${raw}'`);
+  return raw;
 }
 
-function host(raw: string | undefined): string {
-  const h = raw ?? DEFAULT_HOST;
-  if (h !== "127.0.0.1" && h !== "0.0.0.0")
-    throw new LocalUsageError(`--host must be 127.0.0.1 or 0.0.0.0, got '${h}'`);
-  return h;
-}
-
-function modelName(raw: string | undefined): string {
-  const name = raw ?? DEFAULT_MODEL_NAME;
+function modelName(name: string): string {
   try {
     assertSafeName("model name", name);
   } catch (err) {
-    throw new LocalUsageError(`--model-name: ${(err as Error).message}`);
+    throw new UsageError(`--model-name: ${(err as Error).message}`);
   }
   return name;
 }
 
-function parse(argv: string[], options: NonNullable<ParseArgsConfig["options"]>) {
-  try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Record<
-      string,
-      string | boolean | undefined
-    >;
-  } catch (err) {
-    throw new LocalUsageError((err as Error).message);
-  }
-}
-
+/** Flags of both: the model and the server. */
 const COMMON = {
-  "model-name": { type: "string" },
-  port: { type: "string" },
-  host: { type: "string" },
-  workers: { type: "string" },
-  "health-timeout-seconds": { type: "string" },
-  help: { type: "boolean", short: "h" },
+  "model-name": { type: "string", default: DEFAULT_MODEL_NAME },
+  port: { type: "number", integer: true, min: 1, max: 65535, default: DEFAULT_PORT },
+  host: { type: "string", default: DEFAULT_HOST },
+  workers: { type: "number", integer: true, min: 1, max: 64, default: DEFAULT_WORKERS },
+  "health-timeout-seconds": { type: "number", min: 1, default: 180 },
 } as const;
 
-/** Returns null for --help. */
-export function parseRunLocalArgs(argv: string[]): LocalRunOptions | null {
-  const v = parse(argv, {
-    ...COMMON,
-    data: { type: "string" },
-    epochs: { type: "string" },
-    "batch-size": { type: "string" },
-    "learning-rate": { type: "string" },
-    seed: { type: "string" },
-    "train-limit": { type: "string" },
-    "keep-serving": { type: "boolean" },
-    "skip-train": { type: "boolean" },
-    verbose: { type: "boolean" },
-  });
-  if (v.help) return null;
-  const s = (k: string) => v[k] as string | undefined;
-  const opts: LocalRunOptions = {
-    data: s("data"),
-    epochs: num("epochs", s("epochs"), { integer: true, min: 1 }),
-    batchSize: num("batch-size", s("batch-size"), { integer: true, min: 1 }),
-    learningRate: num("learning-rate", s("learning-rate"), { min: Number.MIN_VALUE, max: 10 }),
-    seed: num("seed", s("seed"), { integer: true, min: 0 }),
-    trainLimit: num("train-limit", s("train-limit"), { integer: true, min: 1 }),
-    port: num("port", s("port"), { integer: true, min: 1, max: 65535 }) ?? DEFAULT_PORT,
-    host: host(s("host")),
-    workers: num("workers", s("workers"), { integer: true, min: 1, max: 64 }) ?? 1,
-    keepServing: v["keep-serving"] === true,
-    skipTrain: v["skip-train"] === true,
-    modelName: modelName(s("model-name")),
-    healthTimeoutSeconds: num("health-timeout-seconds", s("health-timeout-seconds"), { min: 1 }) ?? 180,
-    verbose: v.verbose === true,
-  };
-  if (opts.data !== undefined && opts.data.trim() === "")
-    throw new LocalUsageError("--data must not be empty");
-  if (opts.skipTrain) {
-    const trainFlags = ["data", "epochs", "batch-size", "learning-rate", "seed", "train-limit"].filter(
-      (k) => v[k] !== undefined,
-    );
-    if (trainFlags.length) {
-      throw new LocalUsageError(`--skip-train reuses a registered model: drop --${trainFlags.join(", --")}`);
-    }
-  }
-  return opts;
-}
+const RUN_LOCAL_FLAGS = {
+  ...COMMON,
+  data: { type: "string" },
+  epochs: { type: "number", integer: true, min: 1 },
+  "batch-size": { type: "number", integer: true, min: 1 },
+  "learning-rate": { type: "number", min: Number.MIN_VALUE, max: 10 },
+  seed: { type: "number", integer: true, min: 0 },
+  "train-limit": { type: "number", integer: true, min: 1 },
+  "keep-serving": { type: "boolean" },
+  "skip-train": { type: "boolean" },
+  verbose: { type: "boolean" },
+} as const;
+
+const TRAINING_FLAGS = ["data", "epochs", "batch-size", "learning-rate", "seed", "train-limit"] as const;
 
 /** Returns null for --help. */
-export function parseServeArgs(argv: string[]): ServeOptions | null {
-  const v = parse(argv, { ...COMMON, version: { type: "string" } });
-  if (v.help) return null;
-  const s = (k: string) => v[k] as string | undefined;
+export const parseRunLocalArgs = withFlags(RUN_LOCAL_FLAGS, (v): LocalRunOptions => {
+  if (v.data !== undefined && v.data.trim() === "") throw new UsageError("--data must not be empty");
+  const given = TRAINING_FLAGS.filter((k) => v[k] !== undefined);
+  if (v["skip-train"] && given.length) {
+    throw new UsageError(`--skip-train reuses a registered model: drop --${given.join(", --")}`);
+  }
   return {
-    modelName: modelName(s("model-name")),
-    version: s("version"),
-    port: num("port", s("port"), { integer: true, min: 1, max: 65535 }) ?? DEFAULT_PORT,
-    host: host(s("host")),
-    workers: num("workers", s("workers"), { integer: true, min: 1, max: 64 }) ?? 1,
-    healthTimeoutSeconds: num("health-timeout-seconds", s("health-timeout-seconds"), { min: 1 }) ?? 180,
+    data: v.data,
+    epochs: v.epochs,
+    batchSize: v["batch-size"],
+    learningRate: v["learning-rate"],
+    seed: v.seed,
+    trainLimit: v["train-limit"],
+    port: v.port,
+    host: host(v.host),
+    workers: v.workers,
+    keepServing: v["keep-serving"],
+    skipTrain: v["skip-train"],
+    modelName: modelName(v["model-name"]),
+    healthTimeoutSeconds: v["health-timeout-seconds"],
+    verbose: v.verbose,
   };
-}
+});
+
+/** Returns null for --help. */
+export const parseServeArgs = withFlags({ ...COMMON, version: { type: "string" } }, (v): ServeOptions => ({
+  modelName: modelName(v["model-name"]),
+  version: v.version,
+  port: v.port,
+  host: host(v.host),
+  workers: v.workers,
+  healthTimeoutSeconds: v["health-timeout-seconds"],
+}));
 
 /** training/app.py arguments for the pass-through flags. Pure. */
 export function trainArgs(opts: LocalRunOptions, data: string, outputDir: string): string[] {

@@ -48,6 +48,26 @@ export interface RunOptions {
   onChild?: (kill: () => void) => () => void;
 }
 
+/** Cuts a stream's chunks into lines (\n, \r\n or a lone \r, as progress bars write); `flush` passes the rest. */
+export function lineSplitter(onLine: (line: string) => void): { data(chunk: Buffer): void; flush(): void } {
+  let buf = "";
+  return {
+    data(chunk: Buffer) {
+      buf += chunk.toString("utf8");
+      let i: number;
+      while ((i = buf.search(/\r?\n|\r/)) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(buf[i] === "\r" && buf[i + 1] === "\n" ? i + 2 : i + 1);
+        onLine(line);
+      }
+    },
+    flush() {
+      if (buf) onLine(buf);
+      buf = "";
+    },
+  };
+}
+
 export function runStreaming(command: string, args: string[], opts: RunOptions = {}): Promise<StreamedRun> {
   return new Promise((resolve) => {
     if (opts.logFile) mkdirSync(path.dirname(opts.logFile), { recursive: true });
@@ -60,32 +80,15 @@ export function runStreaming(command: string, args: string[], opts: RunOptions =
     const unregister = opts.onChild?.(() => child.kill("SIGTERM")) ?? (() => undefined);
     const tail: string[] = [];
     const stdoutLines: string[] = [];
-    const feed = (isStdout: boolean) => {
-      let buf = "";
-      return {
-        data(chunk: Buffer) {
-          buf += chunk.toString("utf8");
-          let i: number;
-          while ((i = buf.search(/\r?\n|\r/)) >= 0) {
-            const line = buf.slice(0, i);
-            buf = buf.slice(buf[i] === "\r" && buf[i + 1] === "\n" ? i + 2 : i + 1);
-            this.line(line);
-          }
-        },
-        line(line: string) {
-          log?.write(`${line}\n`);
-          if (isStdout) stdoutLines.push(line);
-          tail.push(line);
-          if (tail.length > 60) tail.shift();
-          if (stdoutLines.length > 1000) stdoutLines.splice(0, stdoutLines.length - 200);
-          if (!isNoise(line)) opts.onLine?.(`${opts.prefix ?? ""}${line}`);
-        },
-        flush() {
-          if (buf) this.line(buf);
-          buf = "";
-        },
-      };
-    };
+    const feed = (isStdout: boolean) =>
+      lineSplitter((line) => {
+        log?.write(`${line}\n`);
+        if (isStdout) stdoutLines.push(line);
+        tail.push(line);
+        if (tail.length > 60) tail.shift();
+        if (stdoutLines.length > 1000) stdoutLines.splice(0, stdoutLines.length - 200);
+        if (!isNoise(line)) opts.onLine?.(`${opts.prefix ?? ""}${line}`);
+      });
     const out = feed(true);
     const err = feed(false);
     child.stdout.on("data", (c: Buffer) => out.data(c));

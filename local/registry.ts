@@ -18,7 +18,6 @@ import {
 import * as path from "node:path";
 
 export const DEFAULT_REGISTRY = path.join(".local", "registry");
-export const DEFAULT_MODEL_NAME = "mnist-cnn";
 export const VERSION_FILE = "model-version.json";
 
 export interface ModelVersion {

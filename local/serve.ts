@@ -4,9 +4,11 @@
  * echoing its log, until Ctrl-C. See docs/local.md.
  */
 import * as path from "node:path";
+import { CliError } from "../lib/cli/errors";
+import { runCli, type Cli } from "../lib/cli/run";
 import { ROOT, localDir } from "./paths";
-import { LocalUsageError, SERVE_USAGE, parseServeArgs } from "./options";
-import { getVersion, latestVersion, listVersions } from "./registry";
+import { SERVE_USAGE, parseServeArgs, type ServeOptions } from "./options";
+import { type RegisteredVersion, getVersion, latestVersion, listVersions } from "./registry";
 import { type RunningServer, followFile, startServer, stopServer, waitForHealth } from "./server";
 
 const REGISTRY = path.join(localDir(), "registry");
@@ -16,72 +18,63 @@ export function curlExample(scoringUri: string): string {
   return `curl -s -X POST ${scoringUri} -H 'Content-Type: application/json' --data @scoring/sample-request.json`;
 }
 
-async function main(argv: string[]): Promise<number> {
-  let opts;
-  try {
-    opts = parseServeArgs(argv);
-  } catch (err) {
-    if (err instanceof LocalUsageError) {
-      process.stderr.write(`serve: ${err.message}\n\n${SERVE_USAGE}\n`);
-      return 2;
-    }
-    throw err;
-  }
-  if (opts === null) {
-    process.stdout.write(`${SERVE_USAGE}\n`);
-    return 0;
-  }
+/** The version to serve: --version, else the latest by createdAt; a CliError naming what there is otherwise. */
+function findModel(opts: ServeOptions): RegisteredVersion {
   const model = opts.version
     ? getVersion(REGISTRY, opts.modelName, opts.version)
     : latestVersion(REGISTRY, opts.modelName);
-  if (!model) {
-    const have = listVersions(REGISTRY, opts.modelName).map((v) => v.version);
-    process.stderr.write(
-      `serve: no ${opts.version ? `version ${opts.version} of ` : "registered version of "}${opts.modelName} in ` +
-        `${path.relative(ROOT, REGISTRY)} (have: ${have.length ? have.join(", ") : "none"}); run \`npm run local\` first\n`,
-    );
-    return 1;
-  }
-  const logFile = path.join(localDir(), "serve", `azmlinfsrv-${model.name}-${model.version}.log`);
-  process.stdout.write(
-    `serve: ${model.name}:${model.version} (created ${model.createdAt}) from ${path.relative(ROOT, model.dir)}\n` +
-      `serve: azmlinfsrv on ${opts.host}:${opts.port}, ${opts.workers} worker(s); log also in ${path.relative(ROOT, logFile)}\n`,
+  if (model) return model;
+  const have = listVersions(REGISTRY, opts.modelName).map((v) => v.version);
+  throw new CliError(
+    `no ${opts.version ? `version ${opts.version} of ` : "registered version of "}${opts.modelName} in ` +
+      `${path.relative(ROOT, REGISTRY)} (have: ${have.length ? have.join(", ") : "none"}); run \`npm run local\` first`,
   );
-  let server: RunningServer;
-  try {
-    server = await startServer({
-      entryScript: path.join(ROOT, "scoring", "score.py"),
-      modelDir: model.dir,
-      port: opts.port,
-      host: opts.host,
-      workers: opts.workers,
-      logFile,
-      cwd: ROOT,
-    });
-  } catch (err) {
-    process.stderr.write(`serve: ${(err as Error).message}\n`);
-    return 1;
-  }
-  const stopFollow = followFile(logFile, (t) => process.stdout.write(t));
+}
+
+/** Ctrl-C / SIGTERM: stop the server's process group, then exit 0. Returns whether a stop is under way. */
+function stopOnSignal(server: RunningServer, stopFollow: () => void): () => boolean {
   let stopping = false;
   const stop = (sig: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
     process.stdout.write(`\nserve: ${sig}: stopping azmlinfsrv (pid ${server.pid})\n`);
-    stopServer(server).finally(() => {
+    void stopServer(server).finally(() => {
       stopFollow();
       process.exit(0);
     });
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
+  return () => stopping;
+}
+
+/** Find the model → start azmlinfsrv (log echoed) → wait for health → serve until Ctrl-C or the server exits. */
+export async function serve(opts: ServeOptions): Promise<number> {
+  const model = findModel(opts);
+  const logFile = path.join(localDir(), "serve", `azmlinfsrv-${model.name}-${model.version}.log`);
+  process.stdout.write(
+    `serve: ${model.name}:${model.version} (created ${model.createdAt}) from ${path.relative(ROOT, model.dir)}\n` +
+      `serve: azmlinfsrv on ${opts.host}:${opts.port}, ${opts.workers} worker(s); log also in ${path.relative(ROOT, logFile)}\n`,
+  );
+  const server = await startServer({
+    entryScript: path.join(ROOT, "scoring", "score.py"),
+    modelDir: model.dir,
+    port: opts.port,
+    host: opts.host,
+    workers: opts.workers,
+    logFile,
+    cwd: ROOT,
+  }).catch((err: Error) => {
+    throw new CliError(err.message);
+  });
+  const stopFollow = followFile(logFile, (t) => process.stdout.write(t));
+  const stopping = stopOnSignal(server, stopFollow);
   try {
     await waitForHealth(server, opts.healthTimeoutSeconds * 1000);
   } catch (err) {
     stopFollow();
-    process.stderr.write(`serve: ${(err as Error).message}\n`);
     await stopServer(server);
-    return 1;
+    throw new CliError((err as Error).message);
   }
   process.stdout.write(
     `\nserve: ready. Scoring URI: ${server.scoringUri}\n` +
@@ -90,20 +83,18 @@ async function main(argv: string[]): Promise<number> {
       `serve: Ctrl-C to stop\n\n`,
   );
   const { code, signal } = await server.exited;
-  if (stopping) return 0;
+  if (stopping()) return 0;
   stopFollow();
-  process.stderr.write(`serve: azmlinfsrv exited (code ${code}${signal ? `, signal ${signal}` : ""})\n`);
-  return 1;
+  throw new CliError(`azmlinfsrv exited (code ${code}${signal ? `, signal ${signal}` : ""})`);
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      process.stderr.write(`serve: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+export const cli: Cli<ServeOptions> = {
+  name: "serve",
+  usage: SERVE_USAGE,
+  parse: parseServeArgs,
+  // a tool for people: its output is the server's log, not a result line
+  resultLine: false,
+  main: serve,
+};
+
+if (require.main === module) runCli(cli);

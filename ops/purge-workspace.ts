@@ -5,83 +5,83 @@
  *
  *   tsx ops/purge-workspace.ts --workspace-id <ARM id> [--timeout-minutes 30] [--poll-seconds 10] [--arm-endpoint URL]
  *
- * = `az ml workspace delete --permanently-delete` = `DELETE <id>?api-version=...&forceToPurge=true` (facts §9).
+ * = `az ml workspace delete --permanently-delete` = `DELETE <id>?api-version=...&forceToPurge=true`.
  * stdout: {"workspace": NAME, "purged": bool}.
  */
-import { ArmClient, armEndpointFrom, isConflict } from "../lib/cli/arm";
-import { num, parseArgs, str } from "../lib/cli/args";
+import { ARM_FLAGS, ArmClient, armCliOptions, retryOnConflict, type ArmCliOptions } from "../lib/cli/arm";
+import { usageLine, withFlags } from "../lib/cli/args";
+import { CliError } from "../lib/cli/errors";
+import { parseWorkspaceChildId, type ParsedId } from "../lib/cli/ids";
+import { log, writeResult } from "../lib/cli/log";
 import { runCli } from "../lib/cli/run";
-import { parseWorkspaceChildId } from "../lib/cli/ids";
-import { sleep } from "../lib/cli/http";
-import { errorMessage, formatDuration, log, OpsError, writeResult } from "../lib/cli/log";
+import { formatDuration, since, sleep } from "../lib/cli/time";
+import type { PurgeResult } from "../lib/contracts";
 
-const USAGE =
-  "usage: tsx ops/purge-workspace.ts --workspace-id <ARM id> [--timeout-minutes 30] [--poll-seconds 10] [--arm-endpoint URL]";
+const FLAGS = {
+  "workspace-id": { type: "string", required: true, placeholder: "<ARM id>" },
+  ...ARM_FLAGS,
+} as const;
 
-async function main(argv: string[]): Promise<void> {
-  const args = parseArgs(
-    argv,
-    {
-      "workspace-id": { required: true },
-      "timeout-minutes": { default: "30" },
-      "poll-seconds": { default: "10" },
-      "arm-endpoint": {},
-    },
-    USAGE,
-  );
-  const id = parseWorkspaceChildId(str(args, "workspace-id"), []);
-  const timeoutMs = num(args, "timeout-minutes", { min: 0 }) * 60_000;
-  const pollMs = num(args, "poll-seconds", { min: 0 }) * 1000;
-  const arm = new ArmClient(armEndpointFrom(args["arm-endpoint"]));
-  const started = Date.now();
-  const deadline = started + timeoutMs;
+const USAGE = usageLine("tsx ops/purge-workspace.ts", FLAGS);
 
-  log(`purge-workspace: permanently deleting workspace ${id.workspace} (resource group ${id.resourceGroup})`);
-  let res;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      res = await arm.send("DELETE", id.workspaceId, { query: { forceToPurge: "true" }, accept: [404] });
-      break;
-    } catch (err) {
-      if (!isConflict(err) || Date.now() > deadline) throw err;
-      log(
-        `  409 Conflict (${errorMessage(err).replace(/^.*HTTP 409\s*/, "")}); retrying (attempt ${attempt})`,
+export interface PurgeOptions extends ArmCliOptions {
+  /** the workspace's id and name */
+  workspace: ParsedId;
+}
+
+export const parsePurgeArgs = withFlags(FLAGS, (a): PurgeOptions => ({
+  workspace: parseWorkspaceChildId(a["workspace-id"], []),
+  ...armCliOptions(a),
+}));
+
+/** Polls until ARM answers 404 for the workspace. */
+async function awaitGone(arm: ArmClient, o: PurgeOptions, deadline: number): Promise<void> {
+  const { name: workspace, workspaceId, resourceGroup } = o.workspace;
+  for (;;) {
+    const ws = await arm.tryGet<{ properties?: { provisioningState?: string } }>(workspaceId);
+    if (!ws) return;
+    if (Date.now() > deadline) {
+      throw new CliError(
+        `workspace ${workspace} still exists ${formatDuration(o.timeoutMs / 1000)} after the purge request`,
+        [`Check: az ml workspace show -n ${workspace} -g ${resourceGroup}`],
       );
-      await sleep(pollMs);
     }
+    log(`  workspace still present (${ws.properties?.provisioningState ?? "?"}); waiting`);
+    await sleep(o.pollMs);
   }
+}
+
+/** DELETE with forceToPurge (409s retried) → follow the operation → wait until ARM no longer finds it. */
+export async function purgeWorkspace(o: PurgeOptions): Promise<void> {
+  const arm = new ArmClient(o.armEndpoint);
+  const { name: workspace, workspaceId, resourceGroup } = o.workspace;
+  const started = Date.now();
+  const deadline = started + o.timeoutMs;
+  log(`purge-workspace: permanently deleting workspace ${workspace} (resource group ${resourceGroup})`);
+  const res = await retryOnConflict(
+    () => arm.send("DELETE", workspaceId, { query: { forceToPurge: "true" }, accept: [404] }),
+    { deadline, pollMs: o.pollMs, what: "the workspace" },
+  );
   if (res.status === 404) {
-    log(
-      `purge-workspace: workspace ${id.workspace} does not exist (already deleted or purged); nothing to do`,
-    );
+    log(`purge-workspace: workspace ${workspace} does not exist (already deleted or purged); nothing to do`);
     log(
       "  Note: if a plain (soft) delete happened earlier and the name is still blocked ('Soft-deleted workspace exists'), " +
         "purge it under Azure portal > Azure Machine Learning > Recently deleted workspaces.",
     );
-    writeResult({ workspace: id.workspace, purged: false });
+    writeResult({ workspace, purged: false } satisfies PurgeResult);
     return;
   }
   log(`  DELETE accepted (HTTP ${res.status})`);
   await arm.waitForLro(res, {
-    pollMs,
+    pollMs: o.pollMs,
     timeoutMs: Math.max(0, deadline - Date.now()),
-    what: `purge of ${id.workspace}`,
+    what: `purge of ${workspace}`,
   });
-
-  for (;;) {
-    const ws = await arm.tryGet<{ properties?: { provisioningState?: string } }>(id.workspaceId);
-    if (!ws) break;
-    if (Date.now() > deadline) {
-      throw new OpsError(
-        `workspace ${id.workspace} still exists ${formatDuration(timeoutMs / 1000)} after the purge request`,
-        [`Check: az ml workspace show -n ${id.workspace} -g ${id.resourceGroup}`],
-      );
-    }
-    log(`  workspace still present (${ws.properties?.provisioningState ?? "?"}); waiting`);
-    await sleep(pollMs);
-  }
-  log(`purge-workspace: workspace ${id.workspace} purged (${formatDuration((Date.now() - started) / 1000)})`);
-  writeResult({ workspace: id.workspace, purged: true });
+  await awaitGone(arm, o, deadline);
+  log(`purge-workspace: workspace ${workspace} purged (${since(started)})`);
+  writeResult({ workspace, purged: true } satisfies PurgeResult);
 }
 
-if (require.main === module) runCli("purge-workspace", main);
+export const cli = { name: "purge-workspace", usage: USAGE, parse: parsePurgeArgs, main: purgeWorkspace };
+
+if (require.main === module) runCli(cli);

@@ -5,21 +5,43 @@
  *   tsx ops/set-traffic.ts --endpoint-id <ARM id> --deployment NAME [--delete]
  *     [--timeout-minutes 30] [--poll-seconds 10] [--arm-endpoint URL]
  *
- * ARM has no traffic operation: PATCH accepts only tags/identity and a PUT without `traffic` zeroes it (facts §8),
+ * ARM has no traffic operation: PATCH accepts only tags/identity and a PUT without `traffic` zeroes it,
  * so this reads the endpoint, PUTs the full body back with the new traffic, follows the long-running operation,
  * and re-reads until the (eventually consistent) GET shows it. 409 (endpoint busy updating) is retried.
  * stdout: {"endpoint": NAME, "traffic": {...}, "changed": bool}.
  */
-import { ArmClient, armEndpointFrom, isConflict } from "../lib/cli/arm";
-import { num, parseArgs, str } from "../lib/cli/args";
+import { ARM_FLAGS, ArmClient, armCliOptions, retryOnConflict, type ArmCliOptions } from "../lib/cli/arm";
+import { usageLine, withFlags } from "../lib/cli/args";
+import { CliError } from "../lib/cli/errors";
+import { azWorkspaceFlags, parseWorkspaceChildId, type ParsedId } from "../lib/cli/ids";
+import { log, writeResult } from "../lib/cli/log";
 import { runCli } from "../lib/cli/run";
-import { azWorkspaceFlags, parseWorkspaceChildId } from "../lib/cli/ids";
-import { sleep } from "../lib/cli/http";
-import { errorMessage, formatDuration, log, OpsError, writeResult } from "../lib/cli/log";
+import { formatDuration, since, sleep } from "../lib/cli/time";
+import type { TrafficResult } from "../lib/contracts";
 
-const USAGE =
-  "usage: tsx ops/set-traffic.ts --endpoint-id <ARM id> --deployment NAME [--delete] [--timeout-minutes 30] " +
-  "[--poll-seconds 10] [--arm-endpoint URL]";
+const FLAGS = {
+  "endpoint-id": { type: "string", required: true, placeholder: "<ARM id>" },
+  deployment: { type: "string", required: true, placeholder: "NAME" },
+  delete: { type: "boolean" },
+  ...ARM_FLAGS,
+} as const;
+
+const USAGE = usageLine("tsx ops/set-traffic.ts", FLAGS);
+
+export interface TrafficOptions extends ArmCliOptions {
+  /** the endpoint's id, name and workspace */
+  endpoint: ParsedId;
+  deployment: string;
+  /** move traffic off the deployment instead of onto it */
+  removing: boolean;
+}
+
+export const parseTrafficArgs = withFlags(FLAGS, (a): TrafficOptions => ({
+  endpoint: parseWorkspaceChildId(a["endpoint-id"], ["onlineEndpoints"]),
+  deployment: a.deployment,
+  removing: a.delete,
+  ...armCliOptions(a),
+}));
 
 export type Traffic = Record<string, number>;
 
@@ -122,110 +144,119 @@ function fmt(t: Traffic | undefined): string {
   return e.length ? e.map(([k, v]) => `${k}=${v}`).join(", ") : "(none)";
 }
 
-async function main(argv: string[]): Promise<void> {
-  const args = parseArgs(
-    argv,
-    {
-      "endpoint-id": { required: true },
-      deployment: { required: true },
-      delete: { boolean: true },
-      "timeout-minutes": { default: "30" },
-      "poll-seconds": { default: "10" },
-      "arm-endpoint": {},
-    },
-    USAGE,
-  );
-  const endpointId = str(args, "endpoint-id");
-  const scope = parseWorkspaceChildId(endpointId, ["onlineEndpoints"]);
-  const endpointName = endpointId.split("/").pop()!;
-  const dep = str(args, "deployment");
-  const removing = args.delete === true;
-  const timeoutMs = num(args, "timeout-minutes", { min: 0 }) * 60_000;
-  const pollMs = num(args, "poll-seconds", { min: 0 }) * 1000;
-  const arm = new ArmClient(armEndpointFrom(args["arm-endpoint"]));
-  const started = Date.now();
-  const deadline = started + timeoutMs;
-
-  const current = await arm.tryGet<EndpointBody>(endpointId);
-  if (!current) {
-    if (removing) {
-      log(`set-traffic: endpoint ${endpointName} no longer exists; nothing to move`);
-      writeResult({ endpoint: endpointName, traffic: {}, changed: false });
-      return;
-    }
-    throw new OpsError(`endpoint ${endpointName} not found (${endpointId})`);
-  }
+/**
+ * The traffic to set, or the reason there is nothing to do: --delete of a deployment that holds no traffic, or a
+ * deployment that already has 100 % on a settled endpoint. Pure.
+ */
+export function decideTraffic(
+  current: EndpointBody,
+  dep: string,
+  removing: boolean,
+): { target: Traffic } | { unchanged: string } {
   const before = current.properties?.traffic ?? {};
-  log(
-    `set-traffic: endpoint ${endpointName} traffic now: ${fmt(before)} (${current.properties?.provisioningState ?? "?"})`,
-  );
-
-  let target: Traffic;
   if (removing) {
-    if (!((before[dep] ?? 0) > 0)) {
-      log(`set-traffic: deployment ${dep} holds no traffic; leaving the endpoint as it is`);
-      writeResult({ endpoint: endpointName, traffic: before, changed: false });
-      return;
-    }
-    target = trafficWithout(before, dep);
-  } else {
-    target = trafficAllTo(before, dep);
-    if (sameTraffic(before, target) && current.properties?.provisioningState === "Succeeded") {
-      log(`set-traffic: ${dep} already has 100 %`);
-      writeResult({ endpoint: endpointName, traffic: before, changed: false });
-      return;
-    }
+    if (!((before[dep] ?? 0) > 0))
+      return { unchanged: `deployment ${dep} holds no traffic; leaving the endpoint as it is` };
+    return { target: trafficWithout(before, dep) };
   }
-  log(`set-traffic: setting traffic to ${fmt(target)}`);
+  const target = trafficAllTo(before, dep);
+  if (sameTraffic(before, target) && current.properties?.provisioningState === "Succeeded") {
+    return { unchanged: `${dep} already has 100 %` };
+  }
+  return { target };
+}
 
-  let latest: EndpointBody = current;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const res = await arm.send("PUT", endpointId, { body: putBody(latest, target) });
+/** PUTs the endpoint back with `target` and follows the operation; a 409 (busy endpoint) re-reads and tries again. */
+async function putTraffic(
+  arm: ArmClient,
+  o: TrafficOptions,
+  current: EndpointBody,
+  target: Traffic,
+  deadline: number,
+) {
+  let latest = current;
+  await retryOnConflict(
+    async () => {
+      const res = await arm.send("PUT", o.endpoint.id, { body: putBody(latest, target) });
       log(`  PUT accepted (HTTP ${res.status})`);
       await arm.waitForLro(res, {
-        pollMs,
+        pollMs: o.pollMs,
         timeoutMs: Math.max(0, deadline - Date.now()),
-        what: `endpoint ${endpointName} update`,
+        what: `endpoint ${o.endpoint.name} update`,
       });
-      break;
-    } catch (err) {
-      if (!isConflict(err) || Date.now() > deadline) throw err;
-      log(
-        `  409 Conflict (${errorMessage(err).replace(/^.*HTTP 409\s*/, "")}); the endpoint is busy, retrying in ${formatDuration(pollMs / 1000)} (attempt ${attempt})`,
-      );
-      await sleep(pollMs);
+    },
+    {
+      deadline,
+      pollMs: o.pollMs,
+      what: "the endpoint",
       // another writer may have changed the endpoint meanwhile: re-read before the next PUT
-      latest = (await arm.tryGet<EndpointBody>(endpointId)) ?? latest;
-    }
-  }
+      beforeRetry: async () => {
+        latest = (await arm.tryGet<EndpointBody>(o.endpoint.id)) ?? latest;
+      },
+    },
+  );
+}
 
-  // The read lags the write (Azure/azure-dev PR #3881): re-read until the service reports the new traffic.
+/** Re-reads until the endpoint reports `target` and Succeeded: the read lags the write (Azure/azure-dev PR #3881). */
+async function awaitReported(
+  arm: ArmClient,
+  o: TrafficOptions,
+  target: Traffic,
+  started: number,
+): Promise<Traffic> {
+  const deadline = started + o.timeoutMs;
   for (;;) {
-    const now = await arm.get<EndpointBody>(endpointId);
+    const now = await arm.get<EndpointBody>(o.endpoint.id);
     const t = now.properties?.traffic ?? {};
     const state = now.properties?.provisioningState ?? "?";
     if (sameTraffic(t, target) && state === "Succeeded") {
-      log(
-        `set-traffic: endpoint ${endpointName} reports ${fmt(t)} (${formatDuration((Date.now() - started) / 1000)})`,
-      );
-      writeResult({ endpoint: endpointName, traffic: t, changed: true });
-      return;
+      log(`set-traffic: endpoint ${o.endpoint.name} reports ${fmt(t)} (${since(started)})`);
+      return t;
     }
     if (/^(Failed|Canceled)$/.test(state)) {
-      throw new OpsError(
-        `endpoint ${endpointName} is ${state} after the traffic update (traffic ${fmt(t)})`,
-        [`Inspect: az ml online-endpoint show -n ${endpointName} ${azWorkspaceFlags(scope)}`],
+      throw new CliError(
+        `endpoint ${o.endpoint.name} is ${state} after the traffic update (traffic ${fmt(t)})`,
+        [`Inspect: az ml online-endpoint show -n ${o.endpoint.name} ${azWorkspaceFlags(o.endpoint)}`],
       );
     }
     if (Date.now() > deadline) {
-      throw new OpsError(
-        `endpoint ${endpointName} still reports ${fmt(t)} (${state}) after ${formatDuration(timeoutMs / 1000)}`,
+      throw new CliError(
+        `endpoint ${o.endpoint.name} still reports ${fmt(t)} (${state}) after ${formatDuration(o.timeoutMs / 1000)}`,
       );
     }
     log(`  endpoint still reports ${fmt(t)} (${state}); re-reading`);
-    await sleep(pollMs);
+    await sleep(o.pollMs);
   }
 }
 
-if (require.main === module) runCli("set-traffic", main);
+/** Read the endpoint → decide the traffic → PUT it (409s retried) → wait until the endpoint reports it. */
+export async function setTraffic(o: TrafficOptions): Promise<void> {
+  const arm = new ArmClient(o.armEndpoint);
+  const started = Date.now();
+  const name = o.endpoint.name;
+  const current = await arm.tryGet<EndpointBody>(o.endpoint.id);
+  if (!current) {
+    if (!o.removing) throw new CliError(`endpoint ${name} not found (${o.endpoint.id})`);
+    log(`set-traffic: endpoint ${name} no longer exists; nothing to move`);
+    writeResult({ endpoint: name, traffic: {}, changed: false } satisfies TrafficResult);
+    return;
+  }
+  const before = current.properties?.traffic ?? {};
+  log(
+    `set-traffic: endpoint ${name} traffic now: ${fmt(before)} (${current.properties?.provisioningState ?? "?"})`,
+  );
+  const decision = decideTraffic(current, o.deployment, o.removing);
+  if ("unchanged" in decision) {
+    log(`set-traffic: ${decision.unchanged}`);
+    writeResult({ endpoint: name, traffic: before, changed: false } satisfies TrafficResult);
+    return;
+  }
+  log(`set-traffic: setting traffic to ${fmt(decision.target)}`);
+  await putTraffic(arm, o, current, decision.target, started + o.timeoutMs);
+  const traffic = await awaitReported(arm, o, decision.target, started);
+  writeResult({ endpoint: name, traffic, changed: true } satisfies TrafficResult);
+}
+
+export const cli = { name: "set-traffic", usage: USAGE, parse: parseTrafficArgs, main: setTraffic };
+
+if (require.main === module) runCli(cli);

@@ -1,67 +1,157 @@
-/** Minimal `--flag value` / `--switch` parsing for the ops CLIs (strict: unknown flags are usage errors). */
-import { OpsError } from "./log";
+/**
+ * The one argument parser of the CLIs: `--flag value`, `--flag=value`, `--switch`, `-h`/`--help`. Strict (unknown
+ * flags and stray words are usage errors) and typed: numbers are checked against their range here, so a bad value
+ * stops the CLI with exit 2 before it authenticates or sends anything.
+ */
+import { UsageError } from "./errors";
+import { registerSecret } from "./redact";
 
-export interface FlagSpec {
-  /** true = takes no value */
-  boolean?: boolean;
-  required?: boolean;
-  default?: string;
+export type FlagSpec =
+  | {
+      type: "string";
+      required?: boolean;
+      default?: string;
+      /** what the value is, for the usage line (default VALUE) */
+      placeholder?: string;
+      /** the value is redacted from all output */
+      secret?: boolean;
+    }
+  | {
+      type: "number";
+      required?: boolean;
+      default?: number;
+      min?: number;
+      max?: number;
+      integer?: boolean;
+      /** default N */
+      placeholder?: string;
+    }
+  | { type: "boolean" };
+
+export type FlagSpecs = Record<string, FlagSpec>;
+
+type Known = { required: true } | { default: unknown };
+type ValueOf<S extends FlagSpec> = S extends { type: "boolean" }
+  ? boolean
+  : S extends { type: "number" }
+    ? S extends Known
+      ? number
+      : number | undefined
+    : S extends Known
+      ? string
+      : string | undefined;
+
+/** The parsed values, typed from the spec: a flag with a default or `required` is never undefined. */
+export type FlagValues<F extends FlagSpecs> = { -readonly [K in keyof F]: ValueOf<F[K]> };
+
+/** "in [0, 1]", ">= 0", "" */
+function rangeText(spec: { min?: number; max?: number }): string {
+  if (spec.min !== undefined && spec.max !== undefined) return ` in [${spec.min}, ${spec.max}]`;
+  if (spec.min !== undefined) return ` >= ${spec.min}`;
+  if (spec.max !== undefined) return ` <= ${spec.max}`;
+  return "";
 }
 
-export type ParsedArgs = Record<string, string | boolean | undefined>;
-
-export function parseArgs(argv: string[], spec: Record<string, FlagSpec>, usage: string): ParsedArgs {
-  const out: ParsedArgs = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === "--help" || arg === "-h") throw new OpsError(usage, [], 2);
-    if (!arg.startsWith("--")) throw new OpsError(`unexpected argument '${arg}'\n${usage}`, [], 2);
-    let name = arg.slice(2);
-    let value: string | undefined;
-    const eq = name.indexOf("=");
-    if (eq >= 0) {
-      value = name.slice(eq + 1);
-      name = name.slice(0, eq);
-    }
-    const s = spec[name];
-    if (!s) throw new OpsError(`unknown option --${name}\n${usage}`, [], 2);
-    if (s.boolean) {
-      if (value !== undefined) throw new OpsError(`--${name} takes no value`, [], 2);
-      out[name] = true;
-      continue;
-    }
-    if (value === undefined) {
-      value = argv[++i];
-      if (value === undefined || value.startsWith("--")) throw new OpsError(`--${name} needs a value`, [], 2);
-    }
-    out[name] = value;
-  }
-  for (const [name, s] of Object.entries(spec)) {
-    if (out[name] === undefined && s.default !== undefined) out[name] = s.default;
-    if (s.required && out[name] === undefined) throw new OpsError(`--${name} is required\n${usage}`, [], 2);
-  }
-  return out;
-}
-
-export function str(args: ParsedArgs, name: string): string {
-  const v = args[name];
-  if (typeof v !== "string") throw new OpsError(`--${name} is required`, [], 2);
-  return v;
-}
-
-export function num(args: ParsedArgs, name: string, opts: { min?: number } = {}): number {
-  const raw = str(args, name);
+/** A number flag's value, range-checked; the message names the flag and the range, never another flag's value. */
+export function parseNumber(
+  name: string,
+  raw: string,
+  spec: { min?: number; max?: number; integer?: boolean },
+): number {
   const v = Number(raw);
-  if (!Number.isFinite(v) || (opts.min !== undefined && v < opts.min)) {
-    throw new OpsError(
-      `--${name} must be a number${opts.min !== undefined ? ` >= ${opts.min}` : ""}, got '${raw}'`,
-      [],
-      2,
+  const ok =
+    raw.trim() !== "" &&
+    Number.isFinite(v) &&
+    (!spec.integer || Number.isInteger(v)) &&
+    (spec.min === undefined || v >= spec.min) &&
+    (spec.max === undefined || v <= spec.max);
+  if (!ok) {
+    throw new UsageError(
+      `--${name} must be ${spec.integer ? "an integer" : "a number"}${rangeText(spec)}, got '${raw}'`,
     );
   }
   return v;
 }
 
-export function optNum(args: ParsedArgs, name: string): number | undefined {
-  return args[name] === undefined ? undefined : num(args, name);
+/** The raw words: flag name → string (or true for switches). `null` when help was asked for. */
+function tokenize(argv: string[], flags: FlagSpecs): Map<string, string | true> | null {
+  const raw = new Map<string, string | true>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === "--help" || arg === "-h") return null;
+    if (!arg.startsWith("--")) throw new UsageError(`unexpected argument '${arg}'`);
+    const eq = arg.indexOf("=");
+    const name = arg.slice(2, eq >= 0 ? eq : undefined);
+    const spec = flags[name];
+    if (!spec) throw new UsageError(`unknown option --${name}`);
+    if (spec.type === "boolean") {
+      if (eq >= 0) throw new UsageError(`--${name} takes no value`);
+      raw.set(name, true);
+      continue;
+    }
+    const value = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
+    if (value === undefined || (eq < 0 && value.startsWith("--"))) {
+      throw new UsageError(`--${name} needs a value`);
+    }
+    if (spec.type === "string" && spec.secret) registerSecret(value);
+    raw.set(name, value);
+  }
+  return raw;
+}
+
+/**
+ * Parses `argv` (without node and the script) against `flags`. Returns `null` for `--help`/`-h`; throws
+ * `UsageError` for anything else that is wrong, including a number out of its range.
+ */
+export function parseArgs<const F extends FlagSpecs>(argv: string[], flags: F): FlagValues<F> | null {
+  const raw = tokenize(argv, flags);
+  if (raw === null) return null;
+  const out: Record<string, string | number | boolean | undefined> = {};
+  for (const [name, spec] of Object.entries(flags)) {
+    const given = raw.get(name);
+    if (spec.type === "boolean") {
+      out[name] = given === true;
+      continue;
+    }
+    if (given === undefined) {
+      if (spec.required) throw new UsageError(`--${name} is required`);
+      out[name] = spec.default;
+      continue;
+    }
+    out[name] = spec.type === "number" ? parseNumber(name, given as string, spec) : (given as string);
+  }
+  return out as FlagValues<F>;
+}
+
+/**
+ * A CLI's parse function: its flags parsed, then turned into its options by `build` (which may throw UsageError
+ * for checks across flags); `null` for --help.
+ */
+export function withFlags<const F extends FlagSpecs, O>(
+  flags: F,
+  build: (values: FlagValues<F>) => O,
+): (argv: string[]) => O | null {
+  return (argv) => {
+    const values = parseArgs(argv, flags);
+    return values === null ? null : build(values);
+  };
+}
+
+/**
+ * `usage: <command> --job-id <ARM id> [--min-accuracy F in [0, 1]] [--poll-seconds N=15] [--delete] ...`, from the
+ * spec, so that it cannot drift from it (a default is shown instead of the range).
+ */
+export function usageLine(command: string, flags: FlagSpecs): string {
+  const words = Object.entries(flags).map(([name, spec]) => {
+    if (spec.type === "boolean") return `[--${name}]`;
+    const value = spec.placeholder ?? (spec.type === "number" ? "N" : "VALUE");
+    const shown =
+      spec.default !== undefined
+        ? `${value}=${spec.default}`
+        : spec.type === "number"
+          ? value + rangeText(spec)
+          : value;
+    return spec.required ? `--${name} ${shown}` : `[--${name} ${shown}]`;
+  });
+  return `usage: ${command} ${words.join(" ")}`;
 }

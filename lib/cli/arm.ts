@@ -1,32 +1,24 @@
 /**
- * Azure Resource Manager access for the ops CLIs: plain REST over `AzureHttp`.
+ * Azure Resource Manager access for the CLIs: plain REST over the toolkit's HttpClient.
  *
- * Why not `@azure/arm-machinelearning` (2.1.1)? It is generated for API 2022-10-01 and has no `forceToPurge` on
- * workspace delete; and a read-modify-write PUT of an endpoint through its 2022 models would drop properties that
- * newer API versions return. These CLIs only need a handful of GET/PUT/DELETE/POST calls, so they use the REST
- * API version the Pulumi provider uses (azure-native 3.28.0 → 2025-12-01).
+ * Why not `@azure/arm-machinelearning` (2.1.1, no longer a dependency)? It is generated for API 2022-10-01, has no
+ * `forceToPurge` on workspace delete, and a read-modify-write PUT of an endpoint through its 2022 models would
+ * drop properties that newer API versions return. These CLIs need a handful of GET/PUT/DELETE/POST calls, so
+ * they use the REST API version the Pulumi provider uses (azure-native 3.28.0 → 2025-12-01).
  */
 import type { TokenCredential } from "@azure/identity";
 import { armScope, createCredential } from "./credential";
-import {
-  AzureHttp,
-  HttpError,
-  jsonOf,
-  serviceErrorText,
-  sleep,
-  type HttpResponse,
-  type RequestOptions,
-} from "./http";
-import { log, OpsError } from "./log";
+import { CliError, errorMessage } from "./errors";
+import { BearerToken, HttpClient, HttpError, jsonOf, type HttpResponse, type RequestOptions } from "./http";
+import { log } from "./log";
+import { formatDuration, sleep } from "./time";
 
 export const ML_API_VERSION = process.env.AZURE_ML_API_VERSION || "2025-12-01";
 export const DEFAULT_ARM_ENDPOINT = "https://management.azure.com";
 
-export function armEndpointFrom(
-  flag: string | boolean | undefined,
-  env: NodeJS.ProcessEnv = process.env,
-): string {
-  const v = typeof flag === "string" && flag ? flag : env.AZURE_ARM_ENDPOINT || DEFAULT_ARM_ENDPOINT;
+/** The management endpoint: `--arm-endpoint`, else AZURE_ARM_ENDPOINT (another cloud, the tests' fake), else public. */
+export function armEndpointFrom(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  const v = flag || env.AZURE_ARM_ENDPOINT || DEFAULT_ARM_ENDPOINT;
   return v.replace(/\/+$/, "");
 }
 
@@ -37,13 +29,13 @@ export interface LroOptions {
 }
 
 export class ArmClient {
-  readonly http: AzureHttp;
+  readonly http: HttpClient;
 
   constructor(
     readonly endpoint: string,
     credential: TokenCredential = createCredential(),
   ) {
-    this.http = new AzureHttp(credential, armScope(endpoint));
+    this.http = new HttpClient({ token: new BearerToken(credential, armScope(endpoint)) });
   }
 
   url(resourceId: string, query: Record<string, string> = {}): string {
@@ -70,7 +62,7 @@ export class ArmClient {
     method: string,
     resourceId: string,
     opts: RequestOptions & { query?: Record<string, string> } = {},
-  ) {
+  ): Promise<HttpResponse> {
     return this.http.request(method, this.url(resourceId, opts.query), opts);
   }
 
@@ -86,23 +78,15 @@ export class ArmClient {
     let last = "";
     for (;;) {
       if (Date.now() > deadline) {
-        throw new OpsError(
-          `${opts.what}: the operation did not finish within ${Math.round(opts.timeoutMs / 1000)}s`,
+        throw new CliError(
+          `${opts.what}: the operation did not finish within ${formatDuration(opts.timeoutMs / 1000)}`,
         );
       }
       if (asyncOp) {
-        const res = await this.http.request("GET", asyncOp);
-        const body = jsonOf<{ status?: string; error?: { code?: string; message?: string } }>(res);
-        const status = body.status ?? "Unknown";
+        const status = await this.asyncOperationStatus(asyncOp, opts.what);
         if (status !== last) log(`  ${opts.what}: ${status}`);
         last = status;
         if (/^succeeded$/i.test(status)) return;
-        if (/^(failed|canceled|cancelled)$/i.test(status)) {
-          const err = body.error
-            ? `${body.error.code ?? ""}: ${body.error.message ?? ""}`
-            : "no error details";
-          throw new OpsError(`${opts.what} ${status.toLowerCase()}: ${err}`);
-        }
       } else if (location) {
         const res = await this.http.request("GET", location, { accept: [202] });
         if (res.status !== 202) return;
@@ -110,11 +94,72 @@ export class ArmClient {
       await sleep(opts.pollMs);
     }
   }
+
+  /** One read of an `Azure-AsyncOperation` URL: its status, or a CliError once it failed or was canceled. */
+  private async asyncOperationStatus(url: string, what: string): Promise<string> {
+    const res = await this.http.request("GET", url);
+    const body = jsonOf<{ status?: string; error?: { code?: string; message?: string } }>(res);
+    const status = body.status ?? "Unknown";
+    if (/^(failed|canceled|cancelled)$/i.test(status)) {
+      const err = body.error ? `${body.error.code ?? ""}: ${body.error.message ?? ""}` : "no error details";
+      throw new CliError(`${what} ${status.toLowerCase()}: ${err}`);
+    }
+    return status;
+  }
 }
 
-/** Turns a 409 "operation in progress" into a retryable condition: true when the caller should wait and retry. */
+/** True for ARM's 409 "another operation is in progress on this resource". */
 export function isConflict(err: unknown): err is HttpError {
   return err instanceof HttpError && err.status === 409;
 }
 
-export { HttpError, serviceErrorText };
+/**
+ * Runs `write` again while ARM answers 409 (the resource is busy with another operation), every `pollMs` until
+ * `deadline`; `beforeRetry` runs before each new try (e.g. to re-read what another writer changed).
+ */
+export async function retryOnConflict<T>(
+  write: () => Promise<T>,
+  o: { deadline: number; pollMs: number; what: string; beforeRetry?: () => Promise<void> },
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (err) {
+      if (!isConflict(err) || Date.now() > o.deadline) throw err;
+      const why = errorMessage(err).replace(/^.*HTTP 409\s*/, "");
+      log(
+        `  409 Conflict (${why}); ${o.what} is busy, retrying in ${formatDuration(o.pollMs / 1000)} (attempt ${attempt})`,
+      );
+      await sleep(o.pollMs);
+      await o.beforeRetry?.();
+    }
+  }
+}
+
+/** Flags every ARM CLI takes (a CLI may override the defaults). */
+export const ARM_FLAGS = {
+  "timeout-minutes": { type: "number", min: 0, default: 30 },
+  "poll-seconds": { type: "number", min: 0, default: 10 },
+  "arm-endpoint": { type: "string", placeholder: "URL" },
+} as const;
+
+/** What ARM_FLAGS parse to. */
+export interface ArmCliOptions {
+  timeoutMs: number;
+  pollMs: number;
+  armEndpoint: string;
+}
+
+export function armCliOptions(a: {
+  "timeout-minutes": number;
+  "poll-seconds": number;
+  "arm-endpoint"?: string;
+}): ArmCliOptions {
+  return {
+    timeoutMs: a["timeout-minutes"] * 60_000,
+    pollMs: a["poll-seconds"] * 1000,
+    armEndpoint: armEndpointFrom(a["arm-endpoint"]),
+  };
+}
+
+export { HttpError };

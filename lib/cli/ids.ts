@@ -1,5 +1,5 @@
 /** ARM resource ids and azureml:// URIs. Pure functions (unit-tested). */
-import { OpsError } from "./log";
+import { CliError, UsageError } from "./errors";
 
 export interface WorkspaceScope {
   subscriptionId: string;
@@ -10,6 +10,10 @@ export interface WorkspaceScope {
 }
 
 export interface ParsedId extends WorkspaceScope {
+  /** the id as given (trimmed) */
+  id: string;
+  /** the last child's name (the job, endpoint, version ...), or the workspace's for a workspace id */
+  name: string;
   /** child segments below the workspace: e.g. [["jobs", "<name>"]] or [["models", n], ["versions", v]] */
   children: Array<[string, string]>;
 }
@@ -20,10 +24,8 @@ const WS_RE =
 export function parseWorkspaceChildId(id: string, expected: string[] = []): ParsedId {
   const m = WS_RE.exec(id.trim());
   if (!m) {
-    throw new OpsError(
+    throw new UsageError(
       `'${id}' is not an Azure ML resource id (/subscriptions/<s>/resourceGroups/<rg>/providers/Microsoft.MachineLearningServices/workspaces/<ws>/...)`,
-      [],
-      2,
     );
   }
   const [, subscriptionId, resourceGroup, workspace, rest] = m;
@@ -36,9 +38,11 @@ export function parseWorkspaceChildId(id: string, expected: string[] = []): Pars
     (types.length !== expected.length || types.some((t, i) => t !== expected[i].toLowerCase()))
   ) {
     const want = expected.map((t) => `/${t}/<name>`).join("");
-    throw new OpsError(`'${id}' is not a .../workspaces/<ws>${want} id`, [], 2);
+    throw new UsageError(`'${id}' is not a .../workspaces/<ws>${want} id`);
   }
   return {
+    id: id.trim(),
+    name: children.length ? children[children.length - 1][1] : workspace,
     subscriptionId,
     resourceGroup,
     workspace,
@@ -61,7 +65,7 @@ export function mlflowHttpBase(trackingUri: string): string {
   const m = /^azureml:\/\/(.+?)\/?$/i.exec(trackingUri.trim());
   if (m) return `https://${m[1]}`;
   if (/^https?:\/\//i.test(trackingUri)) return trackingUri.replace(/\/+$/, "");
-  throw new OpsError(`unrecognised MLflow tracking URI '${trackingUri}'`);
+  throw new CliError(`unrecognised MLflow tracking URI '${trackingUri}'`);
 }
 
 /** The region host (`https://<region>.api.azureml.ms`) the run-history service shares with MLflow. */
@@ -85,7 +89,7 @@ export function parseModelUri(uri: string): ModelLocation {
   m = /^azureml:\/\/jobs\/([^/]+)\/outputs\/([^/]+)(?:\/paths\/(.*))?\/?$/i.exec(u);
   if (m) return { kind: "job-output", job: m[1], output: m[2], subPath: (m[3] ?? "").replace(/\/+$/, "") };
   if (/^https:\/\/[^/]+\.blob\.[^/]+\//i.test(u)) return { kind: "blob-url", url: u };
-  throw new OpsError(`model URI '${uri}' is not a form download-model understands`, [
+  throw new CliError(`model URI '${uri}' is not a form download-model understands`, [
     "supported: azureml://[subscriptions/.../workspaces/<ws>/]datastores/<ds>/paths/<p>, azureml://jobs/<job>/outputs/<out>[/paths/<p>], https://<account>.blob.<suffix>/<container>/<p>",
   ]);
 }

@@ -3,9 +3,15 @@
  * `redact`, so a token in an error body, a SAS signature in a log URL or an account key never leaves the process.
  */
 
-const REPLACEMENT = "[REDACTED]";
+/** One marker for every CLI: it says what happened, where `***` reads like a masked value of some length. */
+export const REDACTED = "[REDACTED]";
+const REPLACEMENT = REDACTED;
 
-/** Values registered at runtime (tokens we obtained, keys we read): replaced wherever they appear. */
+/**
+ * Values registered at runtime (tokens we obtained, keys we read, secret flags): replaced wherever they appear.
+ * Values under 8 characters are not registered: replacing them would mangle ordinary text, and no key or token
+ * is that short.
+ */
 const knownSecrets = new Set<string>();
 
 export function registerSecret(value: string | undefined | null): void {

@@ -5,6 +5,7 @@
  */
 import type { ArmClient } from "./arm";
 import { type WorkspaceScope, mlflowHttpBase, serviceOrigin } from "./ids";
+import { CliError } from "./errors";
 import { jsonOf } from "./http";
 
 interface WorkspaceBody {
@@ -14,7 +15,7 @@ interface WorkspaceBody {
 export async function trackingUri(arm: ArmClient, scope: WorkspaceScope): Promise<string> {
   const ws = await arm.get<WorkspaceBody>(scope.workspaceId);
   const uri = ws.properties?.mlFlowTrackingUri;
-  if (!uri) throw new Error(`workspace ${scope.workspace} reports no mlFlowTrackingUri`);
+  if (!uri) throw new CliError(`workspace ${scope.workspace} reports no mlFlowTrackingUri`);
   return uri;
 }
 

@@ -1,23 +1,23 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { UsageError } from "../../lib/cli/errors";
+import { retryDelayMs, type FetchLike } from "../../lib/cli/http";
+import { REDACTED, redact, registerSecret } from "../../lib/cli/redact";
 import {
   DEFAULT_EXPECTED,
   DEFAULT_REQUEST,
   EXIT_BELOW_ACCURACY,
   EXIT_ERROR,
   EXIT_OK,
-  type FetchLike,
   type InvokeOptions,
-  UsageError,
   formatTable,
+  invokeRetryPolicy,
   jsonLine,
   loadInvokeInputs,
   parseInvokeArgs,
-  postWithRetries,
-  redactKey,
+  postRequest,
   requestHeaders,
-  retryDelayMs,
   runInvoke,
   scoreResponse,
   validateInputs,
@@ -172,8 +172,11 @@ describe("scoreResponse", () => {
   test("a JSON string body is accepted", () => {
     expect(scoreResponse(JSON.stringify(body), 3, [7, 2, 1]).correct).toBe(3);
   });
-  test("no expected labels", () => {
-    expect(scoreResponse(body, 3)).toMatchObject({ correct: null, accuracy: null });
+  test("no expected labels: no correct, no accuracy", () => {
+    const s = scoreResponse(body, 3);
+    expect(s.total).toBe(3);
+    expect(s).not.toHaveProperty("correct");
+    expect(s).not.toHaveProperty("accuracy");
   });
   test("probabilities are optional", () => {
     expect(scoreResponse({ predictions: [1] }, 1, [1]).rows[0].confidence).toBeUndefined();
@@ -189,7 +192,7 @@ describe("scoreResponse", () => {
   });
 });
 
-describe("formatTable / jsonLine / redactKey", () => {
+describe("formatTable / jsonLine / redaction", () => {
   test("table", () => {
     const t = formatTable([
       { index: 0, predicted: 7, expected: 7, confidence: 0.9987, correct: true },
@@ -208,9 +211,16 @@ describe("formatTable / jsonLine / redactKey", () => {
     const l = jsonLine({ total: 20, correct: 19, accuracy: 0.95, latencyMs: 12.345, passed: false });
     expect(l).toBe('{"total":20,"correct":19,"accuracy":0.95,"latencyMs":12.3,"passed":false}');
   });
-  test("redact", () => {
-    expect(redactKey(`a ${KEY} b ${KEY}`, KEY)).toBe("a *** b ***");
-    expect(redactKey("abc", undefined)).toBe("abc");
+  test("json line without labels has no correct/accuracy", () => {
+    expect(jsonLine({ total: 2, latencyMs: 1.04, passed: true })).toBe(
+      '{"total":2,"latencyMs":1,"passed":true}',
+    );
+  });
+  test("redact (the toolkit's marker)", () => {
+    registerSecret(KEY);
+    expect(redact(`a ${KEY} b ${KEY}`)).toBe(`a ${REDACTED} b ${REDACTED}`);
+    expect(REDACTED).toBe("[REDACTED]");
+    expect(redact("abc")).toBe("abc");
   });
   test("headers", () => {
     expect(requestHeaders(KEY, "blue")).toMatchObject({
@@ -220,11 +230,18 @@ describe("formatTable / jsonLine / redactKey", () => {
     });
     expect(requestHeaders()).not.toHaveProperty("Authorization");
   });
-  test("retry delay: exponential, Retry-After wins (capped)", () => {
-    expect([1, 2, 3].map((r) => retryDelayMs(r, 2))).toEqual([2000, 4000, 8000]);
-    expect(retryDelayMs(1, 2, "5")).toBe(5000);
-    expect(retryDelayMs(1, 2, "9999")).toBe(60000);
-    expect(retryDelayMs(2, 1, "Wed, 21 Oct 2015 07:28:00 GMT")).toBe(2000);
+  test("retry delay: exponential (the toolkit's policy with the flags' numbers), Retry-After wins (capped)", () => {
+    const policy = (retryDelaySeconds: number) =>
+      invokeRetryPolicy({ retryDelaySeconds, retries: 3, timeoutSeconds: 60 });
+    const mid = () => 0.5; // the jitter's midpoint
+    expect([1, 2, 3].map((r) => retryDelayMs(r, policy(2), undefined, mid))).toEqual([2000, 4000, 8000]);
+    expect(retryDelayMs(1, policy(2), new Headers({ "retry-after": "5" }))).toBe(5000);
+    expect(retryDelayMs(1, policy(2), new Headers({ "retry-after": "9999" }))).toBe(60000);
+    // a date in the past means "now"
+    expect(retryDelayMs(2, policy(1), new Headers({ "retry-after": "Wed, 21 Oct 2015 07:28:00 GMT" }))).toBe(
+      0,
+    );
+    expect(policy(2)).toMatchObject({ maxAttempts: 4, requestTimeoutMs: 60000 });
   });
 });
 
@@ -243,7 +260,7 @@ function fakeFetch(responses: Array<Response | Error>): FetchLike & { calls: Req
 const jsonRes = (status: number, body: unknown, headers: Record<string, string> = {}) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
 
-describe("postWithRetries", () => {
+describe("postRequest", () => {
   const base = { uri: "http://x/score", key: KEY, timeoutSeconds: 5, retries: 2, retryDelaySeconds: 0 };
   test("retries 502 then succeeds", async () => {
     const f = fakeFetch([
@@ -252,7 +269,7 @@ describe("postWithRetries", () => {
       jsonRes(200, { predictions: [1] }),
     ]);
     const logs: string[] = [];
-    const r = await postWithRetries(base, "{}", (m) => logs.push(m), f);
+    const r = await postRequest(base, "{}", (m) => logs.push(m), f);
     expect(r.attempts).toBe(3);
     expect(r.body).toEqual({ predictions: [1] });
     expect(logs.join("\n")).toMatch(/HTTP 502.*\n.*HTTP 503/);
@@ -260,12 +277,12 @@ describe("postWithRetries", () => {
   });
   test("gives up after the retries", async () => {
     const f = fakeFetch([jsonRes(502, {}), jsonRes(502, {}), jsonRes(502, { last: true })]);
-    await expect(postWithRetries(base, "{}", () => undefined, f)).rejects.toMatchObject({ status: 502 });
+    await expect(postRequest(base, "{}", () => undefined, f)).rejects.toMatchObject({ status: 502 });
     expect(f.calls).toHaveLength(3);
   });
   test("400 is not retried", async () => {
     const f = fakeFetch([jsonRes(400, { error: "bad shape" })]);
-    await expect(postWithRetries(base, "{}", () => undefined, f)).rejects.toMatchObject({
+    await expect(postRequest(base, "{}", () => undefined, f)).rejects.toMatchObject({
       status: 400,
       body: '{"error":"bad shape"}',
     });
@@ -274,7 +291,7 @@ describe("postWithRetries", () => {
   test("connection errors are retried", async () => {
     const refused = Object.assign(new TypeError("fetch failed"), { cause: { code: "ECONNREFUSED" } });
     const f = fakeFetch([refused, jsonRes(200, { predictions: [] })]);
-    const r = await postWithRetries(base, "{}", () => undefined, f);
+    const r = await postRequest(base, "{}", () => undefined, f);
     expect(r.attempts).toBe(2);
   });
   test("a timeout is reported and not retried", async () => {
@@ -282,7 +299,7 @@ describe("postWithRetries", () => {
       name: "TimeoutError",
     });
     const f = fakeFetch([timeout]);
-    await expect(postWithRetries(base, "{}", () => undefined, f)).rejects.toThrow(/timed out after 5 s/);
+    await expect(postRequest(base, "{}", () => undefined, f)).rejects.toThrow(/no answer within 5\.0s/);
     expect(f.calls).toHaveLength(1);
   });
 });
@@ -343,7 +360,7 @@ describe("runInvoke", () => {
     expect(r.exitCode).toBe(EXIT_ERROR);
     const all = [...c.out, ...c.info, ...c.err].join("\n");
     expect(all).toMatch(/HTTP 401/);
-    expect(all).toMatch(/bad key \*\*\*/);
+    expect(all).toContain(`bad key ${REDACTED}`);
     expect(all).not.toContain(KEY);
     expect(JSON.parse(c.out[0])).toMatchObject({ passed: false });
   });

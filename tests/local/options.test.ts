@@ -1,5 +1,6 @@
-import { LocalUsageError, parseRunLocalArgs, parseServeArgs, trainArgs } from "../../local/options";
-import { isNoise, parseResultLine } from "../../local/proc";
+import { UsageError } from "../../lib/cli/errors";
+import { parseRunLocalArgs, parseServeArgs, trainArgs } from "../../local/options";
+import { isNoise, lineSplitter, parseResultLine } from "../../local/proc";
 import { formatSummaryBlock, runStamp, type Summary } from "../../local/run-local";
 import { curlExample } from "../../local/serve";
 import { isListening, isPortFree, loopbackBootstrap, scoringUriFor, serverCommand } from "../../local/server";
@@ -92,7 +93,7 @@ describe("npm run local flags", () => {
     [["--skip-train", "--epochs", "2"], /--skip-train.*--epochs/],
     [["--nope"], /nope/],
   ])("rejects %j", (argv, msg) => {
-    expect(() => parseRunLocalArgs(argv)).toThrow(LocalUsageError);
+    expect(() => parseRunLocalArgs(argv)).toThrow(UsageError);
     expect(() => parseRunLocalArgs(argv)).toThrow(msg);
   });
   test("help", () => {
@@ -177,6 +178,15 @@ describe("misc pure helpers", () => {
       isNoise("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"),
     ).toBe(true);
     expect(isNoise("epoch 1/12: loss 1.98")).toBe(false);
+  });
+  test("line splitter: \\n, \\r\\n, a lone \\r (progress bars), and the rest on flush", () => {
+    const lines: string[] = [];
+    const split = lineSplitter((l) => lines.push(l));
+    split.data(Buffer.from("a\r\nb\rc\nd"));
+    split.data(Buffer.from("e\n"));
+    split.data(Buffer.from("tail"));
+    split.flush();
+    expect(lines).toEqual(["a", "b", "c", "de", "tail"]);
   });
   test("run stamp", () => {
     expect(runStamp(new Date("2026-11-26T15:04:05.123Z"))).toBe("2026-11-26T15-04-05-123Z");

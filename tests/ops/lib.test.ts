@@ -1,19 +1,24 @@
-/** Unit tests of the pure helpers in ops/ (no processes, no network). */
-import { parseArgs } from "../../lib/cli/args";
+/** Unit tests of the CLI toolkit (lib/cli) and the ops CLIs' pure helpers (no processes, no network). */
+import { parseArgs, parseNumber, usageLine } from "../../lib/cli/args";
+import { CliError, UsageError } from "../../lib/cli/errors";
 import { mlflowHttpBase, parseModelUri, parseWorkspaceChildId, serviceOrigin } from "../../lib/cli/ids";
 import {
   assertSafeForToken,
-  AzureHttp,
+  BearerToken,
   backoffMs,
   claimsChallenge,
+  HttpClient,
+  isIdempotent,
   retryAfterMs,
-  type RetryOptions,
+  retryDelayMs,
+  serviceErrorText,
+  type RetryPolicy,
 } from "../../lib/cli/http";
-import { formatDuration, OpsError } from "../../lib/cli/log";
-import { redact, registerSecret } from "../../lib/cli/redact";
-import { putBody, sameTraffic, trafficAllTo, trafficWithout } from "../../ops/set-traffic";
+import { formatDuration } from "../../lib/cli/time";
+import { redact, registerSecret, REDACTED } from "../../lib/cli/redact";
+import { decideTraffic, putBody, sameTraffic, trafficAllTo, trafficWithout } from "../../ops/set-traffic";
 import { relativeBlobPath } from "../../local/download-model";
-import { cancelCommand, quotaHints } from "../../ops/wait-for-job";
+import { cancelCommand, parseWaitArgs, quotaHints } from "../../ops/wait-for-job";
 import { pickUserLog, tail } from "../../lib/cli/workspace";
 import type { AccessToken, TokenCredential } from "@azure/identity";
 import * as http from "node:http";
@@ -72,7 +77,7 @@ describe("ids", () => {
       ["models", "mnist-cnn"],
       ["versions", "3"],
     ]);
-    expect(() => parseWorkspaceChildId(`${WS_ID}/jobs/x`, ["onlineEndpoints"])).toThrow(OpsError);
+    expect(() => parseWorkspaceChildId(`${WS_ID}/jobs/x`, ["onlineEndpoints"])).toThrow(CliError);
     expect(() => parseWorkspaceChildId("/subscriptions/s/resourceGroups/r")).toThrow(
       /not an Azure ML resource id/,
     );
@@ -104,34 +109,103 @@ describe("ids", () => {
       parseModelUri("azureml://subscriptions/s/resourcegroups/r/workspaces/w/datastores/ds/paths/p"),
     ).toEqual({ kind: "datastore", datastore: "ds", path: "p" });
     expect(parseModelUri("https://acct.blob.core.windows.net/c/p/q").kind).toBe("blob-url");
-    expect(() => parseModelUri("runs:/abc/model")).toThrow(OpsError);
+    expect(() => parseModelUri("runs:/abc/model")).toThrow(CliError);
   });
 });
 
 describe("args", () => {
-  const spec = { "job-id": { required: true }, poll: { default: "15" }, delete: { boolean: true } };
+  const spec = {
+    "job-id": { type: "string", required: true },
+    poll: { type: "string", default: "15" },
+    delete: { type: "boolean" },
+  } as const;
   test("values, defaults, switches, = form", () => {
-    expect(parseArgs(["--job-id", "x", "--delete"], spec, "u")).toEqual({
+    expect(parseArgs(["--job-id", "x", "--delete"], spec)).toEqual({
       "job-id": "x",
       poll: "15",
       delete: true,
     });
-    expect(parseArgs(["--job-id=y", "--poll", "2"], spec, "u")).toEqual({ "job-id": "y", poll: "2" });
+    expect(parseArgs(["--job-id=y", "--poll", "2"], spec)).toEqual({
+      "job-id": "y",
+      poll: "2",
+      delete: false,
+    });
   });
   test("usage errors exit 2", () => {
-    for (const argv of [[], ["--job-id"], ["--nope", "1", "--job-id", "x"], ["stray"]]) {
-      expect(() => parseArgs(argv, spec, "u")).toThrow(OpsError);
+    for (const argv of [
+      [],
+      ["--job-id"],
+      ["--nope", "1", "--job-id", "x"],
+      ["stray"],
+      ["--job-id", "x", "--delete=1"],
+    ]) {
+      expect(() => parseArgs(argv, spec)).toThrow(UsageError);
       try {
-        parseArgs(argv, spec, "u");
+        parseArgs(argv, spec);
       } catch (e) {
-        expect((e as OpsError).exitCode).toBe(2);
+        expect((e as CliError).exitCode).toBe(2);
       }
     }
+  });
+  test("--help and -h return null", () => {
+    expect(parseArgs(["--help"], spec)).toBeNull();
+    expect(parseArgs(["--job-id", "x", "-h"], spec)).toBeNull();
+  });
+  test("numbers are range-checked at parse time; the message names the flag and the range", () => {
+    const nums = {
+      acc: { type: "number", min: 0, max: 1 },
+      n: { type: "number", integer: true, min: 0, default: 60 },
+      t: { type: "number", min: 0.5 },
+    } as const;
+    expect(parseArgs(["--acc", "0.98", "--t", "-0"], { ...nums, t: { type: "number" } })).toEqual({
+      acc: 0.98,
+      n: 60,
+      t: -0,
+    });
+    expect(() => parseArgs(["--acc", "7"], nums)).toThrow("--acc must be a number in [0, 1], got '7'");
+    expect(() => parseArgs(["--n", "1.5"], nums)).toThrow("--n must be an integer >= 0, got '1.5'");
+    expect(() => parseArgs(["--t", "0.1"], nums)).toThrow("--t must be a number >= 0.5, got '0.1'");
+    expect(() => parseArgs(["--acc", ""], nums)).toThrow(/--acc must be a number/);
+    expect(() => parseNumber("x", "abc", {})).toThrow("--x must be a number, got 'abc'");
+  });
+  test("the usage line comes from the spec", () => {
+    expect(
+      usageLine("tsx x.ts", {
+        id: { type: "string", required: true, placeholder: "<ARM id>" },
+        acc: { type: "number", min: 0, max: 1, placeholder: "F" },
+        poll: { type: "number", min: 0, default: 15 },
+        delete: { type: "boolean" },
+      }),
+    ).toBe("usage: tsx x.ts --id <ARM id> [--acc F in [0, 1]] [--poll N=15] [--delete]");
+  });
+  test("a secret flag's value is redacted from then on", () => {
+    const value = "flag-secret-value-0123456789";
+    parseArgs(["--key", value], { key: { type: "string", secret: true } });
+    expect(redact(`echo ${value}`)).toBe(`echo ${REDACTED}`);
+  });
+  test("wait-for-job: a threshold out of [0, 1] and a malformed id are usage errors before any call", () => {
+    const id =
+      "/subscriptions/s1/resourceGroups/rg1/providers/Microsoft.MachineLearningServices/workspaces/ws1/jobs/j1";
+    expect(() => parseWaitArgs(["--job-id", id, "--min-accuracy", "7"])).toThrow(
+      "--min-accuracy must be a number in [0, 1], got '7'",
+    );
+    expect(() => parseWaitArgs(["--job-id", "/not/an/id"])).toThrow(UsageError);
+    expect(parseWaitArgs(["--job-id", id, "--poll-seconds", "2"])).toMatchObject({
+      job: { id, name: "j1", workspace: "ws1" },
+      pollMs: 2000,
+      timeoutMs: 180 * 60_000,
+    });
   });
 });
 
 describe("retry helpers", () => {
-  const opts: RetryOptions = { baseDelayMs: 1000, maxDelayMs: 8000, maxAttempts: 8, maxRetryAfterMs: 60000 };
+  const opts: RetryPolicy = {
+    baseDelayMs: 1000,
+    maxDelayMs: 8000,
+    maxAttempts: 8,
+    maxRetryAfterMs: 60000,
+    requestTimeoutMs: 1000,
+  };
   test("backoff doubles, is capped and jittered ±25 %", () => {
     expect(backoffMs(1, opts, () => 0.5)).toBe(1000);
     expect(backoffMs(3, opts, () => 0.5)).toBe(4000);
@@ -145,6 +219,25 @@ describe("retry helpers", () => {
     expect(retryAfterMs(new Headers({ "x-ms-retry-after-ms": "250", "retry-after": "9" }))).toBe(250);
     expect(retryAfterMs(new Headers({}))).toBeUndefined();
   });
+  test("the wait: the service's hint (capped) wins over the backoff", () => {
+    expect(retryDelayMs(2, opts, new Headers({ "retry-after": "5" }))).toBe(5000);
+    expect(retryDelayMs(2, opts, new Headers({ "retry-after": "9999" }))).toBe(60000);
+    expect(retryDelayMs(2, opts, new Headers({}), () => 0.5)).toBe(2000);
+    expect(retryDelayMs(2, opts, undefined, () => 0.5)).toBe(2000);
+  });
+  test("timeouts are retried for idempotent methods only", () => {
+    expect(["GET", "PUT", "DELETE"].every(isIdempotent)).toBe(true);
+    expect(isIdempotent("POST")).toBe(false);
+  });
+  test("service error bodies as one line", () => {
+    expect(serviceErrorText('{"error":{"code":"Conflict","message":"busy\\nnow"}}')).toBe(
+      "Conflict: busy now",
+    );
+    expect(serviceErrorText('{"error":"data[0]: expected 784 numbers"}')).toBe(
+      "data[0]: expected 784 numbers",
+    );
+    expect(serviceErrorText("<html>bad gateway</html>")).toBe("<html>bad gateway</html>");
+  });
   test("claims challenge decoding", () => {
     const claims = JSON.stringify({ access_token: { nbf: { essential: true, value: "1" } } });
     const header = `Bearer realm="", error="insufficient_claims", claims="${Buffer.from(claims).toString("base64")}"`;
@@ -154,7 +247,7 @@ describe("retry helpers", () => {
   });
 });
 
-describe("AzureHttp on 401", () => {
+describe("HttpClient on 401", () => {
   let server: http.Server;
   let url = "";
   const seen: string[] = [];
@@ -178,11 +271,9 @@ describe("AzureHttp on 401", () => {
         expiresOnTimestamp: Date.now() + 3600_000,
       }),
     };
-    const client = new AzureHttp(cred, "https://management.azure.com/.default", {
-      baseDelayMs: 1,
-      maxDelayMs: 1,
-      maxAttempts: 3,
-      maxRetryAfterMs: 1,
+    const client = new HttpClient({
+      token: new BearerToken(cred, "https://management.azure.com/.default"),
+      retry: { baseDelayMs: 1, maxDelayMs: 1, maxAttempts: 3, maxRetryAfterMs: 1, requestTimeoutMs: 5000 },
     });
     const stderr = jest.spyOn(process.stderr, "write").mockImplementation(() => true);
     try {
@@ -205,6 +296,17 @@ describe("set-traffic helpers", () => {
     expect(trafficWithout({ a: 40, b: 30, c: 30 }, "a")).toEqual({ b: 50, c: 50 });
     expect(trafficWithout({ a: 10, b: 60, c: 30 }, "a")).toEqual({ b: 67, c: 33 });
     expect(trafficWithout({}, "a")).toEqual({});
+  });
+  test("what to do: nothing when the deployment holds no traffic (delete) or already has it all", () => {
+    const ep = (traffic: Record<string, number>, provisioningState = "Succeeded") => ({
+      properties: { traffic, provisioningState },
+    });
+    expect(decideTraffic(ep({ a: 100 }), "b", true)).toEqual({
+      unchanged: "deployment b holds no traffic; leaving the endpoint as it is",
+    });
+    expect(decideTraffic(ep({ a: 0, b: 100 }), "b", false)).toEqual({ unchanged: "b already has 100 %" });
+    expect(decideTraffic(ep({ a: 0, b: 100 }, "Updating"), "b", false)).toEqual({ target: { a: 0, b: 100 } });
+    expect(decideTraffic(ep({ a: 60, b: 40 }), "a", true)).toEqual({ target: { b: 100 } });
   });
   test("sameTraffic treats missing as 0", () => {
     expect(sameTraffic({ a: 0, b: 100 }, { b: 100 })).toBe(true);
@@ -249,7 +351,7 @@ describe("download and log helpers", () => {
     expect(relativeBlobPath("azureml/j/model_dir", "azureml/j/model_dir/x")).toBe("x");
     expect(relativeBlobPath("azureml/j/model_dir/", "azureml/j/model_dir/sub/")).toBeUndefined();
     expect(relativeBlobPath("azureml/j/model_dir/", "azureml/j/model_dir_other/x")).toBeUndefined();
-    expect(() => relativeBlobPath("p/", "p/../../etc/passwd")).toThrow(OpsError);
+    expect(() => relativeBlobPath("p/", "p/../../etc/passwd")).toThrow(CliError);
   });
   test("user log choice and tail", () => {
     expect(pickUserLog({ "system_logs/x.log": "u1", "user_logs/std_log.txt": "u2" })).toEqual([
@@ -285,7 +387,7 @@ describe("token safety", () => {
   });
 });
 
-describe("AzureHttp timeouts", () => {
+describe("HttpClient timeouts", () => {
   test("a request that gets no answer is retried, then reported", async () => {
     const sockets: import("node:net").Socket[] = [];
     let hits = 0;
@@ -298,12 +400,9 @@ describe("AzureHttp timeouts", () => {
     const cred: TokenCredential = {
       getToken: async () => ({ token: "t", expiresOnTimestamp: Date.now() + 3600_000 }),
     };
-    const client = new AzureHttp(cred, "s", {
-      baseDelayMs: 1,
-      maxDelayMs: 1,
-      maxAttempts: 2,
-      maxRetryAfterMs: 1,
-      requestTimeoutMs: 200,
+    const client = new HttpClient({
+      token: new BearerToken(cred, "s"),
+      retry: { baseDelayMs: 1, maxDelayMs: 1, maxAttempts: 2, maxRetryAfterMs: 1, requestTimeoutMs: 200 },
     });
     const stderr = jest.spyOn(process.stderr, "write").mockImplementation(() => true);
     try {
@@ -316,5 +415,20 @@ describe("AzureHttp timeouts", () => {
       await new Promise<void>((r) => server.close(() => r()));
     }
     expect(hits).toBe(2);
+  });
+  test("a POST that gets no answer is not sent again (it may still be running)", async () => {
+    let calls = 0;
+    const client = new HttpClient({
+      retry: { baseDelayMs: 1, maxDelayMs: 1, maxAttempts: 3, maxRetryAfterMs: 1, requestTimeoutMs: 100 },
+      fetch: async () => {
+        calls++;
+        throw Object.assign(new Error("The operation was aborted due to timeout"), { name: "TimeoutError" });
+      },
+      log: () => undefined,
+    });
+    await expect(client.request("POST", "http://127.0.0.1:1/score", { body: "{}" })).rejects.toThrow(
+      "POST http://127.0.0.1:1/score failed after 1 attempt: no answer within 0.1s",
+    );
+    expect(calls).toBe(1);
   });
 });

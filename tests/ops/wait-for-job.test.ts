@@ -239,6 +239,17 @@ test("usage errors exit 2 with a JSON error line", async () => {
   expect(r.json).toHaveProperty("error");
 });
 
+test("a threshold outside [0, 1]: usage error naming the flag and range, and no request reaches Azure", async () => {
+  const tokensBefore = fake.issued.length;
+  const r = await wait(["--min-accuracy", "7"]);
+  expect(r.code).toBe(2);
+  expect(r.stderr).toContain("wait-for-job: --min-accuracy must be a number in [0, 1], got '7'");
+  expect(r.stderr).toContain("usage: tsx ops/wait-for-job.ts");
+  expect(r.json).toEqual({ error: "--min-accuracy must be a number in [0, 1], got '7'" });
+  expect(fake.requests).toHaveLength(0); // not even a token request
+  expect(fake.issued).toHaveLength(tokensBefore);
+});
+
 test("no secret (client secret, tokens, SAS signature) appears in any output", () => {
   expect(outputs.length).toBeGreaterThan(8);
   const secrets = fake.secrets();

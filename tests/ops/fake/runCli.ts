@@ -21,11 +21,15 @@ export function startCli(
   env: NodeJS.ProcessEnv,
   cwd = REPO,
 ): { child: ChildProcess; done: Promise<CliResult>; stderrSoFar: () => string } {
-  const child = spawn(process.execPath, [TSX, path.join(REPO, name.includes("/") ? `${name}.ts` : `ops/${name}.ts`), ...args], {
-    cwd,
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    [TSX, path.join(REPO, name.includes("/") ? `${name}.ts` : `ops/${name}.ts`), ...args],
+    {
+      cwd,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let stdout = "";
   let stderr = "";
   child.stdout!.on("data", (d: Buffer) => (stdout += d.toString()));
