@@ -1,6 +1,7 @@
 """Azure ML online-endpoint scoring script for the MNIST CNN (entry script of azureml-inference-server-http).
 
-Request:  {"data": [image, ...]}, image = 784 numbers (row-major 28x28) or 28 lists of 28 numbers, values in [0, 1].
+Request:  {"data": [image, ...]}, image = 784 numbers (row-major 28x28), 28 lists of 28 numbers, or 28x28x1 (the
+          model's own input shape, channel last), values in [0, 1].
 Response: {"predictions": [int, ...], "probabilities": [[10 floats], ...]} (same order as the images).
 Errors:   any malformed request -> HTTP 400 {"error": "<what is wrong, where>"}; the server keeps serving.
 
@@ -43,6 +44,8 @@ logger = logging.getLogger("score")
 IMAGE_SIDE = 28
 IMAGE_SIZE = IMAGE_SIDE * IMAGE_SIDE
 NUM_CLASSES = 10
+# The accepted layouts of one image; anything else (e.g. channels first, 1x28x28) is refused as ambiguous.
+IMAGE_SHAPES = ((IMAGE_SIZE,), (IMAGE_SIDE, IMAGE_SIDE), (IMAGE_SIDE, IMAGE_SIDE, 1))
 DEFAULT_MAX_BATCH_SIZE = 256
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 
@@ -145,7 +148,7 @@ def _image(index: int, img) -> np.ndarray:
     where = f"data[{index}]"
     if not isinstance(img, list):
         raise RequestError(
-            f"{where}: expected a list of 784 numbers or 28x28 nested lists, got {_type_name(img)}"
+            f"{where}: expected a list of 784 numbers or 28x28 (or 28x28x1) nested lists, got {_type_name(img)}"
         )
     try:
         arr = np.asarray(img)
@@ -155,9 +158,11 @@ def _image(index: int, img) -> np.ndarray:
     if arr.dtype.kind not in "iuf":
         bad = _first_bad_scalar(img, where)
         raise RequestError(bad or f"{where}: expected numbers")
-    if arr.shape == (IMAGE_SIZE,) or arr.shape == (IMAGE_SIDE, IMAGE_SIDE):
+    if arr.shape in IMAGE_SHAPES:
         return arr.reshape(IMAGE_SIDE, IMAGE_SIDE)
-    raise RequestError(f"{where}: expected 784 values or 28x28, got {_describe_shape(arr)}")
+    raise RequestError(
+        f"{where}: expected 784 values or 28x28, got {_describe_shape(arr)} (28x28x1, channel last, is accepted too)"
+    )
 
 
 def parse_request(raw_data) -> np.ndarray:
@@ -191,11 +196,7 @@ def parse_request(raw_data) -> np.ndarray:
         batch = np.asarray(data)
     except (ValueError, TypeError, OverflowError):  # ragged, mixed layouts, huge ints: find out per image
         batch = None
-    if (
-        batch is None
-        or batch.dtype.kind not in "iuf"
-        or batch.shape[1:] not in ((IMAGE_SIZE,), (IMAGE_SIDE, IMAGE_SIDE))
-    ):
+    if batch is None or batch.dtype.kind not in "iuf" or batch.shape[1:] not in IMAGE_SHAPES:
         batch = np.stack([_image(i, img) for i, img in enumerate(data)])
     # JSON true/false would be coerced to 1/0 by numpy: rule them out (a text scan first, the walk only if needed).
     if ("true" in raw_data or "false" in raw_data) and (bad := _first_bad_scalar(data, "data")):
