@@ -21,6 +21,7 @@ import {
 } from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
+import { sleep } from "../lib/cli/time";
 
 export const DEFAULT_PORT = 5001;
 export const DEFAULT_HOST = "127.0.0.1";
@@ -225,7 +226,7 @@ export async function waitForHealth(
     } catch (err) {
       last = (err as Error & { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
     }
-    await new Promise((r) => setTimeout(r, intervalMs));
+    await sleep(intervalMs);
   }
   throw new Error(
     `azmlinfsrv was not healthy within ${Math.round(timeoutMs / 1000)} s (last: ${last}); ` +

@@ -161,5 +161,3 @@ export function armCliOptions(a: {
     armEndpoint: armEndpointFrom(a["arm-endpoint"]),
   };
 }
-
-export { HttpError };

@@ -1,7 +1,7 @@
 import { UsageError } from "../../lib/cli/errors";
 import { parseRunLocalArgs, parseServeArgs, trainArgs } from "../../local/options";
 import { isNoise, lineSplitter, parseResultLine } from "../../local/proc";
-import { formatSummaryBlock, runStamp, type Summary } from "../../local/run-local";
+import { formatSummaryBlock, runStamp, summarize, type Summary } from "../../local/run-local";
 import { curlExample } from "../../local/serve";
 import { isListening, isPortFree, loopbackBootstrap, scoringUriFor, serverCommand } from "../../local/server";
 import * as net from "node:net";
@@ -223,5 +223,34 @@ describe("misc pure helpers", () => {
     expect(formatSummaryBlock({ ...s, timings: { ...s.timings, prepare: null } })).toContain(
       "prepare skipped",
     );
+  });
+  test("summary of a run", () => {
+    const model = {
+      name: "mnist-cnn",
+      version: "3",
+      dir: "/r/mnist-cnn/3",
+      createdAt: "",
+      source: {},
+      files: [],
+    };
+    const timings = { prepare: null, train: null, register: null, serve_start: 8, invoke: 0.2, total: 9 };
+    const s = summarize(
+      { runDir: "/runs/x", timings, keep: false },
+      { model, testAccuracy: 0.99, dataPath: null },
+      { total: 20, correct: 19, accuracy: 0.95, latencyMs: 40.26, passed: false },
+      { scoringUri: "http://127.0.0.1:5001/score", pid: 42 },
+      "/runs/x/azmlinfsrv.log",
+    );
+    expect(s).toMatchObject({
+      passed: false,
+      test_accuracy: 0.99,
+      model_version: "3",
+      sample_correct: 19,
+      sample_accuracy: 0.95,
+      latency_ms: 40.3,
+      server_pid: null,
+      kept_serving: false,
+      timings,
+    });
   });
 });

@@ -1,6 +1,7 @@
 /** Unit tests of the CLI toolkit (lib/cli) and the ops CLIs' pure helpers (no processes, no network). */
 import { parseArgs, parseNumber, usageLine } from "../../lib/cli/args";
 import { CliError, UsageError } from "../../lib/cli/errors";
+import { cliExitCode } from "../../lib/cli/run";
 import { mlflowHttpBase, parseModelUri, parseWorkspaceChildId, serviceOrigin } from "../../lib/cli/ids";
 import {
   assertSafeForToken,
@@ -430,5 +431,46 @@ describe("HttpClient timeouts", () => {
       "POST http://127.0.0.1:1/score failed after 1 attempt: no answer within 0.1s",
     );
     expect(calls).toBe(1);
+  });
+});
+
+describe("runCli", () => {
+  /** Runs a CLI definition in-process and captures what it writes. */
+  async function run(cli: Parameters<typeof cliExitCode>[0], argv: string[] = []) {
+    const out: string[] = [];
+    const err: string[] = [];
+    const o = jest.spyOn(process.stdout, "write").mockImplementation((c) => out.push(String(c)) > 0);
+    const e = jest.spyOn(process.stderr, "write").mockImplementation((c) => err.push(String(c)) > 0);
+    try {
+      const code = await cliExitCode(cli, argv);
+      return { code, stdout: out.join(""), stderr: err.join("") };
+    } finally {
+      o.mockRestore();
+      e.mockRestore();
+    }
+  }
+  const main = jest.fn(async () => 0);
+  const parse = (argv: string[]) => parseArgs(argv, { n: { type: "number", min: 0, max: 1 } });
+
+  test("--help: the usage on stdout, exit 0, main not run", async () => {
+    const r = await run({ name: "t", usage: "usage: t [--n F]", parse, main }, ["--help"]);
+    expect(r).toEqual({ code: 0, stdout: "usage: t [--n F]\n", stderr: "" });
+    expect(main).not.toHaveBeenCalled();
+  });
+  test("an unexpected error: exit 1 with its stack, no result line where none is wanted", async () => {
+    const boom = async () => {
+      throw new TypeError("x is undefined");
+    };
+    const r = await run({ name: "t", usage: "u", parse, main: boom, resultLine: false });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^t: internal error: x is undefined\nTypeError: x is undefined\n\s+at /);
+    expect(r.stdout).toBe("");
+  });
+  test("a usage error: exit 2, message and usage on stderr, the JSON error line on stdout, main not run", async () => {
+    const r = await run({ name: "t", usage: "usage: t [--n F]", parse, main }, ["--n", "2"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe("t: --n must be a number in [0, 1], got '2'\n\nusage: t [--n F]\n");
+    expect(JSON.parse(r.stdout)).toEqual({ error: "--n must be a number in [0, 1], got '2'" });
+    expect(main).not.toHaveBeenCalled();
   });
 });
