@@ -49,7 +49,24 @@ const scoreCode = new CodeAsset("score-code", {
   assetName: "mnist-score",
 });
 
-const training = new TrainingJob("training", { workspace, compute: gpu, code: trainCode, ...cfg.training });
+// Built from environments/training-gpu.yml (the versions the tests run) unless a curated environment is configured.
+const trainingEnv = cfg.training.environment
+  ? { environmentId: cfg.training.environment, version: cfg.training.environment }
+  : new EnvironmentAsset("training-env", {
+      workspace,
+      environmentName: "mnist-training-gpu",
+      image: cfg.training.image,
+      condaFile: path.join(root, "environments", "training-gpu.yml"),
+      description:
+        "Training image for training/app.py (TensorFlow with CUDA, Keras, MLflow; the tests' pins)",
+    });
+const training = new TrainingJob("training", {
+  workspace,
+  compute: gpu,
+  code: trainCode,
+  ...cfg.training,
+  environment: trainingEnv,
+});
 const model = new RegisteredModel("model", { workspace, training, ...cfg.model });
 const service = new OnlineService("online", {
   workspace,
@@ -65,6 +82,7 @@ export const workspaceName = workspace.workspaceName;
 export const studioUrl = workspace.studioUrl;
 export const computeName = gpu.computeName;
 export const jobName = training.jobName;
+export const jobReused = training.reused;
 export const jobStudioUrl = training.studioUrl;
 export const runHash = training.hash;
 export const testAccuracy = training.testAccuracy;

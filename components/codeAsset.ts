@@ -1,16 +1,17 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import * as storage from "@pulumi/azure-native/storage";
-import * as ml from "@pulumi/azure-native/machinelearningservices";
+import * as command from "@pulumi/command";
 import { MlWorkspace } from "./mlWorkspace";
+import type { AssetResult } from "../lib/contracts";
 import { hashFolder, listAssetFiles, shortHash } from "../lib/hashing";
 import { childName } from "../lib/children";
+import { TSX, parseJsonLine } from "../lib/steps";
 
 export interface CodeAssetArgs {
   readonly workspace: MlWorkspace;
-  /** Absolute path of the folder to upload (training/ or scoring/). */
+  /** Absolute path of the folder to upload (training/ or scoring/), inside the project. */
   readonly folder: string;
-  /** CodeVersion (container) name in the workspace. */
+  /** Code asset name in the workspace. */
   readonly assetName: string;
 }
 
@@ -19,33 +20,24 @@ export function codeVersionOf(folder: string): string {
   return shortHash(hashFolder(folder), 16);
 }
 
-/** Blob prefix of an upload, as the Azure ML CLI/SDK lay it out in the default datastore. */
-export function uploadPrefix(version: string, folder: string): string {
-  return `LocalUpload/${version}/${path.basename(folder)}`;
-}
-
-const CONTENT_TYPES: Record<string, string> = {
-  ".py": "text/x-python",
-  ".json": "application/json",
-  ".yml": "application/x-yaml",
-  ".yaml": "application/x-yaml",
-  ".txt": "text/plain",
-  ".md": "text/markdown",
-};
-
 /**
- * A folder uploaded to the workspace's default blob container and declared as a CodeVersion whose version is the
- * folder's content hash. Asset paths are immutable in Azure: changed content makes a new version (a new prefix,
- * new blobs), never an update of the old one.
+ * A folder as a code asset whose version is its content hash, created the way Azure ML's own CLI does it: when that
+ * version exists in the workspace it is reused (no upload), otherwise the files go to the workspace's default
+ * datastore (`LocalUpload/<version>/<folder>/`, its container created if missing) and the version is registered.
+ *
+ * Why a step (ops/ensure-code.ts) and not `ml.CodeVersion` + `storage.Blob` resources: versions are immutable and
+ * kept as history (Azure ML archives rather than deletes assets), so an edit undone later would declare a version
+ * that already exists, which azure-native refuses, and stepping back would depend on a delete Azure may refuse.
  */
 export class CodeAsset extends pulumi.ComponentResource {
   readonly version: string;
   readonly files: string[];
-  readonly blobs: storage.Blob[];
-  readonly codeUri: pulumi.Output<string>;
-  readonly codeVersion: ml.CodeVersion;
   /** The code version's ARM id (what jobs and deployments name). */
   readonly codeId: pulumi.Output<string>;
+  /** True when the version already existed (nothing uploaded). */
+  readonly reused: pulumi.Output<boolean>;
+  /** Done once the version exists in the workspace. */
+  readonly ready: pulumi.CustomResource;
 
   constructor(name: string, args: CodeAssetArgs, opts?: pulumi.ComponentResourceOptions) {
     super("azure-ml-mnist:index:CodeAsset", name, {}, opts);
@@ -53,44 +45,25 @@ export class CodeAsset extends pulumi.ComponentResource {
     this.version = codeVersionOf(args.folder);
     this.files = listAssetFiles(args.folder);
     if (this.files.length === 0) throw new Error(`code folder ${args.folder} has no files to upload`);
-    const prefix = uploadPrefix(this.version, args.folder);
-    // The workspace creates this container (its default datastore `workspaceblobstore`).
-    const container = pulumi.interpolate`azureml-blobstore-${ws.workspaceGuid}`;
+    // Relative to the project root (the steps' working directory): no machine-specific path in the state.
+    const folder = path.relative(process.cwd(), args.folder).split(path.sep).join("/");
+    if (folder.startsWith("..") || path.isAbsolute(folder))
+      throw new Error(`code folder ${args.folder} must be inside the project (${process.cwd()})`);
 
-    this.blobs = this.files.map(
-      (rel) =>
-        new storage.Blob(
-          `${name}:${rel}`,
-          {
-            resourceGroupName: ws.resourceGroupName,
-            accountName: ws.storageAccountName,
-            containerName: container,
-            blobName: `${prefix}/${rel}`,
-            type: "Block",
-            contentType: CONTENT_TYPES[path.extname(rel)] ?? "application/octet-stream",
-            source: new pulumi.asset.FileAsset(path.join(args.folder, rel)),
-          },
-          ws.childOptions(this),
-        ),
-    );
-
-    this.codeUri = pulumi.interpolate`https://${ws.storageAccountName}.blob.core.windows.net/${container}/${prefix}`;
-    this.codeVersion = new ml.CodeVersion(
-      childName(name, "version"),
+    const spec = { description: `${folder}/ at content hash ${this.version}`, tags: ws.tags };
+    const ensure = new command.local.Command(
+      childName(name, "ensure"),
       {
-        resourceGroupName: ws.resourceGroupName,
-        workspaceName: ws.workspaceName,
-        name: args.assetName,
-        version: this.version,
-        properties: {
-          codeUri: this.codeUri,
-          description: `${path.basename(args.folder)}/ at content hash ${this.version}`,
-          tags: ws.tags,
-        },
+        create: pulumi.interpolate`${TSX} ops/ensure-code.ts --workspace-id ${ws.workspaceId} --name ${args.assetName} --version ${this.version} --folder ${folder}`,
+        environment: { ASSET_SPEC: JSON.stringify(spec) },
+        logging: "stderr",
       },
-      ws.childOptions(this, { dependsOn: this.blobs }),
+      ws.childOptions(this),
     );
-    this.codeId = this.codeVersion.id;
-    this.registerOutputs({ codeVersionId: this.codeVersion.id, version: this.version });
+    this.ready = ensure;
+    const result = ensure.stdout.apply((out) => parseJsonLine<AssetResult>(out, "ops/ensure-code.ts"));
+    this.codeId = result.apply((r) => r.id);
+    this.reused = result.apply((r) => r.reused);
+    this.registerOutputs({ codeId: this.codeId, version: this.version });
   }
 }

@@ -1,15 +1,17 @@
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
-import * as ml from "@pulumi/azure-native/machinelearningservices";
+import * as command from "@pulumi/command";
 import { MlWorkspace } from "./mlWorkspace";
+import type { AssetResult } from "../lib/contracts";
 import { hashValues, shortHash } from "../lib/hashing";
 import { childName } from "../lib/children";
+import { TSX, parseJsonLine } from "../lib/steps";
 
 export interface EnvironmentAssetArgs {
   readonly workspace: MlWorkspace;
   /** Environment (container) name in the workspace. */
   readonly environmentName: string;
-  /** Base image the conda environment is built on (a tag or digest). */
+  /** Base image the conda environment is built on (a dated tag or digest). */
   readonly image: string;
   /** Path of the conda spec (YAML) the image is built from. */
   readonly condaFile: string;
@@ -22,60 +24,54 @@ export function environmentVersion(image: string, condaText: string): string {
 }
 
 const TYPE = "azure-ml-mnist:index:EnvironmentAsset";
-// Before it became reusable this component was `Environments` ("environments"), holding only the inference
-// environment as its child "inference".
-const LEGACY_TYPE = "azure-ml-mnist:index:Environments";
-const LEGACY = { component: "inference-env", name: "environments", child: "inference" };
+// Before it became reusable this component was `Environments` ("environments"), holding the inference environment.
+const LEGACY = {
+  component: "inference-env",
+  name: "environments",
+  type: "azure-ml-mnist:index:Environments",
+};
 
 /**
- * An environment version built from a conda spec on a base image, versioned by content: a changed spec or image is
- * a new version, never an update. The first job or deployment using it builds the image in the workspace registry.
+ * An environment version built from a conda spec on a base image, versioned by content (a changed spec or image
+ * is a new version, never an update) and created as Azure ML's own CLI does: reused when that version exists,
+ * registered otherwise (ops/ensure-environment.ts; why a step and not a resource: see CodeAsset). The first job or
+ * deployment using it builds the image in the workspace registry.
  */
 export class EnvironmentAsset extends pulumi.ComponentResource {
   readonly version: string;
-  readonly environment: ml.EnvironmentVersion;
   /** The environment version's ARM id (what jobs and deployments name). */
   readonly environmentId: pulumi.Output<string>;
+  /** Done once the version exists in the workspace. */
+  readonly ready: pulumi.CustomResource;
 
   constructor(name: string, args: EnvironmentAssetArgs, opts?: pulumi.ComponentResourceOptions) {
-    const legacy = name === LEGACY.component;
-    super(
-      TYPE,
-      name,
-      {},
-      {
-        ...opts,
-        aliases: [...(opts?.aliases ?? []), ...(legacy ? [{ name: LEGACY.name, type: LEGACY_TYPE }] : [])],
-      },
-    );
+    const legacy = name === LEGACY.component ? [{ name: LEGACY.name, type: LEGACY.type }] : [];
+    super(TYPE, name, {}, { ...opts, aliases: [...(opts?.aliases ?? []), ...legacy] });
     const ws = args.workspace;
     if (!fs.existsSync(args.condaFile)) throw new Error(`environment spec ${args.condaFile} is missing`);
     const condaText = fs.readFileSync(args.condaFile, "utf8");
     this.version = environmentVersion(args.image, condaText);
 
-    const legacyUrn = pulumi.createUrn(
-      LEGACY.child,
-      "azure-native:machinelearningservices:EnvironmentVersion",
-      pulumi.createUrn(LEGACY.name, LEGACY_TYPE),
-    );
-    this.environment = new ml.EnvironmentVersion(
-      childName(name, "version"),
+    // The EnvironmentVersion properties as the 2025-12-01 API takes them (condaFile is the YAML text).
+    const spec = {
+      image: args.image,
+      condaFile: condaText,
+      osType: "Linux",
+      description: args.description,
+      tags: ws.tags,
+    };
+    const ensure = new command.local.Command(
+      childName(name, "ensure"),
       {
-        resourceGroupName: ws.resourceGroupName,
-        workspaceName: ws.workspaceName,
-        name: args.environmentName,
-        version: this.version,
-        properties: {
-          description: args.description,
-          image: args.image,
-          condaFile: condaText,
-          osType: "Linux",
-          tags: ws.tags,
-        },
+        create: pulumi.interpolate`${TSX} ops/ensure-environment.ts --workspace-id ${ws.workspaceId} --name ${args.environmentName} --version ${this.version}`,
+        environment: { ENVIRONMENT_SPEC: JSON.stringify(spec) },
+        logging: "stderr",
       },
-      ws.childOptions(this, { aliases: legacy ? [legacyUrn] : [] }),
+      ws.childOptions(this),
     );
-    this.environmentId = this.environment.id;
+    this.ready = ensure;
+    const result = ensure.stdout.apply((out) => parseJsonLine<AssetResult>(out, "ops/ensure-environment.ts"));
+    this.environmentId = result.apply((r) => r.id);
     this.registerOutputs({ environmentId: this.environmentId, version: this.version });
   }
 }

@@ -1,19 +1,29 @@
 import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
 import * as ml from "@pulumi/azure-native/machinelearningservices";
 import { MlWorkspace } from "./mlWorkspace";
 import type { GpuSettings } from "../lib/config/schema";
 import { computeName } from "../lib/naming";
 import { childName, legacyAliases } from "../lib/children";
-import { isoSeconds } from "../lib/steps";
+import { TSX, isoSeconds } from "../lib/steps";
 
 export interface GpuComputeArgs extends GpuSettings {
   /** The workspace the cluster belongs to (its location, tags, name suffix and destroy order). */
   readonly workspace: MlWorkspace;
 }
 
-/** An AmlCompute GPU cluster that scales from zero: it costs nothing while no job runs. */
+/**
+ * An AmlCompute GPU cluster that scales from zero: it costs nothing while no job runs.
+ *
+ * Removal is explicit: the 2025-12-01 Compute_Delete takes `underlyingResourceAction=Delete|Detach` and azure-native's
+ * generic delete sends none (terraform azurerm had to switch to Delete; a cluster re-created under the same name
+ * kept its old VM size). So Pulumi never deletes the cluster itself (retainOnDelete) and a removal step, deleted
+ * first, runs ops/delete-compute.ts with `underlyingResourceAction=Delete` and waits until it is gone.
+ */
 export class GpuCompute extends pulumi.ComponentResource {
   readonly cluster: ml.Compute;
+  /** Its delete removes the cluster (and its VMs) for good. */
+  readonly removal: command.local.Command;
   /** The cluster's ARM id (what a job's `computeId` names). */
   readonly computeId: pulumi.Output<string>;
   readonly computeName: pulumi.Output<string>;
@@ -59,7 +69,19 @@ export class GpuCompute extends pulumi.ComponentResource {
         },
         tags: ws.tags,
       },
-      ws.childOptions(this, { aliases: legacyAliases(name, "gpu", "cluster") }),
+      ws.childOptions(this, { retainOnDelete: true, aliases: legacyAliases(name, "gpu", "cluster") }),
+    );
+    this.removal = new command.local.Command(
+      childName(name, "removal"),
+      {
+        create: pulumi.interpolate`echo 'removing the cluster deletes ${this.cluster.name} with underlyingResourceAction=Delete' >&2`,
+        delete: pulumi.interpolate`${TSX} ops/delete-compute.ts --compute-id ${this.cluster.id}`,
+        logging: "stderr",
+        // A new cluster (new size, new name) replaces the step, so the old step's delete removes the old cluster;
+        // a plain input change would only re-run create.
+        triggers: [this.cluster.id],
+      },
+      { parent: this, dependsOn: [this.cluster] },
     );
     this.computeId = this.cluster.id;
     this.computeName = this.cluster.name;

@@ -50,6 +50,8 @@ export class OnlineService extends pulumi.ComponentResource {
   /** Done once the deployment holds 100 % of the endpoint's traffic: what a caller of the endpoint waits for. */
   readonly live: pulumi.CustomResource;
   readonly endpointName: pulumi.Output<string>;
+  /** The endpoint's ARM id. */
+  readonly endpointId: pulumi.Output<string>;
   readonly scoringUri: pulumi.Output<string>;
   readonly swaggerUri: pulumi.Output<string>;
 
@@ -82,15 +84,13 @@ export class OnlineService extends pulumi.ComponentResource {
         tags: ws.tags,
       },
       ws.childOptions(this, {
-        // Destroy order: the endpoint goes before the versions its deployment used. Not the model version: that
-        // would hold the endpoint back until training ends (the deployment alone depends on it).
-        dependsOn: [args.environment.environment, args.scoringCode.codeVersion],
         // Owned by the traffic step; an endpoint PUT from state must not fight it.
         ignoreChanges: ["properties.traffic", "properties.mirrorTraffic"],
         aliases: legacy("endpoint"),
       }),
     );
     this.endpointName = this.endpoint.name;
+    this.endpointId = this.endpoint.id;
     this.scoringUri = this.endpoint.properties.apply((p) => p.scoringUri ?? "");
     this.swaggerUri = this.endpoint.properties.apply((p) => p.swaggerUri ?? "");
 

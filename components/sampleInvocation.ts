@@ -19,11 +19,12 @@ const REQUEST_FILE = "scoring/sample-request.json";
 const LABELS_FILE = "scoring/sample-labels.json";
 
 /**
- * The credential the sample call sends, as a secret. Never fetched in preview: listKeys/token need more than
- * the Reader role a PR preview runs with, and preview must not show secrets. AADToken has none here: the step
- * gets an Entra token from the az CLI at run time.
+ * The endpoint key (Key auth) as a secret, for the step and the stack output. Never fetched in preview: listKeys
+ * needs more than the Reader role a PR preview runs with, and preview must not show secrets. Tokens (AMLToken,
+ * AADToken) are not fetched here: they expire within hours and would change the step's inputs on every run (so
+ * `up` would never be a no-op); the step asks for one itself when it runs.
  */
-export function endpointCredential(
+export function endpointKey(
   authMode: EndpointAuthMode,
   target: {
     resourceGroupName: pulumi.Input<string>;
@@ -32,24 +33,18 @@ export function endpointCredential(
   },
   opts: pulumi.InvokeOutputOptions,
 ): pulumi.Output<string> | undefined {
-  if (authMode === "AADToken") return undefined;
+  if (authMode !== "Key") return undefined;
   if (pulumi.runtime.isDryRun()) return pulumi.secret(pulumi.output(pulumi.unknown) as pulumi.Output<string>);
-  if (authMode === "AMLToken") {
-    return pulumi.secret(ml.getOnlineEndpointTokenOutput(target, opts).apply((t) => t.accessToken ?? ""));
-  }
   return pulumi.secret(ml.listOnlineEndpointKeysOutput(target, opts).apply((k) => k.primaryKey ?? ""));
 }
 
-// Entra token for the Azure ML data plane, fetched inside the step so it is never on a command line.
-const AAD_TOKEN =
-  'ENDPOINT_KEY="$(az account get-access-token --resource https://ml.azure.com --query accessToken -o tsv)" ';
-
 /**
- * Calls the live endpoint with real MNIST test digits through cli/invoke.ts once traffic is set, again whenever
+ * Calls the live endpoint with real MNIST test digits through ops/invoke.ts once traffic is set, again whenever
  * the deployment changes; `pulumi up` fails unless the digits are classified correctly. The key travels in the
- * step's (secret) environment, never on its command line or in its output.
+ * step's (secret) environment, never on its command line or in its output; tokens are fetched inside the step.
  */
 export class SampleInvocation extends pulumi.ComponentResource {
+  /** The endpoint key (Key auth only), secret. */
   readonly credential?: pulumi.Output<string>;
   readonly invocation: command.local.Command;
   readonly result: pulumi.Output<SampleResult>;
@@ -58,7 +53,7 @@ export class SampleInvocation extends pulumi.ComponentResource {
     super("azure-ml-mnist:index:SampleInvocation", name, {}, opts);
     const ws = args.workspace;
     const svc = args.service;
-    this.credential = endpointCredential(
+    this.credential = endpointKey(
       svc.authMode,
       {
         resourceGroupName: ws.resourceGroupName,
@@ -67,14 +62,13 @@ export class SampleInvocation extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    const prefix = svc.authMode === "AADToken" ? AAD_TOKEN : "";
 
     this.invocation = new command.local.Command(
       childName(name, "invoke"),
       {
         // No --deployment header: the call must reach the deployment through the endpoint's traffic. Retries
         // ride out the 502s of a freshly started container.
-        create: pulumi.interpolate`${prefix}${TSX} ops/invoke.ts --uri ${svc.scoringUri} --request ${REQUEST_FILE} --expected ${LABELS_FILE} --min-accuracy ${args.minAccuracy} --retries 6 --json`,
+        create: pulumi.interpolate`${TSX} ops/invoke.ts --uri ${svc.scoringUri} --auth ${svc.authMode} --endpoint-id ${svc.endpointId} --request ${REQUEST_FILE} --expected ${LABELS_FILE} --min-accuracy ${args.minAccuracy} --retries 6 --json`,
         environment: this.credential ? pulumi.secret({ ENDPOINT_KEY: this.credential }) : undefined,
         logging: "stderr",
         triggers: [svc.deploymentId, svc.live.id],

@@ -1,12 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import * as ml from "@pulumi/azure-native/machinelearningservices";
 import type * as azureInputs from "@pulumi/azure-native/types/input";
 import { MlWorkspace } from "./mlWorkspace";
 import { GpuCompute } from "./gpuCompute";
 import { CodeAsset } from "./codeAsset";
 import type { TrainingSettings } from "../lib/config/schema";
-import type { WaitResult } from "../lib/contracts";
+import type { SubmitResult, WaitResult } from "../lib/contracts";
 import { hashValues, shortHash } from "../lib/hashing";
 import { childName, legacyAliases } from "../lib/children";
 import { TSX, parseJsonLine } from "../lib/steps";
@@ -18,12 +17,21 @@ export interface Hyperparameters {
   readonly seed: number;
 }
 
-export interface TrainingJobArgs extends TrainingSettings {
+/** An environment a job can run in: its ARM id (or registry URI) and what identifies its content. */
+export interface EnvironmentRef {
+  readonly environmentId: pulumi.Input<string>;
+  /** Changes whenever the environment's content does (a content-hash version, or the pinned URI itself). */
+  readonly version: string;
+}
+
+export interface TrainingJobArgs extends Omit<TrainingSettings, "environment" | "image"> {
   readonly workspace: MlWorkspace;
   /** The cluster the job runs on. */
   readonly compute: GpuCompute;
   /** training/ as a code asset. */
   readonly code: CodeAsset;
+  /** The environment the job runs in (built from environments/training-gpu.yml, or a curated one). */
+  readonly environment: EnvironmentRef;
 }
 
 // ${{...}} are resolved by Azure ML, not by TypeScript: this is a plain string on purpose.
@@ -56,6 +64,7 @@ export function literalInputs(h: Hyperparameters): Record<string, string> {
  */
 export function trainingJobHash(parts: {
   codeVersion: string;
+  /** The environment's content version (or its pinned URI). */
   environmentId: string;
   vmSize: string;
   lowPriority: boolean;
@@ -70,16 +79,28 @@ export function trainingJobHash(parts: {
   return shortHash(hashValues(parts), 12);
 }
 
+/** The job's specification: azure-native's own CommandJob input type, so it is checked here and shown in previews. */
+export type CommandJobSpec = azureInputs.machinelearningservices.CommandJobArgs;
+
 /**
- * A Command job running training/app.py on the GPU cluster, and a wait step that fails `pulumi up` unless the
- * job completes with the required test accuracy. Jobs are immutable, so the run's hash is in the logical name:
- * unchanged inputs never resubmit, any change submits a new job (the old one is kept: it is history).
+ * Training/app.py as an Azure ML command job on the GPU cluster, reused or submitted by run hash, and a wait step
+ * that fails `pulumi up` unless the job completes with the required test accuracy.
+ *
+ * Why a step and not an `ml.Job` resource: azure-native names a job exactly as its logical name and jobs are kept
+ * after delete, so returning to earlier inputs would create a job that already exists, which fails `up`. The
+ * submit step (ops/submit-job.ts) looks for jobs of the same run hash (a job property): a Completed one is reused
+ * (no GPU time), a running one is followed, otherwise a new job is submitted under a fresh unique name. The
+ * specification stays typed (CommandJobSpec) and visible in the preview as the step's JOB_SPEC.
  */
 export class TrainingJob extends pulumi.ComponentResource {
   readonly hash: string;
-  readonly job: ml.Job;
-  /** The job's actual name. */
+  /** What the submit step sends (azure-native's CommandJob shape, resolved). */
+  readonly spec: pulumi.Output<CommandJobSpec>;
+  /** The job the run hash resolved to (reused or new). */
   readonly jobName: pulumi.Output<string>;
+  readonly jobId: pulumi.Output<string>;
+  /** True when a Completed (or running) job of the same run hash was reused instead of submitting one. */
+  readonly reused: pulumi.Output<boolean>;
   /** Done once the wait step has accepted the job (completed, accurate enough): what consumers of the model wait for. */
   readonly accepted: pulumi.CustomResource;
   readonly result: pulumi.Output<WaitResult>;
@@ -93,7 +114,7 @@ export class TrainingJob extends pulumi.ComponentResource {
     const cmd = trainingCommand(args.dataUri !== undefined);
     this.hash = trainingJobHash({
       codeVersion: args.code.version,
-      environmentId: args.environment,
+      environmentId: args.environment.version,
       vmSize: args.compute.vmSize,
       lowPriority: args.compute.lowPriority,
       inputs,
@@ -112,36 +133,40 @@ export class TrainingJob extends pulumi.ComponentResource {
     if (args.dataUri)
       jobInputs.data = { jobInputType: "uri_folder", uri: args.dataUri, mode: "ReadOnlyMount" };
 
-    this.job = new ml.Job(
-      childName(name, this.hash),
+    const spec: CommandJobSpec = {
+      jobType: "Command",
+      displayName: args.displayName,
+      experimentName: args.experimentName,
+      description: `Keras CNN on MNIST; run hash ${this.hash}`,
+      codeId: args.code.codeId,
+      environmentId: args.environment.environmentId,
+      computeId: args.compute.computeId,
+      command: cmd,
+      inputs: jobInputs,
+      outputs: JOB_OUTPUTS,
+      limits: { jobLimitsType: "Command", timeout: `PT${args.timeoutMinutes}M` },
+      identity: JOB_IDENTITY,
+      // The run hash is a job property: the submit step finds earlier runs with `properties=runHash=<hash>`.
+      properties: { runHash: this.hash },
+      tags: { ...ws.tags, runHash: this.hash },
+    };
+    this.spec = pulumi.output(spec) as pulumi.Output<CommandJobSpec>;
+
+    // Any change of the specification re-runs it (an update: create runs again): an unchanged run hash then finds
+    // its completed job and reuses it. No delete: jobs are history and go with the workspace.
+    const submit = new command.local.Command(
+      childName(name, "submit"),
       {
-        resourceGroupName: ws.resourceGroupName,
-        workspaceName: ws.workspaceName,
-        properties: {
-          jobType: "Command",
-          displayName: args.displayName,
-          experimentName: args.experimentName,
-          description: `Keras CNN on MNIST; run hash ${this.hash}`,
-          codeId: args.code.codeId,
-          environmentId: args.environment,
-          computeId: args.compute.computeId,
-          command: cmd,
-          inputs: jobInputs,
-          outputs: JOB_OUTPUTS,
-          limits: { jobLimitsType: "Command", timeout: `PT${args.timeoutMinutes}M` },
-          identity: JOB_IDENTITY,
-          tags: { ...ws.tags, runHash: this.hash },
-        },
+        create: pulumi.interpolate`${TSX} ops/submit-job.ts --workspace-id ${ws.workspaceId} --run-hash ${this.hash} --name-prefix ${name}`,
+        environment: { JOB_SPEC: pulumi.jsonStringify(this.spec) },
+        logging: "stderr",
       },
-      // Immutable in Azure and history once run: never updated in place, never deleted by Pulumi (it goes with the
-      // workspace).
-      ws.childOptions(this, {
-        retainOnDelete: true,
-        ignoreChanges: ["properties"],
-        aliases: legacyAliases(name, "training", `train-${this.hash}`),
-      }),
+      ws.childOptions(this, { dependsOn: [args.code.ready, args.compute.cluster] }),
     );
-    this.jobName = this.job.name;
+    const submitted = submit.stdout.apply((out) => parseJsonLine<SubmitResult>(out, "ops/submit-job.ts"));
+    this.jobName = submitted.apply((r) => r.jobName);
+    this.jobId = submitted.apply((r) => r.jobId);
+    this.reused = submitted.apply((r) => r.reused);
 
     // The job limit counts running time; the wait also covers queueing, node start and the image pull.
     const waitMinutes = args.timeoutMinutes + args.stuckTimeoutMinutes;
@@ -149,11 +174,10 @@ export class TrainingJob extends pulumi.ComponentResource {
     const wait = new command.local.Command(
       childName(name, "wait"),
       {
-        create: pulumi.interpolate`${TSX} ops/wait-for-job.ts --job-id ${this.job.id} --min-accuracy ${args.minTestAccuracy} --stuck-timeout-minutes ${args.stuckTimeoutMinutes} --timeout-minutes ${waitMinutes}`,
+        create: pulumi.interpolate`${TSX} ops/wait-for-job.ts --job-id ${this.jobId} --min-accuracy ${args.minTestAccuracy} --stuck-timeout-minutes ${args.stuckTimeoutMinutes} --timeout-minutes ${waitMinutes}`,
         logging: "stderr",
-        triggers: [this.job.id],
       },
-      { parent: this, dependsOn: [this.job], aliases: legacyAliases(name, "training", "wait") },
+      { parent: this, dependsOn: [submit], aliases: legacyAliases(name, "training", "wait") },
     );
     this.accepted = wait;
     this.result = wait.stdout.apply((out) => parseJsonLine<WaitResult>(out, "ops/wait-for-job.ts"));
@@ -166,6 +190,7 @@ export class TrainingJob extends pulumi.ComponentResource {
 
     this.registerOutputs({
       jobName: this.jobName,
+      reused: this.reused,
       testAccuracy: this.testAccuracy,
       studioUrl: this.studioUrl,
     });

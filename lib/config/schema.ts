@@ -171,18 +171,28 @@ function readTags(r: Reader): Record<string, string> {
 }
 
 /**
- * Pinned curated training environment (TF 2.16, CUDA 12, Keras 3 + tf-keras).
- * The version number is unverified against the live registry: check it with
- * `az ml environment show --registry-name azureml -n tensorflow-2.16-cuda12 --version <N>`.
+ * GPU base image of the training environment built from environments/training-gpu.yml (CUDA 12.4, cuDNN, Ubuntu
+ * 22.04, OpenMPI; Azure/AzureML-Containers lists it as supported, with immutable dated tags `YYYYMMDD.v1`; this tag
+ * is from its release notes). Pinned so a new workspace builds on the same base; newer tags:
+ * https://mcr.microsoft.com/v2/azureml/openmpi5.0-cuda12.4-ubuntu22.04/tags/list
  */
-export const DEFAULT_TRAINING_ENVIRONMENT =
-  "azureml://registries/azureml/environments/tensorflow-2.16-cuda12/versions/25";
+export const DEFAULT_TRAINING_IMAGE = "mcr.microsoft.com/azureml/openmpi5.0-cuda12.4-ubuntu22.04:20250701.v1";
 
 /**
- * Azure ML inference base image (Ubuntu 22.04, Python 3.11, inference server) that scoring/environment.yml is
- * built on. Unverified: a dated tag should replace `latest` once checked (only tags up to ~6 months are supported).
+ * CPU base image of the inference environment built from scoring/environment.yml (Ubuntu 22.04, conda; the conda
+ * spec brings Python 3.11, TensorFlow and azureml-inference-server-http), the base Azure ML's own online-endpoint
+ * samples pair with a conda file. A dated tag, not `latest`: the environment's version hashes the image reference,
+ * so a moved tag would silently build on another base. Newer tags:
+ * https://mcr.microsoft.com/v2/azureml/openmpi4.1.0-ubuntu22.04/tags/list
  */
-export const DEFAULT_INFERENCE_IMAGE = "mcr.microsoft.com/azureml/curated/minimal-py311-inference:latest";
+export const DEFAULT_INFERENCE_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:20250601.v1";
+
+/** Tags that move: an image named by one is not the same image tomorrow. */
+export function isFloatingImage(image: string): boolean {
+  if (image.includes("@sha256:")) return false;
+  const tag = /:([^/:]+)$/.exec(image)?.[1];
+  return tag === undefined || /^(latest|stable|lts|main|master|edge|nightly)$/i.test(tag);
+}
 
 export const SCHEMA = {
   workspace: {
@@ -237,21 +247,28 @@ export const SCHEMA = {
     environment: {
       key: "trainingEnvironment",
       type: "string",
-      default: DEFAULT_TRAINING_ENVIRONMENT,
+      default: undefined,
       description:
-        "Pinned curated training environment (registry URI or workspace environment version ARM id).",
+        "Empty (default): build the training environment from environments/training-gpu.yml on trainingImage. Or a curated environment: registry URI or workspace environment version ARM id.",
       read: (r: Reader) => {
-        const v = r.text("trainingEnvironment", DEFAULT_TRAINING_ENVIRONMENT);
-        if (!REGISTRY_ENV.test(v) && !WORKSPACE_ENV.test(v)) {
+        const v = r.raw("trainingEnvironment", "unset");
+        if (v !== undefined && !REGISTRY_ENV.test(v) && !WORKSPACE_ENV.test(v)) {
           r.fail(
             "trainingEnvironment",
             v,
-            "must be azureml://registries/<registry>/environments/<name>/versions/<n> (or /labels/<label>) or a workspace environment version ARM id",
+            "must be empty (build from environments/training-gpu.yml), azureml://registries/<registry>/environments/<name>/versions/<n> (or /labels/<label>) or a workspace environment version ARM id",
           );
         }
         return v;
       },
-    } satisfies Setting<string>,
+    } satisfies Setting<string | undefined>,
+    image: text(
+      "trainingImage",
+      DEFAULT_TRAINING_IMAGE,
+      "GPU base image the training environment is built on (a dated tag or digest).",
+      IMAGE,
+      "must be a container image reference with a tag or digest (registry/repository:tag)",
+    ),
     dataUri: optionalText(
       "trainingDataUri",
       "Optional uri_folder with MNIST (npz or IDX) passed to app.py as --data; empty = Keras download.",
@@ -324,7 +341,7 @@ export const SCHEMA = {
     image: text(
       "inferenceImage",
       DEFAULT_INFERENCE_IMAGE,
-      "Base image for the inference environment built from scoring/environment.yml.",
+      "Base image the inference environment is built on from scoring/environment.yml (a dated tag or digest).",
       IMAGE,
       "must be a container image reference with a tag or digest (registry/repository:tag)",
     ),
@@ -367,6 +384,18 @@ export const SCHEMA = {
       read: (r: Reader, group: Record<string, unknown>) => readDeployment(r, group.workerCount as number),
     } satisfies Setting<DeploymentSettings>,
   },
+  preflight: {
+    checks: flag(
+      "preflightChecks",
+      true,
+      "Before anything is created (preview too): check Azure ML quota and resource provider registration.",
+    ),
+    allowFloatingImageTags: flag(
+      "allowFloatingImageTags",
+      false,
+      "Accept image tags that move (latest, stable, ...) for trainingImage and inferenceImage.",
+    ),
+  },
   sample: {
     minAccuracy: decimal(
       "sampleMinAccuracy",
@@ -386,6 +415,7 @@ export type ModelSettings = ValuesOf<Schema["model"]>;
 export type InferenceSettings = ValuesOf<Schema["inference"]>;
 export type ServingSettings = ValuesOf<Schema["serving"]>;
 export type SampleSettings = ValuesOf<Schema["sample"]>;
+export type PreflightSettings = ValuesOf<Schema["preflight"]>;
 
 /** The defaults of every group, for readers outside the program (local run, benchmarks). */
 export const DEFAULTS = Object.fromEntries(

@@ -6,6 +6,7 @@ import {
   type GpuSettings,
   type InferenceSettings,
   type ModelSettings,
+  type PreflightSettings,
   SCHEMA,
   type SampleSettings,
   type Schema,
@@ -15,6 +16,7 @@ import {
   type ValuesOf,
   type WorkspaceSettings,
   defaultTags,
+  isFloatingImage,
 } from "./schema";
 
 export { ConfigError, type ConfigLookup } from "./reader";
@@ -33,6 +35,7 @@ export interface StackConfig {
   readonly inference: InferenceSettings;
   readonly serving: ServingSettings;
   readonly sample: SampleSettings;
+  readonly preflight: PreflightSettings;
 }
 
 function readGroup<G extends Record<string, Setting<unknown>>>(r: Reader, group: G): ValuesOf<G> {
@@ -69,6 +72,19 @@ function checkCombinations(r: Reader, cfg: StackConfig): void {
       String(t.stuckTimeoutMinutes),
       `must be less than jobTimeoutMinutes (${t.timeoutMinutes})`,
     );
+  }
+  if (!cfg.preflight.allowFloatingImageTags) {
+    for (const [key, image] of [
+      [SCHEMA.training.image.key, cfg.training.image],
+      [SCHEMA.inference.image.key, cfg.inference.image],
+    ]) {
+      if (isFloatingImage(image))
+        r.fail(
+          key,
+          image,
+          "names a tag that moves: pin a dated tag or a digest (or set allowFloatingImageTags: true)",
+        );
+    }
   }
   const s = cfg.serving;
   if (s.settings.probeTimeoutSeconds > s.settings.probePeriodSeconds) {

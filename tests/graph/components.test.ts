@@ -62,7 +62,20 @@ function pipeline(n: string, workspace?: MlWorkspace) {
     folder: path.join(ROOT, "scoring"),
     assetName: name("mnist-score"),
   });
-  const training = new TrainingJob(name("training"), { workspace: ws, compute: gpu, code, ...cfg.training });
+  const trainingEnv = new EnvironmentAsset(name("training-env"), {
+    workspace: ws,
+    environmentName: name("mnist-training-gpu"),
+    image: cfg.training.image,
+    condaFile: path.join(ROOT, "environments", "training-gpu.yml"),
+    description: "training",
+  });
+  const training = new TrainingJob(name("training"), {
+    workspace: ws,
+    compute: gpu,
+    code,
+    ...cfg.training,
+    environment: trainingEnv,
+  });
   const model = new RegisteredModel(name("model"), { workspace: ws, training, modelName: name("mnist-cnn") });
   const service = new OnlineService(name("online"), {
     workspace: ws,
@@ -91,7 +104,7 @@ test("two instances of each component in one program: distinct URNs", () => {
   for (const t of TYPES) {
     expect([t, h.registrations.filter((r) => r.type === `azure-ml-mnist:index:${t}`).length]).toEqual([
       t,
-      t === "MlWorkspace" ? 2 : t === "CodeAsset" ? 6 : 3,
+      t === "MlWorkspace" ? 2 : t === "CodeAsset" || t === "EnvironmentAsset" ? 6 : 3,
     ]);
   }
   const urns = h.registrations.map((r) => r.urn);

@@ -129,6 +129,10 @@ const BAD: [string, string, string][] = [
   ["gpuLowPriority", "yes", "true or false"],
   ["gpuIdleSeconds", "30", "integer in [60, 86400]"],
   ["trainingEnvironment", "AzureML-tensorflow-2.16-cuda12@latest", "azureml://registries/"],
+  ["trainingImage", "mcr.microsoft.com/azureml/openmpi5.0-cuda12.4-ubuntu22.04:latest", "a tag that moves"],
+  ["inferenceImage", "mcr.microsoft.com/azureml/minimal-py312-inference:latest", "a tag that moves"],
+  ["inferenceImage", "mcr.microsoft.com/azureml/minimal-py312-inference", "container image reference"],
+  ["preflightChecks", "off", "true or false"],
   ["inferenceImage", "tensorflow", "container image reference"],
   ["trainingDataUri", "/local/folder", "folder URI"],
   ["epochs", "0", "integer in [1, 200]"],
@@ -219,6 +223,21 @@ describe("bad config is rejected with the key, the value and the rule", () => {
   test("all problems are reported at once", () => {
     const message = problems({ epochs: "0", instanceCount: "0", endpointAuthMode: "none" });
     expect(message.match(/ is invalid: /g)).toHaveLength(3);
+  });
+
+  test("floating image tags pass only when allowed on purpose; digests and dated tags always", () => {
+    const latest = "mcr.microsoft.com/azureml/minimal-py312-inference:latest";
+    expect(read({ inferenceImage: latest, allowFloatingImageTags: "true" }).inference.image).toBe(latest);
+    const digest = `mcr.microsoft.com/azureml/minimal-py312-inference@sha256:${"a".repeat(64)}`;
+    expect(read({ inferenceImage: digest }).inference.image).toBe(digest);
+    expect(read({}).training.image).toMatch(/:\d{8}\.v\d+$/);
+    expect(read({}).inference.image).toMatch(/:\d{8}\.v\d+$/);
+  });
+
+  test("the training environment is built unless a curated one is named", () => {
+    expect(read({}).training.environment).toBeUndefined();
+    const curated = "azureml://registries/azureml/environments/tensorflow-2.16-cuda12/versions/25";
+    expect(read({ trainingEnvironment: curated }).training.environment).toBe(curated);
   });
 
   test("valid non-defaults are accepted", () => {

@@ -4,7 +4,7 @@ import type * as fsTypes from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
-import { hashValues } from "../../lib/hashing";
+import { SubscriptionModel } from "./azureModel";
 
 // The real module object (an ES import gives a copy whose properties cannot be spied on).
 const fs = jest.requireActual<typeof fsTypes>("fs");
@@ -42,7 +42,11 @@ export interface Registration {
 export interface Harness {
   registrations: Registration[];
   calls: string[];
+  /** The subscription the mocks answer for (kept across runs unless `installMocks` is called again). */
+  model: SubscriptionModel;
   reset(): void;
+  /** Ends one simulated `pulumi up` in the model: options the mocks cannot see, deletes of what went away. */
+  endRun(): void;
   /** Waits until no registration is pending. */
   settle(): Promise<void>;
 }
@@ -103,6 +107,14 @@ function commandStdout(create: string): string {
   return "";
 }
 
+/** The subscription the mocks answer for: fresh per installMocks, kept across runs by sequence tests. */
+let model = new SubscriptionModel();
+export function subscriptionModel(): SubscriptionModel {
+  return model;
+}
+
+const CHILD_OF_WORKSPACE = /^azure-native:machinelearningservices:(Compute|Job|\w+Version|Online\w+)$/;
+
 export function newResource(args: pulumi.runtime.MockResourceArgs): {
   id: string;
   state: Record<string, unknown>;
@@ -110,20 +122,20 @@ export function newResource(args: pulumi.runtime.MockResourceArgs): {
   const inputs = args.inputs as Record<string, string>;
   const state: Record<string, unknown> = { ...args.inputs };
   if (args.type === "random:index/randomString:RandomString") {
-    // The program's one workspace gets SUFFIX; any other instance a suffix of its own, as random would give it.
-    const result =
-      args.name === "ml-name-suffix"
-        ? SUFFIX
-        : hashValues(args.name)
-            .replace(/[^a-z0-9]/g, "")
-            .slice(0, 6);
+    // The program's one workspace gets SUFFIX the first time; any other (or a re-created one) a suffix of its own.
+    const result = model.random(
+      `${args.type}::${args.name}`,
+      args.name === "ml-name-suffix" ? SUFFIX : undefined,
+    );
     return { id: result, state: { ...state, result } };
   }
   if (args.type === "command:local:Command") {
-    return {
-      id: `${args.name}-cmd`,
-      state: { ...state, stdout: commandStdout(inputs.create ?? ""), stderr: "" },
-    };
+    const stdout = model.command(
+      args.name,
+      args.inputs as Record<string, unknown>,
+      (create) => model.runCli(create) ?? commandStdout(create),
+    );
+    return { id: `${args.name}-cmd`, state: { ...state, stdout, stderr: "" } };
   }
   const nameInput = NAME_INPUT[args.type];
   const physical =
@@ -131,9 +143,10 @@ export function newResource(args: pulumi.runtime.MockResourceArgs): {
       ? inputs[nameInput]
       : args.type.endsWith("Version")
         ? inputs.version
-        : `${args.name}-abc1234`; // Pulumi's autonaming: logical name + random suffix
+        : model.autoName(args.name, CHILD_OF_WORKSPACE.test(args.type));
   state.name = physical;
   const id = armId(args.type, inputs, physical);
+  model.resource(args.type, args.name, id, args.inputs);
   if (args.type === "azure-native:machinelearningservices:Workspace") {
     state.workspaceId = WORKSPACE_GUID;
   }
@@ -259,8 +272,10 @@ export function useCondaStandInIfMissing(): void {
 }
 
 /** setMocks + a wrapped monitor that records each registration. */
-export function installMocks(preview = false): Harness {
+export function installMocks(preview = false, keep?: SubscriptionModel): Harness {
   useCondaStandInIfMissing();
+  model = keep ?? new SubscriptionModel();
+  model.beginRun();
   const calls: string[] = [];
   pulumi.runtime.setMocks({ newResource, call: makeCall(calls) }, PROJECT, STACK, preview);
   const registrations: Registration[] = [];
@@ -315,10 +330,21 @@ export function installMocks(preview = false): Harness {
   return {
     registrations,
     calls,
+    get model() {
+      return model;
+    },
     reset() {
       registrations.length = 0;
       calls.length = 0;
       pending = [];
+      // A kept model carries the subscription into the next run; otherwise every run meets an empty one.
+      if (keep) model.beginRun();
+      else model = new SubscriptionModel();
+    },
+    endRun() {
+      model.endRun(
+        new Map(registrations.map((r) => [`${r.type}::${r.name}`, { retainOnDelete: r.retainOnDelete }])),
+      );
     },
     async settle() {
       // Registrations start from promise callbacks: wait until a round adds nothing new.

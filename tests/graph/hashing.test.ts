@@ -3,7 +3,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { canonicalJson, hashFolder, hashValues, listAssetFiles } from "../../lib/hashing";
-import { codeVersionOf, uploadPrefix } from "../../components/codeAsset";
+import { codeVersionOf } from "../../components/codeAsset";
+import { uploadPrefix } from "../../lib/assets";
 import { environmentVersion } from "../../components/environmentAsset";
 import { ROOT } from "./harness";
 

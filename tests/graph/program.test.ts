@@ -1,5 +1,6 @@
 // The real index.ts with Pulumi.dev.yaml under mocks: components, key properties, the dependency chain,
 // destroy order, tags and secrets.
+import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { codeVersionOf } from "../../components/codeAsset";
@@ -9,9 +10,9 @@ import {
   MOCK_KEY,
   ROOT,
   Registration,
+  SUBSCRIPTION,
   SUFFIX,
   TEST_ACCURACY,
-  WORKSPACE_GUID,
   byType,
   dependsOn,
   devStackConfig,
@@ -45,7 +46,6 @@ describe("components", () => {
     for (const t of [
       "MlWorkspace",
       "GpuCompute",
-      "EnvironmentAsset",
       "TrainingJob",
       "RegisteredModel",
       "OnlineService",
@@ -57,6 +57,11 @@ describe("components", () => {
       "train-code",
       "score-code",
     ]);
+    expect(
+      byType(h, "azure-ml-mnist:index:EnvironmentAsset")
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual(["inference-env", "training-env"]);
   });
 
   test("URNs are unique", () => {
@@ -108,41 +113,55 @@ describe("components", () => {
     });
   });
 
-  test("inference environment: conda text on an inference image, content-hash version", () => {
-    const e = obj(one(h, `${ML}:EnvironmentVersion`));
-    expect(e.name).toBe("mnist-inference");
-    expect(e.version).toMatch(/^[0-9a-f]{16}$/);
-    expect(e.properties.image).toMatch(/^mcr\.microsoft\.com\/azureml\//);
-    expect(e.properties.condaFile).toContain("dependencies");
-  });
-
-  test("code assets: one blob per file under LocalUpload/<hash>/<folder> in the workspace container", () => {
-    const codes = byType(h, `${ML}:CodeVersion`).map(obj);
-    expect(codes.map((c) => c.name).sort()).toEqual(["mnist-score", "mnist-train"]);
-    for (const c of codes) {
-      const folder = c.name === "mnist-train" ? "training" : "scoring";
-      expect(c.properties.codeUri).toBe(
-        `https://stdev${SUFFIX}.blob.core.windows.net/azureml-blobstore-${WORKSPACE_GUID}/LocalUpload/${c.version}/${folder}`,
-      );
-    }
-    const version = (name: string) => codes.find((c) => c.name === name)?.version;
-    expect(version("mnist-train")).toBe(codeVersionOf(path.join(ROOT, "training")));
-    expect(version("mnist-score")).toBe(codeVersionOf(path.join(ROOT, "scoring")));
-    const blobs = byType(h, "azure-native:storage:Blob").map(obj);
-    expect(blobs.filter((b) => b.blobName.includes("/training/"))).toHaveLength(
-      listAssetFiles(path.join(ROOT, "training")).length,
+  test("environments: conda text on a pinned base image, content-hash version, reused or registered by a step", () => {
+    const spec = (name: string) =>
+      JSON.parse(String(obj(cmd(`${name}-ensure`)).environment.ENVIRONMENT_SPEC));
+    const inference = spec("inference-env");
+    expect(obj(cmd("inference-env-ensure")).create).toMatch(
+      /^node_modules\/\.bin\/tsx ops\/ensure-environment\.ts --workspace-id \/subscriptions\/.+\/workspaces\/mlw-dev-\w+ --name mnist-inference --version [0-9a-f]{16}$/,
     );
-    expect(blobs.some((b) => b.blobName.endsWith("/training/app.py"))).toBe(true);
-    expect(blobs.every((b) => b.containerName === `azureml-blobstore-${WORKSPACE_GUID}`)).toBe(true);
-    expect(blobs.some((b) => /__pycache__|\.pyc$/.test(b.blobName))).toBe(false);
+    expect(inference.image).toBe("mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:20250601.v1");
+    expect(inference.condaFile).toBe(fs.readFileSync(path.join(ROOT, "scoring", "environment.yml"), "utf8"));
+    expect(inference.osType).toBe("Linux");
+    const training = spec("training-env");
+    expect(training.image).toBe("mcr.microsoft.com/azureml/openmpi5.0-cuda12.4-ubuntu22.04:20250701.v1");
+    expect(training.condaFile).toBe(
+      fs.readFileSync(path.join(ROOT, "environments", "training-gpu.yml"), "utf8"),
+    );
+    expect(obj(cmd("training-env-ensure")).create).toContain("--name mnist-training-gpu --version ");
+    // Versions are history: no step deletes them (the purge removes them with the workspace).
+    expect(obj(cmd("inference-env-ensure")).delete).toBeUndefined();
+    expect(byType(h, `${ML}:EnvironmentVersion`)).toEqual([]);
   });
 
-  test("training job: command, hyperparameters as inputs, cluster, names from config; immutable and kept", () => {
-    const jobReg = one(h, `${ML}:Job`);
-    expect(jobReg.name).toMatch(/^training-[0-9a-f]{12}$/);
-    expect(jobReg.retainOnDelete).toBe(true);
-    expect(jobReg.ignoreChanges).toContain("properties");
-    const p = obj(jobReg).properties;
+  test("code assets: one step per folder, version = content hash, uploaded by ops/ensure-code.ts unless it exists", () => {
+    for (const [name, asset, folder] of [
+      ["train-code", "mnist-train", "training"],
+      ["score-code", "mnist-score", "scoring"],
+    ]) {
+      const c = obj(cmd(`${name}-ensure`));
+      expect(c.create).toBe(
+        `node_modules/.bin/tsx ops/ensure-code.ts --workspace-id /subscriptions/${SUBSCRIPTION}/resourceGroups/rg-azure-ml-mnist-dev/providers/Microsoft.MachineLearningServices/workspaces/mlw-dev-${SUFFIX} --name ${asset} --version ${codeVersionOf(path.join(ROOT, folder))} --folder ${folder}`,
+      );
+      expect(JSON.parse(String(c.environment.ASSET_SPEC)).description).toBe(
+        `${folder}/ at content hash ${codeVersionOf(path.join(ROOT, folder))}`,
+      );
+      expect(c.delete).toBeUndefined();
+    }
+    expect(listAssetFiles(path.join(ROOT, "training"))).toContain("app.py");
+    expect(listAssetFiles(path.join(ROOT, "training")).some((f) => /__pycache__|\.pyc$/.test(f))).toBe(false);
+    expect(byType(h, `${ML}:CodeVersion`)).toEqual([]);
+    expect(byType(h, "azure-native:storage:Blob")).toEqual([]);
+  });
+
+  test("training job: command, hyperparameters as inputs, cluster, names from config; typed spec, submitted or reused", () => {
+    const submit = obj(cmd("training-submit"));
+    expect(submit.create).toMatch(
+      /^node_modules\/\.bin\/tsx ops\/submit-job\.ts --workspace-id \/subscriptions\/.+\/workspaces\/mlw-dev-\w+ --run-hash [0-9a-f]{12} --name-prefix training$/,
+    );
+    expect(submit.delete).toBeUndefined();
+    const p = JSON.parse(String(submit.environment.JOB_SPEC));
+    expect(p.jobType).toBe("Command");
     expect(p.command).toBe(
       "python app.py --epochs ${{inputs.epochs}} --batch-size ${{inputs.batch_size}} --learning-rate ${{inputs.learning_rate}} --seed ${{inputs.seed}} --output-dir ${{outputs.model_dir}}",
     );
@@ -155,18 +174,18 @@ describe("components", () => {
     expect(p.outputs.model_dir.jobOutputType).toBe("uri_folder");
     expect(p.experimentName).toBe("mnist-cnn");
     expect(p.displayName).toBe("train-mnist-cnn");
-    expect(p.environmentId).toMatch(
-      /^azureml:\/\/registries\/azureml\/environments\/tensorflow-2\.16-cuda12\/versions\//,
-    );
+    expect(p.environmentId).toMatch(/\/environments\/mnist-training-gpu\/versions\/[0-9a-f]{16}$/);
     expect(p.computeId).toMatch(/\/computes\/gnc4ast4v3d/);
     expect(p.codeId).toMatch(/\/codes\/mnist-train\/versions\//);
-    expect(obj(jobReg).id).toBeUndefined();
+    expect(p.properties).toEqual({ runHash: prog.runHash });
+    expect(p.tags.runHash).toBe(prog.runHash);
+    expect(byType(h, `${ML}:Job`)).toEqual([]);
   });
 
   test("wait step polls the actual job and gates on minTestAccuracy", () => {
     const c = obj(cmd("training-wait"));
     expect(c.create).toMatch(
-      /^node_modules\/\.bin\/tsx ops\/wait-for-job\.ts --job-id \/subscriptions\/.+\/jobs\/training-[0-9a-f]{12}-abc1234 --min-accuracy 0\.98 /,
+      /^node_modules\/\.bin\/tsx ops\/wait-for-job\.ts --job-id \/subscriptions\/.+\/jobs\/training-[0-9a-f]{12}-[a-z]{6} --min-accuracy 0\.98 /,
     );
     expect(c.create).toMatch(/--stuck-timeout-minutes 30 --timeout-minutes 90$/);
     expect(c.logging).toBe("stderr");
@@ -175,7 +194,7 @@ describe("components", () => {
   test("model version comes from the job's actual output folder, versioned by the run hash", async () => {
     const m = obj(one(h, `${ML}:ModelVersion`));
     const jobName = await valueOf(prog.jobName);
-    expect(jobName).toMatch(/^training-[0-9a-f]{12}-abc1234$/);
+    expect(jobName).toMatch(/^training-[0-9a-f]{12}-[a-z]{6}$/);
     expect(m.name).toBe("mnist-cnn");
     expect(m.version).toBe(prog.runHash);
     expect(m.properties).toMatchObject({
@@ -233,7 +252,7 @@ describe("components", () => {
     const r = cmd("sample-invoke");
     const c = obj(r);
     expect(c.create).toBe(
-      `node_modules/.bin/tsx ops/invoke.ts --uri https://mnist-dev-${SUFFIX}.westeurope.inference.ml.azure.com/score --request scoring/sample-request.json --expected scoring/sample-labels.json --min-accuracy 1 --retries 6 --json`,
+      `node_modules/.bin/tsx ops/invoke.ts --uri https://mnist-dev-${SUFFIX}.westeurope.inference.ml.azure.com/score --auth Key --endpoint-id /subscriptions/${SUBSCRIPTION}/resourceGroups/rg-azure-ml-mnist-dev/providers/Microsoft.MachineLearningServices/workspaces/mlw-dev-${SUFFIX}/onlineEndpoints/mnist-dev-${SUFFIX} --request scoring/sample-request.json --expected scoring/sample-labels.json --min-accuracy 1 --retries 6 --json`,
     );
     expect(c.create).not.toContain("--deployment");
     expect(c.environment).toEqual({ ENDPOINT_KEY: MOCK_KEY });
@@ -242,9 +261,14 @@ describe("components", () => {
 });
 
 describe("dependency chain", () => {
-  test("job → wait → model → deployment → traffic → sample invocation", () => {
+  test("assets → submit → wait → model → deployment → traffic → sample invocation", () => {
+    expect(dependsOn(cmd("training-submit"), cmd("train-code-ensure"))).toBe(true);
+    expect(dependsOn(cmd("training-submit"), cmd("training-env-ensure"))).toBe(true);
+    expect(dependsOn(cmd("training-submit"), one(h, `${ML}:Compute`))).toBe(true);
+    expect(dependsOn(one(h, `${ML}:OnlineDeployment`), cmd("score-code-ensure"))).toBe(true);
+    expect(dependsOn(one(h, `${ML}:OnlineDeployment`), cmd("inference-env-ensure"))).toBe(true);
     const chain = [
-      one(h, `${ML}:Job`),
+      cmd("training-submit"),
       cmd("training-wait"),
       one(h, `${ML}:ModelVersion`),
       one(h, `${ML}:OnlineDeployment`),
@@ -275,10 +299,11 @@ describe("dependency chain", () => {
     expect(dependsOn(purge, ws)).toBe(true);
     const inside = [
       one(h, `${ML}:Compute`),
-      one(h, `${ML}:EnvironmentVersion`),
-      ...byType(h, `${ML}:CodeVersion`),
-      ...byType(h, "azure-native:storage:Blob"),
-      one(h, `${ML}:Job`),
+      cmd("inference-env-ensure"),
+      cmd("training-env-ensure"),
+      cmd("train-code-ensure"),
+      cmd("score-code-ensure"),
+      cmd("training-submit"),
       one(h, `${ML}:ModelVersion`),
       one(h, `${ML}:OnlineEndpoint`),
     ];
@@ -294,15 +319,21 @@ describe("dependency chain", () => {
     }
     expect(dependsOn(one(h, `${ML}:OnlineDeployment`), one(h, `${ML}:OnlineEndpoint`))).toBe(true);
     expect(dependsOn(one(h, `${ML}:OnlineDeployment`), one(h, `${ML}:ModelVersion`))).toBe(true);
-    // The endpoint is deleted before the environment and scoring code versions; the job (retained) after the
-    // model; the compute after the job.
-    const endpoint = one(h, `${ML}:OnlineEndpoint`);
-    expect(dependsOn(endpoint, one(h, `${ML}:EnvironmentVersion`))).toBe(true);
-    expect(dependsOn(endpoint, one(h, `${ML}:CodeVersion`, "score-code-version"))).toBe(true);
-    expect(dependsOn(endpoint, one(h, `${ML}:ModelVersion`))).toBe(false);
-    expect(dependsOn(one(h, `${ML}:ModelVersion`), one(h, `${ML}:Job`))).toBe(true);
-    expect(dependsOn(one(h, `${ML}:Job`), one(h, `${ML}:Compute`))).toBe(true);
-    expect(dependsOn(one(h, `${ML}:Job`), one(h, `${ML}:CodeVersion`, "train-code-version"))).toBe(true);
+    // The endpoint does not wait for training; the model version goes before the job's steps.
+    expect(dependsOn(one(h, `${ML}:OnlineEndpoint`), one(h, `${ML}:ModelVersion`))).toBe(false);
+    expect(dependsOn(one(h, `${ML}:ModelVersion`), cmd("training-wait"))).toBe(true);
+  });
+
+  test("the cluster is removed explicitly (underlyingResourceAction=Delete), never by azure-native's plain delete", () => {
+    const cluster = one(h, `${ML}:Compute`);
+    expect(cluster.retainOnDelete).toBe(true);
+    const removal = cmd("gpu-removal");
+    expect(dependsOn(removal, cluster)).toBe(true);
+    // A new cluster replaces the step (its triggers), so the old step's delete removes the old cluster.
+    expect(removal.propertyDependencies.triggers).toEqual([cluster.urn]);
+    expect(obj(removal).delete).toMatch(
+      /^node_modules\/\.bin\/tsx ops\/delete-compute\.ts --compute-id \/subscriptions\/.+\/computes\/gnc4ast4v3d\w+$/,
+    );
   });
 
   test("purgeOnDestroy (dev): the workspace is retained and the purge step deletes it for good", () => {

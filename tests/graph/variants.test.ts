@@ -1,7 +1,7 @@
 // The real program re-evaluated with other config (jest.isolateModules): run identity, auth modes, existing
 // resource group, purge off, and bad config rejected before any resource is declared.
 import * as pulumi from "@pulumi/pulumi";
-import { Harness, MOCK_TOKEN, Registration, devStackConfig, installMocks, one, unwrap } from "./harness";
+import { Harness, Registration, devStackConfig, installMocks, one, unwrap } from "./harness";
 
 const ML = "azure-native:machinelearningservices";
 let h: Harness;
@@ -35,7 +35,13 @@ function load(overrides: Record<string, string | undefined>): () => void {
   };
 }
 
-const jobOf = (regs: Registration[]) => regs.filter((r) => r.type === `${ML}:Job`).map((r) => r.name);
+/** The run hash the submit step asks for: the job it reuses or submits. */
+const jobOf = (regs: Registration[]) =>
+  regs
+    .filter((r) => r.type === "command:local:Command" && r.name === "training-submit")
+    .map((r) => /--run-hash (\S+)/.exec(String(unwrap(r.object.create)))?.[1]);
+const jobSpec = (regs: Registration[]) =>
+  JSON.parse(String(obj(find(regs, "command:local:Command", "training-submit")[0]).environment.JOB_SPEC));
 const find = (regs: Registration[], type: string, name?: string) =>
   regs.filter((r) => r.type === type && (name === undefined || r.name === name));
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -47,8 +53,11 @@ describe("training run identity", () => {
     base = await run();
   });
 
-  test("unchanged config → the same job (no resubmission)", async () => {
-    expect(jobOf(await run())).toEqual(jobOf(base));
+  test("unchanged config → the same job (the submit step's inputs are unchanged: it does not run again)", async () => {
+    const again = await run();
+    expect(jobOf(again)).toEqual(jobOf(base));
+    const step = (r: Registration[]) => unwrap(find(r, "command:local:Command", "training-submit")[0].object);
+    expect(step(again)).toEqual(step(base));
   });
 
   test.each([
@@ -89,7 +98,7 @@ describe("training run identity", () => {
 
   test("a data URI becomes a uri_folder input passed as --data", async () => {
     const regs = await run({ trainingDataUri: "azureml://datastores/workspaceblobstore/paths/mnist/" });
-    const p = obj(find(regs, `${ML}:Job`)[0]).properties;
+    const p = jobSpec(regs);
     expect(p.command).toContain("--data ${{inputs.data}}");
     expect(p.inputs.data).toMatchObject({ jobInputType: "uri_folder" });
   });
@@ -110,14 +119,21 @@ describe("other configurations", () => {
     );
   });
 
-  test("AMLToken auth: the invocation gets a token (secret) instead of a key", async () => {
+  test("AMLToken auth: no token in the program or the step's inputs; the step asks for one when it runs", async () => {
     const regs = await run({ endpointAuthMode: "AMLToken" });
-    expect(h.calls).toContain(`${ML}:getOnlineEndpointToken`);
+    expect(h.calls).not.toContain(`${ML}:getOnlineEndpointToken`);
     expect(h.calls).not.toContain(`${ML}:listOnlineEndpointKeys`);
-    const inv = find(regs, "command:local:Command", "sample-invoke")[0];
-    expect(pulumi.runtime.isRpcSecret(inv.object.environment)).toBe(true);
-    expect(obj(inv).environment).toEqual({ ENDPOINT_KEY: MOCK_TOKEN });
+    const inv = obj(find(regs, "command:local:Command", "sample-invoke")[0]);
+    expect(inv.environment).toBeUndefined();
+    expect(inv.create).toMatch(
+      / --auth AMLToken --endpoint-id \/subscriptions\/.+\/onlineEndpoints\/mnist-dev-\w+ /,
+    );
     expect(obj(find(regs, `${ML}:OnlineEndpoint`)[0]).properties.authMode).toBe("AMLToken");
+    // So a second `up` sees the same inputs: nothing re-runs.
+    const again = obj(
+      find(await run({ endpointAuthMode: "AMLToken" }), "command:local:Command", "sample-invoke")[0],
+    );
+    expect(again).toEqual(inv);
   });
 
   test("AADToken auth: no key is fetched; the step gets an Entra token at run time, off the command line", async () => {
@@ -125,9 +141,7 @@ describe("other configurations", () => {
     expect(h.calls.filter((c) => c.startsWith(`${ML}:`))).toEqual([]);
     const inv = obj(find(regs, "command:local:Command", "sample-invoke")[0]);
     expect(inv.environment).toBeUndefined();
-    expect(inv.create).toMatch(
-      /^ENDPOINT_KEY="\$\(az account get-access-token --resource https:\/\/ml\.azure\.com/,
-    );
+    expect(inv.create).toMatch(/^node_modules\/\.bin\/tsx ops\/invoke\.ts .* --auth AADToken --endpoint-id /);
   });
 
   test("deployment settings from config reach the deployment", async () => {
