@@ -4,6 +4,8 @@ Request:  {"data": [image, ...]}, image = 784 numbers (row-major 28x28), 28 list
           model's own input shape, channel last), values in [0, 1].
 Response: {"predictions": [int, ...], "probabilities": [[10 floats], ...]} (same order as the images).
 Errors:   any malformed request -> HTTP 400 {"error": "<what is wrong, where>"}; the server keeps serving.
+Schema:   swagger2.json, swagger3.json and swagger3.1.json beside this file (Azure ML serves them at /swagger.json from
+          the root of the code folder); schema.py writes them from this file's constants and sample-request.json.
 
 Environment: AZUREML_MODEL_DIR (set by the server / Azure: the first *.keras file below it is loaded),
 MAX_BATCH_SIZE (default 256 images per request), MAX_BODY_BYTES (default 16 MiB).
@@ -114,6 +116,11 @@ def init() -> None:
         "loaded %s in %.1f s (MAX_BATCH_SIZE=%d, MAX_BODY_BYTES=%d)",
         path, time.perf_counter() - started, MAX_BATCH_SIZE, MAX_BODY_BYTES,
     )
+    if MAX_BATCH_SIZE != DEFAULT_MAX_BATCH_SIZE:
+        logger.info(
+            "MAX_BATCH_SIZE=%d: the shipped swagger*.json state the default limit of %d images per request",
+            MAX_BATCH_SIZE, DEFAULT_MAX_BATCH_SIZE,
+        )
 
 
 # --- request validation ------------------------------------------------------------------------------------------
@@ -227,7 +234,11 @@ def predict(batch: np.ndarray) -> dict:
 
 
 def run(raw_data):
-    """Called per request with the body string (undecorated: inference-schema would turn bad input into 500s)."""
+    """Called per request with the body string.
+
+    Not decorated with inference-schema on purpose: a decorated run() makes the server parse the body itself and answer
+    bad input with its own {"message": ...} errors, losing the precise 400s above. The schema is shipped as files.
+    """
     if _forward is None:
         raise RuntimeError("init() has not loaded a model")
     try:
