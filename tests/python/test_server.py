@@ -3,73 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
-from pathlib import Path
 
-import pytest
-
-from conftest import ROOT, SCORE
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def request(url: str, body: bytes | None = None, timeout: float = 30):
-    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"} if body else {})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return resp.status, resp.read()
-    except urllib.error.HTTPError as ex:
-        return ex.code, ex.read()
-
-
-@pytest.fixture(scope="module")
-def server(trained, tmp_path_factory):
-    # Register-like layout: Azure mounts the registered folder one level down inside AZUREML_MODEL_DIR.
-    model_dir = tmp_path_factory.mktemp("azureml-models")
-    shutil.copytree(trained["dir"], model_dir / "mnist-cnn")
-    exe = Path(sys.executable).with_name("azmlinfsrv")
-    port = free_port()
-    log = tmp_path_factory.mktemp("server") / "azmlinfsrv.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AZUREML_", "AML_"))}
-    env.update({"TF_CPP_MIN_LOG_LEVEL": "3", "MAX_BATCH_SIZE": "32"})
-    with open(log, "w") as log_file:
-        proc = subprocess.Popen(
-            [str(exe), "--entry_script", str(SCORE), "--model_dir", str(model_dir), "--port", str(port)],
-            stdout=log_file, stderr=subprocess.STDOUT, env=env, cwd=ROOT / "scoring",
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                if proc.poll() is not None:
-                    pytest.fail(f"azmlinfsrv exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-                try:
-                    if request(base + "/", timeout=2)[0] == 200:
-                        break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"azmlinfsrv not healthy after 120 s:\n{log.read_text()[-3000:]}")
-                time.sleep(0.5)
-            yield base
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+from conftest import request
 
 
 def test_health(server):
