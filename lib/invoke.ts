@@ -4,14 +4,27 @@
  * functions, tested without processes; ops/invoke.ts is the CLI, local/run-local.ts calls runInvoke() in-process.
  * HTTP, retries, redaction and flags come from the CLI toolkit (lib/cli).
  *
- *   --uri URL [--key KEY] [--request FILE] [--expected FILE] [--min-accuracy F] [--deployment NAME] [--json]
- *   key also from env ENDPOINT_KEY; Authorization: Bearer <key>; exit 0 pass, 1 below min accuracy, 2 usage/transport.
+ *   --uri URL [--auth Key|AMLToken|AADToken] [--endpoint-id ID] [--key KEY] [--request FILE] [--expected FILE]
+ *   [--min-accuracy F] [--deployment NAME] [--json]
+ *   key also from env ENDPOINT_KEY; Authorization: Bearer <key or token>; exit 0 pass, 1 below min accuracy,
+ *   2 usage/transport.
  */
 import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "./cli/args";
-import { UsageError, errorMessage } from "./cli/errors";
-import { HttpClient, HttpError, jsonOf, type FetchLike, type RetryPolicy } from "./cli/http";
+import { ArmClient, armEndpointFrom } from "./cli/arm";
+import { createCredential } from "./cli/credential";
+import { CliError, UsageError, errorMessage } from "./cli/errors";
+import {
+  BearerToken,
+  HttpClient,
+  HttpError,
+  jsonOf,
+  shortUrl,
+  type FetchLike,
+  type RetryPolicy,
+} from "./cli/http";
+import { parseWorkspaceChildId } from "./cli/ids";
 import { redact, registerSecret } from "./cli/redact";
 import type { SampleResult } from "./contracts";
 
@@ -24,8 +37,21 @@ export const EXIT_OK = 0;
 export const EXIT_BELOW_ACCURACY = 1;
 export const EXIT_ERROR = 2;
 
+/** The endpoint's auth mode: what goes into `Authorization: Bearer ...`. */
+export const AUTH_MODES = ["Key", "AMLToken", "AADToken"] as const;
+export type AuthMode = (typeof AUTH_MODES)[number];
+
+/** The Entra scope of the Azure ML data plane (what `az account get-access-token --resource https://ml.azure.com` asks for). */
+export const ML_DATA_PLANE_SCOPE = "https://ml.azure.com/.default";
+
 export interface InvokeOptions {
   uri: string;
+  /** Key: `key` as given; AMLToken/AADToken: a token asked for when the client runs (see endpointCredential). */
+  auth: AuthMode;
+  /** The endpoint's ARM id: AMLToken tokens come from it. */
+  endpointId?: string;
+  /** ARM endpoint for AMLToken (another cloud, the tests' fake). */
+  armEndpoint?: string;
   /** Never printed. Undefined: no Authorization header (local azmlinfsrv needs none). */
   key?: string;
   requestFile: string;
@@ -47,6 +73,10 @@ Posts a scoring request to an Azure ML online endpoint (or a local azmlinfsrv) t
 \`az ml online-endpoint invoke\` does and checks the predictions against the expected labels.
 
   --uri URL                 scoring URI, e.g. https://<endpoint>.<region>.inference.ml.azure.com/score
+  --auth MODE               Key (default): the endpoint key, if any; AMLToken: a token from the endpoint
+                            (needs --endpoint-id); AADToken: an Entra token for https://ml.azure.com
+  --endpoint-id ID          the endpoint's ARM id (.../onlineEndpoints/<name>)
+  --arm-endpoint URL        Azure Resource Manager for AMLToken (default https://management.azure.com)
   --key KEY                 endpoint key (prefer env ENDPOINT_KEY: a key on a command line ends up in shell history)
   --request FILE            request body {"data": [image, ...]} (default scoring/sample-request.json)
   --expected FILE           expected labels [int, ...], same order (default scoring/sample-labels.json when --request is
@@ -64,6 +94,9 @@ Exit codes: 0 accuracy >= min, 1 accuracy below min, 2 usage, file, HTTP or tran
 
 const FLAGS = {
   uri: { type: "string", required: true },
+  auth: { type: "string", choices: AUTH_MODES, default: "Key" },
+  "endpoint-id": { type: "string" },
+  "arm-endpoint": { type: "string" },
   key: { type: "string", secret: true },
   request: { type: "string" },
   expected: { type: "string" },
@@ -88,6 +121,16 @@ function checkUri(uri: string): void {
   }
 }
 
+/** A token mode takes no key; AMLToken needs the endpoint's id (checked for shape here, before any call). */
+function checkAuth(auth: AuthMode, endpointId: string | undefined, key: string | undefined): void {
+  if (auth !== "Key" && key !== undefined)
+    throw new UsageError(`--key goes with --auth Key, not --auth ${auth}`);
+  if (auth === "AMLToken" && endpointId === undefined) {
+    throw new UsageError("--auth AMLToken needs --endpoint-id (the token comes from the endpoint)");
+  }
+  if (endpointId !== undefined) parseWorkspaceChildId(endpointId, ["onlineEndpoints"]);
+}
+
 /**
  * Parses the CLI arguments (without node/script). Returns null when --help was asked for.
  * Throws UsageError with a readable message on bad input. Files are checked by loadInvokeInputs().
@@ -96,6 +139,8 @@ export function parseInvokeArgs(argv: string[], env: NodeJS.ProcessEnv = process
   const v = parseArgs(argv, FLAGS);
   if (v === null) return null;
   checkUri(v.uri);
+  const auth = v.auth as AuthMode;
+  checkAuth(auth, v["endpoint-id"], v.key);
   const expectedFile = v.expected ?? (v.request === undefined ? DEFAULT_EXPECTED : undefined);
   if (expectedFile === undefined && v["min-accuracy"] > 0) {
     throw new UsageError(
@@ -104,7 +149,10 @@ export function parseInvokeArgs(argv: string[], env: NodeJS.ProcessEnv = process
   }
   return {
     uri: v.uri,
-    key: v.key ?? (env.ENDPOINT_KEY ? env.ENDPOINT_KEY : undefined),
+    auth,
+    endpointId: v["endpoint-id"],
+    armEndpoint: v["arm-endpoint"],
+    key: auth !== "Key" ? undefined : (v.key ?? (env.ENDPOINT_KEY ? env.ENDPOINT_KEY : undefined)),
     requestFile: v.request ?? DEFAULT_REQUEST,
     expectedFile,
     minAccuracy: v["min-accuracy"],
@@ -323,6 +371,23 @@ export async function postRequest(
   return { status: res.status, body: jsonOf(res), latencyMs: res.latencyMs, attempts: res.attempts };
 }
 
+/**
+ * What goes into `Authorization: Bearer ...`: the key (Key auth; none for a local server), or a token asked for
+ * now, inside the step: tokens expire within hours, so the Pulumi program does not store them. AMLToken:
+ * `POST <endpoint id>/token` (the Online Endpoints "Get Token" operation; unverified against a live workspace);
+ * AADToken: an Entra token for the ML data plane from the same credential the other CLIs use.
+ */
+export async function endpointCredential(opts: InvokeOptions): Promise<string | undefined> {
+  if (opts.auth === "Key") return opts.key;
+  if (opts.auth === "AADToken") return new BearerToken(createCredential(), ML_DATA_PLANE_SCOPE).get();
+  const arm = new ArmClient(armEndpointFrom(opts.armEndpoint));
+  const res = await arm.send("POST", `${opts.endpointId}/token`, { body: {} });
+  const token = jsonOf<{ accessToken?: string }>(res).accessToken;
+  if (!token) throw new CliError(`the endpoint's token operation returned no accessToken`);
+  registerSecret(token);
+  return token;
+}
+
 export interface InvokeIO {
   /** Machine output (stdout). */
   out: (line: string) => void;
@@ -348,7 +413,7 @@ function postFailure(err: unknown): string {
   } catch {
     /* not JSON: show as is */
   }
-  return `HTTP ${err.status}: ${shown.slice(0, 4000) || "(empty body)"}`;
+  return `HTTP ${err.status} from ${shortUrl(err.url)}: ${shown.slice(0, 4000) || "(empty body)"}`;
 }
 
 /** The table, the summary and PASSED/FAILED for humans; the JSON line for machines. */
@@ -386,14 +451,17 @@ export async function runInvoke(
   let post: PostResult;
   try {
     inputs = loadInvokeInputs(opts.requestFile, opts.expectedFile);
+    const key = await endpointCredential(opts);
     const from = path.relative(process.cwd(), opts.requestFile) || opts.requestFile;
+    const credential = opts.auth === "Key" ? (key ? "key: set" : "no key") : `${opts.auth}: fetched`;
     io.err(
       redact(
-        `invoke: POST ${opts.uri} (${inputs.count} images from ${from}${opts.key ? ", key: set" : ", no key"}` +
+        `invoke: POST ${opts.uri} (${inputs.count} images from ${from}, ${credential}` +
           `${opts.deployment ? `, deployment ${opts.deployment}` : ""})`,
       ),
     );
-    post = await postRequest(opts, inputs.body, (m) => io.err(redact(`invoke: ${m.trim()}`)), fetchImpl);
+    const log = (m: string) => io.err(redact(`invoke: ${m.trim()}`));
+    post = await postRequest({ ...opts, key }, inputs.body, log, fetchImpl);
   } catch (err) {
     return fail(postFailure(err));
   }

@@ -69,12 +69,6 @@ Serves a registered local model with the real azmlinfsrv in the foreground until
   --health-timeout-seconds N  how long to wait for GET / to answer 200 (default 180)
   -h, --help                  this text`;
 
-function host(raw: string): string {
-  if (raw !== "127.0.0.1" && raw !== "0.0.0.0")
-    throw new UsageError(`--host must be 127.0.0.1 or 0.0.0.0, got '${raw}'`);
-  return raw;
-}
-
 function modelName(name: string): string {
   try {
     assertSafeName("model name", name);
@@ -88,7 +82,7 @@ function modelName(name: string): string {
 const COMMON = {
   "model-name": { type: "string", default: DEFAULT_MODEL_NAME },
   port: { type: "number", integer: true, min: 1, max: 65535, default: DEFAULT_PORT },
-  host: { type: "string", default: DEFAULT_HOST },
+  host: { type: "string", default: DEFAULT_HOST, choices: ["127.0.0.1", "0.0.0.0"] },
   workers: { type: "number", integer: true, min: 1, max: 64, default: DEFAULT_WORKERS },
   "health-timeout-seconds": { type: "number", min: 1, default: 180 },
 } as const;
@@ -123,7 +117,7 @@ export const parseRunLocalArgs = withFlags(RUN_LOCAL_FLAGS, (v): LocalRunOptions
     seed: v.seed,
     trainLimit: v["train-limit"],
     port: v.port,
-    host: host(v.host),
+    host: v.host,
     workers: v.workers,
     keepServing: v["keep-serving"],
     skipTrain: v["skip-train"],
@@ -138,7 +132,7 @@ export const parseServeArgs = withFlags({ ...COMMON, version: { type: "string" }
   modelName: modelName(v["model-name"]),
   version: v.version,
   port: v.port,
-  host: host(v.host),
+  host: v.host,
   workers: v.workers,
   healthTimeoutSeconds: v["health-timeout-seconds"],
 }));

@@ -15,6 +15,8 @@ export type FlagSpec =
       placeholder?: string;
       /** the value is redacted from all output */
       secret?: boolean;
+      /** the only values accepted */
+      choices?: readonly string[];
     }
   | {
       type: "number";
@@ -73,6 +75,13 @@ export function parseNumber(
   return v;
 }
 
+function parseChoice(name: string, raw: string, spec: { choices?: readonly string[] }): string {
+  if (spec.choices && !spec.choices.includes(raw)) {
+    throw new UsageError(`--${name} must be one of ${spec.choices.join(", ")}, got '${raw}'`);
+  }
+  return raw;
+}
+
 /** The raw words: flag name → string (or true for switches). `null` when help was asked for. */
 function tokenize(argv: string[], flags: FlagSpecs): Map<string, string | true> | null {
   const raw = new Map<string, string | true>();
@@ -118,7 +127,10 @@ export function parseArgs<const F extends FlagSpecs>(argv: string[], flags: F): 
       out[name] = spec.default;
       continue;
     }
-    out[name] = spec.type === "number" ? parseNumber(name, given as string, spec) : (given as string);
+    out[name] =
+      spec.type === "number"
+        ? parseNumber(name, given as string, spec)
+        : parseChoice(name, given as string, spec);
   }
   return out as FlagValues<F>;
 }
@@ -144,7 +156,8 @@ export function withFlags<const F extends FlagSpecs, O>(
 export function usageLine(command: string, flags: FlagSpecs): string {
   const words = Object.entries(flags).map(([name, spec]) => {
     if (spec.type === "boolean") return `[--${name}]`;
-    const value = spec.placeholder ?? (spec.type === "number" ? "N" : "VALUE");
+    const value =
+      spec.placeholder ?? (spec.type === "number" ? "N" : spec.choices ? spec.choices.join("|") : "VALUE");
     const shown =
       spec.default !== undefined
         ? `${value}=${spec.default}`

@@ -30,6 +30,9 @@ describe("parseInvokeArgs", () => {
     const o = parseInvokeArgs(["--uri", "http://127.0.0.1:5001/score"], {});
     expect(o).toEqual({
       uri: "http://127.0.0.1:5001/score",
+      auth: "Key",
+      endpointId: undefined,
+      armEndpoint: undefined,
       key: undefined,
       requestFile: DEFAULT_REQUEST,
       expectedFile: DEFAULT_EXPECTED,
@@ -84,6 +87,17 @@ describe("parseInvokeArgs", () => {
     });
   });
 
+  test("token auth: no key (ENDPOINT_KEY ignored), AMLToken needs the endpoint's id", () => {
+    const ep =
+      "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/w/onlineEndpoints/e";
+    expect(
+      parseInvokeArgs(["--uri", "https://x/score", "--auth", "AMLToken", "--endpoint-id", ep], {
+        ENDPOINT_KEY: "envkey",
+      }),
+    ).toMatchObject({ auth: "AMLToken", endpointId: ep, key: undefined });
+    expect(parseInvokeArgs(["--uri", "https://x/score", "--auth", "AADToken"], {})?.auth).toBe("AADToken");
+  });
+
   test("--help returns null", () => {
     expect(parseInvokeArgs(["--help"], {})).toBeNull();
     expect(parseInvokeArgs(["-h"], {})).toBeNull();
@@ -99,6 +113,13 @@ describe("parseInvokeArgs", () => {
     [["--uri", "http://x/score", "--bogus"], /bogus/],
     [["--uri", "http://x/score", "extra"], /positional|Unexpected argument/i],
     [["--uri", "http://x/score", "--request", "mine.json"], /without --expected/],
+    [
+      ["--uri", "http://x/score", "--auth", "Token"],
+      /--auth must be one of Key, AMLToken, AADToken, got 'Token'/,
+    ],
+    [["--uri", "http://x/score", "--auth", "AMLToken"], /--auth AMLToken needs --endpoint-id/],
+    [["--uri", "http://x/score", "--auth", "AADToken", "--key", "k"], /--key goes with --auth Key/],
+    [["--uri", "http://x/score", "--endpoint-id", "/not/an/id"], /not an Azure ML resource id/],
   ])("usage error %j", (argv, msg) => {
     expect(() => parseInvokeArgs(argv as string[], {})).toThrow(UsageError);
     expect(() => parseInvokeArgs(argv as string[], {})).toThrow(msg);
@@ -312,6 +333,7 @@ describe("runInvoke", () => {
   writeFileSync(expFile, "[3, 4]");
   const opts: InvokeOptions = {
     uri: "http://x/score",
+    auth: "Key",
     key: KEY,
     requestFile: reqFile,
     expectedFile: expFile,
