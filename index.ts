@@ -3,7 +3,11 @@
 // validated against lib/config/schema.ts before anything is declared; each group goes to the component that uses it.
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import * as authorization from "@pulumi/azure-native/authorization";
 import { readStackConfig } from "./lib/config/stack";
+import { preflightArgs } from "./lib/preflight";
+import { resourceGroupName as defaultResourceGroupName } from "./lib/naming";
+import { runCliStep } from "./lib/steps";
 import { MlWorkspace } from "./components/mlWorkspace";
 import { GpuCompute } from "./components/gpuCompute";
 import { EnvironmentAsset } from "./components/environmentAsset";
@@ -23,11 +27,39 @@ const cfg = readStackConfig(
   Object.keys(pulumi.runtime.allConfig()),
 );
 
+// The quota and provider pre-flight (ops/preflight.ts, reads only) runs before anything is declared in Azure, in
+// preview too; it needs the deployment's name, known once the graph below is built.
+let startPreflight: (deploymentName: string) => void = () => undefined;
+const preflight = new Promise<unknown>((resolve, reject) => {
+  startPreflight = (deploymentName) => {
+    if (!cfg.preflight.checks) return resolve(undefined);
+    authorization
+      .getClientConfig()
+      .then((client) =>
+        runCliStep(
+          "ops/preflight.ts",
+          preflightArgs({
+            subscriptionId: client.subscriptionId,
+            location: cfg.location,
+            gpu: cfg.gpu,
+            serving: cfg.serving,
+            resourceGroupName:
+              cfg.workspace.resourceGroupName ?? defaultResourceGroupName(cfg.project, cfg.stack),
+            stack: cfg.stack,
+            deploymentName,
+          }),
+        ),
+      )
+      .then(resolve, reject);
+  };
+});
+
 const workspace = new MlWorkspace("ml", {
   project: cfg.project,
   stack: cfg.stack,
   location: cfg.location,
   ...cfg.workspace,
+  after: preflight,
 });
 const gpu = new GpuCompute("gpu", { workspace, ...cfg.gpu });
 
@@ -76,6 +108,7 @@ const service = new OnlineService("online", {
   ...cfg.serving,
 });
 const sample = new SampleInvocation("sample", { workspace, service, ...cfg.sample });
+startPreflight(service.deploymentName);
 
 export const resourceGroupName = workspace.resourceGroupName;
 export const workspaceName = workspace.workspaceName;

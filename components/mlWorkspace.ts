@@ -25,6 +25,11 @@ export interface MlWorkspaceArgs {
   readonly tags: Readonly<Record<string, string>>;
   /** Purge the workspace on destroy (Azure otherwise soft-deletes it for 14 days and blocks its name). */
   readonly purgeOnDestroy: boolean;
+  /**
+   * Nothing is declared in Azure until this settles, and nothing at all if it rejects: the pre-flight, so a
+   * shortfall fails `pulumi preview` and `up` before any resource exists.
+   */
+  readonly after?: Promise<unknown>;
 }
 
 /** Options a component adds to `childOptions`: its own dependencies and any other resource option. */
@@ -89,18 +94,21 @@ export class MlWorkspace extends pulumi.ComponentResource {
     this.nameSuffix = nameSuffix.result;
     this.names = this.nameSuffix.apply((s) => workspaceNames(args.stack, s));
 
+    // Every resource below depends on the resource group's name, so this holds all of them back.
+    const gate: pulumi.Output<unknown> = pulumi.output(
+      args.after ?? Promise.resolve(true),
+    ) as pulumi.Output<unknown>;
     if (args.resourceGroupName) {
-      this.resourceGroupName = pulumi.output(args.resourceGroupName);
+      const existing = args.resourceGroupName;
+      this.resourceGroupName = gate.apply(() => existing);
     } else {
       const c = child("rg");
       this.resourceGroup = new resources.ResourceGroup(
         c.name,
         {
           // A second workspace in the stack adds its own name, so the two never share one.
-          resourceGroupName: resourceGroupName(
-            args.project,
-            args.stack,
-            name === LEGACY_NAME ? undefined : name,
+          resourceGroupName: gate.apply(() =>
+            resourceGroupName(args.project, args.stack, name === LEGACY_NAME ? undefined : name),
           ),
           location,
           tags,

@@ -175,3 +175,37 @@ export function providerProblems(providers: readonly ProviderInfo[]): string[] {
   }
   return problems.length ? [...problems, HOW_TO_SKIP] : [];
 }
+
+/** The pre-flight CLI's arguments for a stack (ops/preflight.ts). */
+export function preflightArgs(p: {
+  subscriptionId: string;
+  location: string;
+  gpu: { vmSize: string; maxNodes: number; lowPriority: boolean };
+  serving: { instanceType: string; instanceCount: number };
+  resourceGroupName: string;
+  stack: string;
+  deploymentName: string;
+}): string[] {
+  return [
+    "--subscription-id",
+    p.subscriptionId,
+    "--location",
+    p.location,
+    "--gpu-vm-size",
+    p.gpu.vmSize,
+    "--gpu-max-nodes",
+    String(p.gpu.maxNodes),
+    "--gpu-low-priority",
+    String(p.gpu.lowPriority),
+    "--instance-type",
+    p.serving.instanceType,
+    "--instance-count",
+    String(p.serving.instanceCount),
+    "--resource-group",
+    p.resourceGroupName,
+    "--stack",
+    p.stack,
+    "--deployment-name",
+    p.deploymentName,
+  ];
+}

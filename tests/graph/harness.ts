@@ -184,12 +184,16 @@ export function makeCall(calls: string[]) {
   };
 }
 
-/** Config of the dev stack as the CLI would hand it over: Pulumi.dev.yaml values as strings, objects as JSON. */
+/**
+ * Config of the dev stack as the CLI would hand it over: Pulumi.dev.yaml values as strings, objects as JSON. The
+ * quota pre-flight is off unless a test turns it on: it reads Azure (tests/graph/preflight-program.test.ts runs it
+ * against the fake ARM).
+ */
 export function devStackConfig(overrides: Record<string, string | undefined> = {}): Record<string, string> {
   const file = parse(fs.readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8")) as {
     config: Record<string, unknown>;
   };
-  const config: Record<string, string> = {};
+  const config: Record<string, string> = { [`${PROJECT}:preflightChecks`]: "false" };
   for (const [k, v] of Object.entries(file.config)) {
     config[k] = typeof v === "string" ? v : JSON.stringify(v);
   }
