@@ -11,8 +11,8 @@ export const cli: Cli<InvokeOptions> = {
   name: "invoke",
   usage: INVOKE_USAGE,
   parse: (argv) => parseInvokeArgs(argv),
-  // runInvoke writes the --json line itself, failures included.
-  resultLine: false,
+  // With --json, stdout is one JSON line even for a usage error (runInvoke writes it for every later failure).
+  resultLine: process.argv.includes("--json") ? { passed: false } : false,
   main: async (opts) => {
     const write = (stream: NodeJS.WriteStream) => (line: string) => stream.write(`${line}\n`);
     const outcome = await runInvoke(opts, {

@@ -14,8 +14,11 @@ export interface Cli<O> {
   parse(argv: string[]): O | null;
   /** does the work; returns the exit code (nothing = 0) */
   main(opts: O): Promise<number | void>;
-  /** write `{"error": ..., <what is known>}` on stdout when it fails (default: yes, its caller parses stdout) */
-  resultLine?: boolean;
+  /**
+   * The stdout line on failure, `{"error": ..., <what is known>}`, for a caller that parses stdout: on by default;
+   * `false` for CLIs whose stdout is for people; an object adds fixed fields (`{passed: false}`).
+   */
+  resultLine?: false | Record<string, unknown>;
 }
 
 function fail<O>(cli: Cli<O>, err: unknown): number {
@@ -25,7 +28,7 @@ function fail<O>(cli: Cli<O>, err: unknown): number {
   else if (err instanceof Error && err.stack) log(err.stack);
   if (err instanceof UsageError) log(`\n${cli.usage}`);
   if (cli.resultLine !== false && !hasWrittenResult()) {
-    writeResult({ ...(known ? err.result : {}), error: errorMessage(err).split("\n")[0] });
+    writeResult({ ...cli.resultLine, ...(known ? err.result : {}), error: errorMessage(err).split("\n")[0] });
   }
   return known ? err.exitCode : 1;
 }

@@ -207,3 +207,15 @@ test("usage and file errors: exit 2 before any request", async () => {
   expectNoKey(r);
   expect(seen).toHaveLength(0);
 });
+
+test("--json: a usage error is still one JSON line on stdout (exit 2, before any request)", async () => {
+  const r = await invoke(["--json", "--min-accuracy", "2"]);
+  expect(r.code).toBe(2);
+  expect(JSON.parse(r.stdout)).toEqual({
+    passed: false,
+    error: "--min-accuracy must be a number in [0, 1], got '2'",
+  });
+  expect(r.stderr).toContain("Usage: npm run invoke");
+  expect(seen).toHaveLength(0);
+  expectNoKey(r);
+});
