@@ -27,19 +27,13 @@ describe("npm run local flags", () => {
     });
   });
   test("all flags, and the training pass-through", () => {
+    // the training flags, passed through to training/app.py as given
+    const training = ["--epochs", "3", "--batch-size", "64", "--learning-rate", "0.002", "--seed", "7"];
+    training.push("--train-limit", "500");
     const o = parseRunLocalArgs([
       "--data",
       "/data/mnist.npz",
-      "--epochs",
-      "3",
-      "--batch-size",
-      "64",
-      "--learning-rate",
-      "0.002",
-      "--seed",
-      "7",
-      "--train-limit",
-      "500",
+      ...training,
       "--port",
       "5099",
       "--workers",
@@ -63,16 +57,7 @@ describe("npm run local flags", () => {
       "/data/mnist.npz",
       "--output-dir",
       "/out",
-      "--epochs",
-      "3",
-      "--batch-size",
-      "64",
-      "--learning-rate",
-      "0.002",
-      "--seed",
-      "7",
-      "--train-limit",
-      "500",
+      ...training,
     ]);
     expect(trainArgs(parseRunLocalArgs([])!, "d.npz", "o")).toEqual([
       "training/app.py",
