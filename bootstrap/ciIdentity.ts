@@ -9,7 +9,9 @@
  *   - deploy app: subject `repo:O/R:environment:<env>` (or `repo:O/R:ref:refs/heads/<branch>`), Contributor plus a
  *     role-assignment right on the resource group (by default Role Based Access Control Administrator, constrained
  *     to a short list of data-plane roles) and write access to the state container.
- * All role scopes are the resource group (or narrower), never the subscription.
+ * All resource roles are scoped to the resource group (or narrower). The one grant at subscription scope is a custom
+ * read-only role for the quota pre-flight (QUOTA_READ_ACTIONS: Azure ML usages and VM sizes of a region, resource
+ * provider registration), which are subscription-level reads that Reader on the resource group does not cover.
  *
  * This component is declared by the one-time admin project in bootstrap/, never by the stack it grants access to: a
  * deployer must not hold (and could destroy) its own role assignments, and creating app registrations needs Entra
@@ -22,6 +24,16 @@ import * as authorization from "@pulumi/azure-native/authorization";
 export const GITHUB_OIDC_ISSUER = "https://token.actions.githubusercontent.com";
 export const AZURE_AD_TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange";
 export const DEFAULT_DEPLOY_ENVIRONMENT = "production";
+
+/**
+ * What the quota pre-flight (ops/preflight.ts) reads at subscription scope: Azure ML's regional usages and VM sizes
+ * (`/providers/Microsoft.MachineLearningServices/locations/{loc}/usages|vmSizes`) and the registration state of
+ * resource providers (`/providers/{namespace}`). Reads only.
+ */
+export const QUOTA_READ_ACTIONS: readonly string[] = [
+  "Microsoft.MachineLearningServices/locations/*/read",
+  "Microsoft.Resources/subscriptions/providers/read",
+];
 
 /** Built-in Azure role definition GUIDs (the same in every tenant; Azure docs "Azure built-in roles"). */
 export const ROLES = {
@@ -274,7 +286,8 @@ export interface CiIdentityArgs extends CiIdentitySettings {
 
 interface Grant {
   name: string;
-  role: string;
+  /** A built-in role's GUID, or the full id of a custom role definition. */
+  role: string | pulumi.Output<string>;
   scope: pulumi.Input<string>;
   condition?: string;
 }
@@ -286,6 +299,8 @@ export class CiIdentity extends pulumi.ComponentResource {
   public readonly deployApplication: azuread.Application;
   public readonly deployServicePrincipal: azuread.ServicePrincipal;
   public readonly deployFederatedCredential: azuread.ApplicationFederatedIdentityCredential;
+  /** The custom read-only role for the quota pre-flight, assignable at the subscription. */
+  public readonly quotaReaderRole: authorization.RoleDefinition;
   public readonly previewRoleAssignments: authorization.RoleAssignment[];
   public readonly deployRoleAssignments: authorization.RoleAssignment[];
   /** Client ids for the repository variables AZURE_PREVIEW_CLIENT_ID / AZURE_DEPLOY_CLIENT_ID. */
@@ -347,9 +362,27 @@ export class CiIdentity extends pulumi.ComponentResource {
         ? blobContainerScope(args.stateStorageAccountId, args.stateContainerName)
         : undefined;
 
-    const previewGrants: Grant[] = [{ name: "rg-reader", role: ROLES.reader, scope: args.resourceGroupId }];
+    const subscriptionScope = pulumi.interpolate`/subscriptions/${args.subscriptionId}`;
+    this.quotaReaderRole = new authorization.RoleDefinition(
+      `${name}-quota-reader`,
+      {
+        roleName: `${prefix}-quota-reader`,
+        description: `Reads Azure ML quota, VM sizes and provider registration for the pre-flight of ${repo}`,
+        roleType: "CustomRole",
+        permissions: [{ actions: [...QUOTA_READ_ACTIONS] }],
+        assignableScopes: [subscriptionScope],
+        scope: subscriptionScope,
+      },
+      { parent: this },
+    );
+    const quotaRead: Grant = { name: "quota-read", role: this.quotaReaderRole.id, scope: subscriptionScope };
+    const previewGrants: Grant[] = [
+      { name: "rg-reader", role: ROLES.reader, scope: args.resourceGroupId },
+      quotaRead,
+    ];
     const deployGrants: Grant[] = [
       { name: "rg-contributor", role: ROLES.contributor, scope: args.resourceGroupId },
+      quotaRead,
     ];
     if (args.deployRoleAdmin === "constrained") {
       deployGrants.push({
@@ -393,9 +426,12 @@ export class CiIdentity extends pulumi.ComponentResource {
             {
               principalId: sp.objectId,
               principalType: "ServicePrincipal", // avoids the replication race for a brand-new principal
-              roleDefinitionId: pulumi
-                .output(args.subscriptionId)
-                .apply((sub) => roleDefinitionId(sub, grant.role)),
+              roleDefinitionId:
+                typeof grant.role === "string"
+                  ? pulumi
+                      .output(args.subscriptionId)
+                      .apply((sub) => roleDefinitionId(sub, grant.role as string))
+                  : grant.role,
               scope: grant.scope,
               ...(grant.condition ? { condition: grant.condition, conditionVersion: "2.0" } : {}),
               description: `CI ${role} identity for ${repo}`,

@@ -63,8 +63,20 @@ test("with githubRepository: both identities, repository variables exported", as
     "repo:contoso/azure-ml-mnist:pull_request",
     "repo:contoso/azure-ml-mnist:ref:refs/heads/main",
   ]);
+  // Resource roles on the resource group; at the subscription only the pre-flight's read-only custom role.
+  const quotaRole = registered.find((r) => r.type === "azure-native:authorization:RoleDefinition");
+  expect(quotaRole?.inputs.permissions).toEqual([
+    {
+      actions: [
+        "Microsoft.MachineLearningServices/locations/*/read",
+        "Microsoft.Resources/subscriptions/providers/read",
+      ],
+    },
+  ]);
   for (const a of registered.filter((r) => r.type === "azure-native:authorization:RoleAssignment")) {
-    expect(a.inputs.scope).toBe(RG_ID);
+    if (String(a.inputs.scope) === RG_ID) continue;
+    expect(String(a.inputs.scope)).toMatch(/^\/subscriptions\/[^/]+$/);
+    expect(String(a.inputs.roleDefinitionId)).not.toMatch(/\/roleDefinitions\/[0-9a-f-]{36}$/);
   }
 });
 

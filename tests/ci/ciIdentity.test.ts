@@ -8,6 +8,7 @@ import {
   pullRequestSubject,
   readCiIdentitySettings,
   roleDefinitionId,
+  QUOTA_READ_ACTIONS,
   ROLES,
   validateBranchName,
   validateEnvironmentName,
@@ -182,8 +183,22 @@ describe("CiIdentity under mocks", () => {
     );
   });
 
-  test("role scopes are the resource group (or the state container), never the subscription", () => {
-    const assignments = ofType("azure-native:authorization:RoleAssignment");
+  test("the pre-flight's custom role only reads, and only at the one subscription", () => {
+    const [role] = ofType("azure-native:authorization:RoleDefinition");
+    expect(role.inputs.permissions).toEqual([{ actions: [...QUOTA_READ_ACTIONS] }]);
+    for (const action of QUOTA_READ_ACTIONS) expect(action).toMatch(/\/read$/);
+    expect(role.inputs.assignableScopes).toEqual([`/subscriptions/${SUBSCRIPTION}`]);
+    const atSubscription = ofType("azure-native:authorization:RoleAssignment").filter(
+      (a) => String(a.inputs.scope) === `/subscriptions/${SUBSCRIPTION}`,
+    );
+    expect(atSubscription).toHaveLength(2);
+    for (const a of atSubscription) expect(a.name).toMatch(/-quota-read$/);
+  });
+
+  test("resource role scopes are the resource group (or the state container), never the subscription", () => {
+    const assignments = ofType("azure-native:authorization:RoleAssignment").filter(
+      (a) => !a.name.endsWith("-quota-read"),
+    );
     expect(assignments.length).toBeGreaterThanOrEqual(5);
     for (const a of assignments) {
       const scope = String(a.inputs.scope);
@@ -210,7 +225,11 @@ describe("CiIdentity under mocks", () => {
           condition: a.inputs.condition,
         }));
     };
+    const quotaRead = (entries: { scope: unknown }[]) =>
+      entries.filter((e) => e.scope === `/subscriptions/${SUBSCRIPTION}`);
     const preview = await byPrincipal(identity.previewServicePrincipal);
+    expect(quotaRead(preview)).toHaveLength(1);
+    preview.splice(preview.indexOf(quotaRead(preview)[0]), 1);
     preview.sort((a, b) => String(a.role).localeCompare(String(b.role)));
     expect(preview).toEqual([
       {
@@ -221,6 +240,8 @@ describe("CiIdentity under mocks", () => {
       { role: ROLES.reader, scope: RG_ID, condition: undefined },
     ]);
     const deploy = await byPrincipal(identity.deployServicePrincipal);
+    expect(quotaRead(deploy)).toHaveLength(1);
+    deploy.splice(deploy.indexOf(quotaRead(deploy)[0]), 1);
     expect(deploy.map((d) => d.role).sort()).toEqual(
       [ROLES.contributor, ROLES.roleBasedAccessControlAdministrator, ROLES.storageBlobDataContributor].sort(),
     );
