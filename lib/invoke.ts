@@ -139,7 +139,7 @@ export function parseInvokeArgs(argv: string[], env: NodeJS.ProcessEnv = process
   const v = parseArgs(argv, FLAGS);
   if (v === null) return null;
   checkUri(v.uri);
-  const auth = v.auth as AuthMode;
+  const auth = v.auth;
   checkAuth(auth, v["endpoint-id"], v.key);
   const expectedFile = v.expected ?? (v.request === undefined ? DEFAULT_EXPECTED : undefined);
   if (expectedFile === undefined && v["min-accuracy"] > 0) {
@@ -404,8 +404,8 @@ export interface InvokeOutcome {
   error?: string;
 }
 
-/** The message for a failed POST: an HTTP error shows its status and whole body (JSON on one line). */
-function postFailure(err: unknown): string {
+/** The message for a failure before an answer: an HTTP error names who answered, its status and whole body. */
+function failureText(err: unknown): string {
   if (!(err instanceof HttpError)) return errorMessage(err);
   let shown = err.body;
   try {
@@ -463,7 +463,7 @@ export async function runInvoke(
     const log = (m: string) => io.err(redact(`invoke: ${m.trim()}`));
     post = await postRequest({ ...opts, key }, inputs.body, log, fetchImpl);
   } catch (err) {
-    return fail(postFailure(err));
+    return fail(failureText(err));
   }
   let scored: Scored;
   try {

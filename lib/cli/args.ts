@@ -33,6 +33,8 @@ export type FlagSpec =
 export type FlagSpecs = Record<string, FlagSpec>;
 
 type Known = { required: true } | { default: unknown };
+/** A string flag's type: its choices when it has them. */
+type Text<S> = S extends { choices: readonly (infer C)[] } ? C : string;
 type ValueOf<S extends FlagSpec> = S extends { type: "boolean" }
   ? boolean
   : S extends { type: "number" }
@@ -40,8 +42,8 @@ type ValueOf<S extends FlagSpec> = S extends { type: "boolean" }
       ? number
       : number | undefined
     : S extends Known
-      ? string
-      : string | undefined;
+      ? Text<S>
+      : Text<S> | undefined;
 
 /** The parsed values, typed from the spec: a flag with a default or `required` is never undefined. */
 export type FlagValues<F extends FlagSpecs> = { -readonly [K in keyof F]: ValueOf<F[K]> };
