@@ -1,14 +1,19 @@
-// Writes Pulumi.yaml's typed `config:` section from lib/config/schema.ts (a test fails while the two differ).
+// Writes what derives from lib/config/schema.ts into the files people read: Pulumi.yaml's typed `config:` section
+// and the configuration table in docs/deploy.md (between its config-table markers). Tests fail while they differ.
 // Usage: npm run config:sync
 import * as fs from "fs";
 import * as path from "path";
-import { stringify } from "yaml";
-import { pulumiYamlConfig } from "../lib/config/schema";
+import { configTableMarkdown, pulumiYamlText, replaceBetweenMarkers } from "../lib/config/render";
 
-const file = path.join(__dirname, "..", "Pulumi.yaml");
-const text = fs.readFileSync(file, "utf8");
-const at = text.search(/^config:$/m);
-if (at < 0) throw new Error("Pulumi.yaml has no top-level `config:` section");
-const section = stringify({ config: pulumiYamlConfig() }, { lineWidth: 0 });
-fs.writeFileSync(file, text.slice(0, at) + section);
-process.stderr.write(`wrote ${Object.keys(pulumiYamlConfig()).length} keys to Pulumi.yaml\n`);
+const ROOT = path.join(__dirname, "..");
+
+function sync(file: string, render: (text: string) => string): void {
+  const full = path.join(ROOT, file);
+  const before = fs.readFileSync(full, "utf8");
+  const after = render(before);
+  if (after !== before) fs.writeFileSync(full, after);
+  process.stderr.write(`${file}: ${after === before ? "up to date" : "written"}\n`);
+}
+
+sync("Pulumi.yaml", pulumiYamlText);
+sync("docs/deploy.md", (text) => replaceBetweenMarkers(text, configTableMarkdown()));

@@ -4,6 +4,7 @@ import * as path from "path";
 import { parse } from "yaml";
 import { ConfigError, StackConfig, readStackConfig } from "../../lib/config/stack";
 import { DEFAULTS, DEFAULT_DEPLOYMENT_SETTINGS, SCHEMA, pulumiYamlConfig } from "../../lib/config/schema";
+import { configTableMarkdown, pulumiYamlText, replaceBetweenMarkers } from "../../lib/config/render";
 import { ROOT } from "./harness";
 
 const P = "azure-ml-mnist";
@@ -57,6 +58,14 @@ describe("defaults", () => {
       // Every declared default passes validation.
       expect(() => read({ [key]: String(decl.default) })).not.toThrow();
     }
+  });
+
+  test("Pulumi.yaml and docs/deploy.md's table are what `npm run config:sync` writes from the schema", () => {
+    const yaml = fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8");
+    expect(pulumiYamlText(yaml)).toBe(yaml);
+    const docs = fs.readFileSync(path.join(ROOT, "docs", "deploy.md"), "utf8");
+    expect(replaceBetweenMarkers(docs, configTableMarkdown())).toBe(docs);
+    for (const s of Object.values(SCHEMA).flatMap((g) => Object.values(g))) expect(docs).toContain(`\`${s.key}\``);
   });
 
   test("hyperparameter defaults are training/app.py's own argparse defaults", () => {
