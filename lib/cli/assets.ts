@@ -1,0 +1,253 @@
+/**
+ * Shared parts of the steps that make content-addressed Azure ML objects exist (ops/ensure-code.ts,
+ * ops/ensure-environment.ts, ops/submit-job.ts): their JSON specifications from the environment, checked before any
+ * call; "reuse the version when it exists, register it otherwise" (what the Azure ML CLI and SDK do for assets whose
+ * content hash matches); and the upload of a folder to the workspace's default blob container.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { ContainerClient, StorageSharedKeyCredential } from "@azure/storage-blob";
+import { contentTypeOf } from "../assets";
+import type { AssetResult } from "../contracts";
+import type { ArmClient } from "./arm";
+import { CliError, UsageError, errorMessage } from "./errors";
+import { jsonOf } from "./http";
+import type { WorkspaceScope } from "./ids";
+import { log } from "./log";
+import { registerSecret } from "./redact";
+
+/** Storage's management API version for listKeys (the one azure-native 3.x's storage module uses). */
+export const STORAGE_API_VERSION = "2023-05-01";
+
+/** The JSON object in environment variable `name` (a step's specification); UsageError when absent or not an object. */
+export function jsonObjectFromEnv(
+  name: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Record<string, unknown> {
+  const text = env[name];
+  if (text === undefined || text.trim() === "") throw new UsageError(`${name} is not set (a JSON object)`);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`${name} is not JSON: ${errorMessage(err)}`);
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new UsageError(`${name} must be a JSON object`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/**
+ * An asset or job name/version as one URL path segment: the 2025-12-01 name pattern
+ * `^[a-zA-Z0-9][a-zA-Z0-9\-_]{0,254}$` (mfe.json, Jobs_CreateOrUpdate `id`), with '.' allowed for versions.
+ */
+export function checkNameSegment(flag: string, value: string, allowDot = false): string {
+  const re = allowDot ? /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,254}$/ : /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,254}$/;
+  if (!re.test(value)) {
+    throw new UsageError(
+      `--${flag} must be 1-255 letters, digits, '-', '_'${allowDot ? ", '.'" : ""} (alphanumeric first), got '${value}'`,
+    );
+  }
+  return value;
+}
+
+/** Optional `description` and `tags` of an asset specification, type-checked. */
+export function describedBy(
+  spec: Record<string, unknown>,
+  what: string,
+): { description?: string; tags?: Record<string, string> } {
+  const { description, tags } = spec;
+  if (description !== undefined && typeof description !== "string")
+    throw new UsageError(`${what}.description must be a string`);
+  if (
+    tags !== undefined &&
+    (tags === null ||
+      typeof tags !== "object" ||
+      Array.isArray(tags) ||
+      Object.values(tags).some((v) => typeof v !== "string"))
+  ) {
+    throw new UsageError(`${what}.tags must be an object of strings`);
+  }
+  return {
+    ...(description !== undefined ? { description } : {}),
+    ...(tags !== undefined ? { tags: tags as Record<string, string> } : {}),
+  };
+}
+
+/** A workspace asset version: `kind` is the collection (`codes`, `environments`). */
+export interface AssetVersionRef {
+  kind: "codes" | "environments";
+  name: string;
+  version: string;
+  /** the version's ARM id */
+  id: string;
+}
+
+export function assetVersionRef(
+  scope: WorkspaceScope,
+  kind: AssetVersionRef["kind"],
+  name: string,
+  version: string,
+): AssetVersionRef {
+  return { kind, name, version, id: `${scope.workspaceId}/${kind}/${name}/versions/${version}` };
+}
+
+/**
+ * Reuse or register: when the version exists, nothing is done (versions are immutable and content-addressed, so the
+ * same version is the same content); otherwise `register` creates it. Never a delete: versions are history.
+ */
+export async function ensureAssetVersion(
+  arm: ArmClient,
+  ref: AssetVersionRef,
+  register: () => Promise<{ uploaded?: number }>,
+): Promise<AssetResult> {
+  const base = { id: ref.id, name: ref.name, version: ref.version };
+  const existing = await arm.tryGet<{ properties?: unknown }>(ref.id);
+  if (existing) {
+    log(`${ref.kind} ${ref.name}:${ref.version} already exists in the workspace: reused, nothing registered`);
+    return { ...base, reused: true, ...(ref.kind === "codes" ? { uploaded: 0 } : {}) };
+  }
+  const { uploaded } = await register();
+  return { ...base, reused: false, ...(uploaded !== undefined ? { uploaded } : {}) };
+}
+
+/** Creates the version: `PUT <id>` with `{"properties": ...}` (examples/Workspace/{Code,Environment}Version/createOrUpdate.json). */
+export async function putAssetVersion(
+  arm: ArmClient,
+  ref: AssetVersionRef,
+  properties: Record<string, unknown>,
+): Promise<void> {
+  const res = await arm.send("PUT", ref.id, { body: { properties } });
+  log(`  registered ${ref.kind} ${ref.name}:${ref.version} (HTTP ${res.status})`);
+}
+
+/** The workspace's default blob datastore, as its GET reports it (examples/Datastore/get.json). */
+export interface BlobDatastore {
+  accountName: string;
+  containerName: string;
+  /** storage DNS suffix, `core.windows.net` in the public cloud */
+  endpoint: string;
+  protocol: string;
+}
+
+/** `workspaceblobstore`, read back rather than built: the container name carries the workspace's internal id. */
+export async function defaultBlobDatastore(arm: ArmClient, scope: WorkspaceScope): Promise<BlobDatastore> {
+  const body = await arm.get<{ properties?: Partial<BlobDatastore> & { datastoreType?: string } }>(
+    `${scope.workspaceId}/datastores/workspaceblobstore`,
+  );
+  const p = body.properties ?? {};
+  if (p.datastoreType !== "AzureBlob" || !p.accountName || !p.containerName) {
+    throw new CliError(
+      `datastore workspaceblobstore is not an AzureBlob datastore with an account and container (${p.datastoreType ?? "no type"})`,
+    );
+  }
+  return {
+    accountName: p.accountName,
+    containerName: p.containerName,
+    endpoint: p.endpoint || "core.windows.net",
+    protocol: p.protocol || "https",
+  };
+}
+
+/** `https://<account>.blob.<suffix>/<container>/<prefix>`: the folder URL a code version's `codeUri` names. */
+export function blobFolderUrl(ds: BlobDatastore, prefix: string): string {
+  return `${ds.protocol}://${ds.accountName}.blob.${ds.endpoint}/${ds.containerName}/${prefix}`;
+}
+
+/**
+ * The storage account's ARM id: the workspace's `storageAccount` when it names the datastore's account, else the
+ * account in the workspace's resource group (where this program creates it).
+ */
+export async function storageAccountId(
+  arm: ArmClient,
+  scope: WorkspaceScope,
+  account: string,
+): Promise<string> {
+  const ws = await arm.get<{ properties?: { storageAccount?: string } }>(scope.workspaceId);
+  const fromWorkspace = ws.properties?.storageAccount;
+  if (fromWorkspace && fromWorkspace.split("/").pop()?.toLowerCase() === account.toLowerCase())
+    return fromWorkspace;
+  return `/subscriptions/${scope.subscriptionId}/resourceGroups/${scope.resourceGroup}/providers/Microsoft.Storage/storageAccounts/${account}`;
+}
+
+/**
+ * An account key from `POST <account id>/listKeys` (Storage 2023-05-01 examples/StorageAccountListKeys.json:
+ * `{"keys":[{"keyName","value","permissions"}]}`), registered for redaction before anything can print it.
+ */
+export async function storageAccountKey(arm: ArmClient, accountId: string): Promise<string> {
+  const res = await arm.send("POST", `${accountId}/listKeys`, {
+    query: { "api-version": STORAGE_API_VERSION },
+  });
+  const keys = jsonOf<{ keys?: Array<{ keyName?: string; value?: string }> }>(res).keys ?? [];
+  for (const k of keys) registerSecret(k.value);
+  const key = keys.find((k) => k.value)?.value;
+  if (!key) throw new CliError(`listKeys of ${accountId.split("/").pop()} returned no key`);
+  return key;
+}
+
+/**
+ * A client for the datastore's container with SharedKey auth; `storageEndpoint` (tests, emulators) addresses it
+ * path-style as `<endpoint>/<account>/<container>`.
+ */
+export function containerClient(ds: BlobDatastore, key: string, storageEndpoint?: string): ContainerClient {
+  const account = storageEndpoint
+    ? `${storageEndpoint.replace(/\/+$/, "")}/${ds.accountName}`
+    : `${ds.protocol}://${ds.accountName}.blob.${ds.endpoint}`;
+  return new ContainerClient(
+    `${account}/${ds.containerName}`,
+    new StorageSharedKeyCredential(ds.accountName, key),
+  );
+}
+
+/** A storage SDK error as one line; a 403 names the usual cause. */
+export function storageFailure(err: unknown, what: string): CliError {
+  if (err instanceof CliError) return err;
+  const status = (err as { statusCode?: number }).statusCode;
+  const hints =
+    status === 403
+      ? [
+          "The upload uses the account key: the storage account must allow shared key access (allowSharedKeyAccess).",
+        ]
+      : [];
+  return new CliError(
+    `${what} failed${status ? ` (HTTP ${status})` : ""}: ${errorMessage(err).split("\n")[0]}`,
+    hints,
+  );
+}
+
+/**
+ * Creates the container when it is missing (a 409 ContainerAlreadyExists is success): the workspace creates it, but
+ * no source says it exists as soon as the workspace does (azure-wave2 facts §1a).
+ */
+export async function ensureContainer(container: ContainerClient): Promise<boolean> {
+  try {
+    const res = await container.createIfNotExists();
+    log(`  container ${container.containerName}: ${res.succeeded ? "created" : "exists"}`);
+    return res.succeeded;
+  } catch (err) {
+    throw storageFailure(err, `creating container ${container.containerName}`);
+  }
+}
+
+/** Uploads `files` (relative, '/'-separated) of `folder` to `<prefix>/<file>` with their content types. */
+export async function uploadFiles(
+  container: ContainerClient,
+  folder: string,
+  files: string[],
+  prefix: string,
+): Promise<number> {
+  for (const rel of files) {
+    const blob = `${prefix}/${rel}`;
+    const data = fs.readFileSync(path.join(folder, ...rel.split("/")));
+    try {
+      await container.getBlockBlobClient(blob).uploadData(data, {
+        blobHTTPHeaders: { blobContentType: contentTypeOf(rel) },
+      });
+    } catch (err) {
+      throw storageFailure(err, `uploading ${blob}`);
+    }
+    log(`  uploaded ${rel} (${data.length} bytes)`);
+  }
+  return files.length;
+}

@@ -1,0 +1,190 @@
+/**
+ * submit-job: resolves a training run hash to a job: reuse or submit. Jobs are immutable records kept with the
+ * workspace, so instead of declaring a job under a name derived from its inputs (which meets an existing job as soon
+ * as earlier inputs come back), this step looks for jobs of the same run hash (a job property):
+ *   - the newest Completed one is reused: no new job, no GPU time;
+ *   - else one still active (queued, running, ...) is followed: a previous run started it;
+ *   - else (none, or only Failed/Canceled ones) a new job is submitted under a fresh unique name
+ *     `<prefix>-<hash>-<6 random [a-z0-9]>`, so no sequence of configurations can produce a name collision.
+ *
+ *   JOB_SPEC='<CommandJob properties JSON>' tsx ops/submit-job.ts --workspace-id <ARM id> --run-hash HEX12
+ *     --name-prefix PREFIX [--arm-endpoint URL]
+ *
+ * = `GET <ws>/jobs?jobType=Command&properties=runHash=<hash>&listViewType=All` (Jobs_List, pages via nextLink),
+ * then `PUT <ws>/jobs/<name>` with `{"properties": JOB_SPEC}` (Jobs_CreateOrUpdate,
+ * examples/Job/CommandJob/createOrUpdate.json). stdout: {"jobName","jobId","status","reused","studioUrl"}.
+ */
+import { randomInt } from "node:crypto";
+import { ArmClient, armEndpointFrom } from "../lib/cli/arm";
+import { usageLine, withFlags } from "../lib/cli/args";
+import { checkNameSegment, jsonObjectFromEnv } from "../lib/cli/assets";
+import { CliError, UsageError } from "../lib/cli/errors";
+import { jsonOf } from "../lib/cli/http";
+import { azWorkspaceFlags, parseWorkspaceChildId, type ParsedId } from "../lib/cli/ids";
+import { log, writeResult } from "../lib/cli/log";
+import { runCli } from "../lib/cli/run";
+import type { SubmitResult } from "../lib/contracts";
+
+const FLAGS = {
+  "workspace-id": { type: "string", required: true, placeholder: "<ARM id>" },
+  "run-hash": { type: "string", required: true, placeholder: "HEX12" },
+  "name-prefix": { type: "string", required: true, placeholder: "PREFIX" },
+  "arm-endpoint": { type: "string", placeholder: "URL" },
+} as const;
+
+const USAGE = usageLine("JOB_SPEC=<JSON> tsx ops/submit-job.ts", FLAGS);
+
+/** The job's properties as the graph resolved them (azure-native's CommandJob input shape). */
+export type JobSpec = Record<string, unknown> & { jobType: "Command"; properties: { runHash: string } };
+
+export interface SubmitOptions {
+  workspace: ParsedId;
+  runHash: string;
+  namePrefix: string;
+  spec: JobSpec;
+  armEndpoint: string;
+}
+
+/** JOB_SPEC checked: a Command job that carries this run hash as its `runHash` property (what later runs look for). */
+export function checkJobSpec(spec: Record<string, unknown>, runHash: string): JobSpec {
+  if (spec.jobType !== "Command")
+    throw new UsageError(`JOB_SPEC.jobType must be "Command", got ${JSON.stringify(spec.jobType)}`);
+  for (const field of ["command", "environmentId"]) {
+    if (typeof spec[field] !== "string" || spec[field] === "")
+      throw new UsageError(`JOB_SPEC.${field} is required (a non-empty string)`);
+  }
+  const props = spec.properties as Record<string, unknown> | undefined;
+  if (props?.runHash !== runHash) {
+    throw new UsageError(
+      `JOB_SPEC.properties.runHash must equal --run-hash ${runHash}, got ${JSON.stringify(props?.runHash)}`,
+    );
+  }
+  return spec as JobSpec;
+}
+
+export const parseSubmitArgs = withFlags(FLAGS, (a): SubmitOptions => {
+  const runHash = a["run-hash"];
+  if (!/^[0-9a-f]{12}$/.test(runHash))
+    throw new UsageError(`--run-hash must be 12 hex digits, got '${runHash}'`);
+  const namePrefix = checkNameSegment("name-prefix", a["name-prefix"]);
+  if (namePrefix.length > 200) throw new UsageError("--name-prefix must be at most 200 characters");
+  return {
+    workspace: parseWorkspaceChildId(a["workspace-id"], []),
+    runHash,
+    namePrefix,
+    spec: checkJobSpec(jsonObjectFromEnv("JOB_SPEC"), runHash),
+    armEndpoint: armEndpointFrom(a["arm-endpoint"]),
+  };
+});
+
+/** A Jobs_List item (examples/Job/CommandJob/list.json), the fields read here. */
+export interface JobItem {
+  id?: string;
+  name: string;
+  properties?: { status?: string; properties?: Record<string, string> | null; isArchived?: boolean };
+  systemData?: { createdAt?: string };
+}
+
+/** Statuses from which a job can still complete (JobStatus, mfe.json; NotResponding may come back). */
+export const ACTIVE_STATUSES: ReadonlySet<string> = new Set([
+  "NotStarted",
+  "Starting",
+  "Provisioning",
+  "Preparing",
+  "Queued",
+  "Running",
+  "Finalizing",
+  "NotResponding",
+  "Paused",
+]);
+
+/** What to do about the jobs found: reuse a Completed one, follow an active one, or submit (undefined). */
+export function chooseJob(
+  items: JobItem[],
+  runHash: string,
+): { action: "reuse" | "follow"; job: JobItem } | undefined {
+  // The service filters by the property already; filtering again keeps a wrong answer from being reused.
+  const mine = items
+    .filter((j) => j.properties?.properties?.runHash === runHash)
+    .sort((a, b) => (b.systemData?.createdAt ?? "").localeCompare(a.systemData?.createdAt ?? ""));
+  const completed = mine.find((j) => j.properties?.status === "Completed");
+  if (completed) return { action: "reuse", job: completed };
+  const active = mine.find((j) => ACTIVE_STATUSES.has(j.properties?.status ?? ""));
+  return active ? { action: "follow", job: active } : undefined;
+}
+
+const ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789";
+
+/** `<prefix>-<hash>-<6 random [a-z0-9]>`: fresh on every submission, so it never meets an earlier job's name. */
+export function newJobName(
+  prefix: string,
+  runHash: string,
+  random: (n: number) => number = randomInt,
+): string {
+  const suffix = Array.from({ length: 6 }, () => ALPHABET[random(ALPHABET.length)]).join("");
+  return `${prefix}-${runHash}-${suffix}`;
+}
+
+export function studioUrl(jobName: string, workspaceId: string): string {
+  return `https://ml.azure.com/runs/${jobName}?wsid=${workspaceId}`;
+}
+
+/** Every job of the run hash, all pages, archived ones included (their names stay taken). */
+async function listJobs(arm: ArmClient, o: SubmitOptions): Promise<JobItem[]> {
+  const items: JobItem[] = [];
+  let url: string | undefined = arm.url(`${o.workspace.workspaceId}/jobs`, {
+    jobType: "Command",
+    properties: `runHash=${o.runHash}`,
+    listViewType: "All",
+  });
+  for (let page = 1; url; page++) {
+    if (page > 1000) throw new CliError("the job list did not end after 1000 pages");
+    const body: { value?: JobItem[]; nextLink?: string | null } = await arm.http.getJson(url);
+    items.push(...(body.value ?? []));
+    url = body.nextLink || undefined;
+  }
+  return items;
+}
+
+/** PUT a new job under a fresh name, after checking that the name is free (never overwrite a job). */
+async function submitNew(arm: ArmClient, o: SubmitOptions): Promise<SubmitResult> {
+  const jobName = newJobName(o.namePrefix, o.runHash);
+  const jobId = `${o.workspace.workspaceId}/jobs/${jobName}`;
+  if (await arm.tryGet(jobId)) throw new CliError(`job ${jobName} already exists; refusing to overwrite it`);
+  const res = await arm.send("PUT", jobId, { body: { properties: o.spec } });
+  const status = jsonOf<{ properties?: { status?: string } }>(res).properties?.status ?? "NotStarted";
+  const url = studioUrl(jobName, o.workspace.workspaceId);
+  log(`submit-job: submitted job ${jobName} (${status}, ${url})`);
+  return { jobName, jobId, status, reused: false, studioUrl: url };
+}
+
+/** List → reuse / follow / submit → print. */
+export async function submitJob(o: SubmitOptions): Promise<void> {
+  const arm = new ArmClient(o.armEndpoint);
+  log(`submit-job: looking for jobs of run hash ${o.runHash} in workspace ${o.workspace.workspace}`);
+  const items = await listJobs(arm, o);
+  const found = chooseJob(items, o.runHash);
+  if (!found) {
+    const earlier = items.filter((j) => j.properties?.properties?.runHash === o.runHash);
+    const seen = earlier.map((j) => `${j.name} ${j.properties?.status ?? "?"}`).join(", ");
+    log(`  ${seen ? `no completed or active job (${seen})` : "no job of this run hash"}: submitting one`);
+    writeResult((await submitNew(arm, o)) satisfies SubmitResult);
+    return;
+  }
+  const { name } = found.job;
+  const status = found.job.properties?.status ?? "Unknown";
+  const url = studioUrl(name, o.workspace.workspaceId);
+  if (found.action === "reuse") log(`submit-job: reusing job ${name} (Completed, ${url}): no new training`);
+  else {
+    log(`submit-job: following job ${name} (${status}, ${url}), which a previous run started`);
+    log(
+      `  to train anew instead: az ml job cancel -n ${name} ${azWorkspaceFlags(o.workspace)}, then run again`,
+    );
+  }
+  const jobId = `${o.workspace.workspaceId}/jobs/${name}`;
+  writeResult({ jobName: name, jobId, status, reused: true, studioUrl: url } satisfies SubmitResult);
+}
+
+export const cli = { name: "submit-job", usage: USAGE, parse: parseSubmitArgs, main: submitJob };
+
+if (require.main === module) runCli(cli);
