@@ -71,3 +71,26 @@ export interface ComputeRemovalResult {
   compute: string;
   deleted: boolean;
 }
+
+/** What ops/preflight.ts prints when the stack fits the subscription (quota and resource providers). */
+export interface PreflightResult {
+  ok: true;
+  location: string;
+  /** what the stack asks of Azure ML's quota in the region, in vCPUs */
+  needs: {
+    /** the GPU cluster at gpuMaxNodes: its family's dedicated vCPUs, or the regional low-priority vCPUs */
+    gpu: { vmSize: string; family: string; vCPUs: number; lowPriority: boolean };
+    /** a new deployment's ceil(1.2 × instanceCount) × vCPUs of its family; 0 when it already exists */
+    deployment: { instanceType: string; family: string; vCPUs: number };
+  };
+  /** the stack already runs a deployment of this name: the rollout places nothing new */
+  deploymentExists: boolean;
+}
+
+/** What ops/preflight.ts prints (exit 1) when the stack does not fit: every problem, as on stderr. */
+export interface PreflightFailure {
+  error: string;
+  location: string;
+  /** one line each, naming family, need, limit and how to get more (or the command that registers a provider) */
+  problems: string[];
+}

@@ -1,0 +1,199 @@
+/**
+ * preflight: checks, before the Pulumi program declares any resource (in `pulumi preview` too), that the
+ * subscription can hold the stack: the resource providers it needs are registered, and Azure ML's quota in the
+ * region covers the GPU cluster at its maximum size and a new online deployment (ceil(1.2 × instances) × vCPUs,
+ * beside whatever already runs). The rules are lib/preflight.ts; this CLI reads what they compare (lib/cli/quota.ts).
+ *
+ *   tsx ops/preflight.ts --subscription-id <GUID> --location <region> --gpu-vm-size <size> --gpu-max-nodes N
+ *     --gpu-low-priority true|false --instance-type <size> --instance-count N --resource-group <name>
+ *     --stack <name> --deployment-name <d-...> [--arm-endpoint URL]
+ *
+ * Reads only (Reader at subscription scope). stdout: {"ok": true, "location", "needs", "deploymentExists"}; when
+ * the stack does not fit, exit 1 with every problem on stderr, one a line, and {"error", "location", "problems"}.
+ */
+import { ARM_FLAGS, ArmClient, armEndpointFrom } from "../lib/cli/arm";
+import { usageLine, withFlags, type FlagValues } from "../lib/cli/args";
+import { CliError, UsageError, errorMessage } from "../lib/cli/errors";
+import { HttpError } from "../lib/cli/http";
+import { log, writeResult } from "../lib/cli/log";
+import { ML_NAMESPACE, findDeployment, mlUsages, mlVmSizes, providerInfos } from "../lib/cli/quota";
+import { runCli } from "../lib/cli/run";
+import type { PreflightFailure, PreflightResult } from "../lib/contracts";
+import { validateName } from "../lib/naming";
+import { REQUIRED_PROVIDERS, deploymentVcpus, providerProblems, quotaProblems } from "../lib/preflight";
+import type { ProviderInfo, QuotaNeedsInput, UsageRow, VmSizeInfo } from "../lib/preflight";
+
+const FLAGS = {
+  "subscription-id": { type: "string", required: true, placeholder: "<GUID>" },
+  location: { type: "string", required: true, placeholder: "<region>" },
+  "gpu-vm-size": { type: "string", required: true, placeholder: "<VM size>" },
+  "gpu-max-nodes": { type: "number", required: true, min: 1, integer: true },
+  "gpu-low-priority": { type: "string", required: true, placeholder: "true|false" },
+  "instance-type": { type: "string", required: true, placeholder: "<VM size>" },
+  "instance-count": { type: "number", required: true, min: 1, integer: true },
+  "resource-group": { type: "string", required: true, placeholder: "<name>" },
+  stack: { type: "string", required: true, placeholder: "<name>" },
+  "deployment-name": { type: "string", required: true, placeholder: "<d-...>" },
+  "arm-endpoint": ARM_FLAGS["arm-endpoint"],
+} as const;
+
+const USAGE = usageLine("tsx ops/preflight.ts", FLAGS);
+
+export interface PreflightOptions {
+  subscriptionId: string;
+  resourceGroup: string;
+  stack: string;
+  deployment: string;
+  armEndpoint: string;
+  /** what the rules compare, `deploymentExists` still to be read */
+  stackNeeds: Omit<QuotaNeedsInput, "deploymentExists">;
+}
+
+/** The value of a flag that must match `re`, else a usage error that names the flag and the expected form. */
+function matching(flag: string, value: string, re: RegExp, form: string): string {
+  if (!re.test(value)) throw new UsageError(`--${flag} must be ${form}, got '${value}'`);
+  return value;
+}
+
+/** lib/naming's rule for an Azure name, as a usage error. */
+function azureName(flag: string, kind: "resourceGroup" | "deployment", value: string): string {
+  try {
+    return validateName(kind, value);
+  } catch (err) {
+    throw new UsageError(`--${flag}: ${errorMessage(err)}`);
+  }
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const VM_SIZE = /^[A-Za-z][A-Za-z0-9_]{2,63}$/;
+
+function buildOptions(a: FlagValues<typeof FLAGS>): PreflightOptions {
+  const vmSize = (flag: "gpu-vm-size" | "instance-type") =>
+    matching(flag, a[flag], VM_SIZE, "an Azure VM size such as Standard_DS3_v2");
+  return {
+    subscriptionId: matching("subscription-id", a["subscription-id"], GUID, "a subscription GUID"),
+    resourceGroup: azureName("resource-group", "resourceGroup", a["resource-group"]),
+    stack: matching("stack", a.stack, /^\S+$/, "a Pulumi stack name"),
+    deployment: azureName("deployment-name", "deployment", a["deployment-name"]),
+    armEndpoint: armEndpointFrom(a["arm-endpoint"]),
+    stackNeeds: {
+      location: matching("location", a.location, /^[a-z][a-z0-9]{2,39}$/, "a region name such as westeurope"),
+      gpu: {
+        vmSize: vmSize("gpu-vm-size"),
+        maxNodes: a["gpu-max-nodes"],
+        lowPriority:
+          matching("gpu-low-priority", a["gpu-low-priority"], /^(true|false)$/, "true or false") === "true",
+      },
+      serving: { instanceType: vmSize("instance-type"), instanceCount: a["instance-count"] },
+    },
+  };
+}
+
+export const parsePreflightArgs = withFlags(FLAGS, buildOptions);
+
+/** What the ARM reads found. `quota` is absent when Azure ML is not registered (its quota cannot be read yet). */
+export interface Facts {
+  providers: ProviderInfo[];
+  quota?: { rows: UsageRow[]; sizes: VmSizeInfo[] };
+  deploymentExists: boolean;
+}
+
+/** The lists joined, each line once; a line in several lists (the rules' shared skip hint) comes last. */
+export function joinProblems(...lists: string[][]): string[] {
+  const all = lists.flat();
+  const shared = new Set(all.filter((p, i) => all.indexOf(p) !== i));
+  return [...new Set([...all.filter((p) => !shared.has(p)), ...shared])];
+}
+
+/** Every problem, provider registrations first. */
+export function preflightProblems(stackNeeds: PreflightOptions["stackNeeds"], facts: Facts): string[] {
+  const providers = providerProblems(facts.providers);
+  if (!facts.quota) {
+    return joinProblems([`Azure ML quota not checked: ${ML_NAMESPACE} must be registered first`], providers);
+  }
+  const input = { ...stackNeeds, deploymentExists: facts.deploymentExists };
+  return joinProblems(providers, quotaProblems(input, facts.quota.sizes, facts.quota.rows));
+}
+
+/** The vCPUs the stack asks for (sizes found: the rules passed). */
+export function quotaNeeds(input: QuotaNeedsInput, sizes: readonly VmSizeInfo[]): PreflightResult["needs"] {
+  const size = (name: string) => sizes.find((s) => s.name.toLowerCase() === name.toLowerCase());
+  const gpu = size(input.gpu.vmSize);
+  const dep = size(input.serving.instanceType);
+  const { instanceType, instanceCount } = input.serving;
+  return {
+    gpu: {
+      vmSize: input.gpu.vmSize,
+      family: gpu?.family ?? "unknown",
+      vCPUs: input.gpu.maxNodes * (gpu?.vCPUs ?? 0),
+      lowPriority: input.gpu.lowPriority,
+    },
+    deployment: {
+      instanceType,
+      family: dep?.family ?? "unknown",
+      vCPUs: input.deploymentExists ? 0 : deploymentVcpus(instanceCount, dep?.vCPUs ?? 0),
+    },
+  };
+}
+
+/** A 403 on a read: which role is missing, and how to skip the check. */
+function explainForbidden(err: unknown, o: PreflightOptions): never {
+  if (!(err instanceof HttpError) || err.status !== 403) throw err;
+  throw new CliError(
+    err.message,
+    [
+      `Give the identity Reader on /subscriptions/${o.subscriptionId}: it covers every read of the pre-flight. ` +
+        `Reader on the resource group ${o.resourceGroup} alone does not cover the subscription-level reads ` +
+        "(Azure ML usages and VM sizes of the region, resource provider registrations).",
+      "Or set `preflightChecks: false` to skip this check.",
+    ],
+    1,
+    { location: o.stackNeeds.location },
+  );
+}
+
+/** The ARM reads: providers first; quota and the deployment only once Azure ML is registered. */
+export async function gatherFacts(arm: ArmClient, o: PreflightOptions): Promise<Facts> {
+  const { location } = o.stackNeeds;
+  const providers = await providerInfos(arm, o.subscriptionId, REQUIRED_PROVIDERS);
+  const ml = providers.find((p) => p.namespace.toLowerCase() === ML_NAMESPACE.toLowerCase());
+  if (ml?.registrationState !== "Registered") return { providers, deploymentExists: false };
+  const [rows, sizes, endpoint] = await Promise.all([
+    mlUsages(arm, o.subscriptionId, location),
+    mlVmSizes(arm, o.subscriptionId, location),
+    findDeployment(arm, o),
+  ]);
+  log(`  ${rows.length} Azure ML usage rows and ${sizes.length} VM sizes in ${location}`);
+  log(
+    endpoint
+      ? `  deployment ${o.deployment} already exists (${endpoint.split("/").pop()}): no new deployment quota needed`
+      : `  deployment ${o.deployment} does not exist yet: it needs quota beside whatever runs now`,
+  );
+  return { providers, quota: { rows, sizes }, deploymentExists: endpoint !== undefined };
+}
+
+export async function preflight(o: PreflightOptions): Promise<void> {
+  const { location } = o.stackNeeds;
+  log(
+    `preflight: stack ${o.stack} in ${location} (subscription ${o.subscriptionId}, resource group ${o.resourceGroup})`,
+  );
+  const facts = await gatherFacts(new ArmClient(o.armEndpoint), o).catch((err) => explainForbidden(err, o));
+  const problems = preflightProblems(o.stackNeeds, facts);
+  if (problems.length) {
+    const result = { location, problems } satisfies Omit<PreflightFailure, "error">;
+    throw new CliError(`stack ${o.stack} does not fit this subscription in ${location}`, problems, 1, result);
+  }
+  const input = { ...o.stackNeeds, deploymentExists: facts.deploymentExists };
+  const needs = quotaNeeds(input, facts.quota!.sizes);
+  log(`preflight: ok (GPU ${needs.gpu.vCPUs} vCPUs, new deployment ${needs.deployment.vCPUs} vCPUs)`);
+  writeResult({
+    ok: true,
+    location,
+    needs,
+    deploymentExists: facts.deploymentExists,
+  } satisfies PreflightResult);
+}
+
+export const cli = { name: "preflight", usage: USAGE, parse: parsePreflightArgs, main: preflight };
+
+if (require.main === module) runCli(cli);
