@@ -17,7 +17,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { AnonymousCredential, ContainerClient, StorageSharedKeyCredential } from "@azure/storage-blob";
 import type { TokenCredential } from "@azure/identity";
-import { ArmClient, armEndpointFrom } from "../lib/cli/arm";
+import { ARM_FLAGS, ArmClient, armEndpointFrom } from "../lib/cli/arm";
 import { usageLine, withFlags } from "../lib/cli/args";
 import { createCredential } from "../lib/cli/credential";
 import { CliError, errorMessage } from "../lib/cli/errors";
@@ -38,7 +38,7 @@ const FLAGS = {
   "model-id": { type: "string", required: true, placeholder: "<ARM id of a model version>" },
   dest: { type: "string", default: DEFAULT_REGISTRY, placeholder: "DIR" },
   "storage-endpoint": { type: "string", placeholder: "URL" },
-  "arm-endpoint": { type: "string", placeholder: "URL" },
+  "arm-endpoint": ARM_FLAGS["arm-endpoint"],
 } as const;
 
 const USAGE = usageLine("tsx local/download-model.ts", FLAGS);
