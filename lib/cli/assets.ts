@@ -9,10 +9,10 @@ import * as path from "node:path";
 import { ContainerClient, StorageSharedKeyCredential } from "@azure/storage-blob";
 import { contentTypeOf } from "../assets";
 import type { AssetResult } from "../contracts";
-import type { ArmClient } from "./arm";
+import { armEndpointFrom, type ArmClient } from "./arm";
 import { CliError, UsageError, errorMessage } from "./errors";
 import { jsonOf } from "./http";
-import type { WorkspaceScope } from "./ids";
+import { parseWorkspaceChildId, type ParsedId, type WorkspaceScope } from "./ids";
 import { log } from "./log";
 import { registerSecret } from "./redact";
 
@@ -75,6 +75,35 @@ export function describedBy(
   };
 }
 
+/** The flags that name an asset version (each ensure-* step adds its own). */
+export const ASSET_VERSION_FLAGS = {
+  "workspace-id": { type: "string", required: true, placeholder: "<ARM id>" },
+  name: { type: "string", required: true, placeholder: "NAME" },
+  version: { type: "string", required: true, placeholder: "V" },
+  "arm-endpoint": { type: "string", placeholder: "URL" },
+} as const;
+
+/** What ASSET_VERSION_FLAGS parse to: the workspace, the version checked and addressed, the ARM endpoint. */
+export interface AssetTarget {
+  workspace: ParsedId;
+  ref: AssetVersionRef;
+  armEndpoint: string;
+}
+
+export function assetTarget(
+  a: { "workspace-id": string; name: string; version: string; "arm-endpoint"?: string },
+  kind: AssetVersionRef["kind"],
+): AssetTarget {
+  const workspace = parseWorkspaceChildId(a["workspace-id"], []);
+  const name = checkNameSegment("name", a.name);
+  const version = checkNameSegment("version", a.version, true);
+  return {
+    workspace,
+    ref: assetVersionRef(workspace, kind, name, version),
+    armEndpoint: armEndpointFrom(a["arm-endpoint"]),
+  };
+}
+
 /** A workspace asset version: `kind` is the collection (`codes`, `environments`). */
 export interface AssetVersionRef {
   kind: "codes" | "environments";
@@ -82,6 +111,13 @@ export interface AssetVersionRef {
   version: string;
   /** the version's ARM id */
   id: string;
+}
+
+const LABELS: Record<AssetVersionRef["kind"], string> = { codes: "code", environments: "environment" };
+
+/** `code mnist-train:<version>`, for log lines. */
+export function describeRef(ref: AssetVersionRef): string {
+  return `${LABELS[ref.kind]} ${ref.name}:${ref.version}`;
 }
 
 export function assetVersionRef(
@@ -105,7 +141,7 @@ export async function ensureAssetVersion(
   const base = { id: ref.id, name: ref.name, version: ref.version };
   const existing = await arm.tryGet<{ properties?: unknown }>(ref.id);
   if (existing) {
-    log(`${ref.kind} ${ref.name}:${ref.version} already exists in the workspace: reused, nothing registered`);
+    log(`${describeRef(ref)} already exists in the workspace: reused, nothing uploaded or registered`);
     return { ...base, reused: true, ...(ref.kind === "codes" ? { uploaded: 0 } : {}) };
   }
   const { uploaded } = await register();
@@ -119,7 +155,7 @@ export async function putAssetVersion(
   properties: Record<string, unknown>,
 ): Promise<void> {
   const res = await arm.send("PUT", ref.id, { body: { properties } });
-  log(`  registered ${ref.kind} ${ref.name}:${ref.version} (HTTP ${res.status})`);
+  log(`  registered ${describeRef(ref)} (HTTP ${res.status})`);
 }
 
 /** The workspace's default blob datastore, as its GET reports it (examples/Datastore/get.json). */

@@ -11,19 +11,20 @@ export interface BlobStore {
   auth: string[];
   /** list page size (forces NextMarker paging) */
   pageSize: number;
+  /** whether the container exists (installBlobWrites creates it); absent: it does */
+  containerExists?: boolean;
+  /** content type of each blob written through installBlobWrites */
+  contentTypes?: Map<string, string>;
 }
 
-/**
- * Serves `blobs` and checks each request's credential: SharedKey for `account`, a SAS with `sig=<sasSig>`, or
- * (when `bearer` is set) a token the fake issued.
- */
-export function installBlobs(
-  fake: FakeAzure,
-  store: BlobStore,
-  opts: { sasSig?: string; bearer?: boolean } = {},
-): void {
-  const base = `/${store.account}/${store.container}`;
-  const authorized = (req: FakeReq): boolean => {
+interface BlobAuthOptions {
+  sasSig?: string;
+  bearer?: boolean;
+}
+
+/** Checks a request's credential: SharedKey for `account`, a SAS with `sig=<sasSig>`, or (`bearer`) a token the fake issued. */
+function blobAuthorizer(fake: FakeAzure, store: BlobStore, opts: BlobAuthOptions): (req: FakeReq) => boolean {
+  return (req) => {
     const auth = req.headers.authorization;
     if (
       typeof auth === "string" &&
@@ -47,11 +48,23 @@ export function installBlobs(
     }
     return false;
   };
-  const denied: FakeRes = {
-    status: 403,
-    headers: { "content-type": "application/xml", "x-ms-error-code": "AuthenticationFailed" },
-    body: `<?xml version="1.0" encoding="utf-8"?><Error><Code>AuthenticationFailed</Code><Message>Server failed to authenticate the request.</Message></Error>`,
+}
+
+/** A Blob service error in its XML shape, with the code also in `x-ms-error-code` (what the SDK reads). */
+function blobError(status: number, code: string, message: string): FakeRes {
+  return {
+    status,
+    headers: { "content-type": "application/xml", "x-ms-error-code": code },
+    body: `<?xml version="1.0" encoding="utf-8"?><Error><Code>${code}</Code><Message>${message}</Message></Error>`,
   };
+}
+
+const denied = blobError(403, "AuthenticationFailed", "Server failed to authenticate the request.");
+
+/** Serves `blobs` (list + read) and checks each request's credential (see blobAuthorizer). */
+export function installBlobs(fake: FakeAzure, store: BlobStore, opts: BlobAuthOptions = {}): void {
+  const base = `/${store.account}/${store.container}`;
+  const authorized = blobAuthorizer(fake, store, opts);
   fake.on(
     "GET",
     base,
@@ -104,6 +117,50 @@ export function installBlobs(
           "x-ms-version": "2025-11-05",
         },
         body: data,
+      };
+    },
+    { open: true },
+  );
+}
+
+/**
+ * Write side of the Blob service: Create Container (`PUT ?restype=container`: 201, or 409 ContainerAlreadyExists) and
+ * Put Blob (`PUT /<container>/<blob>`, BlockBlob; 404 ContainerNotFound while the container is missing), recording
+ * each blob's bytes and `x-ms-blob-content-type`.
+ */
+export function installBlobWrites(fake: FakeAzure, store: BlobStore, opts: BlobAuthOptions = {}): void {
+  const base = `/${store.account}/${store.container}`;
+  const authorized = blobAuthorizer(fake, store, opts);
+  store.contentTypes ??= new Map();
+  fake.on(
+    "PUT",
+    base,
+    (req) => {
+      if (!authorized(req)) return denied;
+      if (req.query.get("restype") !== "container")
+        return { status: 400, body: "unsupported container operation" };
+      if (store.containerExists !== false)
+        return blobError(409, "ContainerAlreadyExists", "The specified container already exists.");
+      store.containerExists = true;
+      return { status: 201, headers: { etag: '"0x8DD1"', "last-modified": "Wed, 26 Nov 2026 10:00:00 GMT" } };
+    },
+    { open: true },
+  );
+  fake.on(
+    "PUT",
+    new RegExp(`^${base}/.+`),
+    (req) => {
+      if (!authorized(req)) return denied;
+      if (store.containerExists === false)
+        return blobError(404, "ContainerNotFound", "The specified container does not exist.");
+      if (req.headers["x-ms-blob-type"] !== "BlockBlob") return { status: 400, body: "BlockBlob only" };
+      const name = req.path.slice(base.length + 1);
+      // FakeAzure keeps request bodies as UTF-8 text: fine for the text files the tests upload.
+      store.blobs.set(name, Buffer.from(req.body, "utf8"));
+      store.contentTypes!.set(name, String(req.headers["x-ms-blob-content-type"] ?? ""));
+      return {
+        status: 201,
+        headers: { etag: `"0x8DD${name.length}"`, "last-modified": "Wed, 26 Nov 2026 10:00:00 GMT" },
       };
     },
     { open: true },

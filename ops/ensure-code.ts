@@ -1,0 +1,118 @@
+/**
+ * ensure-code: makes a code version (a folder, versioned by its content hash) exist in the workspace, the way Azure
+ * ML's own CLI does: reused when that version is there (nothing uploaded), otherwise the files go to the default
+ * datastore's container under `LocalUpload/<version>/<folder name>/` (the container created if missing) and the
+ * version is registered with that folder as its `codeUri`. Never deletes: versions are history.
+ *
+ *   ASSET_SPEC='{"description","tags"}' tsx ops/ensure-code.ts --workspace-id <ARM id> --name NAME --version V
+ *     --folder DIR [--storage-endpoint URL] [--arm-endpoint URL]
+ *
+ * Calls: GET <ws>/codes/<name>/versions/<v> → 404 → GET <ws>/datastores/workspaceblobstore → GET <ws> (its storage
+ * account) → POST <account>/listKeys → blob container create-if-missing + one Put Blob per file → PUT the version
+ * (examples/Workspace/CodeVersion/createOrUpdate.json). stdout: {"id","name","version","reused","uploaded"}.
+ */
+import * as path from "node:path";
+import { ArmClient } from "../lib/cli/arm";
+import { usageLine, withFlags } from "../lib/cli/args";
+import {
+  ASSET_VERSION_FLAGS,
+  assetTarget,
+  blobFolderUrl,
+  containerClient,
+  defaultBlobDatastore,
+  describedBy,
+  ensureAssetVersion,
+  ensureContainer,
+  jsonObjectFromEnv,
+  putAssetVersion,
+  storageAccountId,
+  storageAccountKey,
+  uploadFiles,
+  type AssetTarget,
+} from "../lib/cli/assets";
+import { CliError, UsageError } from "../lib/cli/errors";
+import { log, writeResult } from "../lib/cli/log";
+import { runCli } from "../lib/cli/run";
+import { uploadPrefix } from "../lib/assets";
+import type { AssetResult } from "../lib/contracts";
+import { hashFolder, listAssetFiles, shortHash } from "../lib/hashing";
+
+const FLAGS = {
+  ...ASSET_VERSION_FLAGS,
+  folder: { type: "string", required: true, placeholder: "DIR" },
+  "storage-endpoint": { type: "string", placeholder: "URL" },
+} as const;
+
+const USAGE = usageLine("ASSET_SPEC=<JSON> tsx ops/ensure-code.ts", FLAGS);
+
+export interface CodeOptions extends AssetTarget {
+  /** the folder as given (relative to the working directory, the project root when the graph runs it) */
+  folder: string;
+  description?: string;
+  tags?: Record<string, string>;
+  /** path-style blob endpoint instead of https://<account>.blob.<suffix> (tests, emulators) */
+  storageEndpoint?: string;
+}
+
+export const parseCodeArgs = withFlags(FLAGS, (a): CodeOptions => ({
+  ...assetTarget(a, "codes"),
+  folder: a.folder,
+  ...describedBy(jsonObjectFromEnv("ASSET_SPEC"), "ASSET_SPEC"),
+  storageEndpoint: a["storage-endpoint"] ?? process.env.AZURE_STORAGE_ENDPOINT_OVERRIDE,
+}));
+
+/**
+ * The folder's files, after checking that its content hash is still the version the preview computed
+ * (components/codeAsset.ts codeVersionOf): registering other content under that version would break the hash contract.
+ */
+export function filesMatchingVersion(folder: string, version: string): string[] {
+  let files: string[];
+  let now: string;
+  try {
+    files = listAssetFiles(folder);
+    now = shortHash(hashFolder(folder), 16);
+  } catch (err) {
+    throw new UsageError(`--folder: ${(err as Error).message}`);
+  }
+  if (now !== version) {
+    throw new CliError(
+      `${path.basename(folder)}/ changed since the preview computed version ${version} (now ${now}): run pulumi up again`,
+    );
+  }
+  if (files.length === 0) throw new UsageError(`--folder ${folder} has no files to upload`);
+  return files;
+}
+
+/** Uploads the folder to the default datastore and registers the version; returns how many files went up. */
+async function uploadAndRegister(arm: ArmClient, o: CodeOptions, files: string[]): Promise<number> {
+  const ds = await defaultBlobDatastore(arm, o.workspace);
+  const key = await storageAccountKey(arm, await storageAccountId(arm, o.workspace, ds.accountName));
+  const container = containerClient(ds, key, o.storageEndpoint);
+  const prefix = uploadPrefix(o.ref.version, o.folder);
+  log(`  uploading ${files.length} file(s) to ${ds.accountName}/${ds.containerName}/${prefix}/`);
+  await ensureContainer(container);
+  const uploaded = await uploadFiles(container, o.folder, files, prefix);
+  await putAssetVersion(arm, o.ref, {
+    codeUri: blobFolderUrl(ds, prefix),
+    ...(o.description !== undefined ? { description: o.description } : {}),
+    ...(o.tags !== undefined ? { tags: o.tags } : {}),
+  });
+  return uploaded;
+}
+
+/** Hash check (before any call) → reuse, or upload and register → print. */
+export async function ensureCode(o: CodeOptions): Promise<void> {
+  const files = filesMatchingVersion(o.folder, o.ref.version);
+  const arm = new ArmClient(o.armEndpoint);
+  log(
+    `ensure-code: ${o.ref.name}:${o.ref.version} (${o.folder}/, ${files.length} file(s)) in workspace ${o.workspace.workspace}`,
+  );
+  const result = await ensureAssetVersion(arm, o.ref, async () => ({
+    uploaded: await uploadAndRegister(arm, o, files),
+  }));
+  writeResult(result satisfies AssetResult);
+}
+
+export const cli = { name: "ensure-code", usage: USAGE, parse: parseCodeArgs, main: ensureCode };
+
+if (require.main === module) runCli(cli);
