@@ -16,7 +16,7 @@ import { parseWorkspaceChildId, type ParsedId, type WorkspaceScope } from "./ids
 import { log } from "./log";
 import { registerSecret } from "./redact";
 
-/** Storage's management API version for listKeys (the one azure-native 3.x's storage module uses). */
+/** Storage management API version of listKeys (azure-rest-api-specs Microsoft.Storage/stable/2023-05-01). */
 export const STORAGE_API_VERSION = "2023-05-01";
 
 /** The JSON object in environment variable `name` (a step's specification); UsageError when absent or not an object. */
@@ -253,8 +253,8 @@ export function storageFailure(err: unknown, what: string): CliError {
 }
 
 /**
- * Creates the container when it is missing (a 409 ContainerAlreadyExists is success): the workspace creates it, but
- * no source says it exists as soon as the workspace does (azure-wave2 facts §1a).
+ * Creates the container when it is missing (a 409 ContainerAlreadyExists is success): the workspace creates it
+ * (Learn: `az ml datastore` overview), but no source says it exists as soon as the workspace PUT succeeds.
  */
 export async function ensureContainer(container: ContainerClient): Promise<boolean> {
   try {
