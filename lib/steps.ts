@@ -30,7 +30,7 @@ export function isoSeconds(seconds: number): string {
  */
 export function runCliStep<T>(script: string, args: string[]): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const child = spawn(TSX, [script, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(TSX, [script, ...args], { stdio: ["ignore", "pipe", "pipe"], env: process.env });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
