@@ -15,8 +15,8 @@ const END = "<!-- config-table:end -->";
 
 function shownDefault(s: Setting<unknown>): string {
   if (s.default === undefined || s.default === "") return "—";
-  if (typeof s.default === "object")
-    return s.type === "object" && Object.keys(s.default).length === 0 ? "`{}`" : "see below";
+  if (s.default !== null && typeof s.default === "object")
+    return Object.keys(s.default).length === 0 ? "`{}`" : "see below";
   return `\`${String(s.default)}\``;
 }
 
