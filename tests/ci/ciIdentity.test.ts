@@ -225,7 +225,7 @@ describe("CiIdentity under mocks", () => {
           condition: a.inputs.condition,
         }));
     };
-    const quotaRead = (entries: { scope: unknown }[]) =>
+    const quotaRead = <T extends { scope: unknown }>(entries: T[]) =>
       entries.filter((e) => e.scope === `/subscriptions/${SUBSCRIPTION}`);
     const preview = await byPrincipal(identity.previewServicePrincipal);
     expect(quotaRead(preview)).toHaveLength(1);
