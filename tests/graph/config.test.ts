@@ -65,7 +65,8 @@ describe("defaults", () => {
     expect(pulumiYamlText(yaml)).toBe(yaml);
     const docs = fs.readFileSync(path.join(ROOT, "docs", "deploy.md"), "utf8");
     expect(replaceBetweenMarkers(docs, configTableMarkdown())).toBe(docs);
-    for (const s of Object.values(SCHEMA).flatMap((g) => Object.values(g))) expect(docs).toContain(`\`${s.key}\``);
+    for (const s of Object.values(SCHEMA).flatMap((g) => Object.values(g)))
+      expect(docs).toContain(`\`${s.key}\``);
   });
 
   test("hyperparameter defaults are training/app.py's own argparse defaults", () => {
