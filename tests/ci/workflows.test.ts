@@ -2,11 +2,12 @@
 import { readFileSync, readdirSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
+import { githubOidc } from "../../lib/cli/credential";
 
 const dir = path.join(__dirname, "..", "..", ".github", "workflows");
 type Job = {
   permissions?: unknown;
-  steps?: { uses?: string; run?: string; with?: Record<string, unknown> }[];
+  steps?: { uses?: string; run?: string; with?: Record<string, unknown>; env?: Record<string, string> }[];
   if?: string;
   needs?: string | string[];
   environment?: unknown;
@@ -123,6 +124,37 @@ describe("deploy workflow", () => {
     for (const file of files) {
       const text = readFileSync(path.join(dir, file), "utf8");
       expect(text).not.toMatch(/client-secret|ARM_CLIENT_SECRET|AZURE_CREDENTIALS/);
+    }
+  });
+});
+
+describe.each([
+  ["pr-preview.yml", "preview"],
+  ["deploy.yml", "deploy"],
+])("%s: the ops CLIs re-mint their tokens from GitHub OIDC", (file, name) => {
+  const wf = load(file);
+  const job = wf.jobs[name];
+  const login = stepUsing(job, "azure/login")!.with!;
+  const pulumi = stepUsing(job, "pulumi/actions")!;
+  // what the runner adds to every step of a job with id-token: write
+  const runner = {
+    ACTIONS_ID_TOKEN_REQUEST_URL: "https://pipelines.actions.githubusercontent.com/x/idtoken?api-version=2.0",
+    ACTIONS_ID_TOKEN_REQUEST_TOKEN: "runner-request-token",
+  };
+
+  test("the pulumi step's environment selects the client-assertion credential with the login's identity", () => {
+    expect(effective(wf, job)["id-token"]).toBe("write");
+    expect(githubOidc({ ...job.env, ...pulumi.env, ...runner })).toMatchObject({
+      clientId: login["client-id"],
+      tenantId: login["tenant-id"],
+    });
+  });
+
+  test("nothing overrides that choice (AZURE_TOKEN_CREDENTIALS) or feeds AZURE_CLIENT_ID to Pulumi's own chains", () => {
+    for (const env of [wf as { env?: Record<string, string> }, job, pulumi].map((x) => x.env ?? {})) {
+      expect(Object.keys(env)).not.toContain("AZURE_TOKEN_CREDENTIALS");
+      expect(Object.keys(env)).not.toContain("AZURE_CLIENT_ID");
+      expect(Object.keys(env)).not.toContain("ACTIONS_ID_TOKEN_REQUEST_TOKEN");
     }
   });
 });

@@ -16,6 +16,8 @@ import {
   type RetryPolicy,
 } from "../../lib/cli/http";
 import { formatDuration } from "../../lib/cli/time";
+import { createCredential, githubIdToken, githubOidc } from "../../lib/cli/credential";
+import { ClientAssertionCredential, DefaultAzureCredential } from "@azure/identity";
 import { redact, registerSecret, REDACTED } from "../../lib/cli/redact";
 import { decideTraffic, putBody, sameTraffic, trafficAllTo, trafficWithout } from "../../ops/set-traffic";
 import { relativeBlobPath } from "../../local/download-model";
@@ -377,6 +379,57 @@ describe("download and log helpers", () => {
     expect(formatDuration(5)).toBe("5s");
     expect(formatDuration(303)).toBe("5m03s");
     expect(formatDuration(3723)).toBe("1h02m03s");
+  });
+});
+
+describe("credential", () => {
+  const GH = {
+    ACTIONS_ID_TOKEN_REQUEST_URL:
+      "https://pipelines.actions.githubusercontent.com/abc/idtoken?api-version=2.0",
+    ACTIONS_ID_TOKEN_REQUEST_TOKEN: "gh-request-token-0123456789",
+    ARM_CLIENT_ID: "arm-client",
+    ARM_TENANT_ID: "arm-tenant",
+  };
+  test("GitHub Actions with OIDC: the ARM_* ids (AZURE_* win), the request token registered for redaction", () => {
+    expect(githubOidc(GH)).toEqual({
+      requestUrl: GH.ACTIONS_ID_TOKEN_REQUEST_URL,
+      requestToken: GH.ACTIONS_ID_TOKEN_REQUEST_TOKEN,
+      tenantId: "arm-tenant",
+      clientId: "arm-client",
+    });
+    expect(githubOidc({ ...GH, AZURE_CLIENT_ID: "az-client", AZURE_TENANT_ID: "az-tenant" })).toMatchObject({
+      tenantId: "az-tenant",
+      clientId: "az-client",
+    });
+    expect(redact(`x ${GH.ACTIONS_ID_TOKEN_REQUEST_TOKEN} y`)).toBe(`x ${REDACTED} y`);
+    expect(createCredential(GH)).toBeInstanceOf(ClientAssertionCredential);
+  });
+  test("anything missing, or an explicit AZURE_TOKEN_CREDENTIALS: DefaultAzureCredential", () => {
+    for (const k of Object.keys(GH)) {
+      const env: NodeJS.ProcessEnv = { ...GH, [k]: "" };
+      expect(githubOidc(env)).toBeUndefined();
+      expect(createCredential(env)).toBeInstanceOf(DefaultAzureCredential);
+    }
+    expect(githubOidc({ ...GH, AZURE_TOKEN_CREDENTIALS: "AzureCliCredential" })).toBeUndefined();
+  });
+  test("every assertion is a new GET to GitHub for Entra's audience, with the request token", async () => {
+    const calls: Array<[string, RequestInit]> = [];
+    const client = new HttpClient({
+      fetch: async (url, init) => {
+        calls.push([url, init]);
+        return new Response(JSON.stringify({ value: `eyJ.id-token-${calls.length}` }), { status: 200 });
+      },
+    });
+    const gh = githubOidc(GH)!;
+    expect(await githubIdToken(gh, client)).toBe("eyJ.id-token-1");
+    expect(await githubIdToken(gh, client)).toBe("eyJ.id-token-2");
+    expect(calls[0][0]).toBe(`${GH.ACTIONS_ID_TOKEN_REQUEST_URL}&audience=api%3A%2F%2FAzureADTokenExchange`);
+    expect(calls[0][1]).toMatchObject({
+      method: "GET",
+      headers: { authorization: `Bearer ${GH.ACTIONS_ID_TOKEN_REQUEST_TOKEN}` },
+    });
+    const empty = new HttpClient({ fetch: async () => new Response("{}", { status: 200 }) });
+    await expect(githubIdToken(gh, empty)).rejects.toThrow("GitHub's ID-token endpoint returned no token");
   });
 });
 

@@ -198,6 +198,25 @@ test("token expiry mid-wait: short-lived tokens are renewed and a revoked token 
   expect(r.stderr).toContain("getting a fresh token");
 });
 
+test("in GitHub Actions every Entra token is minted from a NEW GitHub ID token, so the wait outlives both", async () => {
+  // 1-second Entra tokens and 2-second ID tokens: a wait of ~4 s fails on any token or assertion kept too long
+  fake.tokenLifetimeSec = 1;
+  fake.github.lifetimeSec = 2;
+  const before = fake.issued.length;
+  let polls = 0;
+  fake.on("GET", JOB_ID, () => (++polls < 8 ? jobBody("Running") : jobBody("Completed")));
+  installWorkspace(fake);
+  installMetrics(fake, { test_accuracy: 0.99 });
+  const r = await wait(["--poll-seconds", "0.5"], fake.github.env());
+  expect(r.code).toBe(0);
+  expect(r.json).toMatchObject({ status: "Completed" });
+  const assertions = fake.issued.slice(before).map((t) => t.assertion);
+  expect(assertions.length).toBeGreaterThanOrEqual(8);
+  expect(new Set(assertions).size).toBe(assertions.length);
+  const minted = new Set(fake.github.issued.map((t) => t.token));
+  expect(assertions.every((a) => a !== undefined && minted.has(a))).toBe(true);
+});
+
 test("SIGINT: nothing is canceled, the job keeps running and the cancel command is printed (exit 130)", async () => {
   fake.on("GET", JOB_ID, jobBody("Running"));
   const run = startCli("wait-for-job", ["--job-id", JOB_ID, "--poll-seconds", "0.1"], fake.env());

@@ -1,8 +1,9 @@
 /**
  * A local stand-in for the Azure endpoints the ops CLIs talk to, over HTTPS on 127.0.0.1 with a self-signed
  * certificate generated at test time (the CLI child processes trust it through NODE_EXTRA_CA_CERTS):
- *   - Entra ID (AAD): OpenID metadata + the v2.0 token endpoint for the client-credentials grant that
- *     @azure/identity's EnvironmentCredential (inside DefaultAzureCredential) performs;
+ *   - Entra ID (AAD): OpenID metadata + the v2.0 token endpoint for the client-credentials grant, with the client
+ *     secret @azure/identity's EnvironmentCredential (inside DefaultAzureCredential) sends, or with a GitHub
+ *     ID token as client assertion (`github.ts`, which also serves GitHub's ID-token endpoint);
  *   - ARM and the workspace data-plane services, answering with the documented JSON shapes; every such request
  *     must carry a token this fake issued and that has not expired (else ARM's 401 ExpiredAuthenticationToken);
  *   - Blob storage (path-style URLs, the XML list shape), checked for a SharedKey/SAS credential.
@@ -16,6 +17,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { FakeGithubOidc } from "./github";
 
 export interface FakeReq {
   method: string;
@@ -57,7 +59,15 @@ export class FakeAzure {
   readonly clientSecret = `fake-client-secret-${randomBytes(12).toString("hex")}`;
   /** lifetime of issued tokens (what the token endpoint says and what ARM enforces) */
   tokenLifetimeSec = 3600;
-  readonly issued: Array<{ token: string; expiresAt: number; revoked?: boolean; withClaims: boolean }> = [];
+  readonly issued: Array<{
+    token: string;
+    expiresAt: number;
+    revoked?: boolean;
+    withClaims: boolean;
+    /** the GitHub ID token it was exchanged for, when it came from a client assertion */
+    assertion?: string;
+  }> = [];
+  readonly github = new FakeGithubOidc(this);
   readonly requests: FakeReq[] = [];
   /** extra values that must never appear in CLI output (keys, SAS signatures) */
   readonly extraSecrets: string[] = [];
@@ -141,6 +151,7 @@ export class FakeAzure {
     this.routes = [];
     this.requests.length = 0;
     this.tokenLifetimeSec = 3600;
+    this.github.lifetimeSec = 300;
     this.installAad();
   }
 
@@ -168,7 +179,12 @@ export class FakeAzure {
 
   /** Every value the CLI must never print. */
   secrets(): string[] {
-    return [this.clientSecret, ...this.issued.map((t) => t.token), ...this.extraSecrets];
+    return [
+      this.clientSecret,
+      ...this.issued.map((t) => t.token),
+      ...this.github.secrets(),
+      ...this.extraSecrets,
+    ];
   }
 
   on(method: string, p: string | RegExp, handler: Handler | FakeRes, opts: { open?: boolean } = {}): void {
@@ -211,6 +227,7 @@ export class FakeAzure {
   }
 
   private installAad(): void {
+    this.github.install();
     const t = this.tenant;
     const openid = () => ({
       token_endpoint: `${this.url}/${t}/oauth2/v2.0/token`,
@@ -245,15 +262,8 @@ export class FakeAzure {
       `/${t}/oauth2/v2.0/token`,
       (req) => {
         const form = new URLSearchParams(req.body);
-        if (form.get("client_id") !== this.clientId || form.get("client_secret") !== this.clientSecret) {
-          return {
-            status: 401,
-            body: {
-              error: "invalid_client",
-              error_description: "AADSTS7000215: Invalid client secret provided.",
-            },
-          };
-        }
+        const refused = this.clientAuthError(form);
+        if (refused) return { status: 401, body: { error: "invalid_client", error_description: refused } };
         const now = Math.floor(Date.now() / 1000);
         const token = [
           b64url({ alg: "RS256", typ: "JWT" }),
@@ -270,6 +280,7 @@ export class FakeAzure {
           token,
           expiresAt: Date.now() + this.tokenLifetimeSec * 1000,
           withClaims: form.has("claims"),
+          assertion: form.get("client_assertion") ?? undefined,
         });
         return {
           status: 200,
@@ -283,6 +294,21 @@ export class FakeAzure {
       },
       { open: true },
     );
+  }
+
+  /** Entra's check of the client: its secret, or a federated assertion (a GitHub ID token). */
+  private clientAuthError(form: URLSearchParams): string | undefined {
+    if (form.get("client_id") !== this.clientId)
+      return "AADSTS700016: Application not found in the directory.";
+    const assertion = form.get("client_assertion");
+    if (assertion === null) {
+      return form.get("client_secret") === this.clientSecret
+        ? undefined
+        : "AADSTS7000215: Invalid client secret provided.";
+    }
+    if (form.get("client_assertion_type") !== "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+      return "AADSTS700023: Invalid client assertion type.";
+    return this.github.verify(assertion);
   }
 
   private async dispatch(
