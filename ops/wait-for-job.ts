@@ -16,7 +16,14 @@ import { azWorkspaceFlags, parseWorkspaceChildId, type ParsedId, type WorkspaceS
 import { log, writeResult } from "../lib/cli/log";
 import { runCli } from "../lib/cli/run";
 import { elapsedSeconds, formatDuration, since, sleep } from "../lib/cli/time";
-import { pickUserLog, runDetails, runMetrics, tail, trackingUri } from "../lib/cli/workspace";
+import {
+  pickUserLog,
+  runDetails,
+  runMetrics,
+  tail,
+  trackingUri,
+  workspaceRegion,
+} from "../lib/cli/workspace";
 import type { WaitResult } from "../lib/contracts";
 
 const FLAGS = {
@@ -81,15 +88,22 @@ export function cancelCommand(jobName: string, scope: WorkspaceScope): string {
   return `az ml job cancel -n ${jobName} ${azWorkspaceFlags(scope)}`;
 }
 
-export function quotaHints(scope: WorkspaceScope, computeId: string | undefined): string[] {
+/** Where to look when a job waits for nodes: Azure ML's own quota (clusters draw on it, not on the VM quota). */
+export function quotaHints(
+  scope: WorkspaceScope,
+  computeId: string | undefined,
+  region = "<region>",
+): string[] {
   const compute = computeId?.split("/").pop();
+  const usages = `/subscriptions/${scope.subscriptionId}/providers/Microsoft.MachineLearningServices/locations/${region}/usages`;
   return [
-    "A job that never leaves NotStarted/Queued usually means the cluster cannot get nodes: no GPU quota for its VM",
-    "family in this region (NCASv3_T4 quota is 0 by default), max nodes = 0, or another job holds the nodes. Check:",
-    `  az ml compute list-usage ${azWorkspaceFlags(scope)} -o table`,
-    `  az vm list-usage --location <region> -o table | grep -i "NCAS"`,
+    "A job that never leaves NotStarted/Queued usually means the cluster cannot get nodes: no Azure ML quota for its",
+    "VM family in this region (NCASv3_T4 is 0 by default; Azure ML's own quota, not the VM quota `az vm list-usage`",
+    "shows), max nodes = 0, or another job holds the nodes. Check:",
+    `  az ml compute list-usage --location ${region} -o table`,
+    `  az rest --method get --url "${usages}?api-version=2025-12-01"`,
     ...(compute ? [`  az ml compute show -n ${compute} ${azWorkspaceFlags(scope)}`] : []),
-    "Request quota under Azure portal > Quotas > Machine learning, or pick a VM size you have quota for.",
+    "Request more under Azure portal > Quotas > Machine learning, or pick a VM size you have quota for.",
   ];
 }
 
@@ -120,7 +134,12 @@ function onInterrupt(w: Watch): void {
 }
 
 /** Fails when the job has waited for nodes longer than the stuck limit, or the whole wait is over its limit. */
-function checkLimits(w: Watch, job: JobBody, status: string, waitingSince: number | undefined): void {
+async function checkLimits(
+  w: Watch,
+  job: JobBody,
+  status: string,
+  waitingSince: number | undefined,
+): Promise<void> {
   const { stuckMs, timeoutMs } = w.o;
   const { name: jobName, ...scope } = w.o.job;
   const now = Date.now();
@@ -135,7 +154,7 @@ function checkLimits(w: Watch, job: JobBody, status: string, waitingSince: numbe
       `job ${jobName} has been ${status} for ${since(waitingSince)} without starting ` +
         `(stuck limit ${formatDuration(stuckMs / 1000)}); it keeps waiting in Azure ML.`,
       [
-        ...quotaHints(scope, job.properties?.computeId),
+        ...quotaHints(scope, job.properties?.computeId, await workspaceRegion(w.arm, scope)),
         `To cancel it: ${cancelCommand(jobName, scope)}`,
         `Studio: ${w.studio}`,
       ],
@@ -171,7 +190,7 @@ async function pollUntilTerminal(w: Watch): Promise<string> {
     lastStatus = status;
     if (TERMINAL.has(status)) return status;
     waitingSince = WAITING.has(status) ? (waitingSince ?? Date.now()) : undefined;
-    checkLimits(w, job, status, waitingSince);
+    await checkLimits(w, job, status, waitingSince);
     await sleep(w.o.pollMs);
   }
 }

@@ -19,6 +19,15 @@ export async function trackingUri(arm: ArmClient, scope: WorkspaceScope): Promis
   return uri;
 }
 
+/** The workspace's region for a hint; undefined when it cannot be read (the hint then says `<region>`). */
+export async function workspaceRegion(arm: ArmClient, scope: WorkspaceScope): Promise<string | undefined> {
+  try {
+    return (await arm.get<{ location?: string }>(scope.workspaceId)).location;
+  } catch {
+    return undefined;
+  }
+}
+
 export interface MlflowMetric {
   key: string;
   value: number;

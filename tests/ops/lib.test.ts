@@ -371,9 +371,16 @@ describe("download and log helpers", () => {
   test("cancel command and quota hints", () => {
     const scope = parseWorkspaceChildId(`${WS_ID}/jobs/j1`, ["jobs"]);
     expect(cancelCommand("j1", scope)).toBe("az ml job cancel -n j1 -g rg1 -w ws1");
-    expect(quotaHints(scope, `${WS_ID}/computes/gpu1`).join("\n")).toContain(
-      "az ml compute show -n gpu1 -g rg1 -w ws1",
+    const hints = quotaHints(scope, `${WS_ID}/computes/gpu1`, "westeurope").join("\n");
+    expect(hints).toContain("az ml compute show -n gpu1 -g rg1 -w ws1");
+    // Azure ML's own quota (what clusters draw on), never the VM quota as something to run
+    expect(hints).toContain("az ml compute list-usage --location westeurope -o table");
+    expect(hints).toContain(
+      "/subscriptions/s1/providers/Microsoft.MachineLearningServices/locations/westeurope/usages?api-version=2025-12-01",
     );
+    expect(hints).toContain("Azure portal > Quotas > Machine learning");
+    expect(hints).not.toMatch(/^\s+az vm list-usage/m);
+    expect(quotaHints(scope, undefined).join("\n")).toContain("list-usage --location <region>");
   });
   test("durations", () => {
     expect(formatDuration(5)).toBe("5s");

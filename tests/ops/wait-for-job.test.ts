@@ -1,4 +1,4 @@
-import { FakeAzure } from "./fake/fakeAzure";
+import { FakeAzure, SUB } from "./fake/fakeAzure";
 import { runCli, startCli, waitFor, type CliResult } from "./fake/runCli";
 import { installMetrics, installWorkspace, JOB, JOB_ID, jobBody, RG, STUDIO, WS } from "./scenarios";
 
@@ -113,14 +113,21 @@ test("job canceled, no log exposed: says how to get the logs by hand", async () 
   expect(r.stderr).toContain(`Studio: ${STUDIO}`);
 });
 
-test("job stuck queued: fails after the stuck limit with a quota hint; the job is left alone", async () => {
+test("job stuck queued: fails after the stuck limit with Azure ML quota hints; the job is left alone", async () => {
   fake.sequence("GET", JOB_ID, [jobBody("NotStarted"), jobBody("Queued")]);
+  installWorkspace(fake); // its region goes into the hints
   const r = await wait(["--stuck-timeout-minutes", "0.01"]);
   expect(r.code).toBe(1);
   expect(r.json).toMatchObject({ jobName: JOB, status: "Queued" });
   expect(r.stderr).toMatch(new RegExp(`job ${JOB} has been Queued for \\d+s without starting`));
-  expect(r.stderr).toContain("GPU quota");
-  expect(r.stderr).toContain(`az ml compute list-usage -g ${RG} -w ${WS}`);
+  expect(r.stderr).toContain("no Azure ML quota for its");
+  expect(r.stderr).toContain("  az ml compute list-usage --location eastus -o table\n");
+  expect(r.stderr).toContain(
+    `az rest --method get --url "/subscriptions/${SUB}/providers/Microsoft.MachineLearningServices/locations/eastus/usages?api-version=2025-12-01"`,
+  );
+  expect(r.stderr).toContain("Azure portal > Quotas > Machine learning");
+  expect(r.stderr).toContain(`az ml compute show -n nc4t4abc -g ${RG} -w ${WS}`);
+  expect(r.stderr).not.toMatch(/^\s+az vm list-usage/m);
   expect(r.stderr).toContain(`az ml job cancel -n ${JOB} -g ${RG} -w ${WS}`);
   expect(fake.count("POST", /cancel/)).toBe(0);
 });
