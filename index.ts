@@ -106,8 +106,10 @@ const service = new OnlineService("online", {
   scoringCode: scoreCode,
   environment: inferenceEnv,
   ...cfg.serving,
+  rollout: cfg.rollout,
+  smokeMinAccuracy: cfg.sample.minAccuracy,
 });
-const sample = new SampleInvocation("sample", { workspace, service, ...cfg.sample });
+const sample = new SampleInvocation("sample", { service, ...cfg.sample });
 startPreflight(service.deploymentName);
 
 export const resourceGroupName = workspace.resourceGroupName;

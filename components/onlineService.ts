@@ -5,7 +5,12 @@ import { MlWorkspace } from "./mlWorkspace";
 import { RegisteredModel } from "./registeredModel";
 import { CodeAsset } from "./codeAsset";
 import { EnvironmentAsset } from "./environmentAsset";
-import type { DeploymentSettings, ServingSettings } from "../lib/config/schema";
+import type {
+  DeploymentSettings,
+  EndpointAuthMode,
+  RolloutSettings,
+  ServingSettings,
+} from "../lib/config/schema";
 import { deploymentName, endpointName } from "../lib/naming";
 import { hashValues } from "../lib/hashing";
 import { childName, legacyAliases } from "../lib/children";
@@ -19,6 +24,48 @@ export interface OnlineServiceArgs extends ServingSettings {
   readonly scoringCode: CodeAsset;
   /** The inference environment the deployment runs in. */
   readonly environment: EnvironmentAsset;
+  /** How a new deployment takes the traffic once its smoke test passed. */
+  readonly rollout: RolloutSettings;
+  /** Share of the sample digits the smoke test (and a canary's sample calls) must classify correctly. */
+  readonly smokeMinAccuracy: number;
+}
+
+/** Real MNIST test digits and their labels (relative to the project root, where the steps run). */
+export const SAMPLE_REQUEST = "scoring/sample-request.json";
+export const SAMPLE_LABELS = "scoring/sample-labels.json";
+
+/**
+ * The endpoint key (Key auth) as a secret, for the steps that call the endpoint and for the stack output. Never
+ * fetched in preview: listKeys needs more than the Reader role a PR preview runs with, and preview must not show
+ * secrets. Tokens (AMLToken, AADToken) are not fetched here: they expire within hours and would change the steps'
+ * inputs on every run (so `up` would never be a no-op); each step asks for one itself when it runs.
+ */
+export function endpointKey(
+  authMode: EndpointAuthMode,
+  target: {
+    resourceGroupName: pulumi.Input<string>;
+    workspaceName: pulumi.Input<string>;
+    endpointName: pulumi.Input<string>;
+  },
+  opts: pulumi.InvokeOutputOptions,
+): pulumi.Output<string> | undefined {
+  if (authMode !== "Key") return undefined;
+  if (pulumi.runtime.isDryRun()) return pulumi.secret(pulumi.output(pulumi.unknown) as pulumi.Output<string>);
+  return pulumi.secret(ml.listOnlineEndpointKeysOutput(target, opts).apply((k) => k.primaryKey ?? ""));
+}
+
+/** The rollout step's flags: the mode, and the watch's limits when a canary or mirror watches. */
+export function rolloutFlags(r: RolloutSettings): string {
+  if (r.mode === "direct") return "--mode direct";
+  return [
+    `--mode ${r.mode}`,
+    `--percent ${r.percent}`,
+    `--watch-minutes ${r.watchMinutes}`,
+    `--max-error-rate ${r.maxErrorRate}`,
+    `--max-p95-ms ${r.maxP95Ms}`,
+    `--min-requests ${r.minRequests}`,
+    `--interval-seconds ${r.intervalSeconds}`,
+  ].join(" ");
 }
 
 /** What defines a deployment: any change rolls out as a new deployment (blue/green), never an in-place edit. */
@@ -36,12 +83,24 @@ export function deploymentHash(parts: {
 }
 
 /**
- * A managed online endpoint, a deployment of the registered model with the scoring code and inference
- * environment, and a traffic step giving that deployment 100 %. The endpoint is declared without traffic: it
- * cannot name a deployment that does not exist yet, and a plain endpoint PUT would reset traffic to 0.
+ * A managed online endpoint and a safe rollout of each new deployment of the registered model:
+ *   1. the deployment is created beside the one serving (0 % traffic);
+ *   2. a smoke step sends the sample digits to it directly (`azureml-model-deployment` header): if it answers
+ *      wrongly or fails, `up` fails with the table and the deployment's log tail, and no traffic moves;
+ *   3. the rollout step gives it the traffic: at once (direct), or as a watched canary (a share of live traffic) or
+ *      mirror (a copy of it), rolled back automatically when error rate or latency break the limits;
+ *   4. a retirement step deletes the previous deployments once the new one holds 100 % and has passed.
+ * The endpoint is declared without traffic: it cannot name a deployment that does not exist yet, and a plain
+ * endpoint PUT would reset traffic to 0.
  */
 export class OnlineService extends pulumi.ComponentResource {
   readonly authMode: ServingSettings["authMode"];
+  /** The endpoint key (Key auth only), secret. */
+  readonly key?: pulumi.Output<string>;
+  /** Its delete is never needed: done once the new deployment answered the sample digits correctly. */
+  readonly smoke: command.local.Command;
+  /** Done once the previous deployments are gone. */
+  readonly retirement: command.local.Command;
   readonly endpoint: ml.OnlineEndpoint;
   readonly deployment: ml.OnlineDeployment;
   readonly deploymentName: string;
@@ -93,6 +152,11 @@ export class OnlineService extends pulumi.ComponentResource {
     this.endpointId = this.endpoint.id;
     this.scoringUri = this.endpoint.properties.apply((p) => p.scoringUri ?? "");
     this.swaggerUri = this.endpoint.properties.apply((p) => p.swaggerUri ?? "");
+    this.key = endpointKey(
+      args.authMode,
+      { resourceGroupName: rg, workspaceName: ws.workspaceName, endpointName: this.endpointName },
+      { parent: this },
+    );
 
     const s: DeploymentSettings = args.settings;
     this.deploymentName = deploymentName(
@@ -154,12 +218,37 @@ export class OnlineService extends pulumi.ComponentResource {
         dependsOn: [this.endpoint, args.model.model],
         // Every change has a new name, so the new deployment is created beside the old one (no delete first).
         deleteBeforeReplace: false,
+        // Pulumi never deletes a deployment: the retirement step does, once the new one serves (a plain replace
+        // would delete the old one at the end of `up` even after a failed rollout, and a deployment with traffic
+        // cannot be deleted). The endpoint's delete takes the last one with it.
+        retainOnDelete: true,
         // Image build on first use + container start.
         customTimeouts: { create: "60m", update: "60m", delete: "30m" },
         aliases: legacy("deployment"),
       },
     );
     this.deploymentId = this.deployment.id;
+
+    // The steps that call the endpoint: key in their (secret) environment, tokens fetched inside.
+    const call = pulumi.interpolate`--uri ${this.scoringUri} --auth ${args.authMode} --request ${SAMPLE_REQUEST} --expected ${SAMPLE_LABELS} --min-accuracy ${args.smokeMinAccuracy}`;
+    const key = this.key;
+    const env = (extra: Record<string, string> = {}): pulumi.Input<Record<string, pulumi.Input<string>>> =>
+      key
+        ? (pulumi.secret({ ...extra, ENDPOINT_KEY: key }) as unknown as pulumi.Output<Record<string, string>>)
+        : extra;
+    const target = pulumi.interpolate`--endpoint-id ${this.endpoint.id} --deployment ${this.deployment.name}`;
+
+    // Before any traffic moves: the new deployment alone. Retries ride out the 502s of a freshly started container.
+    this.smoke = new command.local.Command(
+      childName(name, "smoke"),
+      {
+        create: pulumi.interpolate`${TSX} ops/smoke-test.ts ${target} ${call} --retries 6`,
+        environment: env(),
+        logging: "stderr",
+        triggers: [this.deployment.id],
+      },
+      { parent: this, dependsOn: [this.deployment], additionalSecretOutputs: ["environment"] },
+    );
 
     // A new deployment (new id) replaces this step: the new step moves traffic to it, then the old step's delete
     // finds its deployment without traffic and does nothing. Any endpoint PUT from state zeroes traffic, so a
@@ -169,14 +258,30 @@ export class OnlineService extends pulumi.ComponentResource {
     this.live = new command.local.Command(
       childName(name, "traffic"),
       {
-        create: pulumi.interpolate`${TSX} ops/set-traffic.ts --endpoint-id ${this.endpoint.id} --deployment ${this.deployment.name}`,
+        create: pulumi.interpolate`${TSX} ops/rollout.ts ${target} ${rolloutFlags(args.rollout)} ${call}`,
         // Moves traffic off only if this deployment still holds it (a newer step may already have moved it).
-        delete: pulumi.interpolate`${TSX} ops/set-traffic.ts --endpoint-id ${this.endpoint.id} --deployment ${this.deployment.name} --delete`,
-        environment: { ENDPOINT_INPUTS_HASH: endpointInputsHash },
+        delete: pulumi.interpolate`${TSX} ops/rollout.ts ${target} --delete`,
+        environment: env({ ENDPOINT_INPUTS_HASH: endpointInputsHash }),
         logging: "stderr",
         triggers: [this.deployment.id],
       },
-      { parent: this, dependsOn: [this.deployment, this.endpoint], aliases: legacy("traffic") },
+      {
+        parent: this,
+        dependsOn: [this.smoke, this.endpoint],
+        aliases: legacy("traffic"),
+        additionalSecretOutputs: ["environment"],
+      },
+    );
+
+    // Only after the new deployment holds 100 % and has passed: the previous ones go (never one with traffic).
+    this.retirement = new command.local.Command(
+      childName(name, "retire"),
+      {
+        create: pulumi.interpolate`${TSX} ops/retire-deployments.ts --endpoint-id ${this.endpoint.id} --keep ${this.deployment.name}`,
+        logging: "stderr",
+        triggers: [this.deployment.id],
+      },
+      { parent: this, dependsOn: [this.live] },
     );
 
     this.registerOutputs({

@@ -384,6 +384,56 @@ export const SCHEMA = {
       read: (r: Reader, group: Record<string, unknown>) => readDeployment(r, group.workerCount as number),
     } satisfies Setting<DeploymentSettings>,
   },
+  rollout: {
+    mode: choice(
+      "rolloutMode",
+      "direct",
+      ["direct", "canary", "mirror"] as const,
+      "After the smoke test: direct (100 % at once), canary (a share of live traffic, watched) or mirror (a copy of live traffic, watched).",
+    ),
+    percent: integer(
+      "rolloutPercent",
+      10,
+      1,
+      99,
+      "Canary: share of live traffic (1-99); mirror: share of traffic copied (1-50, Azure's limit).",
+    ),
+    watchMinutes: integer(
+      "rolloutWatchMinutes",
+      10,
+      1,
+      720,
+      "Canary/mirror: minutes the new deployment is watched before it gets 100 % (1-720).",
+    ),
+    maxErrorRate: decimal(
+      "rolloutMaxErrorRate",
+      0.01,
+      0,
+      1,
+      "Canary/mirror: roll back above this share of 5xx answers (and on any failed sample call), in (0, 1].",
+    ),
+    maxP95Ms: integer(
+      "rolloutMaxP95Ms",
+      1000,
+      1,
+      180000,
+      "Canary/mirror: roll back when the new deployment's p95 latency exceeds this many milliseconds.",
+    ),
+    minRequests: integer(
+      "rolloutMinRequests",
+      20,
+      0,
+      1000000,
+      "Canary/mirror: the error rate is judged once the new deployment has served this many requests.",
+    ),
+    intervalSeconds: integer(
+      "rolloutIntervalSeconds",
+      30,
+      5,
+      600,
+      "Canary/mirror: seconds between checks (a sample call to the new deployment and a read of its metrics).",
+    ),
+  },
   preflight: {
     checks: flag(
       "preflightChecks",
@@ -416,6 +466,7 @@ export type InferenceSettings = ValuesOf<Schema["inference"]>;
 export type ServingSettings = ValuesOf<Schema["serving"]>;
 export type SampleSettings = ValuesOf<Schema["sample"]>;
 export type PreflightSettings = ValuesOf<Schema["preflight"]>;
+export type RolloutSettings = ValuesOf<Schema["rollout"]>;
 
 /** The defaults of every group, for readers outside the program (local run, benchmarks). */
 export const DEFAULTS = Object.fromEntries(

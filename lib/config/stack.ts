@@ -7,6 +7,7 @@ import {
   type InferenceSettings,
   type ModelSettings,
   type PreflightSettings,
+  type RolloutSettings,
   SCHEMA,
   type SampleSettings,
   type Schema,
@@ -36,6 +37,7 @@ export interface StackConfig {
   readonly serving: ServingSettings;
   readonly sample: SampleSettings;
   readonly preflight: PreflightSettings;
+  readonly rollout: RolloutSettings;
 }
 
 function readGroup<G extends Record<string, Setting<unknown>>>(r: Reader, group: G): ValuesOf<G> {
@@ -85,6 +87,14 @@ function checkCombinations(r: Reader, cfg: StackConfig): void {
           "names a tag that moves: pin a dated tag or a digest (or set allowFloatingImageTags: true)",
         );
     }
+  }
+  // Azure mirrors at most 50 % of an endpoint's traffic.
+  if (cfg.rollout.mode === "mirror" && cfg.rollout.percent > 50) {
+    r.fail(
+      SCHEMA.rollout.percent.key,
+      String(cfg.rollout.percent),
+      "must be at most 50 with rolloutMode mirror",
+    );
   }
   const s = cfg.serving;
   if (s.settings.probeTimeoutSeconds > s.settings.probePeriodSeconds) {

@@ -11,8 +11,8 @@
 //     removed or its triggers change;
 //   - the CLIs the steps run behave as specified and tested against the fake ARM (tests/ops): ensure-code/-environment
 //     reuse an existing version and otherwise register it (uploading files for code), submit-job reuses a Completed
-//     job of the same run hash and otherwise submits one under a fresh name, delete-compute and purge-workspace
-//     remove what they name.
+//     job of the same run hash and otherwise submits one under a fresh name, retire-deployments deletes the
+//     endpoint's other deployments, delete-compute and purge-workspace remove what they name.
 import { createHash } from "crypto";
 
 interface StateEntry {
@@ -118,6 +118,23 @@ export class SubscriptionModel {
         this.log.push(`register ${id}`);
       }
       return JSON.stringify({ id, name: arg("name"), version: arg("version"), reused });
+    }
+    if (create.includes("ops/retire-deployments.ts")) {
+      const endpoint = arg("endpoint-id");
+      const keep = `${endpoint}/deployments/${arg("keep")}`;
+      const retired = [...this.existing].filter(
+        (id) => id.startsWith(`${endpoint}/deployments/`) && id !== keep,
+      );
+      for (const id of retired) {
+        this.existing.delete(id);
+        this.log.push(`delete ${id}`);
+      }
+      return JSON.stringify({
+        endpoint,
+        kept: arg("keep"),
+        deleted: retired.map((id) => id.split("/").pop()),
+        skipped: [],
+      });
     }
     if (create.includes("ops/submit-job.ts")) {
       const ws = arg("workspace-id");

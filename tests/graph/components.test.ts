@@ -83,8 +83,10 @@ function pipeline(n: string, workspace?: MlWorkspace) {
     scoringCode: score,
     environment: env,
     ...cfg.serving,
+    rollout: cfg.rollout,
+    smokeMinAccuracy: cfg.sample.minAccuracy,
   });
-  const sample = new SampleInvocation(name("sample"), { workspace: ws, service, ...cfg.sample });
+  const sample = new SampleInvocation(name("sample"), { service, ...cfg.sample });
   ids = [...ids, gpu.computeId, env.environmentId, code.codeId, model.modelId, service.deploymentId];
   return { ws, sample };
 }

@@ -101,6 +101,21 @@ function commandStdout(create: string): string {
       JSON.stringify({ jobName, status: "Completed", testAccuracy: TEST_ACCURACY, elapsedSeconds: 600 }),
     ].join("\n");
   }
+  if (create.includes("ops/smoke-test.ts")) {
+    const deployment = /--deployment (\S+)/.exec(create)?.[1];
+    return JSON.stringify({ total: 20, correct: 20, accuracy: 1, latencyMs: 40.1, passed: true, deployment });
+  }
+  if (create.includes("ops/rollout.ts")) {
+    const deployment = /--deployment (\S+)/.exec(create)?.[1] ?? "";
+    const mode = /--mode (\S+)/.exec(create)?.[1];
+    return JSON.stringify({
+      endpoint: "mnist",
+      deployment,
+      mode,
+      traffic: { [deployment]: 100 },
+      rolledBack: false,
+    });
+  }
   if (create.includes("ops/invoke.ts")) {
     return JSON.stringify({ total: 20, correct: 20, accuracy: 1, latencyMs: 42.5, passed: true });
   }

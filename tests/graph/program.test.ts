@@ -236,16 +236,38 @@ describe("components", () => {
     expect(r.customTimeouts?.create).toBe("60m");
   });
 
-  test("traffic step sets 100 % through ops/set-traffic.ts and clears it on delete", () => {
+  test("smoke step: the sample digits sent to the new deployment alone, before any traffic moves", () => {
+    const r = cmd("online-smoke");
+    const c = obj(r);
+    expect(c.create).toMatch(
+      /^node_modules\/\.bin\/tsx ops\/smoke-test\.ts --endpoint-id \/subscriptions\/.+\/onlineEndpoints\/mnist-dev-\w+ --deployment d-[0-9a-f]{12} --uri https:\/\/.+\/score --auth Key --request scoring\/sample-request\.json --expected scoring\/sample-labels\.json --min-accuracy 1 --retries 6$/,
+    );
+    expect(c.environment).toEqual({ ENDPOINT_KEY: MOCK_KEY });
+    expect(pulumi.runtime.isRpcSecret(r.object.environment)).toBe(true);
+    expect(r.propertyDependencies.triggers).toEqual([one(h, `${ML}:OnlineDeployment`).urn]);
+  });
+
+  test("rollout step gives the smoke-tested deployment the traffic (direct by default) and clears it on delete", () => {
     const t = obj(cmd("online-traffic"));
     expect(t.create).toMatch(
-      /^node_modules\/\.bin\/tsx ops\/set-traffic\.ts --endpoint-id \/subscriptions\/.+ --deployment d-[0-9a-f]{12}$/,
+      /^node_modules\/\.bin\/tsx ops\/rollout\.ts --endpoint-id \/subscriptions\/.+ --deployment d-[0-9a-f]{12} --mode direct --uri /,
     );
-    expect(t.delete).toBe(`${t.create} --delete`);
+    expect(t.delete).toMatch(
+      /^node_modules\/\.bin\/tsx ops\/rollout\.ts --endpoint-id \/subscriptions\/.+ --deployment d-[0-9a-f]{12} --delete$/,
+    );
     // Replaced (new step, then old step's conditional delete) only for a new deployment; endpoint input changes
     // re-run it as an update through this hash.
     expect(t.triggers).toEqual([expect.stringMatching(/\/deployments\/d-[0-9a-f]{12}$/)]);
     expect(t.environment.ENDPOINT_INPUTS_HASH).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  test("retirement: the previous deployments go once the new one holds the traffic; Pulumi never deletes one", () => {
+    const retire = obj(cmd("online-retire"));
+    expect(retire.create).toMatch(
+      /^node_modules\/\.bin\/tsx ops\/retire-deployments\.ts --endpoint-id \/subscriptions\/.+\/onlineEndpoints\/mnist-dev-\w+ --keep d-[0-9a-f]{12}$/,
+    );
+    expect(retire.delete).toBeUndefined();
+    expect(one(h, `${ML}:OnlineDeployment`).retainOnDelete).toBe(true);
   });
 
   test("sample invocation calls the scoring URI through traffic, key only in its environment", () => {
@@ -261,7 +283,7 @@ describe("components", () => {
 });
 
 describe("dependency chain", () => {
-  test("assets → submit → wait → model → deployment → traffic → sample invocation", () => {
+  test("assets → submit → wait → model → deployment → smoke → traffic → sample invocation; retire after traffic", () => {
     expect(dependsOn(cmd("training-submit"), cmd("train-code-ensure"))).toBe(true);
     expect(dependsOn(cmd("training-submit"), cmd("training-env-ensure"))).toBe(true);
     expect(dependsOn(cmd("training-submit"), one(h, `${ML}:Compute`))).toBe(true);
@@ -272,15 +294,20 @@ describe("dependency chain", () => {
       cmd("training-wait"),
       one(h, `${ML}:ModelVersion`),
       one(h, `${ML}:OnlineDeployment`),
+      cmd("online-smoke"),
       cmd("online-traffic"),
       cmd("sample-invoke"),
     ];
     for (let i = 1; i < chain.length; i++) {
       expect([chain[i].name, dependsOn(chain[i], chain[i - 1])]).toEqual([chain[i].name, true]);
     }
-    // The model waits for the wait step explicitly, not just through the job name.
+    // The model waits for the wait step explicitly, not just through the job name; the smoke step precedes the
+    // traffic step explicitly; the sample call waits for the traffic.
     expect(chain[2].dependencies).toContain(chain[1].urn);
     expect(chain[5].dependencies).toContain(chain[4].urn);
+    expect(chain[6].dependencies).toContain(chain[5].urn);
+    // The old deployment's removal comes after the new one's traffic.
+    expect(cmd("online-retire").dependencies).toContain(cmd("online-traffic").urn);
   });
 
   test("the traffic step depends on the endpoint too; triggers re-run it on deployment changes", () => {
@@ -384,7 +411,11 @@ describe("outputs and secrets", () => {
   test("the key appears nowhere else: not on command lines, not in other outputs", () => {
     for (const r of h.registrations) {
       const plain = { ...r.object };
-      if (r.name === "sample-invoke") delete plain.environment;
+      // The steps that call the endpoint carry it in their environment, which is a secret.
+      if (["sample-invoke", "online-smoke", "online-traffic"].includes(r.name)) {
+        expect(pulumi.runtime.isRpcSecret(r.object.environment)).toBe(true);
+        delete plain.environment;
+      }
       expect([r.name, JSON.stringify(unwrap(plain)).includes(MOCK_KEY)]).toEqual([r.name, false]);
     }
   });

@@ -144,6 +144,26 @@ describe("other configurations", () => {
     expect(inv.create).toMatch(/^node_modules\/\.bin\/tsx ops\/invoke\.ts .* --auth AADToken --endpoint-id /);
   });
 
+  test("canary rollout: the traffic step watches a share of live traffic with the configured limits", async () => {
+    const regs = await run({ rolloutMode: "canary", rolloutPercent: "20", rolloutWatchMinutes: "15" });
+    const t = obj(find(regs, "command:local:Command", "online-traffic")[0]);
+    expect(t.create).toContain(
+      "--mode canary --percent 20 --watch-minutes 15 --max-error-rate 0.01 --max-p95-ms 1000 --min-requests 20 --interval-seconds 30",
+    );
+    // The smoke step runs first in every mode.
+    expect(find(regs, "command:local:Command", "online-smoke")).toHaveLength(1);
+  });
+
+  test("mirror rollout: at most 50 % can be mirrored", async () => {
+    const regs = await run({ rolloutMode: "mirror", rolloutPercent: "50" });
+    expect(obj(find(regs, "command:local:Command", "online-traffic")[0]).create).toContain(
+      "--mode mirror --percent 50",
+    );
+    expect(load({ rolloutMode: "mirror", rolloutPercent: "60" })).toThrow(
+      'azure-ml-mnist:rolloutPercent = "60" is invalid: must be at most 50 with rolloutMode mirror',
+    );
+  });
+
   test("deployment settings from config reach the deployment", async () => {
     const regs = await run({
       instanceType: "Standard_F4s_v2",
