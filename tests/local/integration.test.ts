@@ -120,6 +120,18 @@ test("exit code follows the accuracy threshold", async () => {
   expect(at.code).toBe(0);
 });
 
+test("GET /swagger.json serves the contract shipped in scoring/ (app root = the scoring folder, as in Azure)", async () => {
+  const base = server!.scoringUri.replace(/\/score$/, "");
+  for (const [query, file] of [
+    ["", "swagger2.json"],
+    ["?version=3", "swagger3.json"],
+  ]) {
+    const res = await fetch(`${base}/swagger.json${query}`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual(JSON.parse(readFileSync(path.join(ROOT, "scoring", file), "utf8")));
+  }
+});
+
 test("a malformed request: the server's 400 and its error are shown, exit 2", async () => {
   const bad = path.join(tmp, "bad-request.json");
   const labels = path.join(tmp, "bad-labels.json");
@@ -167,6 +179,10 @@ test("npm run local -- --skip-train serves the latest registered model and write
   // 100 % of the sample digits or a non-zero exit.
   expect(r.code).toBe(s.sample_correct === s.sample_total ? 0 : 1);
   expect(r.stdout).toMatch(/stop: azmlinfsrv \(pid \d+\)/);
+  // last, how to look at the runs: the MLflow UI on this state folder's store
+  expect(r.stdout.trimEnd().split("\n").pop()).toBe(
+    `  MLFLOW_ALLOW_FILE_STORE=true .venv/bin/mlflow ui --backend-store-uri file://${stateDir}/mlruns`,
+  );
   // and the port is free again: the server was stopped.
   expect(await isPortFree(port)).toBe(true);
 });

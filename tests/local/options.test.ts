@@ -1,7 +1,9 @@
 import { UsageError } from "../../lib/cli/errors";
+import { DEFAULTS } from "../../lib/config/schema";
 import { parseRunLocalArgs, parseServeArgs, trainArgs } from "../../local/options";
 import { isNoise, lineSplitter, parseResultLine } from "../../local/proc";
 import { formatSummaryBlock, runStamp, summarize, type Summary } from "../../local/run-local";
+import { mlflowStoreUri, mlflowUiCommand } from "../../local/paths";
 import { curlExample } from "../../local/serve";
 import { isListening, isPortFree, loopbackBootstrap, scoringUriFor, serverCommand } from "../../local/server";
 import * as net from "node:net";
@@ -18,13 +20,18 @@ describe("npm run local flags", () => {
       trainLimit: undefined,
       port: 5001,
       host: "127.0.0.1",
-      workers: 1,
+      workers: 2, // the cloud's serving.workerCount: local serves like the cloud
       keepServing: false,
       skipTrain: false,
       modelName: "mnist-cnn",
       healthTimeoutSeconds: 180,
       verbose: false,
     });
+  });
+  test("model name and workers default to the stack config's (one schema)", () => {
+    const o = parseRunLocalArgs([])!;
+    expect([o.modelName, o.workers]).toEqual([DEFAULTS.model.modelName, DEFAULTS.serving.workerCount]);
+    expect(parseServeArgs([])).toMatchObject({ modelName: o.modelName, workers: o.workers });
   });
   test("all flags, and the training pass-through", () => {
     // the training flags, passed through to training/app.py as given
@@ -37,7 +44,7 @@ describe("npm run local flags", () => {
       "--port",
       "5099",
       "--workers",
-      "2",
+      "3",
       "--keep-serving",
       "--host",
       "0.0.0.0",
@@ -48,7 +55,7 @@ describe("npm run local flags", () => {
       learningRate: 0.002,
       seed: 7,
       port: 5099,
-      workers: 2,
+      workers: 3,
       keepServing: true,
     });
     expect(trainArgs(o!, "/data/mnist.npz", "/out")).toEqual([
@@ -91,7 +98,7 @@ describe("npm run local flags", () => {
       version: "3",
       port: 6000,
       host: "127.0.0.1",
-      workers: 1,
+      workers: 2,
       healthTimeoutSeconds: 180,
     });
   });
@@ -121,7 +128,9 @@ describe("server command", () => {
       "--worker_count",
       "2",
     ]);
-    expect(c.env).toEqual({ WORKER_COUNT: "2" });
+    // the app root is the scoring folder, as in Azure: azmlinfsrv then serves its swagger*.json
+    expect(c.env).toEqual({ WORKER_COUNT: "2", AML_APP_ROOT: path.resolve("scoring") });
+    expect(serverCommand({ ...spec, appRoot: "/app" }).env.AML_APP_ROOT).toBe("/app");
   });
   test("0.0.0.0: the azmlinfsrv script unchanged", () => {
     const c = serverCommand({ ...spec, host: "0.0.0.0" });
@@ -237,5 +246,19 @@ describe("misc pure helpers", () => {
       kept_serving: false,
       timings,
     });
+  });
+});
+
+describe("MLflow store", () => {
+  test("one store URI for training and the UI command, under the state folder", () => {
+    const uri = mlflowStoreUri({ MNIST_LOCAL_DIR: "/srv/my state" });
+    expect(uri).toBe("file:///srv/my%20state/mlruns");
+    expect(mlflowUiCommand(uri)).toBe(
+      `MLFLOW_ALLOW_FILE_STORE=true .venv/bin/mlflow ui --backend-store-uri ${uri}`,
+    );
+    // a database store needs no file-store opt-in
+    expect(mlflowUiCommand("sqlite:///x/mlflow.db")).toBe(
+      ".venv/bin/mlflow ui --backend-store-uri sqlite:///x/mlflow.db",
+    );
   });
 });
