@@ -1,6 +1,7 @@
 /**
- * npm run invoke -- --uri URL [--key KEY] [--request FILE] [--expected FILE] [--min-accuracy F]
- *                   [--deployment NAME] [--json] [--timeout-seconds N] [--retries N] [--retry-delay-seconds F]
+ * npm run invoke -- --uri URL [--auth Key|AMLToken|AADToken] [--endpoint-id ID] [--arm-endpoint URL] [--key KEY]
+ *                   [--request FILE] [--expected FILE] [--min-accuracy F] [--deployment NAME] [--json]
+ *                   [--timeout-seconds N] [--retries N] [--retry-delay-seconds F]
  * The invocation client as a CLI (the graph's sample invocation runs it with --json); the logic is lib/invoke.ts
  * (see INVOKE_USAGE there). Never prints the key.
  */
