@@ -151,23 +151,23 @@ class Workers:
     def describe(self, hp: Hyperparameters) -> dict:
         """model_meta.json's `distribution`: how many trained, and the effective global batch and learning rate."""
         replicas = self.strategy.num_replicas_in_sync if self.strategy else 1  # one per worker on 1-GPU or CPU nodes
-        per_replica = hp.batch_size / replicas
         return {
             "strategy": "MultiWorkerMirroredStrategy" if self.strategy else None,
             "workers": self.count,
             "replicas": replicas,
             "global_batch_size": hp.batch_size,
-            "per_replica_batch_size": int(per_replica) if per_replica.is_integer() else round(per_replica, 2),
+            "per_replica_batch_size": hp.batch_size // replicas,
             "learning_rate": hp.learning_rate,
             "learning_rate_rule": LEARNING_RATE_RULE,
         }
 
 
-def select_workers() -> Workers:
+def select_workers(batch_size: int) -> Workers:
     """No TF_CONFIG (or a cluster of one): a plain single process. Otherwise, as Azure ML's TensorFlow distribution sets
     it on each node, e.g. {"cluster": {"worker": ["host0:2222", "host1:2222"]}, "task": {"type": "worker", "index": 0}}:
     MultiWorkerMirroredStrategy, whose chief is worker 0 (or a "chief" task). Must run before any other TensorFlow op.
-    Raises ClusterError for a TF_CONFIG it cannot use."""
+    Raises ClusterError for a TF_CONFIG it cannot use, or a global batch that does not split evenly over the replicas
+    (Keras' fit() fails on unequal shares)."""
     raw = os.environ.get("TF_CONFIG", "").strip()
     if not raw:
         return Workers()
@@ -186,7 +186,11 @@ def select_workers() -> Workers:
     if count == 1:
         return Workers()
     global_index = index if kind == "chief" else len(chiefs) + index
-    return Workers(count=count, index=global_index, chief=global_index == 0, strategy=multi_worker_strategy())
+    strategy = multi_worker_strategy()
+    if batch_size % strategy.num_replicas_in_sync:
+        raise ClusterError(f"--batch-size {batch_size} does not split evenly over the {strategy.num_replicas_in_sync} "
+                           f"replicas of {count} workers: use a multiple of {strategy.num_replicas_in_sync}")
+    return Workers(count=count, index=global_index, chief=global_index == 0, strategy=strategy)
 
 
 def multi_worker_strategy():
@@ -194,7 +198,8 @@ def multi_worker_strategy():
 
     Keras 3 (3.15.1 included) asks MultiWorkerMirroredStrategy.reduce() for what it rejects (keras-team/keras#20585):
     the first batch as a tuple (x, y), only to learn its shapes, and every step's scalar metrics with axis=0. Here a
-    tuple is reduced element by element and a scalar across the workers: the mean over workers that Keras wants.
+    tuple gives this worker's own part of the batch (no all-reduce: the parts of a global batch that does not divide
+    evenly differ in size) and a scalar is averaged across the workers (axis=None), the mean Keras wants.
     tests/python/test_distributed.py trains two workers with it.
     """
     import tensorflow as tf
@@ -202,7 +207,7 @@ def multi_worker_strategy():
     class KerasMultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
         def reduce(self, reduce_op, value, axis):
             if isinstance(value, (tuple, list, dict)):
-                return tf.nest.map_structure(lambda v: self.reduce(reduce_op, v, axis), value)
+                return tf.nest.map_structure(lambda v: self.experimental_local_results(v)[0], value)
             if axis is not None and self.experimental_local_results(value)[0].shape.rank == 0:
                 axis = None
             return super().reduce(reduce_op, value, axis)
@@ -480,7 +485,7 @@ def main(argv: list[str] | None = None, extra_callbacks: Callable[[Splits, objec
         splits = prepare_data(args.data, hp)
         output_dir = args.output_dir.resolve()
         output_dir.mkdir(parents=True, exist_ok=True)
-        workers = select_workers()
+        workers = select_workers(hp.batch_size)
     except (DataError, ClusterError) as ex:
         print(f"app.py: error: {ex}", file=sys.stderr)
         return 1

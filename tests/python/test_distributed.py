@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -166,10 +167,10 @@ def test_the_saved_model_classifies_like_the_single_process_one(two_workers, tra
 
 def test_without_tf_config_it_is_a_plain_single_process(monkeypatch):
     monkeypatch.delenv("TF_CONFIG", raising=False)
-    assert app.select_workers() == app.Workers(count=1, index=0, chief=True, strategy=None)
+    assert app.select_workers(32) == app.Workers(count=1, index=0, chief=True, strategy=None)
     monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["h0:2222"]}, "task": {"type": "worker",
                                                                                               "index": 0}}))
-    assert app.select_workers() == app.Workers()  # a cluster of one is the same
+    assert app.select_workers(33) == app.Workers()  # a cluster of one is the same
 
 
 @pytest.mark.parametrize(("cluster", "task", "index", "chief"), [
@@ -179,9 +180,20 @@ def test_without_tf_config_it_is_a_plain_single_process(monkeypatch):
     ({"chief": ["c:1"], "worker": ["h0:1"]}, {"type": "worker", "index": 0}, 1, False),
 ])
 def test_worker_0_or_the_chief_task_is_the_chief(monkeypatch, cluster, task, index, chief):
-    monkeypatch.setattr(app, "multi_worker_strategy", lambda: "strategy")
+    strategy = SimpleNamespace(num_replicas_in_sync=2)
+    monkeypatch.setattr(app, "multi_worker_strategy", lambda: strategy)
     monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": task, "environment": "cloud"}))
-    assert app.select_workers() == app.Workers(count=2, index=index, chief=chief, strategy="strategy")
+    assert app.select_workers(32) == app.Workers(count=2, index=index, chief=chief, strategy=strategy)
+
+
+def test_the_global_batch_must_split_evenly_over_the_replicas(monkeypatch):
+    """TensorFlow would split 33 into 17 + 16, and Keras' fit() then fails inside the first step."""
+    monkeypatch.setattr(app, "multi_worker_strategy", lambda: SimpleNamespace(num_replicas_in_sync=2))
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["h0:1", "h1:1"]},
+                                                "task": {"type": "worker", "index": 1}}))
+    with pytest.raises(app.ClusterError, match="--batch-size 33 does not split evenly over the 2 replicas of 2 "
+                                               "workers: use a multiple of 2"):
+        app.select_workers(33)
 
 
 @pytest.mark.parametrize(("tf_config", "message"), [
@@ -193,7 +205,7 @@ def test_worker_0_or_the_chief_task_is_the_chief(monkeypatch, cluster, task, ind
 def test_an_unusable_tf_config_is_a_cluster_error(monkeypatch, tf_config, message):
     monkeypatch.setenv("TF_CONFIG", tf_config)
     with pytest.raises(app.ClusterError, match=message.replace("(", r"\(")):
-        app.select_workers()
+        app.select_workers(32)
 
 
 def test_an_unusable_tf_config_stops_the_script_before_tensorflow(data_dir, tmp_path):
