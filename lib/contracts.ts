@@ -94,3 +94,65 @@ export interface PreflightFailure {
   /** one line each, naming family, need, limit and how to get more (or the command that registers a provider) */
   problems: string[];
 }
+
+/** What ops/smoke-test.ts prints when the new deployment, called directly, answers the sample digits right. */
+export interface SmokeResult extends SampleResult {
+  /** the deployment called (with the `azureml-model-deployment` header, at whatever share of traffic it has) */
+  deployment: string;
+}
+
+/** What ops/smoke-test.ts prints (exit 1) when the check fails: what is known of the call, and why. */
+export interface SmokeFailure extends Partial<SampleResult> {
+  error: string;
+  deployment: string;
+  passed: false;
+}
+
+/** What the canary/mirror watch of ops/rollout.ts saw of the new deployment. */
+export interface RolloutWatch {
+  /** how long it watched */
+  minutes: number;
+  /** requests in the deployment's metrics over the watch, plus the sample calls */
+  requests: number;
+  /** 5xx answers in the metrics, plus the failed sample calls */
+  errors: number;
+  errorRate: number;
+  /** the worst minute's p95 latency in the metrics (ms); null when none arrived (metrics lag minutes) */
+  p95Ms: number | null;
+  sampleCalls: number;
+  sampleFailures: number;
+}
+
+/** What ops/rollout.ts prints; on failure (exit 1) the same fields plus `error` (see RolloutFailure). */
+export interface RolloutResult {
+  endpoint: string;
+  deployment: string;
+  /** the mode applied: `direct` also when canary/mirror was asked for but nothing served yet */
+  mode: "direct" | "canary" | "mirror";
+  /** the deployment(s) that served before, comma-separated; absent on a first deployment */
+  previous?: string;
+  /** the endpoint's traffic split after the step (deployment → percent) */
+  traffic: Record<string, number>;
+  /** the endpoint's mirror split after the step, for canary and mirror */
+  mirrorTraffic?: Record<string, number>;
+  /** canary and mirror: what the watch saw */
+  watched?: RolloutWatch;
+  /** true when a breach moved everything back to the previous deployment(s) */
+  rolledBack: boolean;
+}
+
+/** What ops/rollout.ts prints when it fails, a breach with rollback included. */
+export interface RolloutFailure extends Partial<RolloutResult> {
+  error: string;
+}
+
+/** What ops/retire-deployments.ts prints. */
+export interface RetireResult {
+  endpoint: string;
+  /** the deployment kept (`--keep`) */
+  kept: string;
+  /** deployments deleted (they held no live and no mirrored traffic) */
+  deleted: string[];
+  /** deployments left in place because they still hold live or mirrored traffic */
+  skipped: string[];
+}

@@ -1,4 +1,5 @@
-import { FakeAzure, type FakeReq } from "./fake/fakeAzure";
+import { FakeAzure } from "./fake/fakeAzure";
+import { FakeEndpoint } from "./fake/endpoints";
 import { runCli, type CliResult } from "./fake/runCli";
 import { WS_ID } from "./scenarios";
 
@@ -13,87 +14,18 @@ const EP_ID = `${WS_ID}/onlineEndpoints/${EP}`;
 const UAI =
   "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/ep-id";
 
-/** A managed online endpoint as ARM returns it (2025-12-01 shape, trimmed). */
-function endpoint(traffic: Record<string, number>, state = "Succeeded") {
-  return {
-    id: EP_ID,
-    name: EP,
-    type: "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
-    location: "eastus",
-    kind: "Managed",
-    tags: { stack: "dev" },
-    identity: {
-      type: "SystemAssigned,UserAssigned",
-      principalId: "p-1",
-      tenantId: "t-1",
-      userAssignedIdentities: { [UAI]: { principalId: "p-2", clientId: "c-2" } },
-    },
-    properties: {
-      authMode: "Key",
-      description: "MNIST digits",
-      publicNetworkAccess: "Enabled",
-      traffic,
-      mirrorTraffic: { dnew: 10 },
-      provisioningState: state,
-      scoringUri: `https://${EP}.eastus.inference.ml.azure.com/score`,
-      swaggerUri: `https://${EP}.eastus.inference.ml.azure.com/swagger.json`,
-      properties: { "azureml.onlineendpointid": "x" },
-    },
-    systemData: { createdAt: "2026-11-26T10:00:00Z" },
-  };
-}
-
 /**
- * Endpoint state: GET shows `shown`; a PUT is accepted (201 + Azure-AsyncOperation) and becomes visible on GET
- * only after `lag` further reads, as the service's eventually consistent read does.
+ * The endpoint (tests/ops/fake/endpoints.ts) with deployments dold and dnew, dnew mirrored at 10 %: a PUT is
+ * accepted (201 + Azure-AsyncOperation) and becomes visible on GET only after `lag` further reads.
  */
-function installEndpoint(initial: Record<string, number>, opts: { lag?: number; conflicts?: number } = {}) {
-  const state = {
-    shown: initial,
-    pending: undefined as Record<string, number> | undefined,
-    lagLeft: 0,
-    conflicts: opts.conflicts ?? 0,
-    puts: [] as FakeReq[],
-  };
-  fake.on("GET", EP_ID, () => {
-    if (state.pending) {
-      if (state.lagLeft-- <= 0) {
-        state.shown = state.pending;
-        state.pending = undefined;
-      } else return { status: 200, body: endpoint(state.shown, "Updating") };
-    }
-    return { status: 200, body: endpoint(state.shown) };
-  });
-  fake.on("PUT", EP_ID, (req) => {
-    state.puts.push(req);
-    if (state.conflicts-- > 0) {
-      return {
-        status: 409,
-        body: {
-          error: {
-            code: "Conflict",
-            message: `Endpoint ${EP} is in Updating state. Please retry once the operation completes.`,
-          },
-        },
-      };
-    }
-    const body = JSON.parse(req.body) as { properties: { traffic: Record<string, number> } };
-    state.pending = body.properties.traffic;
-    state.lagLeft = opts.lag ?? 0;
-    return {
-      status: 201,
-      headers: {
-        "azure-asyncoperation": `${fake.url}/subscriptions/x/providers/Microsoft.MachineLearningServices/locations/eastus/mfeOperationsStatus/op1?api-version=2025-12-01`,
-      },
-      body: endpoint(state.shown, "Updating"),
-    };
-  });
-  let polls = 0;
-  fake.on("GET", /mfeOperationsStatus\/op1$/, () => ({
-    status: 200,
-    body: { status: polls++ < 1 ? "InProgress" : "Succeeded" },
-  }));
-  return state;
+function installEndpoint(traffic: Record<string, number>, opts: { lag?: number; conflicts?: number } = {}) {
+  const deployments = { dold: "right", dnew: "right" } as const;
+  return new FakeEndpoint(fake, WS_ID, EP, {
+    traffic,
+    mirrorTraffic: { dnew: 10 },
+    deployments,
+    ...opts,
+  }).install();
 }
 
 async function setTraffic(args: string[]): Promise<CliResult> {
@@ -112,8 +44,8 @@ test("sets 100 % on the deployment, keeping the other fields, and waits out the 
   expect(r.code).toBe(0);
   expect(r.json).toEqual({ endpoint: EP, traffic: { dold: 0, dnew: 100 }, changed: true });
   expect(state.puts).toHaveLength(1);
-  const put = JSON.parse(state.puts[0].body);
-  expect(put).toMatchObject({ location: "eastus", kind: "Managed", tags: { stack: "dev" } });
+  const put = state.puts[0].body as { properties: object; identity: object };
+  expect(put).toMatchObject({ location: "westeurope", kind: "Managed", tags: { stack: "dev" } });
   expect(put.identity).toEqual({
     type: "SystemAssigned,UserAssigned",
     userAssignedIdentities: { [UAI]: {} },
@@ -153,7 +85,7 @@ test("--delete moves traffic off its deployment when it still holds it", async (
   const state = installEndpoint({ dnew: 100, dold: 0 });
   const r = await setTraffic(["--deployment", "dnew", "--delete"]);
   expect(r.code).toBe(0);
-  expect(JSON.parse(state.puts[0].body).properties.traffic).toEqual({ dold: 0 });
+  expect(state.puts[0].traffic).toEqual({ dold: 0 });
   expect(r.json).toEqual({ endpoint: EP, traffic: { dold: 0 }, changed: true });
 });
 
@@ -187,7 +119,7 @@ test("a PUT the service rejects fails with its message", async () => {
 
 test("a failed update operation fails with its error", async () => {
   installEndpoint({});
-  fake.on("GET", /mfeOperationsStatus\/op1$/, {
+  fake.on("GET", /mfeOperationsStatus\/ep-op$/, {
     status: 200,
     body: {
       status: "Failed",

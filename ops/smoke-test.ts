@@ -1,0 +1,98 @@
+/**
+ * smoke-test: calls a new online deployment directly, before any traffic moves to it, with the sample digits; all
+ * (or --min-accuracy of them) must come back right. Run by the graph between the deployment and the rollout.
+ *
+ *   tsx ops/smoke-test.ts --endpoint-id <ARM id> --deployment NAME --uri URL [--auth Key|AMLToken|AADToken]
+ *     [--request FILE] [--expected FILE] [--min-accuracy 1] [--timeout-seconds 60] [--retries 3]
+ *     [--retry-delay-seconds 2] [--log-lines 50] [--arm-endpoint URL]      (Key auth: key in env ENDPOINT_KEY)
+ *
+ * The `azureml-model-deployment: NAME` header reaches the deployment at 0 % traffic (Learn:
+ * how-to-safely-rollout-online-endpoints). Never touches traffic: a failure leaves the deployments serving now as
+ * they are. On failure: the invocation's table (digits, answers, latency), the deployment's log tail, exit 1.
+ * stdout: {"total","correct","accuracy","latencyMs","passed","deployment"} (SmokeResult).
+ */
+import { ArmClient, armEndpointFrom } from "../lib/cli/arm";
+import { usageLine, withFlags } from "../lib/cli/args";
+import { CliError } from "../lib/cli/errors";
+import { parseWorkspaceChildId, type ParsedId } from "../lib/cli/ids";
+import { log, writeResult } from "../lib/cli/log";
+import { runCli } from "../lib/cli/run";
+import type { SmokeFailure, SmokeResult } from "../lib/contracts";
+import {
+  logHints,
+  printLogTail,
+  SAMPLE_FLAGS,
+  sampleCall,
+  sampleFailure,
+  sampleOptions,
+} from "../lib/deploymentCheck";
+import type { InvokeOptions } from "../lib/invoke";
+
+const FLAGS = {
+  "endpoint-id": { type: "string", required: true, placeholder: "<ARM id>" },
+  deployment: { type: "string", required: true, placeholder: "NAME" },
+  ...SAMPLE_FLAGS,
+  uri: { type: "string", required: true, placeholder: "URL" },
+  "log-lines": { type: "number", integer: true, min: 0, max: 10000, default: 50 },
+  "arm-endpoint": { type: "string", placeholder: "URL" },
+} as const;
+
+const USAGE = usageLine("tsx ops/smoke-test.ts", FLAGS);
+
+export interface SmokeOptions {
+  endpoint: ParsedId;
+  deployment: string;
+  /** the invocation client's options, with the deployment header */
+  invoke: InvokeOptions;
+  logLines: number;
+  armEndpoint: string;
+}
+
+export const parseSmokeArgs = withFlags(FLAGS, (a): SmokeOptions => {
+  const endpoint = parseWorkspaceChildId(a["endpoint-id"], ["onlineEndpoints"]);
+  const armEndpoint = armEndpointFrom(a["arm-endpoint"]);
+  return {
+    endpoint,
+    deployment: a.deployment,
+    invoke: sampleOptions(a, { endpointId: endpoint.id, deployment: a.deployment, armEndpoint }),
+    logLines: a["log-lines"],
+    armEndpoint,
+  };
+});
+
+const round1 = (ms: number) => Math.round(ms * 10) / 10;
+
+/** Sample call to the deployment alone → pass: the result line; fail: table, log tail, exit 1. */
+export async function smokeTest(o: SmokeOptions): Promise<void> {
+  const { deployment, endpoint } = o;
+  log(
+    `smoke-test: calling deployment ${deployment} of endpoint ${endpoint.name} directly ` +
+      `(azureml-model-deployment header; traffic is not touched)`,
+  );
+  const { outcome, lines } = await sampleCall(o.invoke);
+  for (const l of lines) log(l);
+  const r = outcome.result;
+  if (outcome.exitCode === 0 && r) {
+    log(`smoke-test: deployment ${deployment} passed; it may take traffic`);
+    writeResult({ ...r, latencyMs: round1(r.latencyMs), deployment } satisfies SmokeResult);
+    return;
+  }
+  const why = sampleFailure(outcome, o.invoke.minAccuracy);
+  await printLogTail(new ArmClient(o.armEndpoint), endpoint, deployment, o.logLines);
+  const failure = {
+    ...r,
+    ...(r ? { latencyMs: round1(r.latencyMs) } : {}),
+    deployment,
+    passed: false,
+  } as const;
+  throw new CliError(
+    `smoke test of deployment ${deployment} failed: ${why}`,
+    ["No traffic was moved: whatever served before keeps serving.", ...logHints(endpoint, deployment)],
+    1,
+    failure satisfies Omit<SmokeFailure, "error">,
+  );
+}
+
+export const cli = { name: "smoke-test", usage: USAGE, parse: parseSmokeArgs, main: smokeTest };
+
+if (require.main === module) runCli(cli);

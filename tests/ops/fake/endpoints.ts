@@ -1,0 +1,275 @@
+/**
+ * A managed online endpoint for the fake ARM, with state: its traffic and mirror traffic, its deployments, every
+ * PUT and DELETE it received, and a scoring route that answers per deployment like scoring/score.py. Shapes: ML
+ * 2025-12-01 (OnlineEndpoints Get/CreateOrUpdate, OnlineDeployments List/Get/Delete/GetLogs examples). Its rules
+ * are the service's: traffic sums to 0 or 100, mirror to at most 50 ("Traffic values need to sum to utmost 50"),
+ * no deployment in both, and a deployment holding traffic cannot be deleted. Registered per test.
+ */
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import type { FakeAzure, FakeReq, FakeRes } from "./fakeAzure";
+import { REPO } from "./runCli";
+
+type Traffic = Record<string, number>;
+
+/** How a deployment answers the sample digits: all right, some wrong, or HTTP 500 (a crashing score.py). */
+export type Scoring = "right" | "wrong" | "error";
+
+export const LABELS: number[] = JSON.parse(
+  readFileSync(path.join(REPO, "scoring", "sample-labels.json"), "utf8"),
+);
+const ML = "Microsoft.MachineLearningServices";
+const UAI =
+  "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/ep-id";
+const sum = (t: Traffic) => Object.values(t).reduce((s, v) => s + v, 0);
+const badRequest = (message: string): FakeRes => ({
+  status: 400,
+  body: { error: { code: "BadArgument", message } },
+});
+
+export interface FakeEndpointOptions {
+  traffic: Traffic;
+  mirrorTraffic?: Traffic;
+  /** deployment → how it scores (default: every deployment named in traffic, "right") */
+  deployments?: Record<string, Scoring>;
+  /** GETs after a PUT that still show the old state ("Updating"), as the eventually consistent read does */
+  lag?: number;
+  /** PUTs answered 409 before one is accepted */
+  conflicts?: number;
+}
+
+export class FakeEndpoint {
+  readonly id: string;
+  /** the key the scoring route wants as `Authorization: Bearer <key>` (also the CLIs' ENDPOINT_KEY) */
+  readonly key = `ep-key-${randomBytes(12).toString("hex")}`;
+  traffic: Traffic;
+  mirrorTraffic: Traffic;
+  readonly deployments: Map<string, { scoring: Scoring; log: string }>;
+  /** the bodies of every PUT, accepted or not */
+  readonly puts: Array<{ traffic: Traffic; mirrorTraffic?: Traffic; body: Record<string, unknown> }> = [];
+  readonly deleted: string[] = [];
+  /** deployment (header) of every scoring call */
+  readonly scored: string[] = [];
+  private pending?: { traffic: Traffic; mirrorTraffic: Traffic; lagLeft: number };
+  private conflictsLeft: number;
+
+  constructor(
+    private readonly fake: FakeAzure,
+    workspaceId: string,
+    readonly name: string,
+    private readonly o: FakeEndpointOptions,
+  ) {
+    this.id = `${workspaceId}/onlineEndpoints/${name}`;
+    this.traffic = { ...o.traffic };
+    this.mirrorTraffic = { ...(o.mirrorTraffic ?? {}) };
+    const deps =
+      o.deployments ?? Object.fromEntries(Object.keys(o.traffic).map((d) => [d, "right" as Scoring]));
+    this.deployments = new Map(
+      Object.entries(deps).map(([d, scoring]) => [d, { scoring, log: logOf(d, scoring) }]),
+    );
+    this.conflictsLeft = o.conflicts ?? 0;
+    fake.extraSecrets.push(this.key);
+  }
+
+  get scoringUri(): string {
+    return `${this.fake.url}/score/${this.name}`;
+  }
+
+  /** The traffic of every PUT, in order. */
+  get putTraffic(): Traffic[] {
+    return this.puts.map((p) => p.traffic);
+  }
+
+  /** Every route of the endpoint, its deployments and its scoring URI. */
+  install(): this {
+    const f = this.fake;
+    f.on("GET", this.id, () => ({ status: 200, body: this.read() }));
+    f.on("PUT", this.id, (req) => this.put(req));
+    // the update operation: InProgress at its first poll, then Succeeded
+    let polls = 0;
+    f.on("GET", /\/mfeOperationsStatus\/ep-op$/, () => ({
+      status: 200,
+      body: { status: polls++ % 2 === 0 ? "InProgress" : "Succeeded" },
+    }));
+    f.on("GET", `${this.id}/deployments`, () => ({
+      status: 200,
+      body: { value: [...this.deployments.keys()].map((d) => this.deploymentBody(d)) },
+    }));
+    const one = new RegExp(`^${escape(this.id)}/deployments/([^/]+)$`, "i");
+    f.on("GET", one, (req) => this.getDeployment(one.exec(req.path)![1]));
+    f.on("DELETE", one, (req) => this.deleteDeployment(one.exec(req.path)![1]));
+    f.on("GET", /\/mfeOperationResults\/del-(.+)$/, (req) =>
+      this.deletionDone(req.path.split("del-").pop()!),
+    );
+    const logs = new RegExp(`^${escape(this.id)}/deployments/([^/]+)/getLogs$`, "i");
+    f.on("POST", logs, (req) => this.getLogs(logs.exec(req.path)![1], req));
+    f.on("POST", `/score/${this.name}`, (req) => this.score(req), { open: true });
+    return this;
+  }
+
+  /** The endpoint as GET shows it (2025-12-01 shape, trimmed). */
+  body(traffic = this.traffic, mirrorTraffic = this.mirrorTraffic, state = "Succeeded") {
+    return {
+      id: this.id,
+      name: this.name,
+      type: `${ML}/workspaces/onlineEndpoints`,
+      location: "westeurope",
+      kind: "Managed",
+      tags: { stack: "dev" },
+      identity: {
+        type: "SystemAssigned,UserAssigned",
+        principalId: "p-1",
+        tenantId: "t-1",
+        userAssignedIdentities: { [UAI]: { principalId: "p-2", clientId: "c-2" } },
+      },
+      properties: {
+        authMode: "Key",
+        description: "MNIST digits",
+        publicNetworkAccess: "Enabled",
+        traffic,
+        mirrorTraffic,
+        provisioningState: state,
+        scoringUri: `https://${this.name}.westeurope.inference.ml.azure.com/score`,
+        swaggerUri: `https://${this.name}.westeurope.inference.ml.azure.com/swagger.json`,
+        properties: { "azureml.onlineendpointid": "x" },
+      },
+      systemData: { createdAt: "2026-11-26T10:00:00Z" },
+    };
+  }
+
+  private read() {
+    const p = this.pending;
+    if (p && p.lagLeft-- > 0) return this.body(this.traffic, this.mirrorTraffic, "Updating");
+    if (p) {
+      this.traffic = p.traffic;
+      this.mirrorTraffic = p.mirrorTraffic;
+      this.pending = undefined;
+    }
+    return this.body();
+  }
+
+  /** What the service refuses in a PUT's traffic, or undefined. */
+  private refusal(traffic: Traffic, mirror: Traffic): string | undefined {
+    const unknown = [...Object.keys(traffic), ...Object.keys(mirror)].find((d) => !this.deployments.has(d));
+    if (unknown) return `Deployment ${unknown} not found in endpoint ${this.name}`;
+    if (sum(traffic) !== 0 && sum(traffic) !== 100) return "Traffic values need to sum to 0 or 100";
+    if (sum(mirror) > 50) return "Traffic values need to sum to utmost 50";
+    const both = Object.keys(mirror).find((d) => mirror[d] > 0 && (traffic[d] ?? 0) > 0);
+    if (both) return `Deployment ${both} cannot receive both live and mirror traffic`;
+    return undefined;
+  }
+
+  private put(req: FakeReq): FakeRes {
+    const body = JSON.parse(req.body) as { properties: { traffic?: Traffic; mirrorTraffic?: Traffic } };
+    const traffic = body.properties.traffic ?? {};
+    const mirrorTraffic = body.properties.mirrorTraffic ?? {};
+    this.puts.push({ traffic, mirrorTraffic: body.properties.mirrorTraffic, body });
+    if (this.conflictsLeft-- > 0) {
+      const message = `Endpoint ${this.name} is in Updating state. Please retry once the operation completes.`;
+      return { status: 409, body: { error: { code: "Conflict", message } } };
+    }
+    const refused = this.refusal(traffic, mirrorTraffic);
+    if (refused) return badRequest(refused);
+    this.pending = { traffic, mirrorTraffic, lagLeft: this.o.lag ?? 0 };
+    const op = `${this.fake.url}/subscriptions/x/providers/${ML}/locations/westeurope/mfeOperationsStatus/ep-op?api-version=2025-12-01`;
+    return {
+      status: 201,
+      headers: { "azure-asyncoperation": op },
+      body: this.body(this.traffic, this.mirrorTraffic, "Updating"),
+    };
+  }
+
+  private deploymentBody(d: string) {
+    return {
+      id: `${this.id}/deployments/${d}`,
+      name: d,
+      type: `${ML}/workspaces/onlineEndpoints/deployments`,
+      location: "westeurope",
+      kind: "Managed",
+      sku: { name: "Default", capacity: 1 },
+      properties: {
+        endpointComputeType: "Managed",
+        instanceType: "Standard_DS3_v2",
+        provisioningState: "Succeeded",
+      },
+    };
+  }
+
+  private getDeployment(d: string): FakeRes {
+    if (!this.deployments.has(d)) {
+      return {
+        status: 404,
+        body: { error: { code: "ResourceNotFound", message: `deployment ${d} not found` } },
+      };
+    }
+    return { status: 200, body: this.deploymentBody(d) };
+  }
+
+  private deleteDeployment(d: string): FakeRes {
+    if (!this.deployments.has(d)) return { status: 204 };
+    if ((this.traffic[d] ?? 0) > 0 || (this.mirrorTraffic[d] ?? 0) > 0) {
+      return badRequest(
+        `Deployment ${d} has traffic allocated and cannot be deleted; set its traffic to 0 first`,
+      );
+    }
+    const loc = `${this.fake.url}/subscriptions/x/providers/${ML}/locations/westeurope/mfeOperationResults/del-${d}?api-version=2025-12-01`;
+    return { status: 202, headers: { location: loc } };
+  }
+
+  /** The deletion's operation: done at its first poll, when the deployment goes. */
+  private deletionDone(d: string): FakeRes {
+    if (this.deployments.delete(d)) this.deleted.push(d);
+    delete this.traffic[d];
+    delete this.mirrorTraffic[d];
+    return { status: 200 };
+  }
+
+  private getLogs(d: string, req: FakeReq): FakeRes {
+    const dep = this.deployments.get(d);
+    if (!dep)
+      return { status: 404, body: { error: { code: "ResourceNotFound", message: `deployment ${d}` } } };
+    const ask = JSON.parse(req.body) as { containerType?: string; tail?: number };
+    if (ask.containerType !== "InferenceServer")
+      return badRequest(`unexpected containerType ${ask.containerType}`);
+    const lines = dep.log.split("\n");
+    return { status: 200, body: { content: lines.slice(-(ask.tail ?? lines.length)).join("\n") } };
+  }
+
+  /** score.py's answer for the deployment in the header (else the one with the most traffic). */
+  private score(req: FakeReq): FakeRes {
+    if (req.headers.authorization !== `Bearer ${this.key}`) {
+      return { status: 401, body: { message: "Key based authentication failed" } };
+    }
+    const header = req.headers["azureml-model-deployment"];
+    const d =
+      typeof header === "string" ? header : Object.entries(this.traffic).sort((a, b) => b[1] - a[1])[0]?.[0];
+    const dep = d === undefined ? undefined : this.deployments.get(d);
+    if (!dep) return { status: 404, body: { message: `No deployment ${d} in endpoint ${this.name}` } };
+    this.scored.push(d!);
+    if (dep.scoring === "error")
+      return { status: 500, body: { message: "An unexpected error occurred in scoring script." } };
+    const predictions = LABELS.map((l, i) => (dep.scoring === "wrong" && i % 2 === 1 ? (l + 1) % 10 : l));
+    const probabilities = predictions.map((p) =>
+      Array.from({ length: 10 }, (_, k) => (k === p ? 0.91 : 0.01)),
+    );
+    return { status: 200, body: { predictions, probabilities } };
+  }
+}
+
+function escape(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** An inference-server console log, with a traceback for a crashing deployment. */
+function logOf(d: string, scoring: Scoring): string {
+  const lines = Array.from(
+    { length: 80 },
+    (_, i) => `2026-11-26 10:00:${String(i % 60).padStart(2, "0")} INFO ${d} line ${i}`,
+  );
+  if (scoring === "error") {
+    lines.push("Traceback (most recent call last):", '  File "/var/azureml-app/score.py", line 61, in run');
+    lines.push("ValueError: cannot reshape array of size 783 into shape (28,28,1)");
+  }
+  return lines.join("\n");
+}
