@@ -1,7 +1,7 @@
 /**
  * The local model registry: .local/registry/<model-name>/<version>/ holds a model folder's files plus
  * model-version.json ({name, version, createdAt, source: {...}, files: [...]}), mirroring Azure ML model versions.
- * Local versions are 1, 2, 3, ...; versions downloaded from Azure (ops/download-model) keep their Azure version string.
+ * Local versions are 1, 2, 3, ...; versions downloaded from Azure (local/download-model.ts) keep their Azure version string.
  * "Latest" = newest createdAt. All helpers take the registry root explicitly so they work on any folder (tests: tmp).
  */
 import {
@@ -153,7 +153,7 @@ export interface RegisterOptions {
   name: string;
   /** Folder with the model files (e.g. the training output dir). */
   sourceDir: string;
-  /** Defaults to nextVersion(). ops/download-model passes the Azure version. */
+  /** Defaults to nextVersion(). local/download-model.ts passes the Azure version. */
   version?: string;
   source?: Record<string, unknown>;
   /** Which files of sourceDir to copy (relative paths); default: all. */
