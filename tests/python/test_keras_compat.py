@@ -34,8 +34,8 @@ import pytest
 from conftest import ROOT
 
 OLD_KERAS = (
-    "3.0.5",  # the Keras 3 line when TensorFlow 2.16.1 came out (TF 2.16 requires keras>=3.0.0, no upper bound)
-    "3.3.3",  # when TensorFlow 2.16.2 came out
+    "3.0.5",  # the newest Keras when TensorFlow 2.16.1 came out (2024-03-09); TF 2.16 requires keras>=3.0.0, no cap
+    "3.3.3",  # the newest from April to June 2024
     "3.9.0",  # pinned by a revision of the curated tensorflow-2.16-cuda12 environment
     "3.12.1",  # pinned by a later revision of it
 )
