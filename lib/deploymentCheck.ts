@@ -51,6 +51,8 @@ export interface SampleCall {
   outcome: InvokeOutcome;
   /** what the client printed: the request line, the table (digits, answers, confidence), latency, PASSED/FAILED */
   lines: string[];
+  /** why it failed, in one line; undefined when it passed */
+  failure?: string;
 }
 
 /** One sample call; the client's lines are kept for the caller to print (all of them, or only on failure). */
@@ -58,11 +60,12 @@ export async function sampleCall(opts: InvokeOptions): Promise<SampleCall> {
   const lines: string[] = [];
   const keep = (line: string) => lines.push(line);
   const outcome = await runInvoke({ ...opts, json: false }, { out: keep, info: keep, err: keep });
-  return { outcome, lines };
+  const passed = outcome.exitCode === 0 && outcome.result !== undefined;
+  return { outcome, lines, failure: passed ? undefined : sampleFailure(outcome, opts.minAccuracy) };
 }
 
 /** Why a sample call failed, in one line: the client's error, or the accuracy against its minimum. */
-export function sampleFailure(outcome: InvokeOutcome, minAccuracy: number): string {
+function sampleFailure(outcome: InvokeOutcome, minAccuracy: number): string {
   if (outcome.error) return outcome.error;
   const r = outcome.result;
   if (!r || r.accuracy === undefined) return "no result";
@@ -96,21 +99,21 @@ export async function deploymentLogTail(
   }
 }
 
-/** Prints the deployment's log tail under a heading (stderr), for a failed check. */
-export async function printLogTail(
+/**
+ * For a failed check: prints the deployment's log tail under a heading (stderr) and returns where to read more
+ * (the az commands), for the error's hints.
+ */
+export async function failureDetails(
   arm: ArmClient,
   endpoint: ParsedId,
   deployment: string,
   lines: number,
-): Promise<void> {
-  if (lines <= 0) return;
-  const got = await deploymentLogTail(arm, endpoint.id, deployment, lines);
-  log(`last ${lines} lines of deployment ${deployment}'s inference-server log:`);
-  for (const l of got) log(`  | ${l}`);
-}
-
-/** Where to read more of a deployment's logs (the az commands), for a failed check's hints. */
-export function logHints(endpoint: ParsedId, deployment: string): string[] {
+): Promise<string[]> {
+  if (lines > 0) {
+    const got = await deploymentLogTail(arm, endpoint.id, deployment, lines);
+    log(`last ${lines} lines of deployment ${deployment}'s inference-server log:`);
+    for (const l of got) log(`  | ${l}`);
+  }
   const az = `az ml online-deployment get-logs -n ${deployment} -e ${endpoint.name} ${azWorkspaceFlags(endpoint)}`;
   return [
     `More of the log: ${az} --lines 200`,

@@ -18,14 +18,7 @@ import { parseWorkspaceChildId, type ParsedId } from "../lib/cli/ids";
 import { log, writeResult } from "../lib/cli/log";
 import { runCli } from "../lib/cli/run";
 import type { SmokeFailure, SmokeResult } from "../lib/contracts";
-import {
-  logHints,
-  printLogTail,
-  SAMPLE_FLAGS,
-  sampleCall,
-  sampleFailure,
-  sampleOptions,
-} from "../lib/deploymentCheck";
+import { failureDetails, SAMPLE_FLAGS, sampleCall, sampleOptions } from "../lib/deploymentCheck";
 import type { InvokeOptions } from "../lib/invoke";
 
 const FLAGS = {
@@ -69,27 +62,26 @@ export async function smokeTest(o: SmokeOptions): Promise<void> {
     `smoke-test: calling deployment ${deployment} of endpoint ${endpoint.name} directly ` +
       `(azureml-model-deployment header; traffic is not touched)`,
   );
-  const { outcome, lines } = await sampleCall(o.invoke);
+  const { outcome, lines, failure } = await sampleCall(o.invoke);
   for (const l of lines) log(l);
   const r = outcome.result;
-  if (outcome.exitCode === 0 && r) {
+  if (failure === undefined && r) {
     log(`smoke-test: deployment ${deployment} passed; it may take traffic`);
     writeResult({ ...r, latencyMs: round1(r.latencyMs), deployment } satisfies SmokeResult);
     return;
   }
-  const why = sampleFailure(outcome, o.invoke.minAccuracy);
-  await printLogTail(new ArmClient(o.armEndpoint), endpoint, deployment, o.logLines);
-  const failure = {
+  const more = await failureDetails(new ArmClient(o.armEndpoint), endpoint, deployment, o.logLines);
+  const known = {
     ...r,
     ...(r ? { latencyMs: round1(r.latencyMs) } : {}),
     deployment,
     passed: false,
   } as const;
   throw new CliError(
-    `smoke test of deployment ${deployment} failed: ${why}`,
-    ["No traffic was moved: whatever served before keeps serving.", ...logHints(endpoint, deployment)],
+    `smoke test of deployment ${deployment} failed: ${failure}`,
+    ["No traffic was moved: whatever served before keeps serving.", ...more],
     1,
-    failure satisfies Omit<SmokeFailure, "error">,
+    known satisfies Omit<SmokeFailure, "error">,
   );
 }
 

@@ -147,6 +147,40 @@ export function rollbackTraffic(before: Traffic | undefined, dep: string): Traff
   return { ...trafficWithout(before, dep), [dep]: 0 };
 }
 
+/** The three writes of a watched rollout of `dep`: the split it is watched under, and what a pass or a breach sets. */
+export interface RolloutPlan {
+  stage: TrafficTarget;
+  pass: TrafficTarget;
+  rollback: TrafficTarget;
+}
+
+/**
+ * canary: `dep` takes `percent` of the live traffic; mirror: live traffic stays with what served (`dep` at 0, as a
+ * deployment cannot take both) and `dep` gets a copy of `percent` of it. A pass gives `dep` 100 % (and ends the
+ * mirror); a breach puts back what served before, `dep` at 0 and no mirror. Pure.
+ */
+export function rolloutPlan(
+  mode: "canary" | "mirror",
+  before: Traffic,
+  dep: string,
+  percent: number,
+): RolloutPlan {
+  const back = rollbackTraffic(before, dep);
+  const all = trafficAllTo(before, dep);
+  if (mode === "canary") {
+    return {
+      stage: { traffic: canaryTraffic(before, dep, percent) },
+      pass: { traffic: all },
+      rollback: { traffic: back },
+    };
+  }
+  return {
+    stage: { traffic: back, mirrorTraffic: { [dep]: percent } },
+    pass: { traffic: all, mirrorTraffic: {} },
+    rollback: { traffic: back, mirrorTraffic: {} },
+  };
+}
+
 export function sameTraffic(a: Traffic | undefined, b: Traffic): boolean {
   const keys = new Set([...Object.keys(a ?? {}), ...Object.keys(b)]);
   for (const k of keys) if ((a?.[k] ?? 0) !== (b[k] ?? 0)) return false;

@@ -1,4 +1,5 @@
 import { FakeAzure } from "./fake/fakeAzure";
+import { canaryTraffic, putBody, rollbackTraffic, scaleShares, servingBesides } from "../../lib/cli/traffic";
 import { FakeEndpoint } from "./fake/endpoints";
 import { runCli, type CliResult } from "./fake/runCli";
 import { WS_ID } from "./scenarios";
@@ -135,4 +136,48 @@ test("a failed update operation fails with its error", async () => {
 
 test("no secret appears in any output", () => {
   for (const o of outputs) for (const s of fake.secrets()) expect(o.stdout + o.stderr).not.toContain(s);
+});
+
+describe("lib/cli/traffic helpers (pure)", () => {
+  test("scaleShares: whole percents summing to the total, largest remainder first", () => {
+    expect(
+      scaleShares(
+        [
+          ["a", 1],
+          ["b", 1],
+          ["c", 1],
+        ],
+        100,
+      ),
+    ).toEqual({ a: 34, b: 33, c: 33 });
+    expect(
+      scaleShares(
+        [
+          ["a", 70],
+          ["b", 30],
+        ],
+        90,
+      ),
+    ).toEqual({ a: 63, b: 27 });
+    expect(scaleShares([["a", 0]], 90)).toEqual({ a: 0 });
+  });
+  test("servingBesides: the others with live traffic", () => {
+    expect(servingBesides({ a: 90, b: 10, c: 0, d: 0 }, "b")).toEqual(["a"]);
+    expect(servingBesides({ b: 100 }, "b")).toEqual([]);
+    expect(servingBesides(undefined, "b")).toEqual([]);
+  });
+  test("canary and rollback splits", () => {
+    expect(canaryTraffic({ a: 100 }, "n", 10)).toEqual({ a: 90, n: 10 });
+    expect(canaryTraffic({ a: 100, old: 0 }, "n", 99)).toEqual({ a: 1, old: 0, n: 99 });
+    expect(rollbackTraffic({ a: 90, n: 10 }, "n")).toEqual({ a: 100, n: 0 });
+  });
+  test("putBody with an explicit mirror: set as given, without a deployment going live", () => {
+    const ep = { location: "l", properties: { traffic: { a: 100 }, mirrorTraffic: { old: 5 } } };
+    expect(putBody(ep, { a: 100, n: 0 }, { n: 20 }).properties).toEqual({
+      traffic: { a: 100, n: 0 },
+      mirrorTraffic: { n: 20 },
+    });
+    expect(putBody(ep, { a: 0, n: 100 }, { n: 20 }).properties?.mirrorTraffic).toEqual({});
+    expect(putBody(ep, { a: 0, n: 100 }).properties?.mirrorTraffic).toEqual({ old: 5 });
+  });
 });

@@ -1,0 +1,298 @@
+/**
+ * rollout: gives a new online deployment (already smoke-tested, ops/smoke-test.ts) the endpoint's traffic: at once
+ * (direct), or watched first under a share of the live traffic (canary) or a copy of it (mirror), with automatic
+ * rollback to what served before when the new deployment breaks a limit.
+ *
+ *   tsx ops/rollout.ts --endpoint-id <ARM id> --deployment NAME [--mode direct|canary|mirror] [--percent 10]
+ *     [--watch-minutes 10] [--max-error-rate 0.01] [--max-p95-ms 1000] [--min-requests 20] [--interval-seconds 30]
+ *     [--uri URL --auth Key|AMLToken|AADToken --request FILE --expected FILE --min-accuracy F ...] [--delete]
+ *     [--log-lines 50] [--timeout-minutes 30] [--poll-seconds 10] [--arm-endpoint URL]
+ *
+ * "Previous" = the deployments other than NAME that hold live traffic. None (a first deployment) or direct: 100 % to
+ * NAME (set-traffic's write, lib/cli/traffic.ts). Canary: NAME gets --percent of the live traffic; mirror: a copy of
+ * --percent (at most 50, Azure's limit) while live traffic stays. Every --interval-seconds for --watch-minutes: one
+ * sample call to NAME (deployment header) and a read of its Azure Monitor metrics (lib/cli/metrics.ts). A breach
+ * puts back what served before and exits 1 with the figures; a clean window gives NAME 100 %.
+ * --delete (the graph's delete): moves traffic off NAME only if it still holds some, as set-traffic --delete.
+ * stdout: RolloutResult (TrafficResult with --delete).
+ */
+import { ARM_FLAGS, ArmClient, armCliOptions, type ArmCliOptions } from "../lib/cli/arm";
+import { usageLine, withFlags } from "../lib/cli/args";
+import { CliError, UsageError, errorMessage } from "../lib/cli/errors";
+import { azWorkspaceFlags, parseWorkspaceChildId, type ParsedId } from "../lib/cli/ids";
+import { log, writeResult } from "../lib/cli/log";
+import {
+  breachOf,
+  formatFigures,
+  metricsTimespan,
+  readDeploymentMetrics,
+  watchFigures,
+  type WatchFigures,
+  type WatchLimits,
+} from "../lib/cli/metrics";
+import { runCli } from "../lib/cli/run";
+import { formatDuration, since, sleep } from "../lib/cli/time";
+import {
+  formatTraffic,
+  moveTraffic,
+  rolloutPlan,
+  servingBesides,
+  writeTraffic,
+  type EndpointBody,
+  type TrafficTarget,
+} from "../lib/cli/traffic";
+import type { RolloutResult, RolloutWatch, TrafficResult } from "../lib/contracts";
+import { failureDetails, SAMPLE_FLAGS, sampleCall, sampleOptions } from "../lib/deploymentCheck";
+import type { InvokeOptions } from "../lib/invoke";
+
+const MODES = ["direct", "canary", "mirror"] as const;
+/** "Traffic values need to sum to utmost 50" (the service's check of mirrorTraffic; Learn: how-to-safely-rollout). */
+export const MAX_MIRROR_PERCENT = 50;
+
+const FLAGS = {
+  "endpoint-id": { type: "string", required: true, placeholder: "<ARM id>" },
+  deployment: { type: "string", required: true, placeholder: "NAME" },
+  mode: { type: "string", choices: MODES, default: "direct" },
+  percent: { type: "number", integer: true, min: 1, max: 99, default: 10 },
+  "watch-minutes": { type: "number", min: 0, max: 1440, default: 10 },
+  "max-error-rate": { type: "number", min: 0, max: 1, default: 0.01 },
+  "max-p95-ms": { type: "number", min: 1, max: 600000, default: 1000 },
+  "min-requests": { type: "number", integer: true, min: 0, max: 1e9, default: 20 },
+  "interval-seconds": { type: "number", min: 0.05, max: 3600, default: 30 },
+  delete: { type: "boolean" },
+  ...SAMPLE_FLAGS,
+  "log-lines": { type: "number", integer: true, min: 0, max: 10000, default: 50 },
+  ...ARM_FLAGS,
+} as const;
+
+const USAGE = usageLine("tsx ops/rollout.ts", FLAGS);
+
+export type RolloutMode = (typeof MODES)[number];
+
+export interface RolloutOptions extends ArmCliOptions {
+  endpoint: ParsedId;
+  deployment: string;
+  mode: RolloutMode;
+  percent: number;
+  watchMs: number;
+  intervalMs: number;
+  limits: WatchLimits;
+  /** the sample call of the watch (canary, mirror) */
+  sample?: InvokeOptions;
+  logLines: number;
+  /** --delete: move traffic off the deployment if it still holds some */
+  removing: boolean;
+}
+
+/** Checks across flags: the mirror's limit, and the sample call a watch needs. */
+function checkWatchFlags(mode: RolloutMode, percent: number, uri: string | undefined): void {
+  if (mode === "mirror" && percent > MAX_MIRROR_PERCENT) {
+    throw new UsageError(
+      `--percent must be at most ${MAX_MIRROR_PERCENT} with --mode mirror (Azure mirrors at most ${MAX_MIRROR_PERCENT} % of the traffic), got '${percent}'`,
+    );
+  }
+  if (mode !== "direct" && uri === undefined) {
+    throw new UsageError(`--mode ${mode} needs --uri: the watch calls the new deployment itself`);
+  }
+}
+
+export const parseRolloutArgs = withFlags(FLAGS, (a): RolloutOptions => {
+  const endpoint = parseWorkspaceChildId(a["endpoint-id"], ["onlineEndpoints"]);
+  const arm = armCliOptions(a);
+  if (!a.delete) checkWatchFlags(a.mode, a.percent, a.uri);
+  const target = { endpointId: endpoint.id, deployment: a.deployment, armEndpoint: arm.armEndpoint };
+  return {
+    endpoint,
+    deployment: a.deployment,
+    mode: a.mode,
+    percent: a.percent,
+    watchMs: a["watch-minutes"] * 60_000,
+    intervalMs: a["interval-seconds"] * 1000,
+    limits: { maxErrorRate: a["max-error-rate"], maxP95Ms: a["max-p95-ms"], minRequests: a["min-requests"] },
+    sample: a.uri !== undefined && !a.delete ? sampleOptions({ ...a, uri: a.uri }, target) : undefined,
+    logLines: a["log-lines"],
+    removing: a.delete,
+    ...arm,
+  };
+});
+
+const CLI = "rollout";
+
+/** What the watch ended with: the figures, and the breach (or the watch's own failure) if any. */
+interface WatchOutcome {
+  watched: RolloutWatch;
+  breach?: string;
+}
+
+/** The result's figures: minutes and the error rate rounded for reading (the verdict used the exact ones). */
+const toWatch = (f: WatchFigures, startedMs: number): RolloutWatch => ({
+  ...f,
+  minutes: Math.round((Date.now() - startedMs) / 600) / 100,
+  errorRate: Math.round(f.errorRate * 10_000) / 10_000,
+});
+
+/** One round of the watch: a sample call to the deployment, then its metrics over the window so far. */
+async function watchRound(
+  arm: ArmClient,
+  o: RolloutOptions,
+  started: number,
+  tally: { calls: number; failures: number },
+) {
+  const call = await sampleCall(o.sample!);
+  tally.calls++;
+  if (call.failure !== undefined) {
+    tally.failures++;
+    for (const l of call.lines) log(l);
+    log(`${CLI}: sample call ${tally.calls} failed: ${call.failure}`);
+  }
+  const m = await readDeploymentMetrics(
+    arm,
+    o.endpoint.id,
+    o.deployment,
+    metricsTimespan(started, Date.now()),
+  );
+  return watchFigures(m, tally.calls, tally.failures);
+}
+
+/** Rounds every --interval-seconds until --watch-minutes have passed within the limits, or the first breach. */
+async function watch(arm: ArmClient, o: RolloutOptions): Promise<WatchOutcome> {
+  const started = Date.now();
+  const end = started + o.watchMs;
+  const tally = { calls: 0, failures: 0 };
+  const total = formatDuration(o.watchMs / 1000);
+  for (;;) {
+    const f = await watchRound(arm, o, started, tally);
+    log(`${CLI}: watch ${since(started)}/${total}: ${formatFigures(f, o.limits.minRequests)}`);
+    const breach = breachOf(f, o.limits);
+    if (breach) return { watched: toWatch(f, started), breach };
+    const left = end - Date.now();
+    if (left <= 0) return { watched: toWatch(f, started) };
+    await sleep(Math.min(o.intervalMs, left));
+  }
+}
+
+/** Writes `target` onto the endpoint as it reads now (a watch takes minutes: never PUT a stale body). */
+async function writeNow(arm: ArmClient, o: RolloutOptions, target: TrafficTarget): Promise<EndpointBody> {
+  const current = await arm.get<EndpointBody>(o.endpoint.id);
+  return writeTraffic(arm, o.endpoint, current, target, { ...o, cli: CLI });
+}
+
+/** The result line's traffic fields from the endpoint as it reads after the last write. */
+function trafficOf(ep: EndpointBody): Pick<RolloutResult, "traffic" | "mirrorTraffic"> {
+  return { traffic: ep.properties?.traffic ?? {}, mirrorTraffic: ep.properties?.mirrorTraffic ?? {} };
+}
+
+/** Nothing to compare with, or --mode direct: 100 % at once, exactly as set-traffic does. */
+async function direct(
+  arm: ArmClient,
+  o: RolloutOptions,
+  current: EndpointBody,
+  previous: string[],
+): Promise<void> {
+  if (o.mode !== "direct") {
+    log(
+      `${CLI}: nothing serves besides ${o.deployment}: no ${o.mode} to watch; it takes 100 % (its smoke test passed)`,
+    );
+  }
+  const moved = await moveTraffic(arm, o.endpoint, o.deployment, false, { ...o, cli: CLI, current });
+  writeResult({
+    endpoint: o.endpoint.name,
+    deployment: o.deployment,
+    mode: "direct",
+    ...(previous.length ? { previous: previous.join(",") } : {}),
+    traffic: moved.traffic,
+    rolledBack: false,
+  } satisfies RolloutResult);
+}
+
+/** How to put the traffic back by hand, should the rollback itself fail. */
+function manualRollback(o: RolloutOptions, target: TrafficTarget): string {
+  const pairs = (t: Record<string, number>) =>
+    Object.entries(t)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(" ");
+  const mirror = target.mirrorTraffic ? ` --mirror-traffic "${o.deployment}=0"` : "";
+  return `az ml online-endpoint update -n ${o.endpoint.name} ${azWorkspaceFlags(o.endpoint)} --traffic "${pairs(target.traffic)}"${mirror}`;
+}
+
+/** After a breach (or a failed watch): what served before gets it all back; exit 1 with why and the figures. */
+async function rollBack(
+  arm: ArmClient,
+  o: RolloutOptions,
+  target: TrafficTarget,
+  why: string,
+  base: Omit<RolloutResult, "traffic" | "rolledBack">,
+): Promise<never> {
+  log(`${CLI}: ${why}: rolling back to ${formatTraffic(target.traffic)}`);
+  const more = await failureDetails(arm, o.endpoint, o.deployment, o.logLines);
+  let after: EndpointBody;
+  try {
+    after = await writeNow(arm, o, target);
+  } catch (err) {
+    throw new CliError(
+      `rollout of ${o.deployment} failed (${why}) and so did the rollback: ${errorMessage(err)}`,
+      [`Put the traffic back by hand: ${manualRollback(o, target)}`],
+      1,
+      { ...base, rolledBack: false },
+    );
+  }
+  const result = { ...base, ...trafficOf(after), rolledBack: true } satisfies RolloutResult;
+  throw new CliError(
+    `rollout of ${o.deployment} rolled back: ${why}`,
+    [`${base.previous} serves again; ${o.deployment} is left in place at 0 % for inspection.`, ...more],
+    1,
+    result,
+  );
+}
+
+/** canary or mirror: the staged split, the watch, then 100 % or the rollback. */
+async function watched(
+  arm: ArmClient,
+  o: RolloutOptions,
+  current: EndpointBody,
+  previous: string[],
+): Promise<void> {
+  const mode = o.mode as "canary" | "mirror";
+  const plan = rolloutPlan(mode, current.properties?.traffic ?? {}, o.deployment, o.percent);
+  const base = { endpoint: o.endpoint.name, deployment: o.deployment, mode, previous: previous.join(",") };
+  log(
+    `${CLI}: endpoint ${o.endpoint.name} serves ${formatTraffic(current.properties?.traffic)}; ${mode} of ${o.deployment}`,
+  );
+  await writeTraffic(arm, o.endpoint, current, plan.stage, { ...o, cli: CLI });
+  log(`${CLI}: watching ${o.deployment} for ${formatDuration(o.watchMs / 1000)} (${mode}, ${o.percent} %)`);
+  let outcome: WatchOutcome;
+  try {
+    outcome = await watch(arm, o);
+  } catch (err) {
+    return rollBack(arm, o, plan.rollback, `the watch failed: ${errorMessage(err)}`, base);
+  }
+  const { watched: w, breach } = outcome;
+  if (breach) {
+    const figures = formatFigures(w, o.limits.minRequests);
+    return rollBack(arm, o, plan.rollback, `${breach} [${figures}]`, { ...base, watched: w });
+  }
+  log(
+    `${CLI}: ${o.deployment} stayed within the limits for ${formatDuration(w.minutes * 60)}: it takes 100 %`,
+  );
+  const after = await writeNow(arm, o, plan.pass);
+  writeResult({ ...base, ...trafficOf(after), watched: w, rolledBack: false } satisfies RolloutResult);
+}
+
+/** Reads the endpoint, finds what serves now, and rolls the deployment out (or, with --delete, moves traffic off). */
+export async function rollout(o: RolloutOptions): Promise<void> {
+  const arm = new ArmClient(o.armEndpoint);
+  if (o.removing) {
+    const moved = await moveTraffic(arm, o.endpoint, o.deployment, true, { ...o, cli: CLI });
+    writeResult({ endpoint: o.endpoint.name, ...moved } satisfies TrafficResult);
+    return;
+  }
+  const current = await arm.tryGet<EndpointBody>(o.endpoint.id);
+  if (!current) throw new CliError(`endpoint ${o.endpoint.name} not found (${o.endpoint.id})`);
+  const previous = servingBesides(current.properties?.traffic, o.deployment);
+  if (o.mode === "direct" || previous.length === 0) return direct(arm, o, current, previous);
+  return watched(arm, o, current, previous);
+}
+
+export const cli = { name: CLI, usage: USAGE, parse: parseRolloutArgs, main: rollout };
+
+if (require.main === module) runCli(cli);
