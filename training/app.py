@@ -72,8 +72,8 @@ class Hyperparameters:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Hyperparameters:
-        return cls(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
-                   train_limit=args.train_limit)
+        return cls(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+                   dropout=args.dropout, seed=args.seed, train_limit=args.train_limit)
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -89,6 +89,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=128, help="default: %(default)s")
     parser.add_argument("--learning-rate", type=float, default=3e-3, help="peak of the one-cycle schedule "
                         "(default: %(default)s)")
+    parser.add_argument("--dropout", type=float, default=Hyperparameters.dropout, help="dropout rate before the "
+                        "output layer, in (0, 1) (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=42, help="default: %(default)s")
     parser.add_argument("--train-limit", type=int, help="train on the first N training images only (for tests)")
     args = parser.parse_args(argv)
@@ -96,8 +98,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {value}")
-    if not (0 < args.learning_rate < 1):
-        parser.error(f"--learning-rate must be in (0, 1), got {args.learning_rate}")
+    for name in ("learning_rate", "dropout"):
+        value = getattr(args, name)
+        if not (0 < value < 1):
+            parser.error(f"--{name.replace('_', '-')} must be in (0, 1), got {value}")
     return args
 
 
@@ -271,19 +275,50 @@ def compile_model(model, hp: Hyperparameters, train_images: int):
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def setup_mlflow():
-    """Inside Azure ML the service sets MLFLOW_TRACKING_URI (and the run); locally use it if set, else a file store."""
-    if not os.environ.get("MLFLOW_TRACKING_URI"):
-        os.environ["MLFLOW_TRACKING_URI"] = (PROJECT_ROOT / ".local" / "mlruns").as_uri()
-    if os.environ["MLFLOW_TRACKING_URI"].startswith("file:"):
-        # mlflow >= 3.13 refuses the (deprecated) file store unless this is set.
-        os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
-    import mlflow
+EXPERIMENT = "mnist-cnn"
+LOCAL_STORE = PROJECT_ROOT / ".local" / "mlflow.db"  # npm run local's store too (local/paths.ts mlflowStoreUri)
 
-    if not (os.environ.get("MLFLOW_RUN_ID") or os.environ.get("MLFLOW_EXPERIMENT_NAME")
-            or os.environ.get("MLFLOW_EXPERIMENT_ID")):
-        mlflow.set_experiment("mnist-cnn")
+
+def sqlite_path(tracking_uri: str) -> Path | None:
+    """The database file of a sqlite:/// tracking URI (sqlite:////abs/mlflow.db, or relative to the working folder)."""
+    return Path(tracking_uri.removeprefix("sqlite:///")).resolve() if tracking_uri.startswith("sqlite:///") else None
+
+
+def setup_mlflow():
+    """Inside Azure ML the service sets MLFLOW_TRACKING_URI (and the run); locally use it if set, else MLflow 3's
+    default backend, a SQLite database: sqlite:///<repo>/.local/mlflow.db. The experiment (MLFLOW_EXPERIMENT_NAME, else
+    mnist-cnn) is created with its artifacts beside a SQLite database, in <its folder>/mlartifacts: MLflow's own default
+    is ./mlruns in whatever folder the script was started from."""
+    if not os.environ.get("MLFLOW_TRACKING_URI"):
+        os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{LOCAL_STORE}"
+        if not LOCAL_STORE.exists() and (LOCAL_STORE.parent / "mlruns").is_dir():
+            print(f"mlflow: note: the runs of the earlier file store {LOCAL_STORE.parent / 'mlruns'} are not migrated: "
+                  f"npm run local migrates them only while {LOCAL_STORE.name} does not exist, and this run creates it "
+                  "(docs/local.md#mlflow-ui)", flush=True)
+    db = sqlite_path(os.environ["MLFLOW_TRACKING_URI"])
+    if db:
+        db.parent.mkdir(parents=True, exist_ok=True)
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    if not (os.environ.get("MLFLOW_RUN_ID") or os.environ.get("MLFLOW_EXPERIMENT_ID")):
+        name = os.environ.get("MLFLOW_EXPERIMENT_NAME") or EXPERIMENT
+        if db and mlflow.get_experiment_by_name(name) is None:
+            with contextlib.suppress(MlflowException):  # created meanwhile by another run
+                mlflow.create_experiment(name, artifact_location=(db.parent / "mlartifacts").as_uri())
+        mlflow.set_experiment(name)
     return mlflow
+
+
+def run_name(hp: Hyperparameters) -> str | None:
+    """The MLflow run's name: MLFLOW_RUN_NAME when set (npm run local names runs after their folder, a local sweep
+    its trials); none for a run the service started (Azure ML sets MLFLOW_RUN_ID: the job's name stays); else
+    seed<seed>-<UTC time>-<pid>: MLflow's random names repeat, as keras.utils.set_random_seed seeds Python's random."""
+    if os.environ.get("MLFLOW_RUN_NAME"):
+        return os.environ["MLFLOW_RUN_NAME"]
+    if os.environ.get("MLFLOW_RUN_ID"):
+        return None
+    return f"seed{hp.seed}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{os.getpid()}"
 
 
 class NoTracking:
@@ -506,7 +541,7 @@ def main(argv: list[str] | None = None, extra_callbacks: Callable[[Splits, objec
         model = compile_model(build_model(hp), hp, len(splits.x_train))
 
     mlflow = setup_mlflow() if workers.chief else NoTracking()
-    with mlflow.start_run(run_name=os.environ.get("MLFLOW_RUN_NAME")) as run:
+    with mlflow.start_run(run_name=run_name(hp)) as run:
         mlflow.log_params({**{k: v for k, v in hp.as_dict().items() if v is not None}, "workers": workers.count})
         mlflow.set_tags({"data_source": splits.source, "data_sha256": splits.sha256})
         rows, train_seconds = train(model, splits, hp, mlflow, extra_callbacks)
