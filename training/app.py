@@ -490,10 +490,16 @@ def write_json(path: Path, value) -> None:
 
 def save(output_dir: Path, model, hp: Hyperparameters, workers: Workers, splits: Splits, outcome: Outcome,
          started: float) -> None:
-    """mnist_cnn.keras, model_meta.json, metrics.json and training_curve.png into output_dir."""
+    """mnist_cnn.keras, mnist_cnn.onnx (the chief only), model_meta.json, metrics.json and training_curve.png into
+    output_dir."""
     model_path = output_dir / "mnist_cnn.keras"
     model.save(model_path)
-    write_json(output_dir / "model_meta.json", model_meta(model_path.name, hp, workers, splits, outcome))
+    meta = model_meta(model_path.name, hp, workers, splits, outcome)
+    if workers.chief:  # the ONNX copy scoring serves, from the saved file, checked on the test images (onnx_export.py)
+        from onnx_export import export_onnx
+
+        meta["onnx"] = export_onnx(model_path, output_dir / "mnist_cnn.onnx", splits.x_test)
+    write_json(output_dir / "model_meta.json", meta)
     write_json(output_dir / "metrics.json", {
         "test_accuracy": outcome.test_accuracy,
         "test_loss": outcome.test_loss,
