@@ -190,9 +190,7 @@ async function direct(
   previous: string[],
 ): Promise<void> {
   if (o.mode !== "direct") {
-    log(
-      `${CLI}: nothing serves besides ${o.deployment}: no ${o.mode} to watch; it takes 100 % (its smoke test passed)`,
-    );
+    log(`${CLI}: nothing serves besides ${o.deployment}: no ${o.mode} to watch; it takes 100 % at once`);
   }
   const moved = await moveTraffic(arm, o.endpoint, o.deployment, false, { ...o, cli: CLI, current });
   writeResult({
