@@ -7,12 +7,13 @@
  *   - else (none, or only Failed/Canceled ones) a new job is submitted under a fresh unique name
  *     `<prefix>-<hash>-<6 random [a-z0-9]>`, so no sequence of configurations can produce a name collision.
  *
- *   JOB_SPEC='<CommandJob properties JSON>' tsx ops/submit-job.ts --workspace-id <ARM id> --run-hash HEX12
- *     --name-prefix PREFIX [--arm-endpoint URL]
+ *   JOB_SPEC='<CommandJob or SweepJob properties JSON>' tsx ops/submit-job.ts --workspace-id <ARM id>
+ *     --run-hash HEX12 --name-prefix PREFIX [--arm-endpoint URL]
  *
- * = `GET <ws>/jobs?jobType=Command&properties=runHash=<hash>&listViewType=All` (Jobs_List, pages via nextLink),
- * then `PUT <ws>/jobs/<name>` with `{"properties": JOB_SPEC}` (Jobs_CreateOrUpdate,
- * examples/Job/CommandJob/createOrUpdate.json). stdout: {"jobName","jobId","status","reused","studioUrl"}.
+ * = `GET <ws>/jobs?jobType=<spec's jobType>&properties=runHash=<hash>&listViewType=All` (Jobs_List, pages via
+ * nextLink), then `PUT <ws>/jobs/<name>` with `{"properties": JOB_SPEC}` (Jobs_CreateOrUpdate,
+ * examples/Job/CommandJob/createOrUpdate.json, examples/Job/SweepJob/createOrUpdate.json).
+ * stdout: {"jobName","jobId","status","reused","studioUrl"}.
  */
 import { randomInt } from "node:crypto";
 import { ArmClient, armEndpointFrom } from "../lib/cli/arm";
@@ -34,8 +35,11 @@ const FLAGS = {
 
 const USAGE = usageLine("JOB_SPEC=<JSON> tsx ops/submit-job.ts", FLAGS);
 
-/** The job's properties as the graph resolved them (azure-native's CommandJob input shape). */
-export type JobSpec = Record<string, unknown> & { jobType: "Command"; properties: { runHash: string } };
+/** The job types this step submits: a single training run, or a hyperparameter sweep over the same command. */
+export type JobType = "Command" | "Sweep";
+
+/** The job's properties as the graph resolved them (azure-native's CommandJob or SweepJob input shape). */
+export type JobSpec = Record<string, unknown> & { jobType: JobType; properties: { runHash: string } };
 
 export interface SubmitOptions {
   workspace: ParsedId;
@@ -45,14 +49,47 @@ export interface SubmitOptions {
   armEndpoint: string;
 }
 
-/** JOB_SPEC checked: a Command job that carries this run hash as its `runHash` property (what later runs look for). */
-export function checkJobSpec(spec: Record<string, unknown>, runHash: string): JobSpec {
-  if (spec.jobType !== "Command")
-    throw new UsageError(`JOB_SPEC.jobType must be "Command", got ${JSON.stringify(spec.jobType)}`);
-  for (const field of ["command", "environmentId"]) {
-    if (typeof spec[field] !== "string" || spec[field] === "")
-      throw new UsageError(`JOB_SPEC.${field} is required (a non-empty string)`);
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === "object" && !Array.isArray(v);
+
+/** Each of `fields` of `obj` must be a non-empty string; `where` names obj in the message. */
+function requireStrings(obj: Record<string, unknown>, where: string, fields: string[]): void {
+  for (const field of fields) {
+    if (typeof obj[field] !== "string" || obj[field] === "")
+      throw new UsageError(`${where}.${field} is required (a non-empty string)`);
   }
+}
+
+/**
+ * What the service requires of a SweepJob (mfe.json 2025-12-01: objective {goal, primaryMetric}, samplingAlgorithm
+ * {samplingAlgorithmType}, searchSpace, trial {command, environmentId}; the required parameters of Az PowerShell's
+ * New-AzMLWorkspaceSweepJobObject), checked here so that a bad spec fails before any request.
+ */
+function checkSweepParts(spec: Record<string, unknown>): void {
+  for (const field of ["objective", "samplingAlgorithm", "searchSpace", "trial"]) {
+    if (!isObject(spec[field]))
+      throw new UsageError(`JOB_SPEC.${field} is required for a Sweep job (an object)`);
+  }
+  if (Object.keys(spec.searchSpace as object).length === 0)
+    throw new UsageError("JOB_SPEC.searchSpace must name at least one parameter");
+  requireStrings(spec.objective as Record<string, unknown>, "JOB_SPEC.objective", ["primaryMetric", "goal"]);
+  requireStrings(spec.samplingAlgorithm as Record<string, unknown>, "JOB_SPEC.samplingAlgorithm", [
+    "samplingAlgorithmType",
+  ]);
+  requireStrings(spec.trial as Record<string, unknown>, "JOB_SPEC.trial", ["command", "environmentId"]);
+}
+
+/**
+ * JOB_SPEC checked: a Command job (command, environmentId) or a Sweep job (its required parts) that carries this run
+ * hash as its `runHash` property (what later runs look for).
+ */
+export function checkJobSpec(spec: Record<string, unknown>, runHash: string): JobSpec {
+  if (spec.jobType === "Command") requireStrings(spec, "JOB_SPEC", ["command", "environmentId"]);
+  else if (spec.jobType === "Sweep") checkSweepParts(spec);
+  else
+    throw new UsageError(
+      `JOB_SPEC.jobType must be "Command" or "Sweep", got ${JSON.stringify(spec.jobType)}`,
+    );
   const props = spec.properties as Record<string, unknown> | undefined;
   if (props?.runHash !== runHash) {
     throw new UsageError(
@@ -81,7 +118,12 @@ export const parseSubmitArgs = withFlags(FLAGS, (a): SubmitOptions => {
 export interface JobItem {
   id?: string;
   name: string;
-  properties?: { status?: string; properties?: Record<string, string> | null; isArchived?: boolean };
+  properties?: {
+    status?: string;
+    jobType?: string;
+    properties?: Record<string, string> | null;
+    isArchived?: boolean;
+  };
   systemData?: { createdAt?: string };
 }
 
@@ -98,15 +140,23 @@ export const ACTIVE_STATUSES: ReadonlySet<string> = new Set([
   "Paused",
 ]);
 
+/** The listed jobs of this run hash and job type (an item that does not say its type counts as the one asked for). */
+function jobsOf(items: JobItem[], runHash: string, jobType: JobType): JobItem[] {
+  return items.filter(
+    (j) => j.properties?.properties?.runHash === runHash && (j.properties?.jobType ?? jobType) === jobType,
+  );
+}
+
 /** What to do about the jobs found: reuse a Completed one, follow an active one, or submit (undefined). */
 export function chooseJob(
   items: JobItem[],
   runHash: string,
+  jobType: JobType = "Command",
 ): { action: "reuse" | "follow"; job: JobItem } | undefined {
-  // The service filters by the property already; filtering again keeps a wrong answer from being reused.
-  const mine = items
-    .filter((j) => j.properties?.properties?.runHash === runHash)
-    .sort((a, b) => (b.systemData?.createdAt ?? "").localeCompare(a.systemData?.createdAt ?? ""));
+  // The service filters by the property and type already; filtering again keeps a wrong answer from being reused.
+  const mine = jobsOf(items, runHash, jobType).sort((a, b) =>
+    (b.systemData?.createdAt ?? "").localeCompare(a.systemData?.createdAt ?? ""),
+  );
   const completed = mine.find((j) => j.properties?.status === "Completed");
   if (completed) return { action: "reuse", job: completed };
   const active = mine.find((j) => ACTIVE_STATUSES.has(j.properties?.status ?? ""));
@@ -129,11 +179,11 @@ export function studioUrl(jobName: string, workspaceId: string): string {
   return `https://ml.azure.com/runs/${jobName}?wsid=${workspaceId}`;
 }
 
-/** Every job of the run hash, all pages, archived ones included (their names stay taken). */
+/** Every job of the run hash and the spec's type, all pages, archived ones included (their names stay taken). */
 async function listJobs(arm: ArmClient, o: SubmitOptions): Promise<JobItem[]> {
   const items: JobItem[] = [];
   let url: string | undefined = arm.url(`${o.workspace.workspaceId}/jobs`, {
-    jobType: "Command",
+    jobType: o.spec.jobType,
     properties: `runHash=${o.runHash}`,
     listViewType: "All",
   });
@@ -161,11 +211,12 @@ async function submitNew(arm: ArmClient, o: SubmitOptions): Promise<SubmitResult
 /** List → reuse / follow / submit → print. */
 export async function submitJob(o: SubmitOptions): Promise<void> {
   const arm = new ArmClient(o.armEndpoint);
-  log(`submit-job: looking for jobs of run hash ${o.runHash} in workspace ${o.workspace.workspace}`);
+  const kind = o.spec.jobType === "Sweep" ? "sweep jobs" : "jobs";
+  log(`submit-job: looking for ${kind} of run hash ${o.runHash} in workspace ${o.workspace.workspace}`);
   const items = await listJobs(arm, o);
-  const found = chooseJob(items, o.runHash);
+  const found = chooseJob(items, o.runHash, o.spec.jobType);
   if (!found) {
-    const earlier = items.filter((j) => j.properties?.properties?.runHash === o.runHash);
+    const earlier = jobsOf(items, o.runHash, o.spec.jobType);
     const seen = earlier.map((j) => `${j.name} ${j.properties?.status ?? "?"}`).join(", ");
     log(`  ${seen ? `no completed or active job (${seen})` : "no job of this run hash"}: submitting one`);
     writeResult((await submitNew(arm, o)) satisfies SubmitResult);

@@ -4,6 +4,7 @@
  */
 import { FakeAzure, WS_ID } from "./fake/fakeAzure";
 import { fakeJob, installJobs, JOBS_PATH, jobResource, jobStore, type JobStore } from "./fake/jobs";
+import { sweepJobSpec } from "./fake/sweep";
 import { runCli, type CliResult } from "./fake/runCli";
 import { checkJobSpec, chooseJob, newJobName, type JobItem } from "../../ops/submit-job";
 import { UsageError } from "../../lib/cli/errors";
@@ -186,9 +187,14 @@ test.each([
     `JOB_SPEC.properties.runHash must equal --run-hash ${HASH_A}`,
   ],
   [
-    "not a Command job",
-    JSON.stringify({ ...jobSpec(HASH_A), jobType: "Sweep" }),
-    'JOB_SPEC.jobType must be "Command"',
+    "neither Command nor Sweep",
+    JSON.stringify({ ...jobSpec(HASH_A), jobType: "Pipeline" }),
+    'JOB_SPEC.jobType must be "Command" or "Sweep", got "Pipeline"',
+  ],
+  [
+    "a Sweep without a search space",
+    JSON.stringify({ ...sweepJobSpec(HASH_A), searchSpace: undefined }),
+    "JOB_SPEC.searchSpace is required for a Sweep job (an object)",
   ],
 ])("bad JOB_SPEC (%s): exit 2 naming the problem, nothing reaches the fake", async (_what, spec, message) => {
   withJobs(jobStore());
@@ -197,6 +203,37 @@ test.each([
   expect(r.stderr).toContain(message);
   expect(r.stderr).toContain("usage: JOB_SPEC=<JSON> tsx ops/submit-job.ts");
   expect(fake.requests).toHaveLength(0);
+});
+
+const sweepJob = (name: string, status: string, hash: string) => ({
+  ...fakeJob(name, status, hash),
+  jobType: "Sweep",
+});
+
+test("a Sweep spec: listed as jobType=Sweep, submitted with the spec as its properties", async () => {
+  // a Completed command job of the same hash is not a sweep: it is neither listed nor reused
+  const store = withJobs(jobStore([fakeJob(`training-${HASH_A}-cmd001`, "Completed", HASH_A)]));
+  const r = await submit(HASH_A, JSON.stringify(sweepJobSpec(HASH_A)));
+  expect(r.code).toBe(0);
+  expect(store.puts).toHaveLength(1);
+  expect(JSON.parse(store.puts[0].body)).toEqual({ properties: sweepJobSpec(HASH_A) });
+  const list = fake.requests.find((q) => q.method === "GET" && q.path === JOBS_PATH)!;
+  expect(list.query.get("jobType")).toBe("Sweep");
+  expect(r.json).toMatchObject({ status: "NotStarted", reused: false });
+  expect(r.json!.jobName).toMatch(new RegExp(`^training-${HASH_A}-[a-z0-9]{6}$`));
+  expect(r.stderr).toContain(`looking for sweep jobs of run hash ${HASH_A}`);
+  expect(store.jobs.at(-1)!.jobType).toBe("Sweep");
+});
+
+test("a Completed sweep of the run hash is reused, also from a list that ignores the type filter", async () => {
+  const sweep = sweepJob(`training-${HASH_A}-swp001`, "Completed", HASH_A);
+  const command = fakeJob(`training-${HASH_A}-cmd002`, "Completed", HASH_A); // newer, but a command job
+  const store = withJobs({ ...jobStore([sweep, command]), ignoreFilter: true });
+  const r = await submit(HASH_A, JSON.stringify(sweepJobSpec(HASH_A)));
+  expect(r.code).toBe(0);
+  expect(store.puts).toHaveLength(0);
+  expect(r.json).toMatchObject({ jobName: sweep.name, status: "Completed", reused: true });
+  expect(r.stderr).toContain(`reusing job ${sweep.name} (Completed`);
 });
 
 test("no secret appears in any output", () => {
@@ -234,6 +271,36 @@ describe("helpers", () => {
     let i = 0;
     expect(newJobName("training", HASH_A, (n) => (i++ * 7) % n)).toBe(`training-${HASH_A}-ahov29`);
     expect(newJobName("training", HASH_A)).toMatch(/^training-3f9c2a1b4d5e-[a-z0-9]{6}$/);
+  });
+
+  test("chooseJob: only jobs of the asked type (an item without a type counts as that type)", () => {
+    const typed = (name: string, jobType: string, createdAt: string): JobItem => {
+      const j = item(name, "Completed", HASH_A, createdAt);
+      return { ...j, properties: { ...j.properties, jobType } };
+    };
+    const sweep = typed("s", "Sweep", "2026-01-01");
+    const command = typed("c", "Command", "2026-02-01");
+    expect(chooseJob([sweep, command], HASH_A, "Sweep")).toEqual({ action: "reuse", job: sweep });
+    expect(chooseJob([sweep, command], HASH_A)).toEqual({ action: "reuse", job: command });
+    expect(chooseJob([sweep], HASH_A, "Command")).toBeUndefined();
+    const untyped = item("u", "Completed", HASH_A, "2026-03-01");
+    expect(chooseJob([untyped], HASH_A, "Sweep")).toEqual({ action: "reuse", job: untyped });
+  });
+
+  test("checkJobSpec: a Sweep needs objective, sampling algorithm, search space and trial command", () => {
+    const spec = sweepJobSpec(HASH_A);
+    expect(checkJobSpec(spec, HASH_A)).toEqual(spec);
+    const without = (patch: Record<string, unknown>) => () => checkJobSpec({ ...spec, ...patch }, HASH_A);
+    expect(without({ objective: undefined })).toThrow("JOB_SPEC.objective is required for a Sweep job");
+    expect(without({ samplingAlgorithm: {} })).toThrow(
+      "JOB_SPEC.samplingAlgorithm.samplingAlgorithmType is required",
+    );
+    expect(without({ searchSpace: {} })).toThrow("JOB_SPEC.searchSpace must name at least one parameter");
+    expect(without({ trial: { environmentId: "x" } })).toThrow(
+      new UsageError("JOB_SPEC.trial.command is required (a non-empty string)"),
+    );
+    expect(without({ objective: { primaryMetric: "val_accuracy" } })).toThrow("JOB_SPEC.objective.goal");
+    expect(without({ properties: { runHash: HASH_B } })).toThrow(/must equal --run-hash/);
   });
 
   test("checkJobSpec: Command, command and environment present, run hash equal", () => {

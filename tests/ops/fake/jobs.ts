@@ -1,7 +1,8 @@
 /**
  * Job routes for FakeAzure: a workspace that remembers its jobs. Jobs_List in the shape of the 2025-12-01 example
  * (examples/Job/CommandJob/list.json: `{"value":[{id,name,type,properties:{...},systemData}],"nextLink"}`), paged,
- * filtered by `properties=name[=value],...` unless told to ignore it; GET and PUT (Jobs_CreateOrUpdate) of one job.
+ * filtered by `jobType=` and `properties=name[=value],...` unless told to ignore them; GET and PUT
+ * (Jobs_CreateOrUpdate) of one job, Command or Sweep.
  */
 import type { FakeAzure, FakeReq } from "./fakeAzure";
 import { WS_ID } from "./fakeAzure";
@@ -12,6 +13,8 @@ export interface FakeJob {
   /** user properties (`properties.properties`), e.g. {runHash} */
   props: Record<string, string>;
   createdAt: string;
+  /** "Command" unless said otherwise (a PUT job: its spec's jobType) */
+  jobType?: string;
   /** what was PUT, for jobs this fake created */
   spec?: Record<string, unknown>;
 }
@@ -20,7 +23,7 @@ export interface JobStore {
   jobs: FakeJob[];
   /** list page size (forces nextLink paging) */
   pageSize: number;
-  /** answer every job whatever the `properties` filter says (a service that ignores it) */
+  /** answer every job whatever the `jobType` and `properties` filters say (a service that ignores them) */
   ignoreFilter?: boolean;
   /** status a newly PUT job starts in */
   createdStatus?: string;
@@ -51,7 +54,7 @@ export function jobResource(job: FakeJob, fake: FakeAzure): Record<string, unkno
     type: "Microsoft.MachineLearningServices/workspaces/jobs",
     properties: {
       ...(job.spec ?? {}),
-      jobType: "Command",
+      jobType: job.jobType ?? "Command",
       status: job.status,
       displayName: job.name,
       experimentName: "mnist-cnn",
@@ -82,8 +85,12 @@ export function matchesPropertyFilter(job: FakeJob, filter: string | null): bool
 
 export function installJobs(fake: FakeAzure, store: JobStore): void {
   fake.on("GET", JOBS_PATH, (req) => {
+    const type = req.query.get("jobType");
     const jobs = store.jobs.filter(
-      (j) => store.ignoreFilter || matchesPropertyFilter(j, req.query.get("properties")),
+      (j) =>
+        store.ignoreFilter ||
+        (matchesPropertyFilter(j, req.query.get("properties")) &&
+          (!type || (j.jobType ?? "Command") === type)),
     );
     const start = Number(req.query.get("$skipToken") || "0");
     const page = jobs.slice(start, start + store.pageSize);
@@ -107,7 +114,8 @@ export function installJobs(fake: FakeAzure, store: JobStore): void {
     const name = req.path.slice(JOBS_PATH.length + 1);
     const spec = (JSON.parse(req.body) as { properties: Record<string, unknown> }).properties;
     const props = (spec.properties ?? {}) as Record<string, string>;
-    const job = { ...fakeJob(name, store.createdStatus ?? "NotStarted", ""), props, spec };
+    const jobType = typeof spec.jobType === "string" ? spec.jobType : undefined;
+    const job = { ...fakeJob(name, store.createdStatus ?? "NotStarted", ""), props, spec, jobType };
     store.jobs.push(job);
     return { status: 201, body: jobResource(job, fake) };
   });
