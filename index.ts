@@ -5,7 +5,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as authorization from "@pulumi/azure-native/authorization";
 import { readStackConfig } from "./lib/config/stack";
-import { preflightArgs } from "./lib/preflight";
+import { preflightArgs, servingNeed } from "./lib/preflight";
 import { resourceGroupName as defaultResourceGroupName } from "./lib/naming";
 import { runCliStep } from "./lib/steps";
 import { MlWorkspace } from "./components/mlWorkspace";
@@ -42,7 +42,7 @@ const preflight = new Promise<unknown>((resolve, reject) => {
             subscriptionId: client.subscriptionId,
             location: cfg.location,
             gpu: cfg.gpu,
-            serving: cfg.serving,
+            serving: servingNeed(cfg.serving),
             resourceGroupName:
               cfg.workspace.resourceGroupName ?? defaultResourceGroupName(cfg.project, cfg.stack),
             stack: cfg.stack,

@@ -1,6 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as ml from "@pulumi/azure-native/machinelearningservices";
+import * as monitor from "@pulumi/azure-native/monitor";
+import type * as azureInputs from "@pulumi/azure-native/types/input";
 import { MlWorkspace } from "./mlWorkspace";
 import { RegisteredModel } from "./registeredModel";
 import { CodeAsset } from "./codeAsset";
@@ -11,6 +13,7 @@ import type {
   RolloutSettings,
   ServingSettings,
 } from "../lib/config/schema";
+import type { AutoscaleSettings } from "../lib/config/objects";
 import { deploymentName, endpointName } from "../lib/naming";
 import { hashValues } from "../lib/hashing";
 import { childName, legacyAliases } from "../lib/children";
@@ -52,6 +55,43 @@ export function endpointKey(
   if (authMode !== "Key") return undefined;
   if (pulumi.runtime.isDryRun()) return pulumi.secret(pulumi.output(pulumi.unknown) as pulumi.Output<string>);
   return pulumi.secret(ml.listOnlineEndpointKeysOutput(target, opts).apply((k) => k.primaryKey ?? ""));
+}
+
+/**
+ * Azure Monitor autoscale profile for a deployment on its CPU utilisation (Azure ML docs how-to-autoscale-endpoints;
+ * azure-rest-api-specs Microsoft.Insights examples/createOrUpdateAutoscaleSetting.json: capacities and scale
+ * values are strings). Out by one instance above the target over 5 minutes, in by one below half of it.
+ */
+export function autoscaleProfile(
+  a: AutoscaleSettings,
+  start: number,
+  deploymentId: pulumi.Input<string>,
+): azureInputs.monitor.AutoscaleProfileArgs {
+  const rule = (
+    direction: "Increase" | "Decrease",
+    operator: "GreaterThan" | "LessThan",
+    threshold: number,
+  ) => ({
+    metricTrigger: {
+      metricName: "CpuUtilizationPercentage",
+      metricResourceUri: deploymentId,
+      timeGrain: "PT1M",
+      statistic: "Average" as const,
+      timeWindow: "PT5M",
+      timeAggregation: "Average" as const,
+      operator,
+      threshold,
+    },
+    scaleAction: { direction, type: "ChangeCount" as const, value: "1", cooldown: `PT${a.cooldownMinutes}M` },
+  });
+  return {
+    name: "cpu",
+    capacity: { minimum: String(a.minInstances), maximum: String(a.maxInstances), default: String(start) },
+    rules: [
+      rule("Increase", "GreaterThan", a.cpuTarget),
+      rule("Decrease", "LessThan", Math.floor(a.cpuTarget / 2)),
+    ],
+  };
 }
 
 /** The rollout step's flags: the mode, and the watch's limits when a canary or mirror watches. */
@@ -101,6 +141,8 @@ export class OnlineService extends pulumi.ComponentResource {
   readonly smoke: command.local.Command;
   /** Done once the previous deployments are gone. */
   readonly retirement: command.local.Command;
+  /** The deployment's autoscale setting, when configured; it moves with the deployment on a rollout. */
+  readonly autoscale?: monitor.AutoscaleSetting;
   readonly endpoint: ml.OnlineEndpoint;
   readonly deployment: ml.OnlineDeployment;
   readonly deploymentName: string;
@@ -283,6 +325,24 @@ export class OnlineService extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: [this.live] },
     );
+
+    // Named after the deployment, so a rollout creates the new deployment's setting once it serves and deletes the
+    // old one's; `enabled` defaults to false in the SDK.
+    if (args.autoscale) {
+      this.autoscale = new monitor.AutoscaleSetting(
+        childName(name, "autoscale"),
+        {
+          resourceGroupName: rg,
+          location: ws.location,
+          autoscaleSettingName: pulumi.interpolate`${this.endpoint.name}-${this.deployment.name}-cpu`,
+          targetResourceUri: this.deployment.id,
+          enabled: true,
+          profiles: [autoscaleProfile(args.autoscale, args.instanceCount, this.deployment.id)],
+          tags: ws.tags,
+        },
+        { parent: this, dependsOn: [this.live] },
+      );
+    }
 
     this.registerOutputs({
       endpointName: this.endpointName,

@@ -41,9 +41,9 @@ export class RegisteredModel extends pulumi.ComponentResource {
         version: this.modelVersion,
         properties: {
           modelType: "custom_model",
-          // The actual job name, never one computed here.
-          modelUri: pulumi.interpolate`azureml://jobs/${args.training.jobName}/outputs/${MODEL_OUTPUT}`,
-          jobName: args.training.jobName,
+          // The actual job name (a sweep's best trial), never one computed here.
+          modelUri: pulumi.interpolate`azureml://jobs/${args.training.modelJobName}/outputs/${MODEL_OUTPUT}`,
+          jobName: args.training.modelJobName,
           description: "Keras CNN (mnist_cnn.keras + model_meta.json + metrics.json)",
           tags: { ...ws.tags, runHash: args.training.hash },
         },

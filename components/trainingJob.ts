@@ -6,6 +6,7 @@ import { GpuCompute } from "./gpuCompute";
 import { CodeAsset } from "./codeAsset";
 import type { TrainingSettings } from "../lib/config/schema";
 import type { SubmitResult, WaitResult } from "../lib/contracts";
+import { PRIMARY_METRIC, type SweepSettings, azureSearchSpace } from "../lib/sweep";
 import { hashValues, shortHash } from "../lib/hashing";
 import { childName, legacyAliases } from "../lib/children";
 import { TSX, parseJsonLine } from "../lib/steps";
@@ -34,27 +35,86 @@ export interface TrainingJobArgs extends Omit<TrainingSettings, "environment" | 
   readonly environment: EnvironmentRef;
 }
 
-// ${{...}} are resolved by Azure ML, not by TypeScript: this is a plain string on purpose.
+// ${{...}} are resolved by Azure ML, not by TypeScript: these are plain strings on purpose.
 const BASE_COMMAND =
   "python app.py --epochs ${{inputs.epochs}} --batch-size ${{inputs.batch_size}}" +
   " --learning-rate ${{inputs.learning_rate}} --seed ${{inputs.seed}} --output-dir ${{outputs.model_dir}}";
+// A sweep trial takes the searched flags from the search space (the sweep job binds ${{search_space.<name>}}).
+const SWEEP_COMMAND =
+  "python app.py --epochs ${{inputs.epochs}} --batch-size ${{search_space.batch_size}}" +
+  " --learning-rate ${{search_space.learning_rate}} --dropout ${{search_space.dropout}}" +
+  " --seed ${{inputs.seed}} --output-dir ${{outputs.model_dir}}";
 const DATA_ARGUMENT = " --data ${{inputs.data}}";
 
 const JOB_OUTPUTS = { model_dir: { jobOutputType: "uri_folder" as const, mode: "ReadWriteMount" } };
 const JOB_IDENTITY = { identityType: "AMLToken" as const };
 
-/** The job's command line. */
-export function trainingCommand(withData: boolean): string {
-  return withData ? BASE_COMMAND + DATA_ARGUMENT : BASE_COMMAND;
+/** The job's (or each sweep trial's) command line. */
+export function trainingCommand(withData: boolean, sweep = false): string {
+  const base = sweep ? SWEEP_COMMAND : BASE_COMMAND;
+  return withData ? base + DATA_ARGUMENT : base;
 }
 
-/** Job inputs as Azure ML literals (strings). */
-export function literalInputs(h: Hyperparameters): Record<string, string> {
+/** Job inputs as Azure ML literals (strings); a sweep searches batch size and learning rate instead. */
+export function literalInputs(h: Hyperparameters, sweep = false): Record<string, string> {
+  const searched: Record<string, string> = sweep
+    ? {}
+    : { batch_size: String(h.batchSize), learning_rate: String(h.learningRate) };
+  return { epochs: String(h.epochs), ...searched, seed: String(h.seed) };
+}
+
+/** Data-parallel training on several nodes: Azure ML's TensorFlow distribution sets TF_CONFIG on each worker. */
+export function distributionOf(nodes: number):
+  | {
+      resources: azureInputs.machinelearningservices.JobResourceConfigurationArgs;
+      distribution: azureInputs.machinelearningservices.TensorFlowArgs;
+    }
+  | undefined {
+  if (nodes <= 1) return undefined;
   return {
-    epochs: String(h.epochs),
-    batch_size: String(h.batchSize),
-    learning_rate: String(h.learningRate),
-    seed: String(h.seed),
+    resources: { instanceCount: nodes },
+    // One worker per node, no parameter servers (app.py uses MultiWorkerMirroredStrategy, which needs none).
+    distribution: { distributionType: "TensorFlow", workerCount: nodes, parameterServerCount: 0 },
+  };
+}
+
+type SamplingAlgorithmArgs = azureInputs.machinelearningservices.SweepJobArgs["samplingAlgorithm"];
+const SAMPLING: Record<SweepSettings["sampling"], SamplingAlgorithmArgs> = {
+  random: { samplingAlgorithmType: "Random" },
+  grid: { samplingAlgorithmType: "Grid" },
+  bayesian: { samplingAlgorithmType: "Bayesian" },
+};
+
+/** The sweep job's own parts (azure-rest-api-specs 2025-12-01 examples/Job/SweepJob/createOrUpdate.json). */
+export function sweepParts(sweep: SweepSettings, timeoutMinutes: number) {
+  const earlyTermination: azureInputs.machinelearningservices.SweepJobArgs["earlyTermination"] =
+    sweep.earlyTermination === "bandit"
+      ? {
+          policyType: "Bandit",
+          slackFactor: sweep.slackFactor,
+          evaluationInterval: sweep.evaluationInterval,
+          delayEvaluation: sweep.delayEvaluation,
+        }
+      : sweep.earlyTermination === "median"
+        ? {
+            policyType: "MedianStopping",
+            evaluationInterval: sweep.evaluationInterval,
+            delayEvaluation: sweep.delayEvaluation,
+          }
+        : undefined;
+  return {
+    samplingAlgorithm: SAMPLING[sweep.sampling],
+    objective: { primaryMetric: PRIMARY_METRIC, goal: "Maximize" as const },
+    limits: {
+      jobLimitsType: "Sweep" as const,
+      maxTotalTrials: sweep.trials,
+      maxConcurrentTrials: sweep.concurrency,
+      trialTimeout: `PT${timeoutMinutes}M`,
+      // Every trial may use its whole limit, `concurrency` at a time.
+      timeout: `PT${timeoutMinutes * Math.ceil(sweep.trials / sweep.concurrency)}M`,
+    },
+    earlyTermination,
+    searchSpace: azureSearchSpace(sweep.searchSpace),
   };
 }
 
@@ -79,8 +139,10 @@ export function trainingJobHash(parts: {
   return shortHash(hashValues(parts), 12);
 }
 
-/** The job's specification: azure-native's own CommandJob input type, so it is checked here and shown in previews. */
+/** The job's specification: azure-native's own input types, so it is checked here and shown in previews. */
 export type CommandJobSpec = azureInputs.machinelearningservices.CommandJobArgs;
+export type SweepJobSpec = azureInputs.machinelearningservices.SweepJobArgs;
+export type JobSpec = CommandJobSpec | SweepJobSpec;
 
 /**
  * Training/app.py as an Azure ML command job on the GPU cluster, reused or submitted by run hash, and a wait step
@@ -94,10 +156,12 @@ export type CommandJobSpec = azureInputs.machinelearningservices.CommandJobArgs;
  */
 export class TrainingJob extends pulumi.ComponentResource {
   readonly hash: string;
-  /** What the submit step sends (azure-native's CommandJob shape, resolved). */
-  readonly spec: pulumi.Output<CommandJobSpec>;
-  /** The job the run hash resolved to (reused or new). */
+  /** What the submit step sends (azure-native's CommandJob or SweepJob shape, resolved). */
+  readonly spec: pulumi.Output<JobSpec>;
+  /** The job the run hash resolved to (reused or new); for a sweep, the sweep job. */
   readonly jobName: pulumi.Output<string>;
+  /** The job whose output is the model: the job itself, or the sweep's best trial. */
+  readonly modelJobName: pulumi.Output<string>;
   readonly jobId: pulumi.Output<string>;
   /** True when a Completed (or running) job of the same run hash was reused instead of submitting one. */
   readonly reused: pulumi.Output<boolean>;
@@ -110,8 +174,10 @@ export class TrainingJob extends pulumi.ComponentResource {
   constructor(name: string, args: TrainingJobArgs, opts?: pulumi.ComponentResourceOptions) {
     super("azure-ml-mnist:index:TrainingJob", name, {}, opts);
     const ws = args.workspace;
-    const inputs = literalInputs(args);
-    const cmd = trainingCommand(args.dataUri !== undefined);
+    const sweep = args.sweep;
+    const inputs = literalInputs(args, sweep !== undefined);
+    const cmd = trainingCommand(args.dataUri !== undefined, sweep !== undefined);
+    const parallel = distributionOf(args.nodes);
     this.hash = trainingJobHash({
       codeVersion: args.code.version,
       environmentId: args.environment.version,
@@ -122,7 +188,8 @@ export class TrainingJob extends pulumi.ComponentResource {
       command: cmd,
       timeoutMinutes: args.timeoutMinutes,
       retrainNonce: args.retrainNonce,
-      fixed: { outputs: JOB_OUTPUTS, identity: JOB_IDENTITY },
+      // Absent for one node and no sweep, so single-node runs keep the hashes they always had.
+      fixed: { outputs: JOB_OUTPUTS, identity: JOB_IDENTITY, parallel, sweep },
     });
 
     type JobInput =
@@ -133,24 +200,40 @@ export class TrainingJob extends pulumi.ComponentResource {
     if (args.dataUri)
       jobInputs.data = { jobInputType: "uri_folder", uri: args.dataUri, mode: "ReadOnlyMount" };
 
-    const spec: CommandJobSpec = {
-      jobType: "Command",
+    const common = {
       displayName: args.displayName,
       experimentName: args.experimentName,
       description: `Keras CNN on MNIST; run hash ${this.hash}`,
-      codeId: args.code.codeId,
-      environmentId: args.environment.environmentId,
       computeId: args.compute.computeId,
-      command: cmd,
       inputs: jobInputs,
       outputs: JOB_OUTPUTS,
-      limits: { jobLimitsType: "Command", timeout: `PT${args.timeoutMinutes}M` },
       identity: JOB_IDENTITY,
       // The run hash is a job property: the submit step finds earlier runs with `properties=runHash=<hash>`.
       properties: { runHash: this.hash },
       tags: { ...ws.tags, runHash: this.hash },
     };
-    this.spec = pulumi.output(spec) as pulumi.Output<CommandJobSpec>;
+    const spec: JobSpec = sweep
+      ? {
+          jobType: "Sweep",
+          ...common,
+          ...sweepParts(sweep, args.timeoutMinutes),
+          trial: {
+            command: cmd,
+            codeId: args.code.codeId,
+            environmentId: args.environment.environmentId,
+            ...parallel,
+          },
+        }
+      : {
+          jobType: "Command",
+          ...common,
+          codeId: args.code.codeId,
+          environmentId: args.environment.environmentId,
+          command: cmd,
+          limits: { jobLimitsType: "Command", timeout: `PT${args.timeoutMinutes}M` },
+          ...parallel,
+        };
+    this.spec = pulumi.output(spec) as pulumi.Output<JobSpec>;
 
     // Any change of the specification re-runs it (an update: create runs again): an unchanged run hash then finds
     // its completed job and reuses it. No delete: jobs are history and go with the workspace.
@@ -168,8 +251,12 @@ export class TrainingJob extends pulumi.ComponentResource {
     this.jobId = submitted.apply((r) => r.jobId);
     this.reused = submitted.apply((r) => r.reused);
 
-    // The job limit counts running time; the wait also covers queueing, node start and the image pull.
-    const waitMinutes = args.timeoutMinutes + args.stuckTimeoutMinutes;
+    // The job limit counts running time; the wait also covers queueing, node start and the image pull (a sweep:
+    // its own limit, every trial's limit `concurrency` at a time).
+    const runMinutes = sweep
+      ? args.timeoutMinutes * Math.ceil(sweep.trials / sweep.concurrency)
+      : args.timeoutMinutes;
+    const waitMinutes = runMinutes + args.stuckTimeoutMinutes;
     // Polls the job; exits non-zero (failing `pulumi up`) unless it completes with enough test accuracy.
     const wait = new command.local.Command(
       childName(name, "wait"),
@@ -186,6 +273,7 @@ export class TrainingJob extends pulumi.ComponentResource {
       if (r.testAccuracy === undefined) throw new Error("ops/wait-for-job.ts printed no testAccuracy");
       return r.testAccuracy;
     });
+    this.modelJobName = pulumi.all([this.jobName, this.result]).apply(([job, r]) => r.bestTrial ?? job);
     this.studioUrl = pulumi.interpolate`https://ml.azure.com/runs/${this.jobName}?wsid=${ws.workspaceId}`;
 
     this.registerOutputs({

@@ -2,17 +2,32 @@
 // components parse them, both from this file, so the two cannot drift apart. A failed run prints
 // `{"error": "...", ...what is known}` instead.
 
+/** A sweep's trial as ops/wait-for-job.ts reports it. */
+export interface TrialResult {
+  /** the trial's job (and MLflow run) name */
+  name: string;
+  /** Completed, Failed, Canceled (early termination too), Running, Queued */
+  status: string;
+  /** the sweep's primary metric (val_accuracy), when the trial logged it */
+  metric?: number;
+}
+
 /** What ops/wait-for-job.ts prints when the job is accepted. */
 export interface WaitResult {
+  /** the job waited for; for a sweep, the sweep job itself */
   jobName: string;
   status: string;
   /**
-   * The job's `--metric` (default test_accuracy). Always there when `--min-accuracy` is given (the graph always
-   * gives it); absent only without it, when the job logged no such metric.
+   * The job's `--metric` (default test_accuracy); for a sweep, its best trial's. Always there when `--min-accuracy`
+   * is given (the graph always gives it); absent only without it, when the job logged no such metric.
    */
   testAccuracy?: number;
   studioUrl?: string;
   elapsedSeconds?: number;
+  /** A sweep: the trial whose output becomes the model (the gate applied to its test_accuracy). */
+  bestTrial?: string;
+  /** A sweep: every trial listed, in MLflow's order, with its state when the wait ended. */
+  trials?: TrialResult[];
 }
 
 /** What the invocation client (ops/invoke.ts `--json`) prints once it has the endpoint's answer. */

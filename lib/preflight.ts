@@ -209,3 +209,15 @@ export function preflightArgs(p: {
     p.deploymentName,
   ];
 }
+
+/** What the deployment may grow to: with autoscale its maximum, which the quota must hold. */
+export function servingNeed(serving: {
+  instanceType: string;
+  instanceCount: number;
+  autoscale?: { maxInstances: number };
+}): { instanceType: string; instanceCount: number } {
+  return {
+    instanceType: serving.instanceType,
+    instanceCount: serving.autoscale?.maxInstances ?? serving.instanceCount,
+  };
+}

@@ -68,6 +68,32 @@ function readLocation(r: Reader, lookup: ConfigLookup): string {
 /** Rules between keys (each key alone is checked by its setting). */
 function checkCombinations(r: Reader, cfg: StackConfig): void {
   const t = cfg.training;
+  if (t.nodes > cfg.gpu.maxNodes) {
+    r.fail(SCHEMA.training.nodes.key, String(t.nodes), `must not exceed gpuMaxNodes (${cfg.gpu.maxNodes})`);
+  }
+  // Each replica takes an equal share of the global batch (app.py refuses an uneven split).
+  if (t.batchSize % t.nodes !== 0) {
+    r.fail(
+      SCHEMA.training.batchSize.key,
+      String(t.batchSize),
+      `must be a multiple of trainingNodes (${t.nodes})`,
+    );
+  }
+  if (t.sweep && t.sweep.concurrency * t.nodes > cfg.gpu.maxNodes) {
+    r.fail(
+      "sweep.concurrency",
+      t.sweep.concurrency,
+      `× trainingNodes (${t.nodes}) must not exceed gpuMaxNodes (${cfg.gpu.maxNodes}): trials beyond it would only queue`,
+    );
+  }
+  const a = cfg.serving.autoscale;
+  if (a && (cfg.serving.instanceCount < a.minInstances || cfg.serving.instanceCount > a.maxInstances)) {
+    r.fail(
+      SCHEMA.serving.instanceCount.key,
+      String(cfg.serving.instanceCount),
+      `must lie within autoscale.minInstances..maxInstances (${a.minInstances}..${a.maxInstances})`,
+    );
+  }
   if (t.stuckTimeoutMinutes >= t.timeoutMinutes) {
     r.fail(
       SCHEMA.training.stuckTimeoutMinutes.key,

@@ -34,7 +34,7 @@ export class SubscriptionModel {
   /** ARM ids that exist (soft-deleted ones too: their names stay taken). */
   readonly existing = new Set<string>();
   /** Training jobs by id: run hash and status. */
-  readonly jobs = new Map<string, { runHash: string; status: string }>();
+  readonly jobs = new Map<string, { runHash: string; status: string; jobType: string }>();
   readonly violations: string[] = [];
   readonly log: string[] = [];
   submissions = 0;
@@ -85,13 +85,19 @@ export class SubscriptionModel {
   }
 
   /** A Command registered in this run: its stdout, from state when unchanged, else from running `create`. */
-  command(name: string, inputs: Record<string, unknown>, run: (create: string) => string): string {
+  command(
+    name: string,
+    inputs: Record<string, unknown>,
+    run: (create: string, inputs: Record<string, unknown>) => string,
+  ): string {
     const key = `command:local:Command::${name}`;
     const old = this.prev.get(key);
     const text = JSON.stringify({ ...inputs, stdout: undefined, stderr: undefined });
     const triggers = JSON.stringify(inputs.triggers ?? null);
     const stdout =
-      old && old.inputs === text && old.stdout !== undefined ? old.stdout : run(String(inputs.create));
+      old && old.inputs === text && old.stdout !== undefined
+        ? old.stdout
+        : run(String(inputs.create), inputs);
     this.current.set(key, {
       type: "command:local:Command",
       id: `${name}-cmd`,
@@ -105,7 +111,7 @@ export class SubscriptionModel {
   }
 
   /** What the ops CLIs do when a step runs them; undefined when the step runs some other command. */
-  runCli(create: string): string | undefined {
+  runCli(create: string, inputs: Record<string, unknown> = {}): string | undefined {
     const arg = (flag: string) => new RegExp(`--${flag} (\\S+)`).exec(create)?.[1] ?? "";
     if (create.includes("ops/ensure-code.ts") || create.includes("ops/ensure-environment.ts")) {
       const kind = create.includes("ensure-code") ? "codes" : "environments";
@@ -136,6 +142,24 @@ export class SubscriptionModel {
         skipped: [],
       });
     }
+    if (create.includes("ops/wait-for-job.ts")) {
+      // A sweep's wait names its best trial, whose output becomes the model.
+      const jobId = arg("job-id");
+      const job = this.jobs.get(jobId);
+      if (job?.jobType !== "Sweep") return undefined;
+      const jobName = jobId.split("/").pop()!;
+      return JSON.stringify({
+        jobName,
+        status: "Completed",
+        testAccuracy: 0.9931,
+        bestTrial: `${jobName}_3`,
+        trials: [1, 2, 3].map((i) => ({
+          name: `${jobName}_${i}`,
+          status: "Completed",
+          metric: 0.98 + i / 1000,
+        })),
+      });
+    }
     if (create.includes("ops/submit-job.ts")) {
       const ws = arg("workspace-id");
       const runHash = arg("run-hash");
@@ -154,7 +178,9 @@ export class SubscriptionModel {
       if (this.existing.has(jobId)) this.violations.push(`submit meets an existing job ${jobId}`);
       this.existing.add(jobId);
       // The mocks' wait step always finds it Completed.
-      this.jobs.set(jobId, { runHash, status: "Completed" });
+      const spec = (inputs.environment as { JOB_SPEC?: string } | undefined)?.JOB_SPEC;
+      const jobType = spec ? String((JSON.parse(spec) as { jobType?: string }).jobType) : "Command";
+      this.jobs.set(jobId, { runHash, status: "Completed", jobType });
       this.submissions += 1;
       this.log.push(`submit ${jobId}`);
       return JSON.stringify({ jobName, jobId, status: "Queued", reused: false });

@@ -148,7 +148,7 @@ export function newResource(args: pulumi.runtime.MockResourceArgs): {
     const stdout = model.command(
       args.name,
       args.inputs as Record<string, unknown>,
-      (create) => model.runCli(create) ?? commandStdout(create),
+      (create, inputs) => model.runCli(create, inputs) ?? commandStdout(create),
     );
     return { id: `${args.name}-cmd`, state: { ...state, stdout, stderr: "" } };
   }

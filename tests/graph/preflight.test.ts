@@ -12,6 +12,7 @@ import {
   familyRow,
   providerProblems,
   quotaProblems,
+  servingNeed,
 } from "../../lib/preflight";
 
 const fixture = <T>(name: string) =>
@@ -98,4 +99,21 @@ test("unregistered resource providers are named with the command that registers 
     "resource provider Microsoft.MachineLearningServices is NotRegistered in this subscription: run `az provider register --namespace Microsoft.MachineLearningServices`",
   );
   expect(providerProblems(all.slice(1))).toHaveLength(2);
+});
+
+test("with autoscale the deployment's quota is counted at its maximum", () => {
+  const serving = { instanceType: "Standard_DS3_v2", instanceCount: 1 };
+  expect(servingNeed(serving)).toEqual(serving);
+  expect(servingNeed({ ...serving, autoscale: { maxInstances: 4 } })).toEqual({
+    ...serving,
+    instanceCount: 4,
+  });
+  // 4 instances of DS3_v2: ceil(4.8) × 4 = 20 vCPUs, more than the 16 left in the fixture's DSv2 row.
+  expect(
+    quotaProblems(
+      stack({ serving: servingNeed({ ...serving, autoscale: { maxInstances: 4 } }) }),
+      sizes,
+      rows,
+    )[0],
+  ).toContain("need 20 more");
 });

@@ -104,6 +104,126 @@ describe("training run identity", () => {
   });
 });
 
+describe("scale out", () => {
+  test("several nodes: the job runs data-parallel with Azure ML's TensorFlow distribution", async () => {
+    const regs = await run({ gpuMaxNodes: "4", trainingNodes: "2", batchSize: "256" });
+    const p = jobSpec(regs);
+    expect(p.jobType).toBe("Command");
+    expect(p.resources).toEqual({ instanceCount: 2 });
+    expect(p.distribution).toEqual({
+      distributionType: "TensorFlow",
+      workerCount: 2,
+      parameterServerCount: 0,
+    });
+    // One node keeps the plain job (and the hash it always had).
+    const single = jobSpec(await run({ gpuMaxNodes: "4" }));
+    expect(single.distribution).toBeUndefined();
+    expect(single.resources).toBeUndefined();
+  });
+
+  test("a sweep: objective, limits, search space over the same command; the model comes from the best trial", async () => {
+    const sweep = {
+      trials: 6,
+      concurrency: 2,
+      learningRate: [0.001, 0.01],
+      batchSize: [64, 128],
+      dropout: [0.2, 0.5],
+    };
+    const regs = await run({ gpuMaxNodes: "2", sweep: JSON.stringify(sweep) });
+    const p = jobSpec(regs);
+    expect(p.jobType).toBe("Sweep");
+    expect(p.objective).toEqual({ primaryMetric: "val_accuracy", goal: "Maximize" });
+    expect(p.samplingAlgorithm).toEqual({ samplingAlgorithmType: "Random" });
+    expect(p.limits).toEqual({
+      jobLimitsType: "Sweep",
+      maxTotalTrials: 6,
+      maxConcurrentTrials: 2,
+      trialTimeout: "PT60M",
+      timeout: "PT180M",
+    });
+    expect(p.earlyTermination).toEqual({
+      policyType: "Bandit",
+      slackFactor: 0.1,
+      evaluationInterval: 1,
+      delayEvaluation: 3,
+    });
+    expect(p.searchSpace.learning_rate[0]).toBe("loguniform");
+    expect(p.searchSpace.learning_rate[1][0]).toBeCloseTo(Math.log(0.001), 10);
+    expect(p.searchSpace.batch_size).toEqual(["choice", [[64, 128]]]);
+    expect(p.searchSpace.dropout).toEqual(["uniform", [0.2, 0.5]]);
+    expect(p.trial.command).toContain(
+      "--learning-rate ${{search_space.learning_rate}} --dropout ${{search_space.dropout}}",
+    );
+    expect(p.trial.codeId).toMatch(/\/codes\/mnist-train\/versions\//);
+    expect(p.inputs).toEqual({
+      epochs: { jobInputType: "literal", value: "15" },
+      seed: { jobInputType: "literal", value: "42" },
+    });
+    const model = obj(find(regs, `${ML}:ModelVersion`)[0]).properties;
+    expect(model.modelUri).toMatch(
+      /^azureml:\/\/jobs\/training-[0-9a-f]{12}-[a-z]{6}_3\/outputs\/model_dir$/,
+    );
+    expect(model.jobName).toMatch(/_3$/);
+    const wait = obj(find(regs, "command:local:Command", "training-wait")[0]);
+    expect(wait.create).toMatch(/--timeout-minutes 210$/);
+  });
+
+  test("autoscale: CPU rules on the current deployment, created once it serves, named after it", async () => {
+    const autoscale = { minInstances: 1, maxInstances: 4, cpuTarget: 70, cooldownMinutes: 5 };
+    const regs = await run({ autoscale: JSON.stringify(autoscale) });
+    const a = find(regs, "azure-native:monitor:AutoscaleSetting")[0];
+    const s = obj(a);
+    const deployment = find(regs, `${ML}:OnlineDeployment`)[0];
+    const deploymentId = `${obj(find(regs, `${ML}:OnlineEndpoint`)[0]).endpointName}/deployments/${obj(deployment).deploymentName}`;
+    expect(s.enabled).toBe(true);
+    expect(s.targetResourceUri).toContain(deploymentId);
+    expect(s.autoscaleSettingName).toBe(`mnist-dev-x7k2p9-${obj(deployment).deploymentName}-cpu`);
+    const [profile] = s.profiles;
+    expect(profile.capacity).toEqual({ minimum: "1", maximum: "4", default: "1" });
+    expect(
+      profile.rules.map(
+        (r: { metricTrigger: { metricName: string; operator: string; threshold: number } }) => [
+          r.metricTrigger.metricName,
+          r.metricTrigger.operator,
+          r.metricTrigger.threshold,
+        ],
+      ),
+    ).toEqual([
+      ["CpuUtilizationPercentage", "GreaterThan", 70],
+      ["CpuUtilizationPercentage", "LessThan", 35],
+    ]);
+    expect(a.dependencies).toContain(find(regs, "command:local:Command", "online-traffic")[0].urn);
+    // A rollout (new deployment) makes a new setting for the new deployment.
+    const next = obj(
+      find(
+        await run({ autoscale: JSON.stringify(autoscale), instanceType: "Standard_F4s_v2" }),
+        "azure-native:monitor:AutoscaleSetting",
+      )[0],
+    );
+    expect(next.autoscaleSettingName).not.toBe(s.autoscaleSettingName);
+    expect(next.targetResourceUri).not.toBe(s.targetResourceUri);
+  });
+
+  test("scale-out settings are checked against each other", () => {
+    expect(load({ trainingNodes: "2" })).toThrow(
+      'azure-ml-mnist:trainingNodes = "2" is invalid: must not exceed gpuMaxNodes (1)',
+    );
+    expect(load({ gpuMaxNodes: "2", trainingNodes: "2", batchSize: "129" })).toThrow(
+      "must be a multiple of trainingNodes (2)",
+    );
+    expect(load({ sweep: JSON.stringify({ concurrency: 3 }) })).toThrow(
+      "azure-ml-mnist:sweep.concurrency = 3 is invalid",
+    );
+    expect(load({ autoscale: JSON.stringify({ minInstances: 2, maxInstances: 3 }) })).toThrow(
+      "must lie within autoscale.minInstances..maxInstances (2..3)",
+    );
+    expect(load({ sweep: JSON.stringify({ learningRate: [0.1, 0.01] }) })).toThrow("sweep.learningRate");
+    expect(load({ autoscale: JSON.stringify({ maxInstance: 3 }) })).toThrow(
+      "autoscale.maxInstance = 3 is invalid: unknown setting",
+    );
+  });
+});
+
 describe("other configurations", () => {
   test("existing resource group: nothing created, everything placed in it", async () => {
     const regs = await run({ resourceGroupName: "rg-shared" });
