@@ -17,7 +17,7 @@ const noDoubleHyphen = (n: string) => (n.includes("--") ? "no consecutive hyphen
 export const NAME_RULES = {
   resourceGroup: {
     pattern: /^[-\w.()]{0,89}[-\w()]$/,
-    rule: "1-90 letters, digits, _-.() not ending in '.'",
+    rule: "1-90 letters, digits, '_', '-', '.', '(' or ')', and not end with '.'",
   },
   logAnalytics: {
     pattern: /^[A-Za-z0-9][A-Za-z0-9-]{2,61}[A-Za-z0-9]$/,
