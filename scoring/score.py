@@ -7,11 +7,15 @@ Errors:   any malformed request -> HTTP 400 {"error": "<what is wrong, where>"};
 Schema:   swagger2.json, swagger3.json and swagger3.1.json beside this file (Azure ML serves them at /swagger.json from
           the root of the code folder); schema.py writes them from this file's constants and sample-request.json.
 
-Environment: AZUREML_MODEL_DIR (set by the server / Azure: the first *.keras file below it is loaded),
-MAX_BATCH_SIZE (default 256 images per request), MAX_BODY_BYTES (default 16 MiB).
+Model: below AZUREML_MODEL_DIR (set by the server / Azure), the first *.onnx file, served with ONNX Runtime (what
+training/app.py exports beside mnist_cnn.keras; the inference environment, requirements.txt, has no TensorFlow);
+without one, the first *.keras file, served with Keras on TensorFlow, which this script then imports and which must be
+installed (the tensorflow-cpu and keras pins of training/requirements.txt). Same contract either way.
+Environment: MAX_BATCH_SIZE (default 256 images per request), MAX_BODY_BYTES (default 16 MiB).
 
 Speed: the body is parsed once with json.loads, converted with one np.asarray and validated with vectorised numpy
-checks; the model runs through one tf.function (traced once for any batch size, warmed up in init()).
+checks; the model runs through one ONNX Runtime session (one thread: the server's workers run one request each, one
+per core) or one tf.function (traced once for any batch size), warmed up in init().
 """
 
 from __future__ import annotations
@@ -22,9 +26,7 @@ import os
 import time
 from pathlib import Path
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-
-import numpy as np  # noqa: E402
+import numpy as np
 
 try:  # the real server's response class (returned as-is by the server, so the status code is kept)
     from azureml_inference_server_http.api.aml_response import AMLResponse
@@ -41,7 +43,7 @@ except ImportError:  # pragma: no cover - lets unit tests import this file witho
             return self.message
 
 
-logger = logging.getLogger("score")
+logger = logging.getLogger("azmlinfsrv.score")  # a child of the server's logger: its handlers and format
 
 IMAGE_SIDE = 28
 IMAGE_SIZE = IMAGE_SIDE * IMAGE_SIDE
@@ -50,9 +52,12 @@ NUM_CLASSES = 10
 IMAGE_SHAPES = ((IMAGE_SIZE,), (IMAGE_SIDE, IMAGE_SIDE), (IMAGE_SIDE, IMAGE_SIDE, 1))
 DEFAULT_MAX_BATCH_SIZE = 256
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+# ONNX Runtime runs a batch in chunks of at most this many images: the same speed per image as one big run, and its
+# memory arena stays at what 64 images need (a 256-image run would keep ~30 MiB more per worker).
+ONNX_CHUNK = 64
 
-model = None
-_forward = None
+_forward = None  # float32 (n, 28, 28, 1) -> probabilities (n, 10), set by init()
+RUNTIME = None  # "onnxruntime" or "keras": what init() serves the model with
 MAX_BATCH_SIZE = DEFAULT_MAX_BATCH_SIZE
 MAX_BODY_BYTES = DEFAULT_MAX_BODY_BYTES
 
@@ -75,46 +80,91 @@ def _positive_int_env(name: str, default: int) -> int:
 
 
 def find_model_file(model_dir: str | os.PathLike) -> Path:
-    """Azure nests the registered folder (e.g. <AZUREML_MODEL_DIR>/<folder>/mnist_cnn.keras): search recursively."""
+    """The first *.onnx file below model_dir, else the first *.keras file (shallowest first, then by name).
+
+    Azure nests the registered folder (e.g. <AZUREML_MODEL_DIR>/<folder>/mnist_cnn.onnx): search recursively.
+    """
     root = Path(model_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"AZUREML_MODEL_DIR={str(root)!r} is not a directory")
-    candidates = sorted(root.rglob("*.keras"), key=lambda p: (len(p.parts), str(p)))
-    if not candidates:
-        listing = ", ".join(str(p.relative_to(root)) for p in sorted(root.rglob("*"))[:50]) or "(empty)"
-        raise FileNotFoundError(f"no *.keras model file below {root}; found: {listing}")
-    return candidates[0]
+    for pattern in ("*.onnx", "*.keras"):
+        candidates = sorted(root.rglob(pattern), key=lambda p: (len(p.parts), str(p)))
+        if candidates:
+            return candidates[0]
+    listing = ", ".join(str(p.relative_to(root)) for p in sorted(root.rglob("*"))[:50]) or "(empty)"
+    raise FileNotFoundError(f"no *.onnx or *.keras model file below {root}; found: {listing}")
+
+
+def _check_shapes(path: Path, inputs, outputs) -> None:
+    """The model must map (batch, 28, 28, 1) images to (batch, 10) probabilities."""
+    expected = (IMAGE_SIDE, IMAGE_SIDE, 1)
+    if tuple(inputs[1:]) != expected or tuple(outputs[1:]) != (NUM_CLASSES,):
+        raise RuntimeError(f"{path}: model maps {inputs} -> {outputs}, expected (batch, 28, 28, 1) -> (batch, 10)")
+
+
+def _onnx_forward(path: Path):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    # One thread per session: each server worker handles one request at a time, so N workers use N cores. With ONNX
+    # Runtime's default (a thread per core in every worker), 2 workers on 2 cores served 187 instead of 465 single
+    # images/s (2 concurrent clients).
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    (model_input,) = session.get_inputs()
+    _check_shapes(path, model_input.shape, session.get_outputs()[0].shape)
+    name = model_input.name
+
+    def forward(batch: np.ndarray) -> np.ndarray:
+        return np.concatenate([session.run(None, {name: batch[i:i + ONNX_CHUNK]})[0]
+                               for i in range(0, len(batch), ONNX_CHUNK)])
+
+    return forward
+
+
+def _keras_forward(path: Path):
+    logger.warning(
+        "%s: no *.onnx file beside it, so it is served with Keras on TensorFlow, which the inference environment "
+        "(scoring/requirements.txt) does not install: it needs the tensorflow-cpu and keras pins of "
+        "training/requirements.txt (or register the model folder with the mnist_cnn.onnx that training writes)",
+        path,
+    )
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    try:
+        import keras
+        import tensorflow as tf
+    except ImportError as ex:
+        raise RuntimeError(f"{path}: serving a .keras model needs keras and tensorflow: {ex}") from ex
+
+    model = keras.saving.load_model(path, compile=False)
+    _check_shapes(path, model.input_shape, model.output_shape)
+    # One trace serves every batch size; model.predict() would cost ~10x more per small request.
+    compiled = tf.function(
+        lambda x: model(x, training=False),
+        input_signature=[tf.TensorSpec([None, IMAGE_SIDE, IMAGE_SIDE, 1], tf.float32)],
+        autograph=False,
+    )
+    return lambda batch: compiled(batch).numpy()
 
 
 def init() -> None:
-    """Called once per worker process: load the model and warm the compiled forward pass up."""
-    global model, _forward, MAX_BATCH_SIZE, MAX_BODY_BYTES
-    import keras
-    import tensorflow as tf
+    """Called once per worker process: load the model (ONNX Runtime, else Keras) and warm its forward pass up."""
+    global _forward, RUNTIME, MAX_BATCH_SIZE, MAX_BODY_BYTES
 
     MAX_BATCH_SIZE = _positive_int_env("MAX_BATCH_SIZE", DEFAULT_MAX_BATCH_SIZE)
     MAX_BODY_BYTES = _positive_int_env("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)
     started = time.perf_counter()
     path = find_model_file(os.environ.get("AZUREML_MODEL_DIR", "."))
-    model = keras.saving.load_model(path, compile=False)
-    expected = (None, IMAGE_SIDE, IMAGE_SIDE, 1)
-    if tuple(model.input_shape) != expected or tuple(model.output_shape) != (None, NUM_CLASSES):
-        raise RuntimeError(
-            f"{path}: model maps {model.input_shape} -> {model.output_shape}, expected {expected} -> (None, 10)"
-        )
-
-    # One trace serves every batch size; model.predict() would cost ~10x more per small request.
-    def forward(x):
-        return model(x, training=False)
-
-    _forward = tf.function(
-        forward, input_signature=[tf.TensorSpec([None, IMAGE_SIDE, IMAGE_SIDE, 1], tf.float32)], autograph=False
-    )
+    if path.suffix == ".onnx":
+        _forward, RUNTIME = _onnx_forward(path), "onnxruntime"
+    else:
+        _forward, RUNTIME = _keras_forward(path), "keras"
     for batch in sorted({1, 8, min(64, MAX_BATCH_SIZE), MAX_BATCH_SIZE}):
         _forward(np.zeros((batch, IMAGE_SIDE, IMAGE_SIDE, 1), np.float32))
     logger.info(
-        "loaded %s in %.1f s (MAX_BATCH_SIZE=%d, MAX_BODY_BYTES=%d)",
-        path, time.perf_counter() - started, MAX_BATCH_SIZE, MAX_BODY_BYTES,
+        "loaded %s with %s in %.1f s (MAX_BATCH_SIZE=%d, MAX_BODY_BYTES=%d)",
+        path, RUNTIME, time.perf_counter() - started, MAX_BATCH_SIZE, MAX_BODY_BYTES,
     )
     if MAX_BATCH_SIZE != DEFAULT_MAX_BATCH_SIZE:
         logger.info(

@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "training" / "app.py"
 SCORE = ROOT / "scoring" / "score.py"
 TRAIN_LIMIT = 1000
+MODEL_FORMATS = ("onnx", "keras")  # what score.py serves: mnist_cnn.onnx (ONNX Runtime), else mnist_cnn.keras
 # training/app.py imports its sibling data.py; as a script its folder is on sys.path, here it has to be added.
 sys.path.insert(0, str(ROOT / "training"))
 
@@ -119,17 +120,35 @@ def sample_labels() -> list[int]:
     return json.loads((ROOT / "scoring" / "sample-labels.json").read_text())
 
 
-@pytest.fixture(scope="session")
-def score_client(trained):
-    """The real inference server app in-process (Flask test client) around scoring/score.py.
+@pytest.fixture(scope="session", params=MODEL_FORMATS)
+def model_format(request) -> str:
+    """The scoring contract holds for both ways score.py serves a model: "onnx", the folder as training writes it
+    (mnist_cnn.onnx beside mnist_cnn.keras: ONNX Runtime), and "keras", the same folder without the .onnx file (Keras
+    on TensorFlow). Every test that uses score_client or server runs once per format."""
+    return request.param
 
-    The server reads its configuration from the environment when its modules are first imported, so this is
-    built once per session; MAX_BATCH_SIZE is lowered to 32 to test the batch limit cheaply.
+
+@pytest.fixture(scope="session")
+def served_model(trained, model_format, tmp_path_factory) -> Path:
+    """AZUREML_MODEL_DIR for model_format: like an Azure ML deployment, the model folder one level down inside it."""
+    root = tmp_path_factory.mktemp(f"azureml-models-{model_format}")
+    ignore = shutil.ignore_patterns("*.onnx") if model_format == "keras" else None
+    shutil.copytree(trained["dir"], root / "mnist-cnn", ignore=ignore)
+    return root
+
+
+@pytest.fixture(scope="session")
+def score_client(served_model):
+    """The real inference server app in-process (Flask test client) around scoring/score.py, once per model format.
+
+    The server reads its configuration from the environment when its modules are first imported (the same for both
+    formats); score.py's init() reads AZUREML_MODEL_DIR when each app loads it. MAX_BATCH_SIZE is lowered to 32 to
+    test the batch limit cheaply.
     """
     os.environ.update({
         "AZUREML_ENTRY_SCRIPT": str(SCORE),
         "AML_APP_ROOT": str(ROOT / "scoring"),
-        "AZUREML_MODEL_DIR": str(trained["dir"]),
+        "AZUREML_MODEL_DIR": str(served_model),
         "MAX_BATCH_SIZE": "32",
     })
     from azureml_inference_server_http.server import create_app
@@ -165,15 +184,18 @@ def request(url: str, body: bytes | None = None, timeout: float = 30) -> tuple[i
     return status, data
 
 
+# Base URL of a running `server` -> its log file (stdout and stderr of azmlinfsrv and its workers).
+SERVER_LOGS: dict[str, Path] = {}
+
+
 @pytest.fixture(scope="session")
-def server(trained, tmp_path_factory):
-    """The real `azmlinfsrv` serving scoring/score.py with the session's model (base URL), started once per session.
+def server(served_model, tmp_path_factory):
+    """The real `azmlinfsrv` serving scoring/score.py with the session's model (base URL), once per model format.
 
     Like an Azure ML online deployment: the model one level down inside AZUREML_MODEL_DIR, and the folder of the
     scoring script as the app root (AML_APP_ROOT), where the server finds swagger*.json.
     """
-    model_dir = tmp_path_factory.mktemp("azureml-models")
-    shutil.copytree(trained["dir"], model_dir / "mnist-cnn")
+    model_dir = served_model
     exe = Path(sys.executable).with_name("azmlinfsrv")
     port = free_port()
     log = tmp_path_factory.mktemp("server") / "azmlinfsrv.log"
@@ -198,6 +220,7 @@ def server(trained, tmp_path_factory):
                 if time.monotonic() > deadline:
                     pytest.fail(f"azmlinfsrv not healthy after 120 s:\n{log.read_text()[-3000:]}")
                 time.sleep(0.5)
+            SERVER_LOGS[base] = log
             yield base
         finally:
             proc.terminate()

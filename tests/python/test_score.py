@@ -152,5 +152,5 @@ def test_find_model_file_searches_nested_folders(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "readme.txt").write_text("no model here")
-    with pytest.raises(FileNotFoundError, match=r"no \*\.keras model file .*readme.txt"):
+    with pytest.raises(FileNotFoundError, match=r"no \*\.onnx or \*\.keras model file .*readme.txt"):
         score.find_model_file(empty)
