@@ -7,6 +7,10 @@
  * stderr: studio link, each status change with the elapsed time, on failure the service's error and the tail of
  * the user log. stdout: one JSON line {"jobName","status","testAccuracy","studioUrl","elapsedSeconds"}.
  * Exit 0 only when the job Completed and (with --min-accuracy) its metric reached the threshold.
+ *
+ * A sweep job (jobType Sweep) is followed the same way, plus: one line per trial as it finishes (read from MLflow),
+ * and once the sweep completes the best trial (the service's best_child_run_id, else the highest val_accuracy)
+ * is the one whose `--metric` is checked; the result line adds "bestTrial" and "trials".
  */
 import { ARM_FLAGS, ArmClient, armCliOptions, type ArmCliOptions } from "../lib/cli/arm";
 import { usageLine, withFlags } from "../lib/cli/args";
@@ -17,14 +21,19 @@ import { log, writeResult } from "../lib/cli/log";
 import { runCli } from "../lib/cli/run";
 import { elapsedSeconds, formatDuration, since, sleep } from "../lib/cli/time";
 import {
+  childRuns,
+  experimentId,
   pickUserLog,
   runDetails,
   runMetrics,
   tail,
   trackingUri,
+  trialOf,
   workspaceRegion,
+  type TrialRun,
 } from "../lib/cli/workspace";
-import type { WaitResult } from "../lib/contracts";
+import type { TrialResult, WaitResult } from "../lib/contracts";
+import { PRIMARY_METRIC, bestTrial } from "../lib/sweep";
 
 const FLAGS = {
   "job-id": { type: "string", required: true, placeholder: "<ARM id>" },
@@ -70,6 +79,9 @@ interface JobBody {
   name?: string;
   properties?: {
     status?: string;
+    jobType?: string;
+    /** the job's property bag: a completed sweep's `best_child_run_id` (Azure ML docs, how-to-train-keras) */
+    properties?: Record<string, string> | null;
     experimentName?: string;
     displayName?: string;
     computeId?: string;
@@ -107,12 +119,49 @@ export function quotaHints(
   ];
 }
 
+/** What a wait knows of a sweep's trials while it runs. */
+interface SweepWatch {
+  /** the workspace's MLflow tracking URI and the sweep's experiment id, read once */
+  tracking?: string;
+  experiment?: string;
+  /** the latest listing */
+  trials: TrialRun[];
+  /** trials whose terminal state has been printed */
+  reported: Set<string>;
+  /** the last listing failure printed (each new one is printed once) */
+  lastError?: string;
+}
+
 /** What a wait knows while it runs: the studio link improves once the job has been read. */
 interface Watch {
   o: WaitOptions;
   arm: ArmClient;
   studio: string;
   started: number;
+  /** set on the first read when the job is a sweep */
+  sweep?: SweepWatch;
+}
+
+/** `job <name>` or `sweep <name>`, for messages. */
+function what(w: Watch): string {
+  return `${w.sweep ? "sweep" : "job"} ${w.o.job.name}`;
+}
+
+const trialResult = ({ name, status, metric }: TrialRun): TrialResult => ({
+  name,
+  status,
+  ...(metric !== undefined ? { metric } : {}),
+});
+
+/** What the result line says whatever happens next: the job, its status, the link, the trials so far. */
+function knownResult(w: Watch, status: string) {
+  return {
+    jobName: w.o.job.name,
+    status,
+    studioUrl: w.studio,
+    elapsedSeconds: elapsedSeconds(),
+    ...(w.sweep ? { trials: w.sweep.trials.map(trialResult) } : {}),
+  } satisfies WaitResult;
 }
 
 /** Ctrl-C / SIGTERM stop the waiting, never the job: say so, print how to cancel it, exit 130/143. */
@@ -126,11 +175,19 @@ function onInterrupt(w: Watch): void {
     log(`  To cancel it:  ${cancelCommand(jobName, scope)}`);
     log(`  To watch it:   az ml job stream -n ${jobName} ${azWorkspaceFlags(scope)}`);
     log(`  Studio:        ${w.studio}`);
-    writeResult({ jobName, status: "Interrupted", studioUrl: w.studio, elapsedSeconds: elapsedSeconds() });
+    writeResult(knownResult(w, "Interrupted"));
     process.exit(code);
   };
   process.once("SIGINT", () => stop("SIGINT", 130));
   process.once("SIGTERM", () => stop("SIGTERM", 143));
+}
+
+/** "Queued", or for a sweep whose trials all wait: "Running with every trial waiting (2 Queued)". */
+function waitingState(w: Watch, status: string): string {
+  if (WAITING.has(status) || !trialsWaiting(w.sweep)) return status;
+  const counts = new Map<string, number>();
+  for (const t of w.sweep!.trials) counts.set(t.status, (counts.get(t.status) ?? 0) + 1);
+  return `${status} with every trial waiting (${[...counts].map(([k, n]) => `${n} ${k}`).join(", ")})`;
 }
 
 /** Fails when the job has waited for nodes longer than the stuck limit, or the whole wait is over its limit. */
@@ -143,15 +200,9 @@ async function checkLimits(
   const { stuckMs, timeoutMs } = w.o;
   const { name: jobName, ...scope } = w.o.job;
   const now = Date.now();
-  const known = {
-    jobName,
-    status,
-    studioUrl: w.studio,
-    elapsedSeconds: elapsedSeconds(),
-  } satisfies WaitResult;
   if (waitingSince !== undefined && now - waitingSince >= stuckMs) {
     throw new CliError(
-      `job ${jobName} has been ${status} for ${since(waitingSince)} without starting ` +
+      `${what(w)} has been ${waitingState(w, status)} for ${since(waitingSince)} without starting ` +
         `(stuck limit ${formatDuration(stuckMs / 1000)}); it keeps waiting in Azure ML.`,
       [
         ...quotaHints(scope, job.properties?.computeId, await workspaceRegion(w.arm, scope)),
@@ -159,64 +210,108 @@ async function checkLimits(
         `Studio: ${w.studio}`,
       ],
       1,
-      known,
+      knownResult(w, status),
     );
   }
   if (now - w.started >= timeoutMs) {
     throw new CliError(
-      `job ${jobName} is still ${status} after ${since(w.started)} (limit --timeout-minutes); it keeps running in Azure ML.`,
+      `${what(w)} is still ${status} after ${since(w.started)} (limit --timeout-minutes); it keeps running in Azure ML.`,
       [`To cancel it: ${cancelCommand(jobName, scope)}`, `Studio: ${w.studio}`],
       1,
-      known,
+      knownResult(w, status),
     );
   }
 }
 
-/** Polls the job, one line per status change, until it is Completed, Failed or Canceled; returns that status. */
-async function pollUntilTerminal(w: Watch): Promise<string> {
-  const { id: jobId, name: jobName, ...scope } = w.o.job;
+/** The first read: the studio link, and whether this is a sweep (whose trials are then followed too). */
+function onFirstRead(w: Watch, job: JobBody): void {
+  const { name: jobName, ...scope } = w.o.job;
+  w.studio = studioUrl(job, jobName, scope);
+  const exp = job.properties?.experimentName;
+  log(`  studio: ${w.studio}${exp ? `  (experiment ${exp})` : ""}`);
+  if (job.properties?.jobType === "Sweep") {
+    w.sweep = { trials: [], reported: new Set() };
+    log(`  sweep job: each trial is reported as it finishes; the best is picked by ${PRIMARY_METRIC}`);
+  }
+}
+
+/** Polls the job, one line per status change, until it is Completed, Failed or Canceled; returns its last read. */
+async function pollUntilTerminal(w: Watch): Promise<JobBody> {
   let lastStatus = "";
   let waitingSince: number | undefined;
   for (let first = true; ; first = false) {
     // a job read right after its submission can 404 for a moment: only the first read waits that out
-    const job = await w.arm.get<JobBody>(jobId, { notFoundRetryMs: first ? w.o.notFoundMs : 0 });
+    const job = await w.arm.get<JobBody>(w.o.job.id, { notFoundRetryMs: first ? w.o.notFoundMs : 0 });
     const status = job.properties?.status ?? "Unknown";
-    if (first) {
-      w.studio = studioUrl(job, jobName, scope);
-      const exp = job.properties?.experimentName;
-      log(`  studio: ${w.studio}${exp ? `  (experiment ${exp})` : ""}`);
-    }
+    if (first) onFirstRead(w, job);
     if (status !== lastStatus) log(`  [${since(w.started).padStart(8)}] ${status}`);
     lastStatus = status;
-    if (TERMINAL.has(status)) return status;
-    waitingSince = WAITING.has(status) ? (waitingSince ?? Date.now()) : undefined;
+    if (w.sweep && !WAITING.has(status)) await followTrials(w, w.sweep, job);
+    if (TERMINAL.has(status)) return job;
+    // a sweep that runs while every trial waits for nodes is stuck the same way a queued job is
+    const waiting = WAITING.has(status) || trialsWaiting(w.sweep);
+    waitingSince = waiting ? (waitingSince ?? Date.now()) : undefined;
     await checkLimits(w, job, status, waitingSince);
     await sleep(w.o.pollMs);
   }
 }
 
-/** The run's final `--metric` from MLflow; undefined (with a note) when it cannot be read. */
-async function readMetric(w: Watch): Promise<number | undefined> {
+/** True when trials are listed and none of them has started. */
+function trialsWaiting(s: SweepWatch | undefined): boolean {
+  return !!s && s.trials.length > 0 && s.trials.every((t) => WAITING.has(t.status));
+}
+
+/**
+ * Lists the sweep's trials (MLflow child runs of the sweep) and prints one line for each that reached a terminal
+ * state since the last poll. A listing that fails is noted and the wait goes on: the trials are a report, the
+ * sweep's own status decides.
+ */
+async function followTrials(w: Watch, s: SweepWatch, job: JobBody): Promise<void> {
   try {
-    const metrics = await runMetrics(w.arm, await trackingUri(w.arm, w.o.job), w.o.job.name);
+    s.tracking ??= await trackingUri(w.arm, w.o.job);
+    // a job without an experiment name runs in "Default" (CLI v2 sweep job YAML reference, experiment_name)
+    s.experiment ??= await experimentId(w.arm, s.tracking, job.properties?.experimentName ?? "Default");
+    const runs = await childRuns(w.arm, s.tracking, s.experiment, w.o.job.name);
+    s.trials = runs.map((r) => trialOf(r, PRIMARY_METRIC));
+    s.lastError = undefined;
+  } catch (err) {
+    const message = errorMessage(err);
+    if (message !== s.lastError) log(`  could not list the sweep's trials (MLflow runs/search): ${message}`);
+    s.lastError = message;
+    return;
+  }
+  for (const t of s.trials) {
+    if (!TERMINAL.has(t.status) || s.reported.has(t.name)) continue;
+    s.reported.add(t.name);
+    const metric = t.metric !== undefined ? `  ${PRIMARY_METRIC} ${t.metric}` : "";
+    log(`  [${since(w.started).padStart(8)}] trial ${t.name} ${t.status}${metric}`);
+  }
+}
+
+/** A run's final `--metric` from MLflow; undefined (with a note) when it cannot be read. */
+async function readMetric(w: Watch, runId: string): Promise<number | undefined> {
+  try {
+    const metrics = await runMetrics(w.arm, await trackingUri(w.arm, w.o.job), runId);
     const shown = Object.entries(metrics).map(([k, v]) => `${k}=${v}`);
-    log(`  metrics: ${shown.join(", ") || "(none)"}`);
+    log(`  metrics${runId === w.o.job.name ? "" : ` of ${runId}`}: ${shown.join(", ") || "(none)"}`);
     return metrics[w.o.metric];
   } catch (err) {
-    log(`  could not read the run's MLflow metrics: ${errorMessage(err)}`);
+    log(`  could not read the MLflow metrics of ${runId}: ${errorMessage(err)}`);
     return undefined;
   }
 }
 
-/** Fails unless the metric is there and reaches `--min-accuracy` (nothing to check without it). */
-function checkAccuracy(w: Watch, result: WaitResult): void {
+/**
+ * Fails unless the metric is there and reaches `--min-accuracy` (nothing to check without it). `subject` names what
+ * was measured: the job, or a sweep's best trial.
+ */
+function checkAccuracy(w: Watch, result: WaitResult, subject = `job ${w.o.job.name}`): void {
   const { metric, minAccuracy } = w.o;
-  const jobName = w.o.job.name;
   const value = result.testAccuracy;
   if (minAccuracy === undefined) return;
   if (value === undefined) {
     throw new CliError(
-      `job ${jobName} Completed but reported no '${metric}' metric to check against ${minAccuracy}`,
+      `${subject} Completed but reported no '${metric}' metric to check against ${minAccuracy}`,
       [`Studio (Metrics tab): ${w.studio}`],
       1,
       { ...result },
@@ -224,7 +319,7 @@ function checkAccuracy(w: Watch, result: WaitResult): void {
   }
   if (value < minAccuracy) {
     throw new CliError(
-      `job ${jobName} Completed but ${metric} ${value} is below the threshold ${minAccuracy}`,
+      `${subject} Completed but ${metric} ${value} is below the threshold ${minAccuracy}`,
       [
         `Studio: ${w.studio}`,
         "Train longer (more epochs) or change the model, then re-run `pulumi up` (a new job name is derived from the new inputs).",
@@ -237,22 +332,23 @@ function checkAccuracy(w: Watch, result: WaitResult): void {
 }
 
 /** The service's error for a failed/canceled job and the tail of its user log (or what to run where neither is exposed). */
-async function explainFailure(w: Watch): Promise<string> {
+async function explainFailure(w: Watch, runId = w.o.job.name, withLog = true): Promise<string> {
   const { arm, o } = w;
   const manual = [
-    `  The service exposed no user log for this job here. To see it:`,
-    `    az ml job download -n ${o.job.name} ${azWorkspaceFlags(o.job)} --all --download-path ./job-${o.job.name}`,
-    `    (then read ./job-${o.job.name}/artifacts/user_logs/std_log.txt), or open the studio link > Outputs + logs.`,
+    `  The service exposed no user log for ${runId} here. To see it:`,
+    `    az ml job download -n ${runId} ${azWorkspaceFlags(o.job)} --all --download-path ./job-${runId}`,
+    `    (then read ./job-${runId}/artifacts/user_logs/std_log.txt), or open the studio link > Outputs + logs.`,
   ];
   let details;
   try {
-    details = await runDetails(arm, await trackingUri(arm, o.job), o.job, o.job.name);
+    details = await runDetails(arm, await trackingUri(arm, o.job), o.job, runId);
   } catch (err) {
     log(`  could not read the run details: ${errorMessage(err)}`);
   }
   const root = details?.error?.error;
   const message = root ? [root.code, root.message].filter(Boolean).join(": ") : "";
   if (message) log(`  error: ${message}`);
+  if (!withLog) return message;
   const userLog = pickUserLog(details?.logFiles);
   if (!userLog || o.logLines === 0 || !(await printLogTail(arm, userLog, o.logLines))) {
     for (const l of manual) log(l);
@@ -275,7 +371,100 @@ async function printLogTail(arm: ArmClient, [name, url]: [string, string], lines
   }
 }
 
-/** Wait → on failure explain it → read the metric → check it → print the result line. */
+/**
+ * A Failed or Canceled job: the service's error and the log tail, then the failure (with `hints` first). A sweep
+ * has no user log of its own (its trials run the script): its error, then its first failed trial's.
+ */
+async function failJob(w: Watch, status: string, hints: string[] = []): Promise<never> {
+  const error = await explainFailure(w, w.o.job.name, !w.sweep);
+  if (w.sweep) await explainFailedTrial(w, w.sweep);
+  throw new CliError(
+    `${what(w)} ${status}${error ? `: ${error}` : ""}`,
+    [...hints, `Studio: ${w.studio}`],
+    1,
+    knownResult(w, status),
+  );
+}
+
+/** A command job at its end: fail it, or read its metric and check it. */
+async function finishJob(w: Watch, status: string): Promise<WaitResult> {
+  if (status !== "Completed") await failJob(w, status);
+  const result: WaitResult = { ...knownResult(w, status), testAccuracy: await readMetric(w, w.o.job.name) };
+  checkAccuracy(w, result);
+  return result;
+}
+
+/** The trials as a table, the best one starred: name, status, the primary metric and `metric`. */
+export function trialTable(trials: readonly TrialRun[], metric: string, best?: string): string[] {
+  if (trials.length === 0)
+    return ["no trial listed (no MLflow run has this sweep as its mlflow.parentRunId)"];
+  const width = Math.max(...trials.map((t) => t.name.length));
+  const value = (t: TrialRun, key: string) => (t.metrics[key] !== undefined ? String(t.metrics[key]) : "-");
+  return [
+    `trials (${trials.length}${best ? "; * = best" : ""}): name, status, ${PRIMARY_METRIC}, ${metric}`,
+    ...trials.map(
+      (t) =>
+        `${t.name === best ? "*" : " "} ${t.name.padEnd(width)}  ${t.status.padEnd(9)}  ` +
+        `${value(t, PRIMARY_METRIC).padEnd(8)}  ${value(t, metric)}`,
+    ),
+  ];
+}
+
+/**
+ * The best trial: the service's pick (`best_child_run_id` in the sweep's properties, the documented way to read it:
+ * Azure ML docs how-to-train-keras, `returned_sweep_job.properties["best_child_run_id"]`) when it set one, else
+ * the completed trial with the highest primary metric (lib/sweep.ts, as the local sweep picks).
+ */
+function pickBest(s: SweepWatch, job: JobBody): string | undefined {
+  const byService = job.properties?.properties?.best_child_run_id;
+  if (byService) {
+    log(`  best trial: ${byService} (the sweep's best_child_run_id)`);
+    return byService;
+  }
+  const best = bestTrial(s.trials);
+  if (best) {
+    log(
+      `  best trial: ${best.name} (${PRIMARY_METRIC} ${best.metric}, the highest of the completed trials; ` +
+        "the sweep reports no best_child_run_id)",
+    );
+  }
+  return best?.name;
+}
+
+/** The first failed trial's error and log tail: why a sweep without a completed trial has no model. */
+async function explainFailedTrial(w: Watch, s: SweepWatch): Promise<void> {
+  const failed = s.trials.find((t) => t.status === "Failed");
+  if (!failed) return;
+  log(`  first failed trial, ${failed.name}:`);
+  await explainFailure(w, failed.name);
+}
+
+/** A sweep at its end: fail it, or pick its best trial and check that trial's metric. */
+async function finishSweep(w: Watch, s: SweepWatch, job: JobBody, status: string): Promise<WaitResult> {
+  if (status !== "Completed") await failJob(w, status, trialTable(s.trials, w.o.metric));
+  const best = pickBest(s, job);
+  if (!best) {
+    await explainFailedTrial(w, s);
+    throw new CliError(
+      `${what(w)} Completed without a completed trial that reported ${PRIMARY_METRIC}; no model to take`,
+      [...trialTable(s.trials, w.o.metric), `Studio: ${w.studio}`],
+      1,
+      knownResult(w, status),
+    );
+  }
+  for (const line of trialTable(s.trials, w.o.metric, best)) log(`  ${line}`);
+  // the listing has the best trial's metrics; one it does not list (MLflow lag, no parent tag) is read alone
+  const listed = s.trials.find((t) => t.name === best)?.metrics[w.o.metric];
+  const result: WaitResult = {
+    ...knownResult(w, status),
+    testAccuracy: listed ?? (await readMetric(w, best)),
+    bestTrial: best,
+  };
+  checkAccuracy(w, result, `trial ${best} (best of ${what(w)})`);
+  return result;
+}
+
+/** Wait → on failure explain it → read the metric (a sweep: of its best trial) → check it → print the result line. */
 export async function waitForJob(o: WaitOptions): Promise<void> {
   const w: Watch = {
     o,
@@ -287,30 +476,10 @@ export async function waitForJob(o: WaitOptions): Promise<void> {
   log(
     `wait-for-job: waiting for job ${o.job.name} in workspace ${o.job.workspace} (resource group ${o.job.resourceGroup})`,
   );
-  const status = await pollUntilTerminal(w);
-  if (status !== "Completed") {
-    const error = await explainFailure(w);
-    throw new CliError(
-      `job ${o.job.name} ${status}${error ? `: ${error}` : ""}`,
-      [`Studio: ${w.studio}`],
-      1,
-      {
-        jobName: o.job.name,
-        status,
-        studioUrl: w.studio,
-        elapsedSeconds: elapsedSeconds(),
-      } satisfies WaitResult,
-    );
-  }
-  const result: WaitResult = {
-    jobName: o.job.name,
-    status,
-    studioUrl: w.studio,
-    testAccuracy: await readMetric(w),
-    elapsedSeconds: elapsedSeconds(),
-  };
-  checkAccuracy(w, result);
-  log(`wait-for-job: job ${o.job.name} Completed in ${since(w.started)}`);
+  const job = await pollUntilTerminal(w);
+  const status = job.properties?.status ?? "Unknown";
+  const result = w.sweep ? await finishSweep(w, w.sweep, job, status) : await finishJob(w, status);
+  log(`wait-for-job: ${what(w)} Completed in ${since(w.started)}`);
   writeResult(result satisfies WaitResult);
 }
 

@@ -1,8 +1,10 @@
 /**
- * Workspace data-plane reads used after a job ends: MLflow run metrics and run-history details (error, log URLs).
- * Both services live on the workspace's region host (`https://<region>.api.azureml.ms`), found through the
- * workspace's `mlFlowTrackingUri`; both accept the same ARM token (azureml-mlflow and azure-ai-ml do this).
+ * Workspace data-plane reads used while and after a job runs: MLflow run metrics, a sweep's trials (MLflow runs
+ * search) and run-history details (error, log URLs). Both services live on the workspace's region host
+ * (`https://<region>.api.azureml.ms`), found through the workspace's `mlFlowTrackingUri`; both accept the same ARM
+ * token (azureml-mlflow and azure-ai-ml do this).
  */
+import type { Trial } from "../sweep";
 import type { ArmClient } from "./arm";
 import { type WorkspaceScope, mlflowHttpBase, serviceOrigin } from "./ids";
 import { CliError } from "./errors";
@@ -43,9 +45,83 @@ export async function runMetrics(
 ): Promise<Record<string, number>> {
   const url = `${mlflowHttpBase(tracking)}/api/2.0/mlflow/runs/get?run_id=${encodeURIComponent(runId)}`;
   const body = await arm.http.getJson<{ run?: { data?: { metrics?: MlflowMetric[] } } }>(url);
+  return lastValues(body.run?.data?.metrics);
+}
+
+/** A run's `data.metrics` (each metric's latest value, as runs/get and runs/search give them) as name → value. */
+function lastValues(metrics: MlflowMetric[] | undefined): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const m of body.run?.data?.metrics ?? []) out[m.key] = Number(m.value);
+  for (const m of metrics ?? []) out[m.key] = Number(m.value);
   return out;
+}
+
+/** An MLflow run as runs/search answers it (MLflow REST API 2.0 `Run`), the fields read here. */
+export interface MlflowRun {
+  info?: { run_id?: string; run_name?: string; status?: string; experiment_id?: string };
+  data?: { metrics?: MlflowMetric[] };
+}
+
+/** MLflow REST `GET /api/2.0/mlflow/experiments/get-by-name`: runs/search takes experiment ids, jobs name theirs. */
+export async function experimentId(arm: ArmClient, tracking: string, name: string): Promise<string> {
+  const url = `${mlflowHttpBase(tracking)}/api/2.0/mlflow/experiments/get-by-name?experiment_name=${encodeURIComponent(name)}`;
+  const body = await arm.http.getJson<{ experiment?: { experiment_id?: string } }>(url);
+  const id = body.experiment?.experiment_id;
+  if (!id) throw new CliError(`MLflow knows no experiment '${name}'`);
+  return id;
+}
+
+/**
+ * The child runs of `parentRunId`: MLflow REST `POST /api/2.0/mlflow/runs/search` with
+ * `filter: tags.mlflow.parentRunId = '<parent>'`, every page (`next_page_token`). Azure ML's Jobs_List has no parent
+ * filter (only $skipToken, jobType, tag, listViewType, properties), so a sweep's trials are read here. UNVERIFIED:
+ * that Azure ML sets `mlflow.parentRunId` on a sweep's trials (it does on child runs in its MLflow docs, how-to-track-
+ * experiments-mlflow; no sweep was run against a live workspace).
+ */
+export async function childRuns(
+  arm: ArmClient,
+  tracking: string,
+  experiment: string,
+  parentRunId: string,
+): Promise<MlflowRun[]> {
+  const url = `${mlflowHttpBase(tracking)}/api/2.0/mlflow/runs/search`;
+  const filter = `tags.mlflow.parentRunId = '${parentRunId}'`;
+  const runs: MlflowRun[] = [];
+  let token: string | undefined;
+  for (let page = 1; page === 1 || token; page++) {
+    if (page > 100) throw new CliError("the MLflow run search did not end after 100 pages");
+    const body = { experiment_ids: [experiment], filter, ...(token ? { page_token: token } : {}) };
+    const res = await arm.http.request("POST", url, { body });
+    const answer = jsonOf<{ runs?: MlflowRun[]; next_page_token?: string }>(res);
+    runs.push(...(answer.runs ?? []));
+    token = answer.next_page_token || undefined;
+  }
+  return runs;
+}
+
+/** MLflow run status → the job status words the CLIs print (MLflow RunStatus; Azure ML maps its statuses onto them). */
+const MLFLOW_STATUS: Readonly<Record<string, string>> = {
+  SCHEDULED: "Queued",
+  RUNNING: "Running",
+  FINISHED: "Completed",
+  FAILED: "Failed",
+  KILLED: "Canceled",
+};
+
+/** A trial with every final metric it logged (the gate reads one, the sweep ranks by another). */
+export interface TrialRun extends Trial {
+  metrics: Record<string, number>;
+}
+
+/** An MLflow child run as a sweep trial: its run id (the trial job's name), status, `primary` metric, all metrics. */
+export function trialOf(run: MlflowRun, primary: string): TrialRun {
+  const metrics = lastValues(run.data?.metrics);
+  const raw = run.info?.status ?? "";
+  return {
+    name: run.info?.run_id ?? run.info?.run_name ?? "?",
+    status: MLFLOW_STATUS[raw] ?? (raw || "Unknown"),
+    ...(metrics[primary] !== undefined ? { metric: metrics[primary] } : {}),
+    metrics,
+  };
 }
 
 export interface RunDetails {

@@ -1,6 +1,9 @@
 import { FakeAzure, SUB } from "./fake/fakeAzure";
 import { runCli, startCli, waitFor, type CliResult } from "./fake/runCli";
 import { installMetrics, installWorkspace, JOB, JOB_ID, jobBody, RG, STUDIO, WS } from "./scenarios";
+import { trialOf } from "../../lib/cli/workspace";
+import { trialTable } from "../../ops/wait-for-job";
+import { installSweep, SWEEP, SWEEP_ID, SWEEP_STUDIO, trialName, type FakeTrial } from "./fake/sweep";
 
 const fake = new FakeAzure();
 const outputs: CliResult[] = [];
@@ -8,10 +11,10 @@ beforeAll(() => fake.start());
 afterAll(() => fake.stop());
 beforeEach(() => fake.reset());
 
-async function wait(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+async function wait(args: string[], env: Record<string, string> = {}, jobId = JOB_ID): Promise<CliResult> {
   const r = await runCli(
     "wait-for-job",
-    ["--job-id", JOB_ID, "--poll-seconds", "0.05", ...args],
+    ["--job-id", jobId, "--poll-seconds", "0.05", ...args],
     fake.env(env),
   );
   outputs.push(r);
@@ -256,6 +259,216 @@ test("overall timeout: fails while the job is still running, leaving it running"
   expect(r.json).toMatchObject({ jobName: JOB, status: "Running" });
   expect(r.stderr).toMatch(/is still Running after \d+s/);
   expect(r.stderr).toContain(`az ml job cancel -n ${JOB} -g ${RG} -w ${WS}`);
+});
+
+describe("sweep jobs", () => {
+  const waitSweep = (args: string[]) => wait(args, {}, SWEEP_ID);
+
+  /** Four trials, two at a time: #0 and #2 complete, #1 fails, #3 is stopped early; #2 has the best val_accuracy. */
+  const TRIALS: FakeTrial[] = [
+    {
+      name: trialName(0),
+      statuses: ["SCHEDULED", "RUNNING", "RUNNING", "FINISHED"],
+      metrics: { val_accuracy: 0.985, test_accuracy: 0.9861 },
+    },
+    { name: trialName(1), statuses: ["SCHEDULED", "RUNNING", "FAILED"] },
+    {
+      name: trialName(2),
+      statuses: ["SCHEDULED", "SCHEDULED", "SCHEDULED", "RUNNING", "RUNNING", "FINISHED"],
+      metrics: { val_accuracy: 0.9912, test_accuracy: 0.9907 },
+    },
+    {
+      name: trialName(3),
+      statuses: ["SCHEDULED", "SCHEDULED", "SCHEDULED", "RUNNING", "KILLED"],
+      metrics: { val_accuracy: 0.97 },
+    },
+  ];
+  const STATUSES = [
+    "NotStarted",
+    "Running",
+    "Running",
+    "Running",
+    "Running",
+    "Running",
+    "Running",
+    "Completed",
+  ];
+
+  /** The stderr offset of each line; -1 when absent. */
+  const at = (stderr: string, text: string) => stderr.indexOf(text);
+
+  test("trials reported as they finish, one failing; the service's best_child_run_id picks the best", async () => {
+    installWorkspace(fake);
+    // the service's pick wins even where the listing would pick another (it may rank a trial by its best epoch,
+    // runs/search gives each metric's last value)
+    const searches = installSweep(fake, { statuses: STATUSES, trials: TRIALS, bestChildRunId: trialName(0) });
+    const r = await waitSweep(["--min-accuracy", "0.98"]);
+    expect(r.code).toBe(0);
+    expect(r.json).toMatchObject({
+      jobName: SWEEP,
+      status: "Completed",
+      studioUrl: SWEEP_STUDIO,
+      bestTrial: trialName(0),
+      testAccuracy: 0.9861,
+      trials: [
+        { name: trialName(0), status: "Completed", metric: 0.985 },
+        { name: trialName(1), status: "Failed" },
+        { name: trialName(2), status: "Completed", metric: 0.9912 },
+        { name: trialName(3), status: "Canceled", metric: 0.97 },
+      ],
+    });
+    expect(r.stderr).toContain(`best trial: ${trialName(0)} (the sweep's best_child_run_id)`);
+    // one line per trial, in the order they finished, while the sweep was still Running
+    const lines = [
+      `] trial ${trialName(1)} Failed\n`,
+      `] trial ${trialName(0)} Completed  val_accuracy 0.985\n`,
+      `] trial ${trialName(3)} Canceled  val_accuracy 0.97\n`,
+      `] trial ${trialName(2)} Completed  val_accuracy 0.9912\n`,
+    ].map((l) => at(r.stderr, l));
+    expect(lines.every((i) => i > at(r.stderr, "] Running"))).toBe(true);
+    expect([...lines].sort((a, b) => a - b)).toEqual(lines);
+    expect(r.stderr.match(/\] trial /g)).toHaveLength(4);
+    expect(at(r.stderr, `trial ${trialName(2)} Completed`)).toBeLessThan(at(r.stderr, "] Completed"));
+    expect(r.stderr).toContain("test_accuracy 0.9861 >= threshold 0.98");
+    expect(searches[0]).toEqual({
+      experiment_ids: ["6b1c9e7d-0000-4000-8000-000000000042"],
+      filter: `tags.mlflow.parentRunId = '${SWEEP}'`,
+    });
+  });
+
+  test("no best_child_run_id: the completed trial with the highest val_accuracy (trials read in pages)", async () => {
+    installWorkspace(fake);
+    const searches = installSweep(fake, { statuses: STATUSES, trials: TRIALS, pageSize: 3 });
+    const r = await waitSweep(["--min-accuracy", "0.98"]);
+    expect(r.code).toBe(0);
+    expect(r.json).toMatchObject({ bestTrial: trialName(2), testAccuracy: 0.9907 });
+    expect((r.json!.trials as unknown[]).length).toBe(4);
+    expect(r.stderr).toContain(
+      `best trial: ${trialName(2)} (val_accuracy 0.9912, the highest of the completed trials; the sweep reports no best_child_run_id)`,
+    );
+    expect(r.stderr).toMatch(new RegExp(`\\* ${trialName(2)}\\s+Completed\\s+0\\.9912\\s+0\\.9907`));
+    expect(searches.some((b) => b.page_token === "3")).toBe(true);
+  });
+
+  test("the best trial below --min-accuracy: exit 1 naming the trial and its accuracy", async () => {
+    installWorkspace(fake);
+    const trials = TRIALS.map((t) =>
+      t.name === trialName(2) ? { ...t, metrics: { val_accuracy: 0.9912, test_accuracy: 0.9731 } } : t,
+    );
+    installSweep(fake, { statuses: STATUSES, trials, bestChildRunId: trialName(2) });
+    const r = await waitSweep(["--min-accuracy", "0.985"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      `trial ${trialName(2)} (best of sweep ${SWEEP}) Completed but test_accuracy 0.9731 is below the threshold 0.985`,
+    );
+    expect(r.json).toMatchObject({
+      jobName: SWEEP,
+      status: "Completed",
+      bestTrial: trialName(2),
+      testAccuracy: 0.9731,
+    });
+    expect(r.json!.error).toContain(trialName(2));
+  });
+
+  test.each(["Completed", "Failed"])(
+    "no trial completed (sweep %s): fails with the trials' table and the studio link",
+    async (end) => {
+      installWorkspace(fake);
+      const trials: FakeTrial[] = [
+        {
+          name: trialName(0),
+          statuses: ["RUNNING", "FAILED"],
+          failure: {
+            code: "UserError",
+            message: "Execution failed. User process 'python' exited with status code 1.",
+            log: "epoch 1/5\nTraceback (most recent call last):\nValueError: learning rate must be positive\n",
+          },
+        },
+        { name: trialName(1), statuses: ["RUNNING", "RUNNING", "KILLED"], metrics: { val_accuracy: 0.5 } },
+      ];
+      installSweep(fake, { statuses: ["Running", "Running", "Running", end], trials });
+      const r = await waitSweep(["--min-accuracy", "0.98"]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(
+        end === "Completed" ? `sweep ${SWEEP} Completed without a completed trial` : `sweep ${SWEEP} Failed`,
+      );
+      expect(r.stderr).toMatch(new RegExp(`  ${trialName(0)}\\s+Failed\\s+-`));
+      expect(r.stderr).toMatch(new RegExp(`  ${trialName(1)}\\s+Canceled`));
+      expect(r.stderr).toContain(`Studio: ${SWEEP_STUDIO}`);
+      // why: the first failed trial's error and the tail of its log (a sweep has no user log of its own)
+      expect(r.stderr).toContain(`first failed trial, ${trialName(0)}:`);
+      expect(r.stderr).toContain("error: UserError: Execution failed.");
+      expect(r.stderr).toContain("| ValueError: learning rate must be positive");
+      expect(r.stderr).not.toContain(`az ml job download -n ${SWEEP} `);
+      expect(r.json).toMatchObject({
+        jobName: SWEEP,
+        status: end,
+        trials: [
+          { name: trialName(0), status: "Failed" },
+          { name: trialName(1), status: "Canceled" },
+        ],
+      });
+      expect(r.json).not.toHaveProperty("bestTrial");
+    },
+  );
+
+  test("a running sweep whose trials all stay queued is stuck: quota hints, the sweep left alone", async () => {
+    installWorkspace(fake);
+    const queued = [0, 1].map((n) => ({ name: trialName(n), statuses: ["SCHEDULED"] }));
+    installSweep(fake, { statuses: ["Queued", "Running"], trials: queued });
+    const r = await waitSweep(["--stuck-timeout-minutes", "0.01"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `sweep ${SWEEP} has been Running with every trial waiting \\(2 Queued\\) for \\d+s without starting`,
+      ),
+    );
+    expect(r.stderr).toContain("no Azure ML quota for its");
+    expect(r.stderr).toContain(`az ml job cancel -n ${SWEEP} -g ${RG} -w ${WS}`);
+    expect(r.json).toMatchObject({
+      jobName: SWEEP,
+      status: "Running",
+      trials: [{ status: "Queued" }, { status: "Queued" }],
+    });
+    expect(fake.count("POST", /cancel/)).toBe(0);
+  });
+});
+
+describe("sweep helpers", () => {
+  const run = (status: string, metrics: Record<string, number> = {}) => ({
+    info: { run_id: "s_1", status },
+    data: { metrics: Object.entries(metrics).map(([key, value]) => ({ key, value })) },
+  });
+
+  test("trialOf: MLflow statuses as job statuses, the primary metric, every metric", () => {
+    expect(trialOf(run("FINISHED", { val_accuracy: 0.99, test_accuracy: 0.98 }), "val_accuracy")).toEqual({
+      name: "s_1",
+      status: "Completed",
+      metric: 0.99,
+      metrics: { val_accuracy: 0.99, test_accuracy: 0.98 },
+    });
+    const statuses = ["SCHEDULED", "RUNNING", "FAILED", "KILLED", "PAUSED", ""].map(
+      (s) => trialOf(run(s), "val_accuracy").status,
+    );
+    expect(statuses).toEqual(["Queued", "Running", "Failed", "Canceled", "PAUSED", "Unknown"]);
+    expect(trialOf(run("FAILED"), "val_accuracy")).not.toHaveProperty("metric");
+  });
+
+  test("trialTable: aligned columns, '-' for what a trial did not log, the best starred", () => {
+    const t = (name: string, status: string, metrics: Record<string, number>) => ({ name, status, metrics });
+    expect(
+      trialTable(
+        [t("s_10", "Completed", { val_accuracy: 0.99, test_accuracy: 0.985 }), t("s_2", "Failed", {})],
+        "test_accuracy",
+        "s_10",
+      ),
+    ).toEqual([
+      "trials (2; * = best): name, status, val_accuracy, test_accuracy",
+      "* s_10  Completed  0.99      0.985",
+      "  s_2   Failed     -         -",
+    ]);
+    expect(trialTable([], "test_accuracy")[0]).toContain("no trial listed");
+  });
 });
 
 test("usage errors exit 2 with a JSON error line", async () => {

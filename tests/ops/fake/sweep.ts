@@ -1,8 +1,9 @@
 /**
  * A hyperparameter sweep for FakeAzure: the sweep job's GET (jobType Sweep, one status per poll, the service's
  * `best_child_run_id` once it is Completed, when given) and its trials as the workspace's MLflow server shows them:
- * experiments/get-by-name, runs/search filtered by `tags.mlflow.parentRunId` (paged by `next_page_token`), runs/get.
- * Each trial's status follows the sweep's polls, so trials finish one after another while the sweep runs.
+ * experiments/get-by-name, runs/search filtered by `tags.mlflow.parentRunId` (paged by `next_page_token`), runs/get;
+ * a failed trial's run-history details (error, a SAS link to its user log). Each trial's status follows the sweep's
+ * polls, so trials finish one after another while the sweep runs.
  * Shapes: SweepJob (azure-rest-api-specs ML 2025-12-01 examples/Job/SweepJob), MLflow REST API 2.0 (Run, SearchRuns).
  */
 import { type FakeAzure, type FakeReq, WS_ID } from "./fakeAzure";
@@ -56,8 +57,10 @@ export interface FakeTrial {
   name: string;
   /** its MLflow status (SCHEDULED, RUNNING, FINISHED, FAILED, KILLED) at each poll of the sweep; the last repeats */
   statuses: string[];
-  /** what it logged: the primary metric is shown while it runs, everything once it is FINISHED */
+  /** what it logs: val_accuracy shows while it runs and after an early stop (KILLED), everything once FINISHED */
   metrics?: Record<string, number>;
+  /** a failed trial's error and user log (run-history details) */
+  failure?: { code: string; message: string; log: string };
 }
 
 export interface FakeSweep {
@@ -97,7 +100,30 @@ export function installSweep(fake: FakeAzure, sweep: FakeSweep): Array<Record<st
     if (!t) return { status: 404, body: { error_code: "RESOURCE_DOES_NOT_EXIST", message: "Run not found" } };
     return { status: 200, body: { run: runOf(t, at(t.statuses)) } };
   });
+  for (const t of sweep.trials) if (t.failure) installFailure(fake, t.name, t.failure);
   return searches;
+}
+
+/** Run-history details of a failed trial, with its user log behind a SAS link (a secret the CLI must not print). */
+function installFailure(fake: FakeAzure, run: string, f: NonNullable<FakeTrial["failure"]>): void {
+  const sig = Buffer.from(`sig-${run}`).toString("base64url");
+  fake.extraSecrets.push(sig);
+  const logPath = `/logs/ExperimentRun/dcid.${run}/user_logs/std_log.txt`;
+  fake.on("GET", `/history/v1.0${WS_ID}/runs/${run}/details`, () => ({
+    status: 200,
+    body: {
+      runId: run,
+      status: "Failed",
+      error: { error: { code: f.code, message: f.message } },
+      logFiles: { "user_logs/std_log.txt": `${fake.url}${logPath}?sv=2021-08-06&sr=b&sp=r&sig=${sig}` },
+    },
+  }));
+  fake.on(
+    "GET",
+    logPath,
+    (req) => (req.query.get("sig") === sig ? { status: 200, body: f.log } : { status: 403, body: "" }),
+    { open: true },
+  );
 }
 
 /** runs/search: this experiment's children of the sweep, one page from `page_token`. */
@@ -117,11 +143,13 @@ function searchAnswer(
 
 /** A trial as MLflow's Run: info and the metrics logged so far (each metric's latest value). */
 function runOf(t: FakeTrial, status: string): Record<string, unknown> {
-  const logged = status === "FINISHED" ? (t.metrics ?? {}) : {};
-  const partial =
-    status === "RUNNING" && t.metrics?.val_accuracy !== undefined
-      ? { val_accuracy: t.metrics.val_accuracy - 0.01 }
-      : {};
+  // per-epoch val_accuracy while it runs and when early termination stops it; everything once it has finished
+  const logged =
+    status === "FINISHED"
+      ? (t.metrics ?? {})
+      : (status === "RUNNING" || status === "KILLED") && t.metrics?.val_accuracy !== undefined
+        ? { val_accuracy: t.metrics.val_accuracy }
+        : {};
   return {
     info: {
       run_id: t.name,
@@ -132,7 +160,7 @@ function runOf(t: FakeTrial, status: string): Record<string, unknown> {
       lifecycle_stage: "active",
     },
     data: {
-      metrics: Object.entries({ ...partial, ...logged }).map(([key, value]) => ({
+      metrics: Object.entries(logged).map(([key, value]) => ({
         key,
         value,
         timestamp: 1764151200000,
