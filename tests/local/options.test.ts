@@ -1,13 +1,29 @@
 import { UsageError } from "../../lib/cli/errors";
 import { DEFAULTS } from "../../lib/config/schema";
-import { parseRunLocalArgs, parseServeArgs, trainArgs } from "../../local/options";
+import {
+  DEFAULT_SWEEP_EPOCHS,
+  DEFAULT_SWEEP_SEED,
+  RUN_LOCAL_USAGE,
+  parseRunLocalArgs,
+  parseServeArgs,
+  trainArgs,
+} from "../../local/options";
 import { isNoise, lineSplitter, parseResultLine } from "../../local/proc";
 import { formatSummaryBlock, runStamp, summarize, type Summary } from "../../local/run-local";
-import { mlflowStoreUri, mlflowUiCommand } from "../../local/paths";
+import {
+  fromRoot,
+  mlflowStoreFile,
+  mlflowStoreUri,
+  mlflowUiCommand,
+  mlflowVersion,
+  shellWord,
+} from "../../local/paths";
 import { curlExample } from "../../local/serve";
 import { isListening, isPortFree, loopbackBootstrap, scoringUriFor, serverCommand } from "../../local/server";
+import { readFileSync } from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
+import { ROOT } from "./helpers";
 
 describe("npm run local flags", () => {
   test("defaults", () => {
@@ -16,8 +32,10 @@ describe("npm run local flags", () => {
       epochs: undefined,
       batchSize: undefined,
       learningRate: undefined,
+      dropout: undefined,
       seed: undefined,
       trainLimit: undefined,
+      sweep: undefined,
       port: 5001,
       host: "127.0.0.1",
       workers: 2, // the cloud's serving.workerCount: local serves like the cloud
@@ -35,7 +53,8 @@ describe("npm run local flags", () => {
   });
   test("all flags, and the training pass-through", () => {
     // the training flags, passed through to training/app.py as given
-    const training = ["--epochs", "3", "--batch-size", "64", "--learning-rate", "0.002", "--seed", "7"];
+    const training = ["--epochs", "3", "--batch-size", "64", "--learning-rate", "0.002", "--dropout", "0.3"];
+    training.push("--seed", "7");
     training.push("--train-limit", "500");
     const o = parseRunLocalArgs([
       "--data",
@@ -53,6 +72,7 @@ describe("npm run local flags", () => {
       epochs: 3,
       batchSize: 64,
       learningRate: 0.002,
+      dropout: 0.3,
       seed: 7,
       port: 5099,
       workers: 3,
@@ -83,10 +103,50 @@ describe("npm run local flags", () => {
     [["--host", "example.com"], /--host/],
     [["--model-name", "../x"], /--model-name/],
     [["--skip-train", "--epochs", "2"], /--skip-train.*--epochs/],
+    [["--dropout", "0"], /--dropout must be in \(0, 1\), got 0/],
+    [["--dropout", "1"], /--dropout must be in \(0, 1\)/],
+    [["--dropout", "1.5"], /--dropout/],
+    [["--sweep", "0"], /--sweep/],
+    [["--sweep", "101"], /--sweep/],
+    [["--sweep", "2.5"], /integer/],
+    [["--sweep", "3", "--sweep-epochs", "0"], /--sweep-epochs/],
+    [["--sweep-epochs", "3"], /--sweep-epochs goes with --sweep N/],
+    [["--sweep-seed", "3"], /--sweep-seed goes with --sweep N/],
+    [["--sweep", "3", "--learning-rate", "0.01", "--dropout", "0.2"], /drop --learning-rate, --dropout$/],
+    [["--sweep", "3", "--batch-size", "64"], /--sweep draws .* per trial: drop --batch-size/],
+    [["--sweep", "3", "--epochs", "5"], /--sweep-epochs: drop --epochs/],
+    [["--skip-train", "--sweep", "3"], /--skip-train.*--sweep/],
     [["--nope"], /nope/],
   ])("rejects %j", (argv, msg) => {
     expect(() => parseRunLocalArgs(argv)).toThrow(UsageError);
     expect(() => parseRunLocalArgs(argv)).toThrow(msg);
+  });
+  test("--sweep N: trials of a few epochs, the draws seeded; data, seed and train limit pass through", () => {
+    expect(parseRunLocalArgs(["--sweep", "4"])!.sweep).toEqual({
+      trials: 4,
+      epochs: DEFAULT_SWEEP_EPOCHS,
+      seed: DEFAULT_SWEEP_SEED,
+    });
+    expect(DEFAULT_SWEEP_EPOCHS).toBe(2);
+    const o = parseRunLocalArgs([
+      "--sweep",
+      "2",
+      "--sweep-epochs",
+      "1",
+      "--sweep-seed",
+      "9",
+      "--train-limit",
+      "300",
+      "--seed",
+      "3",
+    ])!;
+    expect(o).toMatchObject({ sweep: { trials: 2, epochs: 1, seed: 9 }, trainLimit: 300, seed: 3 });
+    expect(o.epochs).toBeUndefined();
+  });
+  test("the usage names the sweep flags", () => {
+    for (const flag of ["--sweep N", "--sweep-epochs E", "--sweep-seed S", "--dropout F"]) {
+      expect(RUN_LOCAL_USAGE).toContain(flag);
+    }
   });
   test("help", () => {
     expect(parseRunLocalArgs(["--help"])).toBeNull();
@@ -206,6 +266,7 @@ describe("misc pure helpers", () => {
       server_pid: null,
       kept_serving: false,
       timings: { prepare: 1, train: 100, register: 0.1, serve_start: 8, invoke: 0.2, total: 110 },
+      sweep: null,
       finished_at: "2026-01-01T00:00:00Z",
     };
     const b = formatSummaryBlock(s);
@@ -217,6 +278,7 @@ describe("misc pure helpers", () => {
     expect(formatSummaryBlock({ ...s, timings: { ...s.timings, prepare: null } })).toContain(
       "prepare skipped",
     );
+    expect(b).not.toContain("sweep");
   });
   test("summary of a run", () => {
     const model = {
@@ -245,20 +307,40 @@ describe("misc pure helpers", () => {
       server_pid: null,
       kept_serving: false,
       timings,
+      sweep: null,
     });
   });
 });
 
 describe("MLflow store", () => {
-  test("one store URI for training and the UI command, under the state folder", () => {
-    const uri = mlflowStoreUri({ MNIST_LOCAL_DIR: "/srv/my state" });
-    expect(uri).toBe("file:///srv/my%20state/mlruns");
-    expect(mlflowUiCommand(uri)).toBe(
-      `MLFLOW_ALLOW_FILE_STORE=true .venv/bin/mlflow ui --backend-store-uri ${uri}`,
+  test("one SQLite store under the state folder, for training, the migration and the UI command", () => {
+    const env = { MNIST_LOCAL_DIR: "/srv/my state" };
+    expect(mlflowStoreFile(env)).toBe("/srv/my state/mlflow.db");
+    expect(mlflowStoreUri(env)).toBe("sqlite:////srv/my state/mlflow.db"); // sqlite:/// + an absolute path
+    expect(mlflowUiCommand(env, "3.15.0")).toBe(
+      "{ [ -x '/srv/my state/mlflow-ui'/bin/mlflow ] || { .venv/bin/python -m venv '/srv/my state/mlflow-ui' && " +
+        "'/srv/my state/mlflow-ui'/bin/pip install -q mlflow==3.15.0; }; } && '/srv/my state/mlflow-ui'/bin/mlflow " +
+        "ui --backend-store-uri 'sqlite:////srv/my state/mlflow.db' --host 127.0.0.1 --port 5000",
     );
-    // a database store needs no file-store opt-in
-    expect(mlflowUiCommand("sqlite:///x/mlflow.db")).toBe(
-      ".venv/bin/mlflow ui --backend-store-uri sqlite:///x/mlflow.db",
+  });
+  test("in the repo: the UI's venv relative to it, no file-store opt-in", () => {
+    const cmd = mlflowUiCommand({});
+    expect(cmd).toContain(".venv/bin/python -m venv .local/mlflow-ui && .local/mlflow-ui/bin/pip install");
+    expect(cmd).toContain(` --backend-store-uri sqlite:///${path.join(ROOT, ".local", "mlflow.db")} `);
+    expect(cmd).not.toContain("MLFLOW_ALLOW_FILE_STORE");
+  });
+  test("the UI's full mlflow is training's mlflow-skinny version (the same database schema)", () => {
+    const pinned = /^mlflow-skinny==(\S+)/m.exec(
+      readFileSync(path.join(ROOT, "training", "requirements.txt"), "utf8"),
     );
+    expect(mlflowUiCommand({})).toContain(`pip install -q mlflow==${pinned![1]};`);
+    expect(mlflowVersion("numpy==1\nmlflow-skinny==9.9.9\n")).toBe("9.9.9");
+    expect(() => mlflowVersion("mlflow==1\n")).toThrow(/mlflow-skinny/);
+  });
+  test("shell words and repo paths", () => {
+    expect(shellWord("a/b-c.db")).toBe("a/b-c.db");
+    expect(shellWord("it's here")).toBe(`'it'\\''s here'`);
+    expect(fromRoot(path.join(ROOT, ".local", "x"))).toBe(".local/x");
+    expect(fromRoot("/elsewhere/x")).toBe("/elsewhere/x");
   });
 });
