@@ -373,6 +373,10 @@ function sweep(run: Run, dataPath: string): Promise<TrainOutcome> {
     const best = bestRecord(records);
     log(`\n${formatTrialTable(records, best?.name)}`);
     if (!best) throw new StepError(`no trial of the sweep completed (logs in ${show(run.runDir)})`);
+    log(
+      `  a full training with ${best.name}'s hyperparameters: npm run local -- --learning-rate ` +
+        `${best.learning_rate} --batch-size ${best.batch_size} --dropout ${best.dropout}`,
+    );
     return {
       outputDir: best.output_dir,
       acc: best.test_accuracy!,

@@ -65,6 +65,9 @@ test("a local sweep: trials, the winner registered and served, the summary, MLfl
   });
   expect(r.stdout).toMatch(new RegExp(`\\n  \\* ${best.name} `));
   expect(r.stdout).toContain(`sweep            ${best.name} of 2 won: val_accuracy`);
+  expect(r.stdout).toContain(
+    `npm run local -- --learning-rate ${best.learning_rate} --batch-size ${best.batch_size} --dropout ${best.dropout}`,
+  );
 
   // MLflow: the migrated run and the trials, in one SQLite store
   const runs = await runStreaming(PYTHON, ["-c", READ_RUNS, `sqlite:///${state}/mlflow.db`], { cwd: ROOT });
