@@ -105,7 +105,7 @@ def test_two_workers_train_one_model_together(two_workers, trained):
 
 def test_only_the_chief_writes(two_workers):
     chief, worker = two_workers["chief"], two_workers["worker"]
-    names = {"mnist_cnn.keras", "model_meta.json", "metrics.json", "training_curve.png"}
+    names = {"mnist_cnn.keras", "mnist_cnn.onnx", "model_meta.json", "metrics.json", "training_curve.png"}
     assert {p.name for p in chief["out"].iterdir()} == names
     assert list(worker["out"].iterdir()) == []  # created up front like the chief's (a bad path fails early) ...
     assert list((worker["dir"] / "tmp").iterdir()) == []  # ... and its own save went to a temp folder, now gone
