@@ -1,14 +1,7 @@
 /** The local sweep's pure parts (local/trials.ts): the trials drawn, what each gave, the winner, the table. */
 import { DEFAULT_SEARCH_SPACE, PRIMARY_METRIC, sampleTrial, seededRandom } from "../../lib/sweep";
-import {
-  type PlannedTrial,
-  type TrialRecord,
-  bestRecord,
-  formatTrialTable,
-  planTrials,
-  sweepSummary,
-  trialRecord,
-} from "../../local/trials";
+import type { PlannedTrial, TrialRecord } from "../../local/trials";
+import { bestRecord, formatTrialTable, planTrials, sweepSummary, trialRecord } from "../../local/trials";
 
 const planned = (name: string, learningRate = 0.004, batchSize = 128, dropout = 0.3): PlannedTrial => ({
   name,
