@@ -82,9 +82,15 @@ def test_local_default_is_the_sqlite_store_of_the_state_folder(app):
 
 
 @pytest.mark.parametrize("value", ["0", "1", "1.5", "-0.1", "nan"])
-def test_dropout_out_of_range_is_a_usage_error(value):
-    proc = run_app("--dropout", value, timeout=60)
-    assert proc.returncode == 2 and "--dropout must be in (0, 1)" in proc.stderr, proc.stderr
+def test_dropout_out_of_range_is_a_usage_error(app, value, capsys):
+    with pytest.raises(SystemExit) as exit:
+        app.parse_args(["--dropout", value])
+    assert exit.value.code == 2 and f"--dropout must be in (0, 1), got {float(value)}" in capsys.readouterr().err
+
+
+def test_dropout_usage_error_from_the_command_line():
+    proc = run_app("--dropout", "1", timeout=60)
+    assert proc.returncode == 2 and "--dropout must be in (0, 1), got 1.0" in proc.stderr, proc.stderr
 
 
 def test_dropout_default_is_the_hyperparameters(app):
