@@ -1,13 +1,11 @@
-// Azure ML lifecycle as one Pulumi graph: workspace → GPU cluster → environments + code → training job → wait
-// → model → online endpoint + deployment → 100 % traffic → sample invocation. The stack config is read and
-// validated against lib/config/schema.ts before anything is declared; each group goes to the component that uses it.
+// Azure ML lifecycle as one Pulumi graph: pre-flight → workspace → GPU cluster → environments + code → training job
+// (reused or submitted) → wait → model → online endpoint + deployment → smoke test → traffic (direct, canary or
+// mirror) → retire the previous deployment → sample invocation. The stack config is read and validated against
+// lib/config/schema.ts before anything is declared; each group goes to the component that uses it.
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import * as authorization from "@pulumi/azure-native/authorization";
 import { readStackConfig } from "./lib/config/stack";
-import { preflightArgs, servingNeed } from "./lib/preflight";
-import { resourceGroupName as defaultResourceGroupName } from "./lib/naming";
-import { runCliStep } from "./lib/steps";
+import { preflightGate } from "./lib/preflightStep";
 import { MlWorkspace } from "./components/mlWorkspace";
 import { GpuCompute } from "./components/gpuCompute";
 import { EnvironmentAsset } from "./components/environmentAsset";
@@ -27,39 +25,15 @@ const cfg = readStackConfig(
   Object.keys(pulumi.runtime.allConfig()),
 );
 
-// The quota and provider pre-flight (ops/preflight.ts, reads only) runs before anything is declared in Azure, in
-// preview too; it needs the deployment's name, known once the graph below is built.
-let startPreflight: (deploymentName: string) => void = () => undefined;
-const preflight = new Promise<unknown>((resolve, reject) => {
-  startPreflight = (deploymentName) => {
-    if (!cfg.preflight.checks) return resolve(undefined);
-    authorization
-      .getClientConfig()
-      .then((client) =>
-        runCliStep(
-          "ops/preflight.ts",
-          preflightArgs({
-            subscriptionId: client.subscriptionId,
-            location: cfg.location,
-            gpu: cfg.gpu,
-            serving: servingNeed(cfg.serving),
-            resourceGroupName:
-              cfg.workspace.resourceGroupName ?? defaultResourceGroupName(cfg.project, cfg.stack),
-            stack: cfg.stack,
-            deploymentName,
-          }),
-        ),
-      )
-      .then(resolve, reject);
-  };
-});
+// The quota and provider pre-flight runs before anything is declared in Azure, in preview too.
+const preflight = preflightGate(cfg);
 
 const workspace = new MlWorkspace("ml", {
   project: cfg.project,
   stack: cfg.stack,
   location: cfg.location,
   ...cfg.workspace,
-  after: preflight,
+  after: preflight.done,
 });
 const gpu = new GpuCompute("gpu", { workspace, ...cfg.gpu });
 
@@ -68,7 +42,7 @@ const inferenceEnv = new EnvironmentAsset("inference-env", {
   environmentName: "mnist-inference",
   image: cfg.inference.image,
   condaFile: path.join(root, "scoring", "environment.yml"),
-  description: "Inference image for scoring/score.py (TensorFlow CPU + Azure ML inference server)",
+  description: "Inference image for scoring/score.py (ONNX Runtime + Azure ML inference server)",
 });
 const trainCode = new CodeAsset("train-code", {
   workspace,
@@ -110,7 +84,7 @@ const service = new OnlineService("online", {
   smokeMinAccuracy: cfg.sample.minAccuracy,
 });
 const sample = new SampleInvocation("sample", { service, ...cfg.sample });
-startPreflight(service.deploymentName);
+preflight.start(service.deploymentName);
 
 export const resourceGroupName = workspace.resourceGroupName;
 export const workspaceName = workspace.workspaceName;
