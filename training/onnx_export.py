@@ -17,6 +17,9 @@ Two Keras details the export works around (both measured with Keras 3.15.1):
 
 Nothing is trusted blindly: ONNX Runtime must load the file and give, on the images passed in (the test split), the
 same classes as the Keras model and probabilities within 1e-5 (both on the CPU), else ExportError and no file.
+
+Without tf2onnx, onnx or onnxruntime (a curated training environment, which has none of them) the export is skipped
+with a warning: the folder then has only mnist_cnn.keras, which score.py serves only where TensorFlow is installed.
 """
 
 from __future__ import annotations
@@ -38,8 +41,15 @@ class ExportError(RuntimeError):
 def export_onnx(keras_file: Path, onnx_file: Path, images: np.ndarray) -> dict:
     """Exports the saved `keras_file` to `onnx_file` and checks it on `images` ((N, 28, 28, 1) float32 in [0, 1]);
     returns what model_meta.json records under "onnx"."""
+    try:
+        import onnx  # noqa: F401  (Keras' exporter imports tf2onnx and onnx itself)
+        import onnxruntime as ort
+        import tf2onnx  # noqa: F401
+    except ImportError as ex:
+        print(f"onnx: WARNING: no {onnx_file.name}: {ex.name} is not installed (a curated training environment?); "
+              "serving this model needs TensorFlow and Keras in the inference environment", flush=True)
+        return {"file": None, "skipped": f"{ex.name} is not installed"}
     import keras
-    import onnxruntime as ort
     import tensorflow as tf
 
     started = time.perf_counter()
@@ -69,8 +79,6 @@ def export_onnx(keras_file: Path, onnx_file: Path, images: np.ndarray) -> dict:
         raise ExportError(f"{onnx_file.name}: ONNX Runtime and Keras disagree on {len(images)} images "
                           f"(max |p_keras - p_onnx| = {difference:.1e}, same predictions: {same})")
     os.replace(partial, onnx_file)
-    import onnx
-
     opset = next(o.version for o in onnx.load(str(onnx_file)).opset_import if o.domain in ("", "ai.onnx"))
     print(f"onnx: {onnx_file.name} ({onnx_file.stat().st_size // 1024} KB, opset {opset}) in "
           f"{time.perf_counter() - started:.1f} s; ONNX Runtime matches Keras on {len(images)} test images "

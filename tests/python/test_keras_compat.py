@@ -2,7 +2,7 @@
 
 The stack can still train in a curated Azure ML environment (`tensorflow-2.16-cuda12`: TensorFlow 2.16.2, which
 requires only `keras>=3.0.0`, with a Keras pinned per revision, 3.9.0 and 3.12.1 seen, and the pin not readable from
-source), while scoring/score.py always loads the model with scoring/requirements.txt's Keras 3.15.1. So for each older
+source), while scoring/score.py loads a .keras model with the Keras 3.15.1 of training/requirements.txt. So for each older
 Keras 3 in OLD_KERAS, tests/python/old_keras_save.py makes that Keras build and compile training/app.py's own model
 (build_model/compile_model), give it the weights of the session's trained model, save `.keras` and predict the 20
 sample digits; this process loads the file the way score.py does and must give the same classes, and probabilities
@@ -158,7 +158,7 @@ def test_a_model_saved_by_an_older_keras_predicts_the_same_in_ours(version, old_
     with zipfile.ZipFile(out / "mnist_cnn.keras") as archive:  # the file itself says which Keras wrote it
         assert json.loads(archive.read("metadata.json"))["keras_version"] == version
 
-    # Loaded the way scoring/score.py loads it, by this venv's Keras (scoring/requirements.txt's pin).
+    # Loaded the way scoring/score.py loads a .keras file, by this venv's Keras (training/requirements.txt's pin).
     assert keras.__version__ == "3.15.1"
     model = keras.saving.load_model(out / "mnist_cnn.keras", compile=False)
     assert model.input_shape == (None, 28, 28, 1) and model.output_shape == (None, 10)

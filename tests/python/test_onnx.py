@@ -40,6 +40,17 @@ def test_training_writes_a_checked_onnx_model(trained):
     assert meta["same_predictions"] is True and meta["max_abs_difference"] <= TOLERANCE
 
 
+def test_without_the_export_packages_training_keeps_the_keras_file_only(trained, tmp_path, monkeypatch):
+    """A curated training environment has neither tf2onnx, onnx nor onnxruntime: a warning, no .onnx file."""
+    import onnx_export
+
+    monkeypatch.setitem(sys.modules, "tf2onnx", None)  # importing it now raises ImportError
+    onnx_file = tmp_path / "mnist_cnn.onnx"
+    assert onnx_export.export_onnx(trained["dir"] / "mnist_cnn.keras", onnx_file, np.zeros((1, 28, 28, 1))) == {
+        "file": None, "skipped": "tf2onnx is not installed"}
+    assert not list(tmp_path.iterdir())
+
+
 def test_onnx_runtime_and_keras_agree_on_the_2000_test_digits(trained, test_digits):
     """score.py's two forward passes on the same trained model: identical classes, probabilities within 1e-5."""
     score = load_module("score_equivalence", SCORE)
