@@ -2,10 +2,10 @@
 
 The stack can still train in a curated Azure ML environment (`tensorflow-2.16-cuda12`: TensorFlow 2.16.2, which
 requires only `keras>=3.0.0`, with a Keras pinned per revision, 3.9.0 and 3.12.1 seen, and the pin not readable from
-source), while scoring/score.py loads a .keras model with the Keras 3.15.1 of training/requirements.txt. So for each older
-Keras 3 in OLD_KERAS, tests/python/old_keras_save.py makes that Keras build and compile training/app.py's own model
-(build_model/compile_model), give it the weights of the session's trained model, save `.keras` and predict the 20
-sample digits; this process loads the file the way score.py does and must give the same classes, and probabilities
+source), while scoring/score.py loads a .keras model with the Keras 3.15.1 of training/requirements.txt. So for each
+older Keras 3 in OLD_KERAS, tests/python/old_keras_save.py makes that Keras build and compile training/app.py's own
+model (build_model/compile_model), give it the weights of the session's trained model, save `.keras` and predict the
+20 sample digits; this process loads the file the way score.py does and must give the same classes, and probabilities
 within 1e-5.
 
 The old Keras runs on the JAX backend in a venv without TensorFlow (far too big to install for a test; Keras'
