@@ -6,6 +6,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { readStackConfig } from "./lib/config/stack";
 import { preflightGate } from "./lib/preflightStep";
+import { requirementPins } from "./lib/pins";
 import { MlWorkspace } from "./components/mlWorkspace";
 import { GpuCompute } from "./components/gpuCompute";
 import { EnvironmentAsset } from "./components/environmentAsset";
@@ -37,11 +38,17 @@ const workspace = new MlWorkspace("ml", {
 });
 const gpu = new GpuCompute("gpu", { workspace, ...cfg.gpu });
 
+// A curated training environment has no ONNX exporter, so its model is served from the .keras file: then the
+// inference environment gets TensorFlow and Keras (training's pins) besides ONNX Runtime.
+const kerasServing = cfg.training.environment
+  ? requirementPins(path.join(root, "training", "requirements.txt"), ["tensorflow-cpu", "keras"])
+  : undefined;
 const inferenceEnv = new EnvironmentAsset("inference-env", {
   workspace,
   environmentName: "mnist-inference",
   image: cfg.inference.image,
   condaFile: path.join(root, "scoring", "environment.yml"),
+  extraPip: kerasServing,
   description: "Inference image for scoring/score.py (ONNX Runtime + Azure ML inference server)",
 });
 const trainCode = new CodeAsset("train-code", {

@@ -1,5 +1,6 @@
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
+import { parse, stringify } from "yaml";
 import * as command from "@pulumi/command";
 import { MlWorkspace } from "./mlWorkspace";
 import type { AssetResult } from "../lib/contracts";
@@ -16,6 +17,20 @@ export interface EnvironmentAssetArgs {
   /** Path of the conda spec (YAML) the image is built from. */
   readonly condaFile: string;
   readonly description: string;
+  /** Pinned pip packages added to the conda spec's pip list (e.g. what a model without an ONNX copy needs). */
+  readonly extraPip?: readonly string[];
+}
+
+/** The conda spec with `extra` appended to its pip list; unchanged text when there is nothing to add. */
+export function withPipPackages(condaText: string, extra: readonly string[] = []): string {
+  if (extra.length === 0) return condaText;
+  const spec = parse(condaText) as { dependencies?: (string | { pip?: string[] })[] };
+  const pip = spec.dependencies?.find(
+    (d): d is { pip: string[] } => typeof d === "object" && Array.isArray(d.pip),
+  );
+  if (!pip) throw new Error("the conda spec has no pip list to extend");
+  pip.pip.push(...extra);
+  return stringify(spec);
 }
 
 /** Version of an environment: a hash of everything that defines the image. */
@@ -49,7 +64,7 @@ export class EnvironmentAsset extends pulumi.ComponentResource {
     super(TYPE, name, {}, { ...opts, aliases: [...(opts?.aliases ?? []), ...legacy] });
     const ws = args.workspace;
     if (!fs.existsSync(args.condaFile)) throw new Error(`environment spec ${args.condaFile} is missing`);
-    const condaText = fs.readFileSync(args.condaFile, "utf8");
+    const condaText = withPipPackages(fs.readFileSync(args.condaFile, "utf8"), args.extraPip);
     this.version = environmentVersion(args.image, condaText);
 
     // The EnvironmentVersion properties as the 2025-12-01 API takes them (condaFile is the YAML text).

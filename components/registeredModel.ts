@@ -44,7 +44,8 @@ export class RegisteredModel extends pulumi.ComponentResource {
           // The actual job name (a sweep's best trial), never one computed here.
           modelUri: pulumi.interpolate`azureml://jobs/${args.training.modelJobName}/outputs/${MODEL_OUTPUT}`,
           jobName: args.training.modelJobName,
-          description: "Keras CNN (mnist_cnn.keras + model_meta.json + metrics.json)",
+          description:
+            "Keras CNN (mnist_cnn.keras, its ONNX copy mnist_cnn.onnx, model_meta.json, metrics.json)",
           tags: { ...ws.tags, runHash: args.training.hash },
         },
       },

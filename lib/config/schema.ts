@@ -371,10 +371,12 @@ export const SCHEMA = {
       ENDPOINT_AUTH_MODES,
       "Endpoint auth mode, Key, AMLToken or AADToken.",
     ),
+    // The ONNX path holds the bench's load on 2 cores with headroom (bench/RESULTS.md): DS2_v2 ($0.15/h in East US)
+    // instead of DS3_v2 ($0.29/h), same DSv2 quota family, 4 vCPUs of quota instead of 8.
     instanceType: text(
       "instanceType",
-      "Standard_DS3_v2",
-      "VM size of the online deployment.",
+      "Standard_DS2_v2",
+      "VM size of the online deployment (Standard_DS2_v2: 2 cores, 7 GiB; see bench/RESULTS.md).",
       INSTANCE_TYPE,
       "must be an Azure VM size such as Standard_DS3_v2",
     ),

@@ -222,7 +222,7 @@ describe("components", () => {
     expect(d.sku).toEqual({ name: "Default", capacity: 1 });
     expect(d.properties).toMatchObject({
       endpointComputeType: "Managed",
-      instanceType: "Standard_DS3_v2",
+      instanceType: "Standard_DS2_v2",
       codeConfiguration: { scoringScript: "score.py" },
       environmentVariables: { WORKER_COUNT: "2", MAX_BATCH_SIZE: "256" },
       requestSettings: { requestTimeout: "PT10S", maxConcurrentRequestsPerInstance: 2 },

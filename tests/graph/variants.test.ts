@@ -104,6 +104,32 @@ describe("training run identity", () => {
   });
 });
 
+describe("serving a model without an ONNX copy", () => {
+  test("a curated training environment adds TensorFlow and Keras (training's pins) to the inference environment", async () => {
+    const spec = (regs: Registration[]) =>
+      JSON.parse(
+        String(
+          obj(find(regs, "command:local:Command", "inference-env-ensure")[0]).environment.ENVIRONMENT_SPEC,
+        ),
+      );
+    const lean = spec(await run()).condaFile as string;
+    expect(lean).not.toContain("tensorflow");
+    const curated = "azureml://registries/azureml/environments/tensorflow-2.16-cuda12/versions/25";
+    const regs = await run({ trainingEnvironment: curated });
+    const withKeras = spec(regs).condaFile as string;
+    expect(withKeras).toMatch(/- tensorflow-cpu==\d/);
+    expect(withKeras).toMatch(/- keras==\d/);
+    expect(withKeras).toContain("onnxruntime==");
+    // A different environment version, so the deployment rolls out with it.
+    const version = (r: Registration[]) =>
+      /--version (\S+)/.exec(
+        String(obj(find(r, "command:local:Command", "inference-env-ensure")[0]).create),
+      )?.[1];
+    expect(version(regs)).not.toBe(version(await run()));
+    expect(find(regs, "azure-ml-mnist:index:EnvironmentAsset").map((r) => r.name)).toEqual(["inference-env"]);
+  });
+});
+
 describe("scale out", () => {
   test("several nodes: the job runs data-parallel with Azure ML's TensorFlow distribution", async () => {
     const regs = await run({ gpuMaxNodes: "4", trainingNodes: "2", batchSize: "256" });
