@@ -17,40 +17,28 @@ function unknownFields(r: Reader, key: string, given: Raw, known: readonly strin
   }
 }
 
-function int(
+/** A number field: an integer in [min, max], or (`decimal`) a number in (min, max]. */
+function numberField(
   r: Reader,
   key: string,
   given: Raw,
   field: string,
   def: number,
-  min: number,
-  max: number,
+  [min, max]: [number, number],
+  decimal = false,
 ): number {
   const v = given[field];
   if (v === undefined) return def;
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-    r.fail(`${key}.${field}`, v, `must be an integer in [${min}, ${max}]`);
-    return def;
-  }
-  return v;
-}
-
-function num(
-  r: Reader,
-  key: string,
-  given: Raw,
-  field: string,
-  def: number,
-  min: number,
-  max: number,
-): number {
-  const v = given[field];
-  if (v === undefined) return def;
-  if (typeof v !== "number" || !Number.isFinite(v) || v <= min || v > max) {
-    r.fail(`${key}.${field}`, v, `must be a number in (${min}, ${max}]`);
-    return def;
-  }
-  return v;
+  const ok = decimal
+    ? typeof v === "number" && Number.isFinite(v) && v > min && v <= max
+    : typeof v === "number" && Number.isInteger(v) && v >= min && v <= max;
+  if (ok) return v as number;
+  r.fail(
+    `${key}.${field}`,
+    v,
+    decimal ? `must be a number in (${min}, ${max}]` : `must be an integer in [${min}, ${max}]`,
+  );
+  return def;
 }
 
 function oneOf<T extends string>(
@@ -141,14 +129,14 @@ export function readSweep(r: Reader): SweepSettings | undefined {
     "median",
   ]);
   return {
-    trials: int(r, key, given, "trials", 8, 1, 1000),
-    concurrency: int(r, key, given, "concurrency", 2, 1, 100),
+    trials: numberField(r, key, given, "trials", 8, [1, 1000]),
+    concurrency: numberField(r, key, given, "concurrency", 2, [1, 100]),
     sampling,
     searchSpace,
     earlyTermination,
-    slackFactor: num(r, key, given, "slackFactor", 0.1, 0, 1),
-    evaluationInterval: int(r, key, given, "evaluationInterval", 1, 1, 100),
-    delayEvaluation: int(r, key, given, "delayEvaluation", 3, 0, 100),
+    slackFactor: numberField(r, key, given, "slackFactor", 0.1, [0, 1], true),
+    evaluationInterval: numberField(r, key, given, "evaluationInterval", 1, [1, 100]),
+    delayEvaluation: numberField(r, key, given, "delayEvaluation", 3, [0, 100]),
   };
 }
 
@@ -170,10 +158,10 @@ export function readAutoscale(r: Reader): AutoscaleSettings | undefined {
   if (!given) return undefined;
   unknownFields(r, key, given, AUTOSCALE_FIELDS);
   const settings = {
-    minInstances: int(r, key, given, "minInstances", 1, 1, 50),
-    maxInstances: int(r, key, given, "maxInstances", 3, 1, 50),
-    cpuTarget: int(r, key, given, "cpuTarget", 70, 10, 95),
-    cooldownMinutes: int(r, key, given, "cooldownMinutes", 5, 1, 60),
+    minInstances: numberField(r, key, given, "minInstances", 1, [1, 50]),
+    maxInstances: numberField(r, key, given, "maxInstances", 3, [1, 50]),
+    cpuTarget: numberField(r, key, given, "cpuTarget", 70, [10, 95]),
+    cooldownMinutes: numberField(r, key, given, "cooldownMinutes", 5, [1, 60]),
   };
   if (settings.minInstances > settings.maxInstances)
     r.fail(
