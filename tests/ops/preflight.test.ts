@@ -140,7 +140,7 @@ test("usages paged through nextLink: the GPU row on the last page counts", async
   const r = await preflight();
   expect(r.code).toBe(0);
   expect(fake.count("GET", USAGES)).toBe(3);
-  expect(r.stderr).toContain("6 Azure ML usage rows and 2 VM sizes");
+  expect(r.stderr).toContain("6 Azure ML usage rows and 3 VM sizes");
 });
 
 test("resource group not found: no deployment exists yet", async () => {
