@@ -12,13 +12,13 @@
  * size (Azure/azure-rest-api-specs#18889).
  * stdout: {"compute": NAME, "deleted": bool}.
  */
-import { ARM_FLAGS, ArmClient, armCliOptions, retryOnConflict, type ArmCliOptions } from "../lib/cli/arm";
+import { ARM_FLAGS, ArmClient, armCliOptions, deleteUntilGone, type ArmCliOptions } from "../lib/cli/arm";
 import { usageLine, withFlags } from "../lib/cli/args";
 import { CliError } from "../lib/cli/errors";
 import { azWorkspaceFlags, parseWorkspaceChildId, type ParsedId } from "../lib/cli/ids";
 import { log, writeResult } from "../lib/cli/log";
 import { runCli } from "../lib/cli/run";
-import { formatDuration, since, sleep } from "../lib/cli/time";
+import { formatDuration, since } from "../lib/cli/time";
 import type { ComputeRemovalResult } from "../lib/contracts";
 
 const FLAGS = {
@@ -41,30 +41,6 @@ export const parseDeleteComputeArgs = withFlags(FLAGS, (a): DeleteComputeOptions
   ...armCliOptions(a),
 }));
 
-interface ComputeBody {
-  properties?: { provisioningState?: string };
-}
-
-/** Polls the cluster until ARM answers 404, or fails once the deadline has passed. */
-async function awaitComputeGone(arm: ArmClient, o: DeleteComputeOptions, deadline: number): Promise<void> {
-  const { id, name } = o.compute;
-  for (;;) {
-    const compute = await arm.tryGet<ComputeBody>(id);
-    if (!compute) return;
-    const state = compute.properties?.provisioningState ?? "?";
-    if (Date.now() > deadline) {
-      throw new CliError(
-        `compute ${name} still exists (${state}) ${formatDuration(o.timeoutMs / 1000)} after the delete request`,
-        [`Check: az ml compute show -n ${name} ${azWorkspaceFlags(o.compute)}`],
-        1,
-        { compute: name },
-      );
-    }
-    log(`  compute still present (${state}); waiting`);
-    await sleep(o.pollMs);
-  }
-}
-
 /** DELETE with underlyingResourceAction=Delete (409s retried) → follow the operation → wait for 404. */
 export async function deleteCompute(o: DeleteComputeOptions): Promise<void> {
   const arm = new ArmClient(o.armEndpoint);
@@ -72,23 +48,30 @@ export async function deleteCompute(o: DeleteComputeOptions): Promise<void> {
   const started = Date.now();
   const deadline = started + o.timeoutMs;
   log(`delete-compute: deleting compute ${name} and its VMs (workspace ${workspace})`);
-  const res = await retryOnConflict(() => arm.send("DELETE", id, { query: DELETE_QUERY, accept: [404] }), {
+  const deleted = await deleteUntilGone(arm, id, {
+    query: DELETE_QUERY,
     deadline,
     pollMs: o.pollMs,
     what: `compute ${name}`,
+    operation: `delete of compute ${name}`,
+    onAccepted: (status) => log(`  DELETE accepted (HTTP ${status})`),
+    onStillThere: (state, pastDeadline) => {
+      if (pastDeadline) {
+        throw new CliError(
+          `compute ${name} still exists (${state}) ${formatDuration(o.timeoutMs / 1000)} after the delete request`,
+          [`Check: az ml compute show -n ${name} ${azWorkspaceFlags(o.compute)}`],
+          1,
+          { compute: name },
+        );
+      }
+      log(`  compute still present (${state}); waiting`);
+    },
   });
-  if (res.status === 404) {
+  if (!deleted) {
     log(`delete-compute: compute ${name} does not exist (already deleted); nothing to do`);
     writeResult({ compute: name, deleted: false } satisfies ComputeRemovalResult);
     return;
   }
-  log(`  DELETE accepted (HTTP ${res.status})`);
-  await arm.waitForLro(res, {
-    pollMs: o.pollMs,
-    timeoutMs: Math.max(0, deadline - Date.now()),
-    what: `delete of compute ${name}`,
-  });
-  await awaitComputeGone(arm, o, deadline);
   log(`delete-compute: compute ${name} deleted (${since(started)})`);
   writeResult({ compute: name, deleted: true } satisfies ComputeRemovalResult);
 }

@@ -8,13 +8,13 @@
  * = `az ml workspace delete --permanently-delete` = `DELETE <id>?api-version=...&forceToPurge=true`.
  * stdout: {"workspace": NAME, "purged": bool}.
  */
-import { ARM_FLAGS, ArmClient, armCliOptions, retryOnConflict, type ArmCliOptions } from "../lib/cli/arm";
+import { ARM_FLAGS, ArmClient, armCliOptions, deleteUntilGone, type ArmCliOptions } from "../lib/cli/arm";
 import { usageLine, withFlags } from "../lib/cli/args";
 import { CliError } from "../lib/cli/errors";
 import { parseWorkspaceChildId, type ParsedId } from "../lib/cli/ids";
 import { log, writeResult } from "../lib/cli/log";
 import { runCli } from "../lib/cli/run";
-import { formatDuration, since, sleep } from "../lib/cli/time";
+import { formatDuration, since } from "../lib/cli/time";
 import type { PurgeResult } from "../lib/contracts";
 
 const FLAGS = {
@@ -34,23 +34,6 @@ export const parsePurgeArgs = withFlags(FLAGS, (a): PurgeOptions => ({
   ...armCliOptions(a),
 }));
 
-/** Polls until ARM answers 404 for the workspace. */
-async function awaitGone(arm: ArmClient, o: PurgeOptions, deadline: number): Promise<void> {
-  const { name: workspace, workspaceId, resourceGroup } = o.workspace;
-  for (;;) {
-    const ws = await arm.tryGet<{ properties?: { provisioningState?: string } }>(workspaceId);
-    if (!ws) return;
-    if (Date.now() > deadline) {
-      throw new CliError(
-        `workspace ${workspace} still exists ${formatDuration(o.timeoutMs / 1000)} after the purge request`,
-        [`Check: az ml workspace show -n ${workspace} -g ${resourceGroup}`],
-      );
-    }
-    log(`  workspace still present (${ws.properties?.provisioningState ?? "?"}); waiting`);
-    await sleep(o.pollMs);
-  }
-}
-
 /** DELETE with forceToPurge (409s retried) → follow the operation → wait until ARM no longer finds it. */
 export async function purgeWorkspace(o: PurgeOptions): Promise<void> {
   const arm = new ArmClient(o.armEndpoint);
@@ -58,11 +41,24 @@ export async function purgeWorkspace(o: PurgeOptions): Promise<void> {
   const started = Date.now();
   const deadline = started + o.timeoutMs;
   log(`purge-workspace: permanently deleting workspace ${workspace} (resource group ${resourceGroup})`);
-  const res = await retryOnConflict(
-    () => arm.send("DELETE", workspaceId, { query: { forceToPurge: "true" }, accept: [404] }),
-    { deadline, pollMs: o.pollMs, what: "the workspace" },
-  );
-  if (res.status === 404) {
+  const purged = await deleteUntilGone(arm, workspaceId, {
+    query: { forceToPurge: "true" },
+    deadline,
+    pollMs: o.pollMs,
+    what: "the workspace",
+    operation: `purge of ${workspace}`,
+    onAccepted: (status) => log(`  DELETE accepted (HTTP ${status})`),
+    onStillThere: (state, pastDeadline) => {
+      if (pastDeadline) {
+        throw new CliError(
+          `workspace ${workspace} still exists ${formatDuration(o.timeoutMs / 1000)} after the purge request`,
+          [`Check: az ml workspace show -n ${workspace} -g ${resourceGroup}`],
+        );
+      }
+      log(`  workspace still present (${state}); waiting`);
+    },
+  });
+  if (!purged) {
     log(`purge-workspace: workspace ${workspace} does not exist (already deleted or purged); nothing to do`);
     log(
       "  Note: if a plain (soft) delete happened earlier and the name is still blocked ('Soft-deleted workspace exists'), " +
@@ -71,13 +67,6 @@ export async function purgeWorkspace(o: PurgeOptions): Promise<void> {
     writeResult({ workspace, purged: false } satisfies PurgeResult);
     return;
   }
-  log(`  DELETE accepted (HTTP ${res.status})`);
-  await arm.waitForLro(res, {
-    pollMs: o.pollMs,
-    timeoutMs: Math.max(0, deadline - Date.now()),
-    what: `purge of ${workspace}`,
-  });
-  await awaitGone(arm, o, deadline);
   log(`purge-workspace: workspace ${workspace} purged (${since(started)})`);
   writeResult({ workspace, purged: true } satisfies PurgeResult);
 }

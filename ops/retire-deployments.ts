@@ -11,14 +11,14 @@
  * old one, after (and only after) the new one holds the traffic; the endpoint's own delete takes the last one.
  * stdout: {"endpoint","kept","deleted":[...],"skipped":[...]} (RetireResult).
  */
-import { ARM_FLAGS, ArmClient, armCliOptions, retryOnConflict, type ArmCliOptions } from "../lib/cli/arm";
+import { ARM_FLAGS, ArmClient, armCliOptions, deleteUntilGone, type ArmCliOptions } from "../lib/cli/arm";
 import { usageLine, withFlags } from "../lib/cli/args";
 import { CliError } from "../lib/cli/errors";
 import { azWorkspaceFlags, parseWorkspaceChildId, type ParsedId } from "../lib/cli/ids";
 import { log, writeResult } from "../lib/cli/log";
 import { listAll } from "../lib/cli/quota";
 import { runCli } from "../lib/cli/run";
-import { formatDuration, since, sleep } from "../lib/cli/time";
+import { formatDuration, since } from "../lib/cli/time";
 import type { EndpointBody } from "../lib/cli/traffic";
 import type { RetireResult } from "../lib/contracts";
 
@@ -72,29 +72,22 @@ async function deleteDeployment(arm: ArmClient, o: RetireOptions, name: string):
   const started = Date.now();
   const deadline = started + o.timeoutMs;
   log(`retire-deployments: deleting deployment ${name}`);
-  const res = await retryOnConflict(() => arm.send("DELETE", id, { accept: [404] }), {
+  await deleteUntilGone(arm, id, {
     deadline,
     pollMs: o.pollMs,
     what: `deployment ${name}`,
+    operation: `delete of ${name}`,
+    onStillThere: (_state, pastDeadline) => {
+      if (pastDeadline) {
+        throw new CliError(
+          `deployment ${name} still exists ${formatDuration(o.timeoutMs / 1000)} after its delete`,
+          [
+            `Check: az ml online-deployment show -n ${name} -e ${o.endpoint.name} ${azWorkspaceFlags(o.endpoint)}`,
+          ],
+        );
+      }
+    },
   });
-  if (res.status !== 404) {
-    await arm.waitForLro(res, {
-      pollMs: o.pollMs,
-      timeoutMs: Math.max(0, deadline - Date.now()),
-      what: `delete of ${name}`,
-    });
-  }
-  while (await arm.tryGet(id)) {
-    if (Date.now() > deadline) {
-      throw new CliError(
-        `deployment ${name} still exists ${formatDuration(o.timeoutMs / 1000)} after its delete`,
-        [
-          `Check: az ml online-deployment show -n ${name} -e ${o.endpoint.name} ${azWorkspaceFlags(o.endpoint)}`,
-        ],
-      );
-    }
-    await sleep(o.pollMs);
-  }
   log(`retire-deployments: deployment ${name} deleted (${since(started)})`);
 }
 

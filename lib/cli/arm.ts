@@ -161,3 +161,47 @@ export function armCliOptions(a: {
     armEndpoint: armEndpointFrom(a["arm-endpoint"]),
   };
 }
+
+export interface DeleteUntilGoneOptions {
+  /** Extra query parameters of the DELETE (e.g. forceToPurge, underlyingResourceAction). */
+  query?: Record<string, string>;
+  deadline: number;
+  pollMs: number;
+  /** What retryOnConflict says is busy ("compute X"). */
+  what: string;
+  /** What the long-running operation is called in its progress lines ("delete of compute X"). */
+  operation: string;
+  /** The DELETE was accepted (not a 404) with this status. */
+  onAccepted?: (status: number) => void;
+  /** Each poll that still finds the resource, with its provisioning state; throws once `pastDeadline`. */
+  onStillThere: (state: string, pastDeadline: boolean) => void;
+}
+
+/**
+ * The one delete path of the CLIs: DELETE (409s retried while the resource is busy) → follow the long-running
+ * operation → poll GET until ARM answers 404. Resolves false when the DELETE itself found nothing to delete.
+ */
+export async function deleteUntilGone(
+  arm: ArmClient,
+  id: string,
+  o: DeleteUntilGoneOptions,
+): Promise<boolean> {
+  const res = await retryOnConflict(() => arm.send("DELETE", id, { query: o.query, accept: [404] }), {
+    deadline: o.deadline,
+    pollMs: o.pollMs,
+    what: o.what,
+  });
+  if (res.status === 404) return false;
+  o.onAccepted?.(res.status);
+  await arm.waitForLro(res, {
+    pollMs: o.pollMs,
+    timeoutMs: Math.max(0, o.deadline - Date.now()),
+    what: o.operation,
+  });
+  for (;;) {
+    const body = await arm.tryGet<{ properties?: { provisioningState?: string } }>(id);
+    if (!body) return true;
+    o.onStillThere(body.properties?.provisioningState ?? "?", Date.now() > o.deadline);
+    await sleep(o.pollMs);
+  }
+}
