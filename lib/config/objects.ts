@@ -1,4 +1,5 @@
-// The config keys that are YAML mappings (objects in the stack file): the sweep and autoscale settings. Each field
+// The config keys that are YAML mappings (objects in the stack file): field readers shared by `deployment`, and the
+// sweep and autoscale settings. Each field
 // is checked like a key of its own; problems name `<key>.<field>`.
 import { type Reader } from "./reader";
 import {
@@ -11,14 +12,14 @@ import {
 
 type Raw = Record<string, unknown>;
 
-function unknownFields(r: Reader, key: string, given: Raw, known: readonly string[]): void {
+export function unknownFields(r: Reader, key: string, given: Raw, known: readonly string[]): void {
   for (const k of Object.keys(given)) {
     if (!known.includes(k)) r.fail(`${key}.${k}`, given[k], `unknown setting; allowed: ${known.join(", ")}`);
   }
 }
 
 /** A number field: an integer in [min, max], or (`decimal`) a number in (min, max]. */
-function numberField(
+export function numberField(
   r: Reader,
   key: string,
   given: Raw,

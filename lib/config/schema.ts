@@ -4,7 +4,7 @@
 // by a test) all derive from it. Adding a key is an entry here and its use in one component.
 import { type Reader } from "./reader";
 import { NAME_RULES } from "../naming";
-import { type AutoscaleSettings, readAutoscale, readSweep } from "./objects";
+import { type AutoscaleSettings, numberField, readAutoscale, readSweep, unknownFields } from "./objects";
 import type { SweepSettings } from "../sweep";
 
 /** One config key: how it is declared in Pulumi.yaml and how it is read and validated. */
@@ -126,26 +126,19 @@ export const DEFAULT_DEPLOYMENT_SETTINGS = Object.fromEntries(
 ) as unknown as DeploymentSettings;
 
 function readDeployment(r: Reader, workerCount: number): DeploymentSettings {
-  const settings: Record<string, number> = {
+  const defaults: Record<string, number> = {
     ...DEFAULT_DEPLOYMENT_SETTINGS,
     maxConcurrentRequestsPerInstance: workerCount,
   };
   const given = r.object("deployment");
-  if (!given) return settings as unknown as DeploymentSettings;
-  const known = Object.keys(DEPLOYMENT_RANGES);
-  for (const k of Object.keys(given)) {
-    if (!known.includes(k))
-      r.fail(`deployment.${k}`, given[k], `unknown setting; allowed: ${known.join(", ")}`);
-  }
-  for (const [key, [min, max]] of Object.entries(DEPLOYMENT_RANGES)) {
-    if (!(key in given)) continue;
-    const v = given[key];
-    if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-      r.fail(`deployment.${key}`, v, `must be an integer in [${min}, ${max}]`);
-    } else {
-      settings[key] = v;
-    }
-  }
+  if (!given) return defaults as unknown as DeploymentSettings;
+  unknownFields(r, "deployment", given, Object.keys(DEPLOYMENT_RANGES));
+  const settings = Object.fromEntries(
+    Object.entries(DEPLOYMENT_RANGES).map(([k, [min, max]]) => [
+      k,
+      numberField(r, "deployment", given, k, defaults[k], [min, max]),
+    ]),
+  );
   return settings as unknown as DeploymentSettings;
 }
 
