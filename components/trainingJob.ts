@@ -85,6 +85,11 @@ const SAMPLING: Record<SweepSettings["sampling"], SamplingAlgorithmArgs> = {
   bayesian: { samplingAlgorithmType: "Bayesian" },
 };
 
+/** How long a sweep may run: every trial its whole limit, `concurrency` at a time. */
+export function sweepMinutes(sweep: SweepSettings, trialMinutes: number): number {
+  return trialMinutes * Math.ceil(sweep.trials / sweep.concurrency);
+}
+
 /** The sweep job's own parts (azure-rest-api-specs 2025-12-01 examples/Job/SweepJob/createOrUpdate.json). */
 export function sweepParts(sweep: SweepSettings, timeoutMinutes: number) {
   const earlyTermination: azureInputs.machinelearningservices.SweepJobArgs["earlyTermination"] =
@@ -110,8 +115,7 @@ export function sweepParts(sweep: SweepSettings, timeoutMinutes: number) {
       maxTotalTrials: sweep.trials,
       maxConcurrentTrials: sweep.concurrency,
       trialTimeout: `PT${timeoutMinutes}M`,
-      // Every trial may use its whole limit, `concurrency` at a time.
-      timeout: `PT${timeoutMinutes * Math.ceil(sweep.trials / sweep.concurrency)}M`,
+      timeout: `PT${sweepMinutes(sweep, timeoutMinutes)}M`,
     },
     earlyTermination,
     searchSpace: azureSearchSpace(sweep.searchSpace),
@@ -253,9 +257,7 @@ export class TrainingJob extends pulumi.ComponentResource {
 
     // The job limit counts running time; the wait also covers queueing, node start and the image pull (a sweep:
     // its own limit, every trial's limit `concurrency` at a time).
-    const runMinutes = sweep
-      ? args.timeoutMinutes * Math.ceil(sweep.trials / sweep.concurrency)
-      : args.timeoutMinutes;
+    const runMinutes = sweep ? sweepMinutes(sweep, args.timeoutMinutes) : args.timeoutMinutes;
     const waitMinutes = runMinutes + args.stuckTimeoutMinutes;
     // Polls the job; exits non-zero (failing `pulumi up`) unless it completes with enough test accuracy.
     const wait = new command.local.Command(

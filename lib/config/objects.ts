@@ -1,6 +1,5 @@
 // The config keys that are YAML mappings (objects in the stack file): field readers shared by `deployment`, and the
-// sweep and autoscale settings. Each field
-// is checked like a key of its own; problems name `<key>.<field>`.
+// sweep and autoscale settings. Each field is checked like a key of its own; problems name `<key>.<field>`.
 import { type Reader } from "./reader";
 import {
   DEFAULT_SEARCH_SPACE,
