@@ -16,7 +16,7 @@ import { usageLine, withFlags } from "../lib/cli/args";
 import { CliError } from "../lib/cli/errors";
 import { azWorkspaceFlags, parseWorkspaceChildId, type ParsedId } from "../lib/cli/ids";
 import { log, writeResult } from "../lib/cli/log";
-import { listAll } from "../lib/cli/quota";
+import { listAll } from "../lib/cli/arm";
 import { runCli } from "../lib/cli/run";
 import { formatDuration, since } from "../lib/cli/time";
 import type { EndpointBody } from "../lib/cli/traffic";

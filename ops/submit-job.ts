@@ -16,7 +16,7 @@
  * stdout: {"jobName","jobId","status","reused","studioUrl"}.
  */
 import { randomInt } from "node:crypto";
-import { ArmClient, armEndpointFrom } from "../lib/cli/arm";
+import { ArmClient, armEndpointFrom, listAll } from "../lib/cli/arm";
 import { usageLine, withFlags } from "../lib/cli/args";
 import { checkNameSegment, jsonObjectFromEnv } from "../lib/cli/assets";
 import { CliError, UsageError } from "../lib/cli/errors";
@@ -181,19 +181,12 @@ export function studioUrl(jobName: string, workspaceId: string): string {
 
 /** Every job of the run hash and the spec's type, all pages, archived ones included (their names stay taken). */
 async function listJobs(arm: ArmClient, o: SubmitOptions): Promise<JobItem[]> {
-  const items: JobItem[] = [];
-  let url: string | undefined = arm.url(`${o.workspace.workspaceId}/jobs`, {
+  const url = arm.url(`${o.workspace.workspaceId}/jobs`, {
     jobType: o.spec.jobType,
     properties: `runHash=${o.runHash}`,
     listViewType: "All",
   });
-  for (let page = 1; url; page++) {
-    if (page > 1000) throw new CliError("the job list did not end after 1000 pages");
-    const body: { value?: JobItem[]; nextLink?: string | null } = await arm.http.getJson(url);
-    items.push(...(body.value ?? []));
-    url = body.nextLink || undefined;
-  }
-  return items;
+  return listAll<JobItem>(arm, url, { maxPages: 1000 });
 }
 
 /** PUT a new job under a fresh name, after checking that the name is free (never overwrite a job). */

@@ -9,7 +9,15 @@
 import type { TokenCredential } from "@azure/identity";
 import { armScope, createCredential } from "./credential";
 import { CliError, errorMessage } from "./errors";
-import { BearerToken, HttpClient, HttpError, jsonOf, type HttpResponse, type RequestOptions } from "./http";
+import {
+  BearerToken,
+  HttpClient,
+  HttpError,
+  jsonOf,
+  shortUrl,
+  type HttpResponse,
+  type RequestOptions,
+} from "./http";
 import { log } from "./log";
 import { formatDuration, sleep } from "./time";
 
@@ -204,4 +212,35 @@ export async function deleteUntilGone(
     o.onStillThere(body.properties?.provisioningState ?? "?", Date.now() > o.deadline);
     await sleep(o.pollMs);
   }
+}
+
+/** An ARM list that pages on past this is broken (a nextLink pointing at itself). */
+export const MAX_PAGES = 100;
+
+interface Page<T> {
+  value?: T[];
+  nextLink?: string | null;
+}
+
+/**
+ * Every item of an ARM list, following `nextLink` (an absolute URL that carries its own query). With
+ * `missingIsEmpty`, a 404 of the first page (the parent does not exist) is an empty list.
+ */
+export async function listAll<T>(
+  arm: ArmClient,
+  firstUrl: string,
+  o: { missingIsEmpty?: boolean; maxPages?: number } = {},
+): Promise<T[]> {
+  const maxPages = o.maxPages ?? MAX_PAGES;
+  const items: T[] = [];
+  let url: string | undefined = firstUrl;
+  for (let page = 0; url; page++) {
+    if (page >= maxPages) throw new CliError(`${shortUrl(firstUrl)} has more than ${maxPages} pages`);
+    const res = await arm.http.request("GET", url, { accept: o.missingIsEmpty && page === 0 ? [404] : [] });
+    if (res.status === 404) return [];
+    const body = jsonOf<Page<T>>(res);
+    items.push(...(body.value ?? []));
+    url = body.nextLink || undefined;
+  }
+  return items;
 }

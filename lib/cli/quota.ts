@@ -4,44 +4,13 @@
  * Reads only. Shapes (azure-rest-api-specs): ML 2025-12-01 examples/Usage/list.json and
  * examples/VirtualMachineSize/list.json; Microsoft.Resources 2025-04-01 examples/GetProvider.json.
  */
-import type { ArmClient } from "./arm";
-import { CliError } from "./errors";
-import { jsonOf, shortUrl } from "./http";
+import { type ArmClient, listAll } from "./arm";
+import { jsonOf } from "./http";
 import type { ProviderInfo, UsageRow, VmSizeInfo } from "../preflight";
 
 /** Microsoft.Resources API version of the provider reads. */
 export const RESOURCES_API_VERSION = "2025-04-01";
 export const ML_NAMESPACE = "Microsoft.MachineLearningServices";
-/** An ARM list that pages on past this is broken (a nextLink pointing at itself). */
-export const MAX_PAGES = 100;
-
-interface Page<T> {
-  value?: T[];
-  nextLink?: string | null;
-}
-
-/**
- * Every item of an ARM list, following `nextLink` (an absolute URL that carries its own query). With
- * `missingIsEmpty`, a 404 of the first page (the parent does not exist) is an empty list.
- */
-export async function listAll<T>(
-  arm: ArmClient,
-  firstUrl: string,
-  o: { missingIsEmpty?: boolean } = {},
-): Promise<T[]> {
-  const items: T[] = [];
-  let url: string | undefined = firstUrl;
-  for (let page = 0; url; page++) {
-    if (page >= MAX_PAGES) throw new CliError(`${shortUrl(firstUrl)} has more than ${MAX_PAGES} pages`);
-    const res = await arm.http.request("GET", url, { accept: o.missingIsEmpty && page === 0 ? [404] : [] });
-    if (res.status === 404) return [];
-    const body = jsonOf<Page<T>>(res);
-    items.push(...(body.value ?? []));
-    url = body.nextLink || undefined;
-  }
-  return items;
-}
-
 const seg = encodeURIComponent;
 const mlLocation = (sub: string, location: string) =>
   `/subscriptions/${seg(sub)}/providers/${ML_NAMESPACE}/locations/${seg(location)}`;
