@@ -16,8 +16,8 @@ export interface CodeAssetArgs {
 }
 
 /** Version of a code asset: the folder's content hash. */
-export function codeVersionOf(folder: string): string {
-  return shortHash(hashFolder(folder), 16);
+export function codeVersionOf(folder: string, files?: readonly string[]): string {
+  return shortHash(hashFolder(folder, files), 16);
 }
 
 /**
@@ -42,8 +42,9 @@ export class CodeAsset extends pulumi.ComponentResource {
   constructor(name: string, args: CodeAssetArgs, opts?: pulumi.ComponentResourceOptions) {
     super("azure-ml-mnist:index:CodeAsset", name, {}, opts);
     const ws = args.workspace;
-    this.version = codeVersionOf(args.folder);
+    // One walk of the folder: the file list is hashed and checked for emptiness.
     this.files = listAssetFiles(args.folder);
+    this.version = codeVersionOf(args.folder, this.files);
     if (this.files.length === 0) throw new Error(`code folder ${args.folder} has no files to upload`);
     // Relative to the project root (the steps' working directory): no machine-specific path in the state.
     const folder = path.relative(process.cwd(), args.folder).split(path.sep).join("/");

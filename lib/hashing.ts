@@ -38,9 +38,9 @@ export function listAssetFiles(root: string): string[] {
 }
 
 /** sha256 over the sorted relative paths and their bytes (length-prefixed, so no two layouts collide). */
-export function hashFolder(root: string): string {
+export function hashFolder(root: string, files: readonly string[] = listAssetFiles(root)): string {
   const h = crypto.createHash("sha256");
-  for (const rel of listAssetFiles(root)) {
+  for (const rel of files) {
     const bytes = fs.readFileSync(path.join(root, rel));
     h.update(`${rel}\0${bytes.length}\0`);
     h.update(bytes);
