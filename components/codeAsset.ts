@@ -28,6 +28,8 @@ export function codeVersionOf(folder: string, files?: readonly string[]): string
  * Why a step (ops/ensure-code.ts) and not `ml.CodeVersion` + `storage.Blob` resources: versions are immutable and
  * kept as history (Azure ML archives rather than deletes assets), so an edit undone later would declare a version
  * that already exists, which azure-native refuses, and stepping back would depend on a delete Azure may refuse.
+ * Sources: Azure/azure-cli#21957 (CLI v2 archives assets instead of deleting them); azure-ai-ml
+ * `_check_and_upload_path` (reuses what exists); azure-rest-api-specs examples/Datastore/get.json (the container).
  */
 export class CodeAsset extends pulumi.ComponentResource {
   readonly version: string;

@@ -262,7 +262,8 @@ export class OnlineService extends pulumi.ComponentResource {
         deleteBeforeReplace: false,
         // Pulumi never deletes a deployment: the retirement step does, once the new one serves (a plain replace
         // would delete the old one at the end of `up` even after a failed rollout, and a deployment with traffic
-        // cannot be deleted). The endpoint's delete takes the last one with it.
+        // cannot be deleted: Azure ML docs, how-to-safely-rollout-online-endpoints). The endpoint's delete takes the last
+        // one with it.
         retainOnDelete: true,
         // Image build on first use + container start.
         customTimeouts: { create: "60m", update: "60m", delete: "30m" },

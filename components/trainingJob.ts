@@ -157,6 +157,9 @@ export type JobSpec = CommandJobSpec | SweepJobSpec;
  * submit step (ops/submit-job.ts) looks for jobs of the same run hash (a job property): a Completed one is reused
  * (no GPU time), a running one is followed, otherwise a new job is submitted under a fresh unique name. The
  * specification stays typed (CommandJobSpec) and visible in the preview as the step's JOB_SPEC.
+ * Sources: pulumi/pulumi-azure-native provider/pkg/resources/resources.go (AutoName copies the logical name for
+ * child resources) and its create path (refuses an existing id); azure-rest-api-specs ML 2025-12-01 mfe.json Jobs_List
+ * (`properties` filter; no $filter).
  */
 export class TrainingJob extends pulumi.ComponentResource {
   readonly hash: string;

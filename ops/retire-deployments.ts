@@ -9,6 +9,7 @@
  * Lists `GET <endpoint>/deployments` (pages via nextLink), then per deployment `DELETE` (long-running operation)
  * and waits until ARM answers 404 for it. The program's deployments are `retainOnDelete`: this is what removes an
  * old one, after (and only after) the new one holds the traffic; the endpoint's own delete takes the last one.
+ * A deployment with live traffic cannot be deleted (Azure ML docs, how-to-safely-rollout-online-endpoints).
  * stdout: {"endpoint","kept","deleted":[...],"skipped":[...]} (RetireResult).
  */
 import { ARM_FLAGS, ArmClient, armCliOptions, deleteUntilGone, type ArmCliOptions } from "../lib/cli/arm";
