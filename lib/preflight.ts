@@ -7,13 +7,17 @@
 //   quota rows `{type, currentValue, limit, name: {value, localizedValue}}`, one per VM family
 //   ("Standard NCASv3_T4 Family Cluster Dedicated vCPUs", type .../vmFamily/usages), plus the regional totals
 //   (.../dedicatedCores/usages, .../lowPriorityCores/usages) (azure-rest-api-specs examples/Usage/list.json).
-//   This is Azure ML's own quota, not the VM quota `az vm list-usage` shows.
+//   The same list carries rows of type .../workspaces/usages and .../workspaces/computes/usages (also spelt
+//   .../workspace/usages) with the family row's very name and a workspace's or a cluster's share as currentValue;
+//   only the vmFamily row holds the subscription's usage. This is Azure ML's own quota, not the VM quota
+//   `az vm list-usage` shows.
 // - `GET .../locations/{loc}/vmSizes` gives each size's `family` key (standardDSv2Family) and `vCPUs`
 //   (examples/VirtualMachineSize/list.json).
 // - Low-priority cores are one regional value across families; dedicated cores have a limit per family (GPU
 //   families start at 0) (Azure ML docs, how-to-manage-quotas).
 // - A managed online deployment needs ceil(1.2 × instances) × vCPUs of its size (the docs: "request 10 instances
-//   … must have a quota for 12"); during a rollout the old deployment still holds its share.
+//   … must have a quota for 12"), except the SKUs the managed-endpoint SKU list marks "Skip 20% Reservation";
+//   during a rollout the old deployment still holds its share.
 
 export interface VmSizeInfo {
   name: string;
@@ -22,6 +26,7 @@ export interface VmSizeInfo {
 }
 
 export interface UsageRow {
+  id?: string;
   type?: string;
   currentValue: number;
   limit: number;
@@ -59,22 +64,63 @@ function rowText(row: UsageRow): string {
   return squash(`${row.name.value ?? ""} ${row.name.localizedValue ?? ""}`);
 }
 
-/** The family's dedicated-vCPU row (clusters and managed deployments draw on it). */
+/** Where a usage row counts: the subscription's family row, a workspace's or a cluster's share, or unknown. */
+function rowScope(row: UsageRow): "family" | "other" | "unknown" {
+  if (row.type) return /\/vmFamily\/usages$/i.test(row.type) ? "family" : "other";
+  // No type: a subscription-level id (no /workspaces/ segment) is the family row; no id either says nothing.
+  if (row.id) return /\/workspaces?\//i.test(row.id) ? "other" : "family";
+  return "unknown";
+}
+
+/**
+ * The family's dedicated-vCPU row (clusters and managed deployments draw on it): the row of type
+ * .../vmFamily/usages, never a workspace's or a cluster's row of the same name. A row without a type counts by its
+ * id; when neither tells, the candidate with the largest currentValue is taken, as the family row sums the
+ * workspace rows and so is never below them (taking it never under-counts).
+ */
 export function familyRow(rows: readonly UsageRow[], family: string): UsageRow | undefined {
   const key = squash(family);
-  return rows.find((r) => {
+  const named = rows.filter((r) => {
     const t = squash(r.name.value ?? "") || rowText(r);
     return t.startsWith(key) && t.includes("dedicated");
   });
+  const own = named.find((r) => rowScope(r) === "family");
+  if (own) return own;
+  const unknown = named.filter((r) => rowScope(r) === "unknown");
+  return unknown.reduce<UsageRow | undefined>(
+    (a, r) => (a && a.currentValue >= r.currentValue ? a : r),
+    undefined,
+  );
 }
 
 function typedRow(rows: readonly UsageRow[], typeSuffix: string): UsageRow | undefined {
   return rows.find((r) => (r.type ?? "").toLowerCase().endsWith(typeSuffix.toLowerCase()));
 }
 
-/** vCPUs a managed deployment of `count` instances holds: 20 % extra for upgrades. */
-export function deploymentVcpus(count: number, vCPUs: number): number {
-  return Math.ceil(1.2 * count) * vCPUs;
+/** Managed-endpoint SKUs that Azure ML deploys without the 20 % upgrade reserve. */
+// "Skip 20% Reservation" = Yes (MicrosoftDocs/azure-ai-docs articles/machine-learning/reference-managed-online-endpoints-vm-sku-list.md, learn.microsoft.com/azure/machine-learning/reference-managed-online-endpoints-vm-sku-list)
+export const NO_RESERVE_SKUS: readonly string[] = [
+  "Standard_NC24ads_A100_v4",
+  "Standard_NC48ads_A100_v4",
+  "Standard_NC96ads_A100_v4",
+  "Standard_NC40ads_H100_v5",
+  "Standard_NC80adis_H100_v5",
+  "Standard_ND96amsr_A100_v4",
+  "Standard_ND96asr_v4",
+  "Standard_ND40rs_v2",
+  "Standard_ND96is_H100_v5",
+  "Standard_ND96isr_H100_v5",
+];
+
+const noReserve = (instanceType?: string) =>
+  NO_RESERVE_SKUS.some((s) => s.toLowerCase() === instanceType?.toLowerCase());
+
+/**
+ * vCPUs a managed deployment of `count` instances holds: 20 % extra for upgrades (rounded up to whole instances),
+ * none for the SKUs in NO_RESERVE_SKUS. Without `instanceType` the reserve is assumed.
+ */
+export function deploymentVcpus(count: number, vCPUs: number, instanceType?: string): number {
+  return (noReserve(instanceType) ? count : Math.ceil(1.2 * count)) * vCPUs;
 }
 
 const HOW_TO_GET_MORE = (location: string) =>
@@ -138,10 +184,13 @@ export function quotaProblems(
 
   const dep = sizeInfo(sizes, input.serving.instanceType, "instanceType", problems);
   if (dep && !input.deploymentExists) {
-    const need = deploymentVcpus(input.serving.instanceCount, dep.vCPUs!);
+    const need = deploymentVcpus(input.serving.instanceCount, dep.vCPUs!, dep.name);
     dedicatedNeed += need;
+    const instances = noReserve(dep.name)
+      ? `instanceCount ${input.serving.instanceCount} (no 20 % reserve for ${dep.name})`
+      : `ceil(1.2 × instanceCount ${input.serving.instanceCount})`;
     const why =
-      `ceil(1.2 × instanceCount ${input.serving.instanceCount}) × ${dep.vCPUs} vCPUs of ${dep.name}` +
+      `${instances} × ${dep.vCPUs} vCPUs of ${dep.name}` +
       "; during a rollout the previous deployment keeps its share until the new one holds the traffic";
     const row = familyRow(rows, dep.family!);
     const limit = row ? row.limit : 0;

@@ -2,14 +2,29 @@
 // run (`npm run local -- --sweep N`): one search space, one way to sample it, one way to pick the best trial.
 // Pure.
 
+/** Bounds a parameter is drawn between. */
+export type Range = readonly [min: number, max: number];
+/** Values a parameter takes one of (Azure's `choice`). */
+export interface Choice {
+  readonly choice: readonly number[];
+}
+
 /** The search space over app.py's flags, in natural units. */
 export interface SearchSpace {
-  /** Sampled log-uniformly between the two values. */
-  readonly learningRate: readonly [min: number, max: number];
+  /** Drawn log-uniformly between the bounds (uniformly with `learningRateUniform`), or one of a choice. */
+  readonly learningRate: Range | Choice;
   /** One of these values. */
   readonly batchSize: readonly number[];
-  /** Sampled uniformly between the two values. */
-  readonly dropout: readonly [min: number, max: number];
+  /** Drawn uniformly between the bounds, or one of a choice. */
+  readonly dropout: Range | Choice;
+  /** Set for Bayesian sampling, which takes no loguniform: the learning rate's range is drawn uniformly. */
+  readonly learningRateUniform?: true;
+}
+
+/** A space of ranges, as the default is. */
+export interface RangeSearchSpace extends SearchSpace {
+  readonly learningRate: Range;
+  readonly dropout: Range;
 }
 
 export type SamplingAlgorithm = "random" | "grid" | "bayesian";
@@ -33,11 +48,22 @@ export interface SweepSettings {
 /** The metric the sweep maximises: app.py logs it after every epoch (early termination needs a per-epoch value). */
 export const PRIMARY_METRIC = "val_accuracy";
 
-export const DEFAULT_SEARCH_SPACE: SearchSpace = {
+export const DEFAULT_SEARCH_SPACE: RangeSearchSpace = {
   learningRate: [1e-3, 1e-2],
   batchSize: [64, 128, 256],
   dropout: [0.25, 0.5],
 };
+
+/**
+ * Grid sampling's values where the stack gives none (a grid takes only choices): the ends of the default ranges,
+ * and for the learning rate also the training default 0.003 between them.
+ */
+export const DEFAULT_GRID_CHOICES = {
+  learningRate: [0.001, 0.003, 0.01],
+  dropout: [0.25, 0.5],
+} as const satisfies Record<string, readonly number[]>;
+
+export const isChoice = (v: Range | Choice): v is Choice => "choice" in v;
 
 /**
  * The search space as Azure ML's sweep job takes it (azure-ai-ml `search_space.py`): `["choice", [[values]]]`
@@ -45,10 +71,16 @@ export const DEFAULT_SEARCH_SPACE: SearchSpace = {
  * exponents (LogUniform samples exp(uniform(min, max))). Keys are app.py's flags with underscores.
  */
 export function azureSearchSpace(space: SearchSpace): Record<string, [string, unknown[]]> {
+  const expression = (v: Range | Choice, log: boolean): [string, unknown[]] =>
+    isChoice(v)
+      ? ["choice", [[...v.choice]]]
+      : log
+        ? ["loguniform", [Math.log(v[0]), Math.log(v[1])]]
+        : ["uniform", [v[0], v[1]]];
   return {
-    learning_rate: ["loguniform", [Math.log(space.learningRate[0]), Math.log(space.learningRate[1])]],
+    learning_rate: expression(space.learningRate, !space.learningRateUniform),
     batch_size: ["choice", [[...space.batchSize]]],
-    dropout: ["uniform", [space.dropout[0], space.dropout[1]]],
+    dropout: expression(space.dropout, false),
   };
 }
 
@@ -71,18 +103,27 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-/** One random draw from the space, as Azure's random sampling draws it. */
+/** One of `values` for a draw `r` in [0, 1). */
+const pick = (values: readonly number[], r: number) =>
+  values[Math.min(values.length - 1, Math.floor(r * values.length))];
+
+/** One random draw from the space, as Azure's random sampling draws it (one `random()` per parameter). */
 export function sampleTrial(space: SearchSpace, random: () => number): TrialParameters {
-  const [lo, hi] = space.learningRate.map(Math.log);
-  const learningRate = Math.exp(lo + (hi - lo) * random());
-  const batchSize =
-    space.batchSize[Math.min(space.batchSize.length - 1, Math.floor(random() * space.batchSize.length))];
-  const dropout = space.dropout[0] + (space.dropout[1] - space.dropout[0]) * random();
-  return {
-    learningRate: Number(learningRate.toPrecision(3)),
-    batchSize,
-    dropout: Number(dropout.toFixed(3)),
-  };
+  const lr = space.learningRate;
+  let learningRate: number;
+  if (isChoice(lr)) learningRate = pick(lr.choice, random());
+  else if (space.learningRateUniform)
+    learningRate = Number((lr[0] + (lr[1] - lr[0]) * random()).toPrecision(3));
+  else {
+    const [lo, hi] = lr.map(Math.log);
+    learningRate = Number(Math.exp(lo + (hi - lo) * random()).toPrecision(3));
+  }
+  const batchSize = pick(space.batchSize, random());
+  const d = space.dropout;
+  const dropout = isChoice(d)
+    ? pick(d.choice, random())
+    : Number((d[0] + (d[1] - d[0]) * random()).toFixed(3));
+  return { learningRate, batchSize, dropout };
 }
 
 /** A finished (or running) trial as the wait step or the local run sees it. */

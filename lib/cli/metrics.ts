@@ -2,8 +2,8 @@
  * An online deployment's request figures from Azure Monitor, and the canary/mirror watch's verdict on them.
  *
  * The figures are endpoint-level metrics split by the `deployment` dimension: RequestsPerMinute (dimensions
- * deployment, statusCode, statusCodeClass, modelStatusCode) and RequestLatency_P50/P90/P95/P99 (dimension
- * deployment) (MicrosoftDocs azure-reference-other, supported-metrics for
+ * deployment, statusCode, statusCodeClass, modelStatusCode; aggregation Average only) and
+ * RequestLatency_P50/P90/P95/P99 (dimension deployment) (MicrosoftDocs azure-reference-other, supported-metrics for
  * Microsoft.MachineLearningServices/workspaces/onlineEndpoints). Read with Metrics - List, api-version 2023-10-01,
  * on the same ARM host; response shape as azure-rest-api-specs monitor 2023-10-01 examples/GetMetric.json.
  * Metrics arrive minutes late: a minute with no data point counts as no requests, which is why the watch also
@@ -34,7 +34,9 @@ export interface Metric {
   type?: string;
   name: { value: string; localizedValue?: string };
   unit?: string;
+  /** "Success", or why the service could not read this metric (it still answers 200: examples/GetMetricError.json) */
   errorCode?: string;
+  errorMessage?: string;
   timeseries?: TimeSeriesElement[];
 }
 
@@ -61,7 +63,19 @@ export function metricsTimespan(startMs: number, nowMs: number): string {
   return `${iso(from)}/${iso(to)}`;
 }
 
-/** The query of Metrics - List for one deployment's requests (split by status class) or its p95 latency. */
+/**
+ * The answers that count against a deployment: the platform's 5xx, and the two its model causes, 424 (the model
+ * container answered non-200) and 408 (the model ran past request_timeout_ms). A model that raises is a 4xx to
+ * clients, so the status class alone never shows it.
+ */
+// "408 Request timeout … 424 Model error … 500 Internal server error" (learn.microsoft.com azure/machine-learning/how-to-troubleshoot-online-endpoints, HTTP status codes)
+export const MODEL_ERROR_CODES: readonly string[] = ["408", "424"];
+
+/** Series a Metrics - List query returns at most: the service's default `top` is 10, too few for every status code. */
+// "top: The maximum number of records to retrieve. Valid only if $filter is specified. Defaults to 10." (azure-rest-api-specs monitor 2023-10-01 metrics_API.json)
+export const MAX_SERIES = 50;
+
+/** The query of Metrics - List for one deployment's requests (split by status code) or its p95 latency. */
 export function metricsQuery(
   which: "requests" | "latency",
   dep: string,
@@ -74,8 +88,12 @@ export function metricsQuery(
     ? {
         ...common,
         metricnames: "RequestsPerMinute",
-        aggregation: "Total",
-        $filter: `deployment eq '${d}' and statusCodeClass eq '*'`,
+        // Average is RequestsPerMinute's only aggregation; at PT1M a minute's average rate is its count.
+        // "`RequestsPerMinute` |Count |Average |deployment, statusCode, statusCodeClass, modelStatusCode" (MicrosoftDocs/azure-reference-other azure-monitor-ref/supported-metrics/includes/Microsoft-MachineLearningServices-workspaces-onlineEndpoints-metrics-include.md)
+        aggregation: "Average",
+        // `<dimension> eq '*'` splits the answer into one series per value (metrics_API.json, $filter)
+        $filter: `deployment eq '${d}' and statusCode eq '*'`,
+        top: String(MAX_SERIES),
       }
     : {
         ...common,
@@ -90,23 +108,39 @@ function dimension(series: TimeSeriesElement, name: string): string | undefined 
   return series.metadatavalues?.find((m) => m.name.value.toLowerCase() === name.toLowerCase())?.value;
 }
 
-/** The series of `metric` that belong to `dep` (a series without the dimension is the filtered one). */
+/**
+ * The series of `metric` that belong to `dep` (a series without the dimension is the filtered one). A metric the
+ * service could not read is an error, not an empty window: it answers 200 with the metric's own errorCode
+ * (azure-rest-api-specs monitor 2023-10-01 examples/GetMetricError.json).
+ */
 function seriesOf(res: MetricsResponse, metric: string, dep: string): TimeSeriesElement[] {
   const m = res.value.find((v) => v.name.value.toLowerCase() === metric.toLowerCase());
+  if (m?.errorCode && m.errorCode !== "Success") {
+    throw new Error(
+      `Azure Monitor could not read ${metric}: ${m.errorCode}: ${m.errorMessage ?? "no message"}`,
+    );
+  }
   return (m?.timeseries ?? []).filter((s) => (dimension(s, "deployment") ?? dep) === dep);
 }
 
+/** Whether a RequestsPerMinute series counts as errors: by its statusCode, else (split by class only) 5xx. */
+function isErrorSeries(s: TimeSeriesElement): boolean {
+  const code = dimension(s, "statusCode");
+  if (code !== undefined) return /^5\d\d$/.test(code) || MODEL_ERROR_CODES.includes(code);
+  return /^5/.test(dimension(s, "statusCodeClass") ?? "");
+}
+
 /**
- * Requests and 5xx answers of `dep` from a RequestsPerMinute answer split by statusCodeClass: a point's total
- * (its average when the service only gave that); a point without a value is a minute without requests.
+ * Requests and errors (5xx, 424, 408) of `dep` from a RequestsPerMinute answer split by statusCode: the sum of
+ * the per-minute averages; a point without a value is a minute without requests.
  */
 export function requestCounts(res: MetricsResponse, dep: string): { requests: number; errors: number } {
   let requests = 0;
   let errors = 0;
   for (const s of seriesOf(res, "RequestsPerMinute", dep)) {
-    const n = (s.data ?? []).reduce((sum, p) => sum + (p.total ?? p.average ?? 0), 0);
+    const n = (s.data ?? []).reduce((sum, p) => sum + (p.average ?? 0), 0);
     requests += n;
-    if (/^5/.test(dimension(s, "statusCodeClass") ?? "")) errors += n;
+    if (isErrorSeries(s)) errors += n;
   }
   return { requests, errors };
 }
@@ -126,7 +160,7 @@ export interface DeploymentMetrics {
   p95Ms: number | null;
 }
 
-/** Reads `dep`'s requests, 5xx and p95 over the timespan from the endpoint's metrics (two Metrics - List calls). */
+/** Reads `dep`'s requests, errors and p95 over the timespan from the endpoint's metrics (two Metrics - List calls). */
 export async function readDeploymentMetrics(
   arm: ArmClient,
   endpointId: string,
@@ -146,7 +180,7 @@ export type WatchFigures = Omit<RolloutWatch, "minutes">;
 export interface WatchLimits {
   maxErrorRate: number;
   maxP95Ms: number;
-  /** the error rate is judged from this many requests on (a single early 5xx is not a 100 % error rate) */
+  /** the error rate is judged from this many requests on (a single early error is not a 100 % error rate) */
   minRequests: number;
 }
 

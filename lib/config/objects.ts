@@ -2,8 +2,12 @@
 // sweep and autoscale settings. Each field is checked like a key of its own; problems name `<key>.<field>`.
 import { type Reader } from "./reader";
 import {
+  type Choice,
+  DEFAULT_GRID_CHOICES,
   DEFAULT_SEARCH_SPACE,
   type EarlyTermination,
+  isChoice,
+  type Range,
   type SamplingAlgorithm,
   type SearchSpace,
   type SweepSettings,
@@ -56,28 +60,45 @@ function oneOf<T extends string>(
   return def;
 }
 
-/** A [min, max] range inside (lower, upper). */
-function range(
+/**
+ * A parameter's values: `[min, max]` inside (lower, upper), or `{choice: [values]}` inside it. Grid sampling takes
+ * only choices: a range is refused, and an unset key takes `gridDefault`.
+ */
+// "Grid sampling can only be used with `choice` hyperparameters" (learn.microsoft.com azure/machine-learning/how-to-tune-hyperparameters)
+function values(
   r: Reader,
   key: string,
   given: Raw,
   field: string,
-  def: readonly [number, number],
-  lower: number,
-  upper: number,
-): readonly [number, number] {
+  def: Range,
+  gridDefault: readonly number[],
+  sampling: SamplingAlgorithm,
+): Range | Choice {
   const v = given[field];
-  if (v === undefined) return def;
-  const ok =
-    Array.isArray(v) &&
-    v.length === 2 &&
-    v.every((x) => typeof x === "number" && x > lower && x < upper) &&
-    (v[0] as number) < (v[1] as number);
-  if (!ok) {
-    r.fail(`${key}.${field}`, v, `must be [min, max] with ${lower} < min < max < ${upper}`);
-    return def;
+  const grid = sampling === "grid";
+  if (v === undefined) return grid ? { choice: [...gridDefault] } : def;
+  const inside = (x: unknown): x is number => typeof x === "number" && x > 0 && x < 1;
+  if (Array.isArray(v) && v.length === 2 && v.every(inside) && v[0] < v[1]) {
+    if (!grid) return [v[0], v[1]];
+    r.fail(
+      `${key}.${field}`,
+      v,
+      `must be a choice of values with sweep.sampling grid (Azure ML's grid takes only choice hyperparameters): ` +
+        `write {choice: [${v.join(", ")}]}, or leave it out for {choice: [${gridDefault.join(", ")}]}`,
+    );
+    return { choice: [...gridDefault] };
   }
-  return [v[0] as number, v[1] as number];
+  const choice = v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Raw).choice : undefined;
+  const fields = v !== null && typeof v === "object" ? Object.keys(v) : [];
+  if (Array.isArray(choice) && choice.length > 0 && choice.every(inside) && fields.length === 1) {
+    return { choice: [...new Set(choice)] };
+  }
+  r.fail(
+    `${key}.${field}`,
+    v,
+    "must be [min, max] with 0 < min < max < 1, or {choice: [values]} with each value in (0, 1)",
+  );
+  return grid ? { choice: [...gridDefault] } : def;
 }
 
 function batchSizes(r: Reader, key: string, given: Raw): readonly number[] {
@@ -107,30 +128,80 @@ const SWEEP_FIELDS = [
   "delayEvaluation",
 ] as const;
 
-/** `sweep`: when set, the training step is an Azure ML sweep job over the same command. */
+/** The sweep fields the stack file set, by settings object (not a field of it: the settings are in the run hash). */
+const GIVEN = new WeakMap<SweepSettings, ReadonlySet<"concurrency" | "batchSize">>();
+
+/**
+ * Which of the fields that other keys judge (concurrency, batchSize) the stack set to a valid value; the others
+ * hold defaults (an invalid value is reported on its own and falls back to the default). For lib/config/stack.ts.
+ */
+export function sweepFieldsGiven(sweep: SweepSettings): ReadonlySet<"concurrency" | "batchSize"> {
+  return GIVEN.get(sweep) ?? new Set();
+}
+
+/** Trials at once by default; lib/config/stack.ts lowers it to what gpuMaxNodes holds. */
+export const DEFAULT_SWEEP_CONCURRENCY = 2;
+
+/**
+ * `sweep`: when set, the training step is an Azure ML sweep job over the same command. What Azure refuses is
+ * refused here, naming the key; where a default would be refused, the default adapts: grid sampling gets lists of
+ * values, Bayesian sampling a uniform learning rate and no early termination.
+ */
 export function readSweep(r: Reader): SweepSettings | undefined {
   const key = "sweep";
   const given = r.object(key);
   if (!given) return undefined;
   unknownFields(r, key, given, SWEEP_FIELDS);
-  const searchSpace: SearchSpace = {
-    learningRate: range(r, key, given, "learningRate", DEFAULT_SEARCH_SPACE.learningRate, 0, 1),
-    batchSize: batchSizes(r, key, given),
-    dropout: range(r, key, given, "dropout", DEFAULT_SEARCH_SPACE.dropout, 0, 1),
-  };
   const sampling = oneOf<SamplingAlgorithm>(r, key, given, "sampling", "random", [
     "random",
     "grid",
     "bayesian",
   ]);
-  const earlyTermination = oneOf<EarlyTermination>(r, key, given, "earlyTermination", "bandit", [
-    "none",
-    "bandit",
-    "median",
-  ]);
-  return {
+  const bayesian = sampling === "bayesian";
+  const learningRate = values(
+    r,
+    key,
+    given,
+    "learningRate",
+    DEFAULT_SEARCH_SPACE.learningRate,
+    DEFAULT_GRID_CHOICES.learningRate,
+    sampling,
+  );
+  const searchSpace: SearchSpace = {
+    learningRate,
+    batchSize: batchSizes(r, key, given),
+    dropout: values(
+      r,
+      key,
+      given,
+      "dropout",
+      DEFAULT_SEARCH_SPACE.dropout,
+      DEFAULT_GRID_CHOICES.dropout,
+      sampling,
+    ),
+    // Absent unless set, so the spaces (and run hashes) of random sweeps stay as they were.
+    // "Bayesian sampling only supports `choice`, `uniform`, and `quniform` distributions" (learn.microsoft.com azure/machine-learning/how-to-tune-hyperparameters)
+    ...(bayesian && !isChoice(learningRate) ? { learningRateUniform: true as const } : {}),
+  };
+  // "Bayesian sampling does not support early termination. When using Bayesian sampling, set early_termination_policy = None." (learn.microsoft.com azure/machine-learning/v1/how-to-tune-hyperparameters-v1)
+  const earlyTermination = oneOf<EarlyTermination>(
+    r,
+    key,
+    given,
+    "earlyTermination",
+    bayesian ? "none" : "bandit",
+    ["none", "bandit", "median"],
+  );
+  if (bayesian && earlyTermination !== "none") {
+    r.fail(
+      `${key}.earlyTermination`,
+      earlyTermination,
+      "must be none with sweep.sampling bayesian: Azure ML's Bayesian sampling takes no early termination policy (leave it out: with bayesian it defaults to none)",
+    );
+  }
+  const sweep: SweepSettings = {
     trials: numberField(r, key, given, "trials", 8, [1, 1000]),
-    concurrency: numberField(r, key, given, "concurrency", 2, [1, 100]),
+    concurrency: numberField(r, key, given, "concurrency", DEFAULT_SWEEP_CONCURRENCY, [1, 100]),
     sampling,
     searchSpace,
     earlyTermination,
@@ -138,6 +209,12 @@ export function readSweep(r: Reader): SweepSettings | undefined {
     evaluationInterval: numberField(r, key, given, "evaluationInterval", 1, [1, 100]),
     delayEvaluation: numberField(r, key, given, "delayEvaluation", 3, [0, 100]),
   };
+  const taken = { concurrency: sweep.concurrency, batchSize: sweep.searchSpace.batchSize };
+  const set = (["concurrency", "batchSize"] as const).filter(
+    (f) => JSON.stringify(given[f]) === JSON.stringify(taken[f]),
+  );
+  GIVEN.set(sweep, new Set(set));
+  return sweep;
 }
 
 /** Azure Monitor autoscale of the online deployment on its CPU utilisation. */

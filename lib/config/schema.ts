@@ -334,7 +334,7 @@ export const SCHEMA = {
       type: "object",
       default: undefined,
       description:
-        "Optional hyperparameter sweep: {trials, concurrency, sampling (random|grid|bayesian), learningRate [min, max], batchSize [choices], dropout [min, max], earlyTermination (bandit|median|none), slackFactor, evaluationInterval, delayEvaluation}.",
+        "Optional hyperparameter sweep: {trials, concurrency (default 2, lowered to what gpuMaxNodes holds), sampling (random|grid|bayesian), learningRate [min, max] or {choice: [values]}, batchSize [choices, each a multiple of trainingNodes], dropout [min, max] or {choice: [values]}, earlyTermination (bandit|median|none), slackFactor, evaluationInterval, delayEvaluation}. grid takes only choices (learningRate and dropout default to {choice: [0.001, 0.003, 0.01]} and {choice: [0.25, 0.5]}); bayesian draws the learning rate uniformly and takes no early termination (default none).",
       read: (r: Reader) => readSweep(r),
     } satisfies Setting<SweepSettings | undefined>,
     timeoutMinutes: integer(

@@ -1,6 +1,7 @@
 // Reads the whole stack configuration from the schema, before any resource is declared: one ConfigError lists every
 // problem, each naming the key, the value and the rule. Pure: takes a key lookup, so tests need no Pulumi runtime.
 import { ConfigError, type ConfigLookup, Reader } from "./reader";
+import { DEFAULT_SWEEP_CONCURRENCY, sweepFieldsGiven } from "./objects";
 import {
   CONFIG_KEYS,
   type GpuSettings,
@@ -19,6 +20,7 @@ import {
   defaultTags,
   isFloatingImage,
 } from "./schema";
+import type { SweepSettings } from "../sweep";
 
 export { ConfigError, type ConfigLookup } from "./reader";
 
@@ -65,21 +67,48 @@ function readLocation(r: Reader, lookup: ConfigLookup): string {
   return location ?? "";
 }
 
+/** Which values were set rather than defaulted: config keys, and the sweep fields other keys judge. */
+interface Given {
+  key: (key: string) => boolean;
+  sweep: ReadonlySet<"concurrency" | "batchSize">;
+}
+
 /** Rules between keys (each key alone is checked by its setting). */
-function checkCombinations(r: Reader, cfg: StackConfig): void {
+function checkCombinations(r: Reader, cfg: StackConfig, given: Given): void {
   const t = cfg.training;
   if (t.nodes > cfg.gpu.maxNodes) {
     r.fail(SCHEMA.training.nodes.key, String(t.nodes), `must not exceed gpuMaxNodes (${cfg.gpu.maxNodes})`);
   }
-  // Each replica takes an equal share of the global batch (app.py refuses an uneven split).
-  if (t.batchSize % t.nodes !== 0) {
+  // Each replica takes an equal share of the global batch (app.py refuses an uneven split). A sweep's trials take
+  // their batch size from sweep.batchSize, so then every choice must split, and batchSize itself is unused.
+  if (!t.sweep && t.batchSize % t.nodes !== 0) {
+    const key = SCHEMA.training.batchSize.key;
     r.fail(
-      SCHEMA.training.batchSize.key,
+      key,
       String(t.batchSize),
-      `must be a multiple of trainingNodes (${t.nodes})`,
+      `must be a multiple of trainingNodes (${t.nodes})` +
+        (given.key(key) ? "" : ` (${t.batchSize} is the default: set ${key})`),
     );
   }
-  if (t.sweep && t.sweep.concurrency * t.nodes > cfg.gpu.maxNodes) {
+  if (t.sweep) {
+    const uneven = t.sweep.searchSpace.batchSize.filter((b) => b % t.nodes !== 0);
+    if (uneven.length > 0) {
+      r.fail(
+        "sweep.batchSize",
+        t.sweep.searchSpace.batchSize,
+        `must hold only multiples of trainingNodes (${t.nodes}): ${uneven.join(", ")} ${uneven.length > 1 ? "are" : "is"} not` +
+          (given.sweep.has("batchSize") ? "" : " (that list is the default: set sweep.batchSize)"),
+      );
+    }
+  }
+  // An unset concurrency was already lowered to fit (withSweepDefaults); only a set one can be too high here, and
+  // trainingNodes above gpuMaxNodes is reported on its own key.
+  if (
+    t.sweep &&
+    given.sweep.has("concurrency") &&
+    t.nodes <= cfg.gpu.maxNodes &&
+    t.sweep.concurrency * t.nodes > cfg.gpu.maxNodes
+  ) {
     r.fail(
       "sweep.concurrency",
       t.sweep.concurrency,
@@ -140,6 +169,21 @@ function checkCombinations(r: Reader, cfg: StackConfig): void {
   }
 }
 
+/**
+ * The training settings with the sweep's defaults that depend on other keys: an unset concurrency runs as many
+ * trials at once as the cluster holds, up to DEFAULT_SWEEP_CONCURRENCY (at least one).
+ */
+function withSweepDefaults<T extends { nodes: number; sweep?: SweepSettings }>(
+  training: T,
+  gpuMaxNodes: number,
+  given: ReadonlySet<"concurrency" | "batchSize">,
+): T {
+  const sweep = training.sweep;
+  if (!sweep || given.has("concurrency")) return training;
+  const fits = Math.max(1, Math.min(DEFAULT_SWEEP_CONCURRENCY, Math.floor(gpuMaxNodes / training.nodes)));
+  return fits === sweep.concurrency ? training : { ...training, sweep: { ...sweep, concurrency: fits } };
+}
+
 /** Reads the whole stack configuration; throws one ConfigError listing every problem. */
 export function readStackConfig(
   lookup: ConfigLookup,
@@ -161,8 +205,13 @@ export function readStackConfig(
     ...groups.workspace,
     tags: { ...defaultTags(project, stack), ...groups.workspace.tags },
   };
-  const cfg: StackConfig = { project, stack, location, ...groups, workspace };
-  checkCombinations(r, cfg);
+  const given: Given = {
+    key: (key) => lookup(key) !== undefined,
+    sweep: groups.training.sweep ? sweepFieldsGiven(groups.training.sweep) : new Set(),
+  };
+  const training = withSweepDefaults(groups.training, groups.gpu.maxNodes, given.sweep);
+  const cfg: StackConfig = { project, stack, location, ...groups, workspace, training };
+  checkCombinations(r, cfg, given);
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return cfg;
 }

@@ -274,3 +274,84 @@ describe("bad config is rejected with the key, the value and the rule", () => {
     });
   });
 });
+
+// Sweep settings Azure ML would refuse are refused here, naming the key; a default that would be refused adapts.
+describe("sweep config Azure ML would refuse", () => {
+  const sweep = (s: object, values: Record<string, string> = {}) => ({ ...values, sweep: JSON.stringify(s) });
+
+  test("grid sampling can only be used with choice hyperparameters: a [min, max] range is refused", () => {
+    expect(problems(sweep({ sampling: "grid", learningRate: [0.001, 0.01] }))).toContain(
+      `${P}:sweep.learningRate = [0.001,0.01] is invalid: must be a choice of values with sweep.sampling grid ` +
+        "(Azure ML's grid takes only choice hyperparameters): write {choice: [0.001, 0.01]}",
+    );
+    expect(problems(sweep({ sampling: "grid", dropout: [0.1, 0.3] }))).toContain(
+      `${P}:sweep.dropout = [0.1,0.3]`,
+    );
+    const grid = read(sweep({ sampling: "grid", dropout: { choice: [0.1, 0.3] } })).training.sweep!;
+    expect(grid.searchSpace).toEqual({
+      learningRate: { choice: [0.001, 0.003, 0.01] },
+      batchSize: [64, 128, 256],
+      dropout: { choice: [0.1, 0.3] },
+    });
+  });
+
+  test("a choice must be a non-empty list of values in (0, 1), and nothing else", () => {
+    for (const bad of [{ choice: [] }, { choice: [0.5, 2] }, { choice: [0.1], min: 0 }, { values: [0.1] }]) {
+      expect(problems(sweep({ learningRate: bad }))).toContain(
+        `${P}:sweep.learningRate = ${JSON.stringify(bad)} is invalid: must be [min, max] with 0 < min < max < 1, or {choice: [values]}`,
+      );
+    }
+  });
+
+  test("Bayesian sampling supports no early termination: an explicit policy is refused, the default becomes none", () => {
+    for (const policy of ["bandit", "median"]) {
+      expect(problems(sweep({ sampling: "bayesian", earlyTermination: policy }))).toContain(
+        `${P}:sweep.earlyTermination = "${policy}" is invalid: must be none with sweep.sampling bayesian`,
+      );
+    }
+    const bayesian = read(sweep({ sampling: "bayesian" })).training.sweep!;
+    expect(bayesian.earlyTermination).toBe("none");
+    // Bayesian sampling takes no loguniform: the learning rate's range is drawn uniformly.
+    expect(bayesian.searchSpace.learningRateUniform).toBe(true);
+    expect(read(sweep({ sampling: "random" })).training.sweep!.earlyTermination).toBe("bandit");
+  });
+
+  test("`sweep: {trials: 8}` alone fits the default cluster: the default concurrency adapts to gpuMaxNodes", () => {
+    expect(read(sweep({ trials: 8 })).training.sweep).toMatchObject({ trials: 8, concurrency: 1 });
+    expect(read(sweep({}, { gpuMaxNodes: "4" })).training.sweep!.concurrency).toBe(2);
+    expect(read(sweep({}, { gpuMaxNodes: "3", trainingNodes: "2" })).training.sweep!.concurrency).toBe(1);
+    expect(read(sweep({ concurrency: 4 }, { gpuMaxNodes: "4" })).training.sweep!.concurrency).toBe(4);
+    // An invalid value is reported once, on its own rule, not again as a default that does not fit.
+    expect(problems(sweep({ concurrency: 0 })).match(/sweep\.concurrency/g)).toHaveLength(1);
+    // A value the stack sets is its own: too many for the cluster is an error naming it.
+    expect(problems(sweep({ concurrency: 2 }))).toContain(
+      `${P}:sweep.concurrency = 2 is invalid: × trainingNodes (1) must not exceed gpuMaxNodes (1)`,
+    );
+  });
+
+  test("every sweep.batchSize choice must split across trainingNodes, as batchSize must", () => {
+    const nodes = { gpuMaxNodes: "3", trainingNodes: "3" };
+    expect(problems(sweep({}, nodes))).toContain(
+      `${P}:sweep.batchSize = [64,128,256] is invalid: must hold only multiples of trainingNodes (3): 64, 128, 256 ` +
+        "are not (that list is the default: set sweep.batchSize)",
+    );
+    const given = problems(sweep({ batchSize: [63, 128] }, nodes));
+    expect(given).toContain(
+      `${P}:sweep.batchSize = [63,128] is invalid: must hold only multiples of trainingNodes (3): 128 is not`,
+    );
+    expect(given).not.toContain("default");
+    // With a sweep the trials take sweep.batchSize: the unused batchSize (128) is not judged.
+    expect(read(sweep({ batchSize: [63, 126] }, nodes)).training.sweep!.searchSpace.batchSize).toEqual([
+      63, 126,
+    ]);
+  });
+
+  test("without a sweep, a batchSize that does not split says whether it is the default", () => {
+    expect(problems({ gpuMaxNodes: "3", trainingNodes: "3" })).toContain(
+      `${P}:batchSize = "128" is invalid: must be a multiple of trainingNodes (3) (128 is the default: set batchSize)`,
+    );
+    const set = problems({ gpuMaxNodes: "3", trainingNodes: "3", batchSize: "100" });
+    expect(set).toContain(`${P}:batchSize = "100" is invalid: must be a multiple of trainingNodes (3)`);
+    expect(set).not.toContain("is the default");
+  });
+});

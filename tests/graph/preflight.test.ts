@@ -4,6 +4,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import {
+  NO_RESERVE_SKUS,
   QuotaNeedsInput,
   REQUIRED_PROVIDERS,
   UsageRow,
@@ -20,6 +21,8 @@ const fixture = <T>(name: string) =>
     .value;
 const rows = fixture<UsageRow[]>("usages-westeurope.json");
 const sizes = fixture<VmSizeInfo[]>("vmsizes-westeurope.json");
+/** The same with this workspace's and its clusters' rows before each family row (see tests/ops/fake/quota.ts). */
+const scoped = fixture<UsageRow[]>("usages-westeurope-scoped.json");
 
 const stack = (over: Partial<QuotaNeedsInput> = {}): QuotaNeedsInput => ({
   location: "westeurope",
@@ -33,6 +36,54 @@ test("a managed deployment needs ceil(1.2 × instances) × vCPUs", () => {
   expect(deploymentVcpus(1, 4)).toBe(8);
   expect(deploymentVcpus(10, 4)).toBe(48);
   expect(deploymentVcpus(3, 8)).toBe(32);
+});
+
+test("managed-endpoint SKU list rule: sizes marked 'Skip 20% Reservation' need no 1.2 factor", () => {
+  expect(deploymentVcpus(2, 24, "Standard_NC24ads_A100_v4")).toBe(48);
+  expect(deploymentVcpus(2, 24, "STANDARD_NC24ADS_A100_V4")).toBe(48);
+  expect(deploymentVcpus(2, 4, "Standard_DS3_v2")).toBe(12);
+  expect(NO_RESERVE_SKUS).toEqual(
+    expect.arrayContaining(["Standard_ND96asr_v4", "Standard_ND96isr_H100_v5"]),
+  );
+  // One A100 instance in a family with 24 vCPUs free fits; with the reserve it would need 48.
+  const a100 = { name: "Standard_NC24ads_A100_v4", family: "standardNCADSA100v4Family", vCPUs: 24 };
+  const row: UsageRow = {
+    type: "Microsoft.MachineLearningServices/vmFamily/usages",
+    currentValue: 0,
+    limit: 24,
+    name: { value: "Standard NCADSA100v4 Family Cluster Dedicated vCPUs" },
+  };
+  const serving = { instanceType: a100.name, instanceCount: 1 };
+  expect(quotaProblems(stack({ serving }), [...sizes, a100], [...rows, row])).toEqual([]);
+  expect(
+    quotaProblems(stack({ serving: { ...serving, instanceCount: 2 } }), [...sizes, a100], [...rows, row])[0],
+  ).toContain("need 48 more (instanceCount 2 (no 20 % reserve for Standard_NC24ads_A100_v4) × 24 vCPUs");
+});
+
+test("Azure ML usages rule: workspace and cluster rows share the family row's name; only the vmFamily row counts", () => {
+  // examples/Usage/list.json: rows of type .../workspaces/usages and .../workspaces/computes/usages come first here
+  const row = familyRow(scoped, "standardDSv2Family");
+  expect(row).toMatchObject({ type: "Microsoft.MachineLearningServices/vmFamily/usages", currentValue: 8 });
+  expect(familyRow(scoped, "standardNCASv3_T4Family")?.type).toMatch(/\/vmFamily\/usages$/);
+  // 8 in use in the subscription, 8 more for the new deployment: 16 > 12 (the workspace row's 0 would hide it).
+  expect(quotaProblems(stack(), sizes, scoped)[0]).toMatch(
+    /DSv2 Family Cluster Dedicated vCPUs in westeurope: need 8 more .*limit 12, in use 8/,
+  );
+});
+
+test("usage rows without a type: the id tells the family row; with neither, the largest usage (never under-counts)", () => {
+  const untyped = scoped.map(({ type: _type, ...r }) => r);
+  expect(familyRow(untyped, "standardDSv2Family")?.currentValue).toBe(8);
+  expect(familyRow(untyped, "standardDSv2Family")?.id).not.toContain("/workspaces/");
+  const bare = untyped.map(({ id: _id, ...r }) => r);
+  expect(familyRow(bare, "standardDSv2Family")?.currentValue).toBe(8);
+  // A typed workspace row is never the family's, even when nothing else matches.
+  expect(
+    familyRow(
+      scoped.filter((r) => !r.type?.endsWith("/vmFamily/usages")),
+      "standardDSv2Family",
+    ),
+  ).toBeUndefined();
 });
 
 test("VM size families meet their usage rows whatever the spelling", () => {

@@ -6,6 +6,7 @@ import {
   installResourceGroup,
   installUsages,
   installVmSizes,
+  scopedUsageRows,
   usageRows,
   vmSizes,
   withRow,
@@ -111,6 +112,16 @@ test("a rollout needs room beside the running deployment", async () => {
     /Standard DSv2 Family Cluster Dedicated vCPUs in westeurope: need 8 more .*limit 12, in use 8/,
   );
   expect(fake.count("GET", new RegExp(`/onlineEndpoints/${ENDPOINT}/deployments/${DEPLOYMENT}$`))).toBe(1);
+});
+
+test("Azure ML usages rule: a workspace row named like the family row (0 in use) does not hide the subscription's 8", async () => {
+  // examples/Usage/list.json: workspace and cluster rows carry the family row's name; only .../vmFamily/usages counts
+  subscription(scopedUsageRows());
+  const r = await preflight();
+  expect(r.code).toBe(1);
+  expect(r.stderr).toMatch(
+    /Standard DSv2 Family Cluster Dedicated vCPUs in westeurope: need 8 more .*limit 12, in use 8/,
+  );
 });
 
 test("the same with the deployment already running: nothing new to place, exit 0", async () => {

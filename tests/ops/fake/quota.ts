@@ -20,6 +20,13 @@ function fixture<T>(name: string): T[] {
 /** A fresh copy of the usage rows of westeurope (NCASv3_T4 limit 8, DSv2 limit 24 with 8 in use). */
 export const usageRows = (): UsageRow[] => fixture<UsageRow>("usages-westeurope.json");
 export const vmSizes = (): VmSizeInfo[] => fixture<VmSizeInfo>("vmsizes-westeurope.json");
+/**
+ * The rows as a subscription with workspaces lists them: before each family row, this workspace's and its
+ * clusters' rows of the same name (examples/Usage/list.json carries types .../workspaces/usages,
+ * .../workspaces/computes/usages and .../workspace/usages). DSv2: limit 12, 8 in use in the subscription (another
+ * workspace's deployment), 0 in this workspace; NCASv3_T4: 4 of 8 in use by this workspace's cluster.
+ */
+export const scopedUsageRows = (): UsageRow[] => fixture<UsageRow>("usages-westeurope-scoped.json");
 
 /** The rows with `change` applied to those whose name starts with `prefix`. */
 export function withRow(rows: UsageRow[], prefix: string, change: Partial<UsageRow>): UsageRow[] {

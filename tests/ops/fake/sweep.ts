@@ -52,6 +52,30 @@ export function sweepJobSpec(runHash: string): Record<string, unknown> {
   };
 }
 
+/**
+ * Why Azure ML refuses a sweep job's sampling, search space and early termination, or undefined when it takes them:
+ * grid sampling takes only `choice`; Bayesian sampling takes only choice, uniform and quniform, and no early
+ * termination policy.
+ */
+// "Grid sampling can only be used with `choice` hyperparameters"; "Bayesian sampling only supports `choice`, `uniform`, and `quniform` distributions" (learn.microsoft.com azure/machine-learning/how-to-tune-hyperparameters)
+// "Bayesian sampling does not support early termination. When using Bayesian sampling, set early_termination_policy = None." (learn.microsoft.com azure/machine-learning/v1/how-to-tune-hyperparameters-v1)
+export function sweepRefusal(spec: Record<string, unknown>): string | undefined {
+  const allowed: Record<string, string[]> = {
+    Grid: ["choice"],
+    Bayesian: ["choice", "uniform", "quniform"],
+  };
+  const kind = (spec.samplingAlgorithm as { samplingAlgorithmType?: string } | undefined)
+    ?.samplingAlgorithmType;
+  const space = (spec.searchSpace ?? {}) as Record<string, [string, unknown[]]>;
+  for (const [name, [expression]] of Object.entries(space)) {
+    if (kind && allowed[kind] && !allowed[kind].includes(expression))
+      return `${kind} sampling does not support '${expression}' (search space '${name}')`;
+  }
+  if (kind === "Bayesian" && spec.earlyTermination !== undefined && spec.earlyTermination !== null)
+    return "Bayesian sampling does not support early termination";
+  return undefined;
+}
+
 export interface FakeTrial {
   /** the trial's run id (Azure ML names a sweep's trials `<sweep>_<n>`) */
   name: string;
