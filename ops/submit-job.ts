@@ -13,11 +13,11 @@
  * = `GET <ws>/jobs?jobType=<spec's jobType>&properties=runHash=<hash>&listViewType=All` (Jobs_List, pages via
  * nextLink), then `PUT <ws>/jobs/<name>` with `{"properties": JOB_SPEC}` (Jobs_CreateOrUpdate,
  * examples/Job/CommandJob/createOrUpdate.json, examples/Job/SweepJob/createOrUpdate.json).
- * stdout: {"jobName","jobId","status","reused","studioUrl"}.
+ * stdout: {"jobName","jobId","status","reused","studioUrl"}. `resolveJob` is the same step in-process (ops/run-job.ts).
  */
 import { randomInt } from "node:crypto";
 import { ArmClient, armEndpointFrom, listAll } from "../lib/cli/arm";
-import { usageLine, withFlags } from "../lib/cli/args";
+import { usageLine, withFlags, type FlagValues } from "../lib/cli/args";
 import { checkNameSegment, jsonObjectFromEnv } from "../lib/cli/assets";
 import { CliError, UsageError } from "../lib/cli/errors";
 import { jsonOf } from "../lib/cli/http";
@@ -26,12 +26,14 @@ import { log, writeResult } from "../lib/cli/log";
 import { runCli } from "../lib/cli/run";
 import type { SubmitResult } from "../lib/contracts";
 
-const FLAGS = {
+/** What names the job to resolve: ops/run-job.ts takes these too. */
+export const JOB_FLAGS = {
   "workspace-id": { type: "string", required: true, placeholder: "<ARM id>" },
   "run-hash": { type: "string", required: true, placeholder: "HEX12" },
   "name-prefix": { type: "string", required: true, placeholder: "PREFIX" },
-  "arm-endpoint": { type: "string", placeholder: "URL" },
 } as const;
+
+const FLAGS = { ...JOB_FLAGS, "arm-endpoint": { type: "string", placeholder: "URL" } } as const;
 
 const USAGE = usageLine("JOB_SPEC=<JSON> tsx ops/submit-job.ts", FLAGS);
 
@@ -99,7 +101,8 @@ export function checkJobSpec(spec: Record<string, unknown>, runHash: string): Jo
   return spec as JobSpec;
 }
 
-export const parseSubmitArgs = withFlags(FLAGS, (a): SubmitOptions => {
+/** The flags' values (and JOB_SPEC) → options; throws UsageError. */
+export function submitOptionsFrom(a: FlagValues<typeof FLAGS>): SubmitOptions {
   const runHash = a["run-hash"];
   if (!/^[0-9a-f]{12}$/.test(runHash))
     throw new UsageError(`--run-hash must be 12 hex digits, got '${runHash}'`);
@@ -112,7 +115,9 @@ export const parseSubmitArgs = withFlags(FLAGS, (a): SubmitOptions => {
     spec: checkJobSpec(jsonObjectFromEnv("JOB_SPEC"), runHash),
     armEndpoint: armEndpointFrom(a["arm-endpoint"]),
   };
-});
+}
+
+export const parseSubmitArgs = withFlags(FLAGS, submitOptionsFrom);
 
 /** A Jobs_List item (examples/Job/CommandJob/list.json), the fields read here. */
 export interface JobItem {
@@ -123,6 +128,8 @@ export interface JobItem {
     jobType?: string;
     properties?: Record<string, string> | null;
     isArchived?: boolean;
+    /** the cluster it runs on (ARM id) */
+    computeId?: string | null;
   };
   systemData?: { createdAt?: string };
 }
@@ -190,43 +197,53 @@ async function listJobs(arm: ArmClient, o: SubmitOptions): Promise<JobItem[]> {
 }
 
 /** PUT a new job under a fresh name, after checking that the name is free (never overwrite a job). */
-async function submitNew(arm: ArmClient, o: SubmitOptions): Promise<SubmitResult> {
+async function submitNew(arm: ArmClient, o: SubmitOptions, cli: string): Promise<SubmitResult> {
   const jobName = newJobName(o.namePrefix, o.runHash);
   const jobId = `${o.workspace.workspaceId}/jobs/${jobName}`;
   if (await arm.tryGet(jobId)) throw new CliError(`job ${jobName} already exists; refusing to overwrite it`);
   const res = await arm.send("PUT", jobId, { body: { properties: o.spec } });
   const status = jsonOf<{ properties?: { status?: string } }>(res).properties?.status ?? "NotStarted";
   const url = studioUrl(jobName, o.workspace.workspaceId);
-  log(`submit-job: submitted job ${jobName} (${status}, ${url})`);
+  log(`${cli}: submitted job ${jobName} (${status}, ${url})`);
   return { jobName, jobId, status, reused: false, studioUrl: url };
 }
 
-/** List → reuse / follow / submit → print. */
-export async function submitJob(o: SubmitOptions): Promise<void> {
-  const arm = new ArmClient(o.armEndpoint);
+/**
+ * List → reuse / follow / submit: the job the run hash resolves to. `cli` starts the progress lines; `arm` shares a
+ * client (its token) with the caller.
+ */
+export async function resolveJob(
+  o: SubmitOptions,
+  cli = "submit-job",
+  arm = new ArmClient(o.armEndpoint),
+): Promise<SubmitResult> {
   const kind = o.spec.jobType === "Sweep" ? "sweep jobs" : "jobs";
-  log(`submit-job: looking for ${kind} of run hash ${o.runHash} in workspace ${o.workspace.workspace}`);
+  log(`${cli}: looking for ${kind} of run hash ${o.runHash} in workspace ${o.workspace.workspace}`);
   const items = await listJobs(arm, o);
   const found = chooseJob(items, o.runHash, o.spec.jobType);
   if (!found) {
     const earlier = jobsOf(items, o.runHash, o.spec.jobType);
     const seen = earlier.map((j) => `${j.name} ${j.properties?.status ?? "?"}`).join(", ");
     log(`  ${seen ? `no completed or active job (${seen})` : "no job of this run hash"}: submitting one`);
-    writeResult((await submitNew(arm, o)) satisfies SubmitResult);
-    return;
+    return submitNew(arm, o, cli);
   }
   const { name } = found.job;
   const status = found.job.properties?.status ?? "Unknown";
   const url = studioUrl(name, o.workspace.workspaceId);
-  if (found.action === "reuse") log(`submit-job: reusing job ${name} (Completed, ${url}): no new training`);
+  if (found.action === "reuse") log(`${cli}: reusing job ${name} (Completed, ${url}): no new training`);
   else {
-    log(`submit-job: following job ${name} (${status}, ${url}), which a previous run started`);
+    log(`${cli}: following job ${name} (${status}, ${url}), which a previous run started`);
     log(
       `  to train anew instead: az ml job cancel -n ${name} ${azWorkspaceFlags(o.workspace)}, then run again`,
     );
   }
   const jobId = `${o.workspace.workspaceId}/jobs/${name}`;
-  writeResult({ jobName: name, jobId, status, reused: true, studioUrl: url } satisfies SubmitResult);
+  return { jobName: name, jobId, status, reused: true, studioUrl: url };
+}
+
+/** resolveJob, then the result line. */
+export async function submitJob(o: SubmitOptions): Promise<void> {
+  writeResult((await resolveJob(o)) satisfies SubmitResult);
 }
 
 export const cli = { name: "submit-job", usage: USAGE, parse: parseSubmitArgs, main: submitJob };

@@ -2,18 +2,23 @@
  * wait-for-job: polls an Azure ML job until it reaches a terminal state (Completed, Failed, Canceled).
  *
  *   tsx ops/wait-for-job.ts --job-id <ARM id of the job> [--min-accuracy F] [--stuck-timeout-minutes 30]
- *     [--timeout-minutes 180] [--poll-seconds 15] [--metric test_accuracy] [--log-lines 60] [--arm-endpoint URL]
+ *     [--preparing-timeout-minutes 90] [--timeout-minutes 180] [--poll-seconds 15] [--metric test_accuracy]
+ *     [--log-lines 60] [--arm-endpoint URL]
  *
  * stderr: studio link, each status change with the elapsed time, on failure the service's error and the tail of
  * the user log. stdout: one JSON line {"jobName","status","testAccuracy","studioUrl","elapsedSeconds"}.
  * Exit 0 only when the job Completed and (with --min-accuracy) its metric reached the threshold.
+ * Two clocks while the job has not started: Preparing (the environment image build) against
+ * --preparing-timeout-minutes, and waiting for nodes (NotStarted/Starting/Provisioning/Queued) against
+ * --stuck-timeout-minutes; each restarts when the job enters its states again. `followJob` is the same wait
+ * in-process (ops/run-job.ts), returning the result instead of printing it.
  *
  * A sweep job (jobType Sweep) is followed the same way, plus: one line per trial as it finishes (read from MLflow),
  * and once the sweep completes the best trial (the service's best_child_run_id, else the highest val_accuracy)
  * is the one whose `--metric` is checked; the result line adds "bestTrial" and "trials".
  */
 import { ARM_FLAGS, ArmClient, armCliOptions, type ArmCliOptions } from "../lib/cli/arm";
-import { usageLine, withFlags } from "../lib/cli/args";
+import { usageLine, withFlags, type FlagValues } from "../lib/cli/args";
 import { CliError, errorMessage } from "../lib/cli/errors";
 import { HttpError } from "../lib/cli/http";
 import { azWorkspaceFlags, parseWorkspaceChildId, type ParsedId, type WorkspaceScope } from "../lib/cli/ids";
@@ -35,10 +40,12 @@ import {
 import type { TrialResult, WaitResult } from "../lib/contracts";
 import { PRIMARY_METRIC, bestTrial } from "../lib/sweep";
 
-const FLAGS = {
-  "job-id": { type: "string", required: true, placeholder: "<ARM id>" },
+/** The wait's flags but the job's id: what ops/run-job.ts takes too. */
+export const WAIT_LIMIT_FLAGS = {
   "min-accuracy": { type: "number", min: 0, max: 1, placeholder: "F" },
   "stuck-timeout-minutes": { type: "number", min: 0, default: 30 },
+  // a first job builds the CUDA image (several GB of NVIDIA wheels) before it queues for a node
+  "preparing-timeout-minutes": { type: "number", min: 0, default: 90 },
   metric: { type: "string", default: "test_accuracy", placeholder: "NAME" },
   "log-lines": { type: "number", integer: true, min: 0, default: 60 },
   "not-found-seconds": { type: "number", min: 0, default: 120 },
@@ -48,32 +55,102 @@ const FLAGS = {
   "poll-seconds": { type: "number", min: 0, default: 15 },
 } as const;
 
+const FLAGS = {
+  "job-id": { type: "string", required: true, placeholder: "<ARM id>" },
+  ...WAIT_LIMIT_FLAGS,
+} as const;
+
 const USAGE = usageLine("tsx ops/wait-for-job.ts", FLAGS);
 
 export const TERMINAL = new Set(["Completed", "Failed", "Canceled"]);
+/**
+ * States in which the job waits for nodes, the stuck clock's (quota, scale-up; azure-ai-ml entities/_job/job.py:
+ * "Queued ... waiting for all the requested nodes to be ready").
+ */
+export const NODE_WAITING: ReadonlySet<string> = new Set([
+  "NotStarted",
+  "Starting",
+  "Provisioning",
+  "Queued",
+]);
+/**
+ * Not stuck but building (azure-ai-ml entities/_job/job.py: "Preparing - The run environment is being prepared and
+ * is in one of two stages: Docker image build, conda environment setup"): its own clock.
+ */
+export const PREPARING = "Preparing";
 /** States in which the job waits for something (compute, quota, image) rather than runs. */
-export const WAITING = new Set(["NotStarted", "Starting", "Provisioning", "Preparing", "Queued"]);
+export const WAITING: ReadonlySet<string> = new Set([...NODE_WAITING, PREPARING]);
 
-export interface WaitOptions extends ArmCliOptions {
-  /** the job's id, name and workspace */
-  job: ParsedId;
+/** Which limit a waiting job counts against: the image build's or the nodes' (undefined: it runs or ended). */
+export type WaitClock = "preparing" | "nodes";
+
+/** The clock a status runs; `trialsWait`: a sweep whose listed trials all wait for nodes. */
+export function clockOf(status: string, trialsWait = false): WaitClock | undefined {
+  if (status === PREPARING) return "preparing";
+  return NODE_WAITING.has(status) || trialsWait ? "nodes" : undefined;
+}
+
+/** What the wait's own flags parse to (everything but the job). */
+export interface WaitLimits extends ArmCliOptions {
   minAccuracy?: number;
   stuckMs: number;
+  preparingMs: number;
   notFoundMs: number;
   metric: string;
   logLines: number;
 }
 
+export interface WaitOptions extends WaitLimits {
+  /** the job's id, name and workspace */
+  job: ParsedId;
+}
+
+/** WAIT_LIMIT_FLAGS' values → limits. */
+export function waitLimitsFrom(a: FlagValues<typeof WAIT_LIMIT_FLAGS>): WaitLimits {
+  return {
+    minAccuracy: a["min-accuracy"],
+    stuckMs: a["stuck-timeout-minutes"] * 60_000,
+    preparingMs: a["preparing-timeout-minutes"] * 60_000,
+    notFoundMs: a["not-found-seconds"] * 1000,
+    metric: a.metric,
+    logLines: a["log-lines"],
+    ...armCliOptions(a),
+  };
+}
+
 /** argv → options; every check that needs no network (id shape, ranges) happens here. */
 export const parseWaitArgs = withFlags(FLAGS, (a): WaitOptions => ({
   job: parseWorkspaceChildId(a["job-id"], ["jobs"]),
-  minAccuracy: a["min-accuracy"],
-  stuckMs: a["stuck-timeout-minutes"] * 60_000,
-  notFoundMs: a["not-found-seconds"] * 1000,
-  metric: a.metric,
-  logLines: a["log-lines"],
-  ...armCliOptions(a),
+  ...waitLimitsFrom(a),
 }));
+
+/** Why a wait failed; ops/run-job.ts says per reason what the next `pulumi up` does. */
+export type WaitFailure = "failed" | "gate" | "stuck" | "preparing" | "timeout";
+
+/** A wait's failure (exit 1), with the reason and the result line known so far. */
+export class WaitError extends CliError {
+  constructor(
+    readonly failure: WaitFailure,
+    message: string,
+    hints: string[],
+    result: Record<string, unknown>,
+  ) {
+    super(message, hints, 1, result);
+    this.name = "WaitError";
+  }
+}
+
+/** What a caller in-process (ops/run-job.ts) changes about the wait. */
+export interface WaitHooks {
+  /** the name that starts progress lines (default wait-for-job) */
+  cli?: string;
+  /** fields every result line of the wait carries besides its own (failures and interrupts included) */
+  extra?: Record<string, unknown>;
+  /** lines said after the cancel command when SIGINT/SIGTERM stops the wait */
+  interruptHints?: string[];
+  /** an ARM client to share (its token) */
+  arm?: ArmClient;
+}
 
 interface JobBody {
   name?: string;
@@ -140,6 +217,15 @@ interface Watch {
   started: number;
   /** set on the first read when the job is a sweep */
   sweep?: SweepWatch;
+  cli: string;
+  extra: Record<string, unknown>;
+  interruptHints: string[];
+}
+
+/** The clock running now and since when: it restarts when the job moves to the other clock's states. */
+interface Timer {
+  clock: WaitClock;
+  since: number;
 }
 
 /** `job <name>` or `sweep <name>`, for messages. */
@@ -156,6 +242,7 @@ const trialResult = ({ name, status, metric }: TrialRun): TrialResult => ({
 /** What the result line says whatever happens next: the job, its status, the link, the trials so far. */
 function knownResult(w: Watch, status: string) {
   return {
+    ...w.extra,
     jobName: w.o.job.name,
     status,
     studioUrl: w.studio,
@@ -170,11 +257,12 @@ function onInterrupt(w: Watch): void {
   const stop = (signal: NodeJS.Signals, code: number) => {
     log("");
     log(
-      `wait-for-job: ${signal} received — stopped waiting. Nothing was canceled: job ${jobName} keeps running in Azure ML.`,
+      `${w.cli}: ${signal} received — stopped waiting. Nothing was canceled: job ${jobName} keeps running in Azure ML.`,
     );
     log(`  To cancel it:  ${cancelCommand(jobName, scope)}`);
     log(`  To watch it:   az ml job stream -n ${jobName} ${azWorkspaceFlags(scope)}`);
     log(`  Studio:        ${w.studio}`);
+    for (const h of w.interruptHints) log(`  ${h}`);
     writeResult(knownResult(w, "Interrupted"));
     process.exit(code);
   };
@@ -190,34 +278,54 @@ function waitingState(w: Watch, status: string): string {
   return `${status} with every trial waiting (${[...counts].map(([k, n]) => `${n} ${k}`).join(", ")})`;
 }
 
-/** Fails when the job has waited for nodes longer than the stuck limit, or the whole wait is over its limit. */
-async function checkLimits(
-  w: Watch,
-  job: JobBody,
-  status: string,
-  waitingSince: number | undefined,
-): Promise<void> {
-  const { stuckMs, timeoutMs } = w.o;
+/** Where to see an image build, for the Preparing limit's message. */
+export function imageBuildHints(jobName: string, scope: WorkspaceScope, studio: string): string[] {
+  return [
+    "Preparing = Azure ML builds the job's environment image (Docker image build, conda environment setup). The first",
+    "job of a new environment version builds it (a CUDA base with tensorflow[and-cuda] takes a while); later jobs reuse it.",
+    "To see the build log:",
+    `  az ml job stream -n ${jobName} ${azWorkspaceFlags(scope)}`,
+    `  or ${studio} > Outputs + logs > azureml-logs/20_image_build_log.txt`,
+    "A build that fails ends the job Failed with its error; one that is only slow needs a larger --preparing-timeout-minutes.",
+  ];
+}
+
+/**
+ * Fails when the job has waited for nodes longer than the stuck limit, built its image longer than the preparing
+ * limit, or the whole wait is over its limit.
+ */
+async function checkLimits(w: Watch, job: JobBody, status: string, timer: Timer | undefined): Promise<void> {
+  const { stuckMs, preparingMs, timeoutMs } = w.o;
   const { name: jobName, ...scope } = w.o.job;
   const now = Date.now();
-  if (waitingSince !== undefined && now - waitingSince >= stuckMs) {
-    throw new CliError(
-      `${what(w)} has been ${waitingState(w, status)} for ${since(waitingSince)} without starting ` +
+  const cancel = `To cancel it: ${cancelCommand(jobName, scope)}`;
+  if (timer?.clock === "nodes" && now - timer.since >= stuckMs) {
+    throw new WaitError(
+      "stuck",
+      `${what(w)} has been ${waitingState(w, status)} for ${since(timer.since)} without starting ` +
         `(stuck limit ${formatDuration(stuckMs / 1000)}); it keeps waiting in Azure ML.`,
       [
         ...quotaHints(scope, job.properties?.computeId, await workspaceRegion(w.arm, scope)),
-        `To cancel it: ${cancelCommand(jobName, scope)}`,
+        cancel,
         `Studio: ${w.studio}`,
       ],
-      1,
+      knownResult(w, status),
+    );
+  }
+  if (timer?.clock === "preparing" && now - timer.since >= preparingMs) {
+    throw new WaitError(
+      "preparing",
+      `${what(w)} has been Preparing for ${since(timer.since)} (limit --preparing-timeout-minutes ` +
+        `${formatDuration(preparingMs / 1000)}); it keeps preparing in Azure ML.`,
+      [...imageBuildHints(jobName, scope, w.studio), cancel, `Studio: ${w.studio}`],
       knownResult(w, status),
     );
   }
   if (now - w.started >= timeoutMs) {
-    throw new CliError(
+    throw new WaitError(
+      "timeout",
       `${what(w)} is still ${status} after ${since(w.started)} (limit --timeout-minutes); it keeps running in Azure ML.`,
-      [`To cancel it: ${cancelCommand(jobName, scope)}`, `Studio: ${w.studio}`],
-      1,
+      [cancel, `Studio: ${w.studio}`],
       knownResult(w, status),
     );
   }
@@ -238,7 +346,7 @@ function onFirstRead(w: Watch, job: JobBody): void {
 /** Polls the job, one line per status change, until it is Completed, Failed or Canceled; returns its last read. */
 async function pollUntilTerminal(w: Watch): Promise<JobBody> {
   let lastStatus = "";
-  let waitingSince: number | undefined;
+  let timer: Timer | undefined;
   for (let first = true; ; first = false) {
     // a job read right after its submission can 404 for a moment: only the first read waits that out
     const job = await w.arm.get<JobBody>(w.o.job.id, { notFoundRetryMs: first ? w.o.notFoundMs : 0 });
@@ -249,9 +357,9 @@ async function pollUntilTerminal(w: Watch): Promise<JobBody> {
     if (w.sweep && !WAITING.has(status)) await followTrials(w, w.sweep, job);
     if (TERMINAL.has(status)) return job;
     // a sweep that runs while every trial waits for nodes is stuck the same way a queued job is
-    const waiting = WAITING.has(status) || trialsWaiting(w.sweep);
-    waitingSince = waiting ? (waitingSince ?? Date.now()) : undefined;
-    await checkLimits(w, job, status, waitingSince);
+    const clock = clockOf(status, trialsWaiting(w.sweep));
+    if (clock !== timer?.clock) timer = clock ? { clock, since: Date.now() } : undefined;
+    await checkLimits(w, job, status, timer);
     await sleep(w.o.pollMs);
   }
 }
@@ -308,27 +416,37 @@ async function readMetric(w: Watch, runId: string): Promise<number | undefined> 
 function checkAccuracy(w: Watch, result: WaitResult, subject = `job ${w.o.job.name}`): void {
   const { metric, minAccuracy } = w.o;
   const value = result.testAccuracy;
-  if (minAccuracy === undefined) return;
-  if (value === undefined) {
-    throw new CliError(
+  const gate = gateFailure(value, minAccuracy);
+  if (gate === "missing") {
+    throw new WaitError(
+      "gate",
       `${subject} Completed but reported no '${metric}' metric to check against ${minAccuracy}`,
       [`Studio (Metrics tab): ${w.studio}`],
-      1,
       { ...result },
     );
   }
-  if (value < minAccuracy) {
-    throw new CliError(
+  if (gate === "below") {
+    throw new WaitError(
+      "gate",
       `${subject} Completed but ${metric} ${value} is below the threshold ${minAccuracy}`,
       [
         `Studio: ${w.studio}`,
-        "Train longer (more epochs) or change the model, then re-run `pulumi up` (a new job name is derived from the new inputs).",
+        "Train longer (more epochs) or change the model, then re-run `pulumi up` (new inputs give a new run hash, hence a new job).",
       ],
-      1,
       { ...result },
     );
   }
-  log(`  ${metric} ${value} >= threshold ${minAccuracy}`);
+  if (minAccuracy !== undefined) log(`  ${metric} ${value} >= threshold ${minAccuracy}`);
+}
+
+/** The accuracy gate: no threshold passes; a missing metric fails; `value < minAccuracy` fails, equal passes. */
+export function gateFailure(
+  value: number | undefined,
+  minAccuracy: number | undefined,
+): "missing" | "below" | undefined {
+  if (minAccuracy === undefined) return undefined;
+  if (value === undefined || Number.isNaN(value)) return "missing";
+  return value < minAccuracy ? "below" : undefined;
 }
 
 /** The service's error for a failed/canceled job and the tail of its user log (or what to run where neither is exposed). */
@@ -378,10 +496,10 @@ async function printLogTail(arm: ArmClient, [name, url]: [string, string], lines
 async function failJob(w: Watch, status: string, hints: string[] = []): Promise<never> {
   const error = await explainFailure(w, w.o.job.name, !w.sweep);
   if (w.sweep) await explainFailedTrial(w, w.sweep);
-  throw new CliError(
+  throw new WaitError(
+    "failed",
     `${what(w)} ${status}${error ? `: ${error}` : ""}`,
     [...hints, `Studio: ${w.studio}`],
-    1,
     knownResult(w, status),
   );
 }
@@ -445,10 +563,10 @@ async function finishSweep(w: Watch, s: SweepWatch, job: JobBody, status: string
   const best = pickBest(s, job);
   if (!best) {
     await explainFailedTrial(w, s);
-    throw new CliError(
+    throw new WaitError(
+      "gate",
       `${what(w)} Completed without a completed trial that reported ${PRIMARY_METRIC}; no model to take`,
       [...trialTable(s.trials, w.o.metric), `Studio: ${w.studio}`],
-      1,
       knownResult(w, status),
     );
   }
@@ -464,23 +582,34 @@ async function finishSweep(w: Watch, s: SweepWatch, job: JobBody, status: string
   return result;
 }
 
-/** Wait → on failure explain it → read the metric (a sweep: of its best trial) → check it → print the result line. */
-export async function waitForJob(o: WaitOptions): Promise<void> {
+/**
+ * Wait → on failure explain it → read the metric (a sweep: of its best trial) → check it; the result, or a
+ * WaitError (with the result known so far) when the job failed, the gate refused it or a limit ran out.
+ */
+export async function followJob(o: WaitOptions, hooks: WaitHooks = {}): Promise<WaitResult> {
   const w: Watch = {
     o,
-    arm: new ArmClient(o.armEndpoint),
+    arm: hooks.arm ?? new ArmClient(o.armEndpoint),
     studio: studioUrl(undefined, o.job.name, o.job),
     started: Date.now(),
+    cli: hooks.cli ?? "wait-for-job",
+    extra: hooks.extra ?? {},
+    interruptHints: hooks.interruptHints ?? [],
   };
   onInterrupt(w);
   log(
-    `wait-for-job: waiting for job ${o.job.name} in workspace ${o.job.workspace} (resource group ${o.job.resourceGroup})`,
+    `${w.cli}: waiting for job ${o.job.name} in workspace ${o.job.workspace} (resource group ${o.job.resourceGroup})`,
   );
   const job = await pollUntilTerminal(w);
   const status = job.properties?.status ?? "Unknown";
   const result = w.sweep ? await finishSweep(w, w.sweep, job, status) : await finishJob(w, status);
-  log(`wait-for-job: ${what(w)} Completed in ${since(w.started)}`);
-  writeResult(result satisfies WaitResult);
+  log(`${w.cli}: ${what(w)} Completed in ${since(w.started)}`);
+  return result;
+}
+
+/** followJob, then the result line. */
+export async function waitForJob(o: WaitOptions): Promise<void> {
+  writeResult((await followJob(o)) satisfies WaitResult);
 }
 
 export const cli = { name: "wait-for-job", usage: USAGE, parse: parseWaitArgs, main: waitForJob };

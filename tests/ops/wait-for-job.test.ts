@@ -2,7 +2,7 @@ import { FakeAzure, SUB } from "./fake/fakeAzure";
 import { runCli, startCli, waitFor, type CliResult } from "./fake/runCli";
 import { installMetrics, installWorkspace, JOB, JOB_ID, jobBody, RG, STUDIO, WS } from "./scenarios";
 import { trialOf } from "../../lib/cli/workspace";
-import { trialTable } from "../../ops/wait-for-job";
+import { WAIT_LIMIT_FLAGS, clockOf, gateFailure, trialTable } from "../../ops/wait-for-job";
 import { installSweep, SWEEP, SWEEP_ID, SWEEP_STUDIO, trialName, type FakeTrial } from "./fake/sweep";
 
 const fake = new FakeAzure();
@@ -133,6 +133,96 @@ test("job stuck queued: fails after the stuck limit with Azure ML quota hints; t
   expect(r.stderr).not.toMatch(/^\s+az vm list-usage/m);
   expect(r.stderr).toContain(`az ml job cancel -n ${JOB} -g ${RG} -w ${WS}`);
   expect(fake.count("POST", /cancel/)).toBe(0);
+});
+
+/** One minute of the scaled clock, in ms: the fake's job and the limits (the defaults) run on it. */
+const MINUTE_MS = 80;
+const scaled = (minutes: number) => String((minutes * MINUTE_MS) / 60_000);
+
+test("a first job: Preparing 25 (scaled) minutes, Queued 10, Running, Completed passes with the default limits", async () => {
+  let first: number | undefined;
+  let runningAt: number | undefined;
+  fake.on("GET", JOB_ID, () => {
+    first ??= Date.now();
+    const m = (Date.now() - first) / MINUTE_MS;
+    const status = m < 25 ? "Preparing" : m < 35 ? "Queued" : m < 40 ? "Running" : "Completed";
+    if (status === "Running") runningAt ??= Date.now();
+    return jobBody(status);
+  });
+  installWorkspace(fake);
+  installMetrics(fake, { test_accuracy: 0.99 });
+  const limit = (flag: "stuck-timeout-minutes" | "preparing-timeout-minutes" | "timeout-minutes") =>
+    scaled(WAIT_LIMIT_FLAGS[flag].default);
+  const r = await wait([
+    "--min-accuracy",
+    "0.98",
+    "--stuck-timeout-minutes",
+    limit("stuck-timeout-minutes"),
+    "--preparing-timeout-minutes",
+    limit("preparing-timeout-minutes"),
+    "--timeout-minutes",
+    limit("timeout-minutes"),
+  ]);
+  expect(r.stderr).not.toContain("without starting");
+  expect(r.code).toBe(0);
+  expect(r.json).toMatchObject({ jobName: JOB, status: "Completed", testAccuracy: 0.99 });
+  const order = ["Preparing", "Queued", "Running", "Completed"].map((s) => r.stderr.indexOf(`] ${s}\n`));
+  expect(order.every((i) => i >= 0)).toBe(true);
+  expect([...order].sort((a, b) => a - b)).toEqual(order);
+  // the job waited longer than the stuck limit in all: one clock over Preparing and Queued would have failed it
+  expect(runningAt! - first!).toBeGreaterThan(WAIT_LIMIT_FLAGS["stuck-timeout-minutes"].default * MINUTE_MS);
+});
+
+test("an image build past --preparing-timeout-minutes: says so and where its log is, no quota hints", async () => {
+  fake.sequence("GET", JOB_ID, [jobBody("NotStarted"), jobBody("Preparing")]);
+  installWorkspace(fake);
+  const r = await wait(["--preparing-timeout-minutes", "0.01"]);
+  expect(r.code).toBe(1);
+  expect(r.json).toMatchObject({ jobName: JOB, status: "Preparing", studioUrl: STUDIO });
+  expect(r.stderr).toMatch(
+    new RegExp(`job ${JOB} has been Preparing for \\d+s \\(limit --preparing-timeout-minutes 1s\\)`),
+  );
+  expect(r.stderr).toContain("Docker image build, conda environment setup");
+  expect(r.stderr).toContain(`  az ml job stream -n ${JOB} -g ${RG} -w ${WS}\n`);
+  expect(r.stderr).toContain(`${STUDIO} > Outputs + logs > azureml-logs/20_image_build_log.txt`);
+  expect(r.stderr).toContain(`az ml job cancel -n ${JOB} -g ${RG} -w ${WS}`);
+  expect(r.stderr).not.toContain("quota");
+  expect(fake.count("POST", /cancel/)).toBe(0);
+});
+
+test("clockOf: Preparing has its own clock; NotStarted/Starting/Provisioning/Queued and waiting trials the stuck one", () => {
+  const statuses = [
+    "NotStarted",
+    "Starting",
+    "Provisioning",
+    "Queued",
+    "Preparing",
+    "Running",
+    "Finalizing",
+    "Completed",
+  ];
+  expect(statuses.map((s) => clockOf(s))).toEqual([
+    "nodes",
+    "nodes",
+    "nodes",
+    "nodes",
+    "preparing",
+    undefined,
+    undefined,
+    undefined,
+  ]);
+  expect(clockOf("Running", true)).toBe("nodes");
+  expect(clockOf("Preparing", true)).toBe("preparing");
+});
+
+test("gateFailure: below the threshold fails, exactly at it passes, a missing metric fails", () => {
+  expect(gateFailure(0.98, 0.98)).toBeUndefined();
+  expect(gateFailure(0.9799, 0.98)).toBe("below");
+  expect(gateFailure(0.99, 0.98)).toBeUndefined();
+  expect(gateFailure(undefined, 0.98)).toBe("missing");
+  expect(gateFailure(Number.NaN, 0.98)).toBe("missing");
+  expect(gateFailure(undefined, undefined)).toBeUndefined();
+  expect(gateFailure(0.5, 0)).toBeUndefined();
 });
 
 test("accuracy below the threshold fails with both numbers", async () => {
