@@ -5,7 +5,7 @@ import { MlWorkspace } from "./mlWorkspace";
 import type { GpuSettings } from "../lib/config/schema";
 import { computeName } from "../lib/naming";
 import { childName, legacyAliases } from "../lib/children";
-import { TSX, isoSeconds } from "../lib/steps";
+import { isoSeconds, stepCommand } from "../lib/steps";
 
 export interface GpuComputeArgs extends GpuSettings {
   /** The workspace the cluster belongs to (its location, tags, name suffix and destroy order). */
@@ -63,8 +63,13 @@ export class GpuCompute extends pulumi.ComponentResource {
               maxNodeCount: args.maxNodes,
               nodeIdleTimeBeforeScaleDown: isoSeconds(args.idleSeconds),
             },
+            // Nodes keep a public IP: without one the cluster needs a VNet (yours or the workspace's managed
+            // network), which this program does not declare (docs/security.md).
             enableNodePublicIp: true,
-            remoteLoginPortPublicAccess: "Disabled",
+            // The enum, not a string: azure-native types this input `string | RemoteLoginPortPublicAccess`, so a
+            // misspelt string ("Disable") passes tsc and fails only in Azure (types/enums/machinelearningservices:
+            // Enabled | Disabled | NotSpecified). Disabled closes the nodes' SSH port.
+            remoteLoginPortPublicAccess: ml.RemoteLoginPortPublicAccess.Disabled,
           },
         },
         tags: ws.tags,
@@ -75,7 +80,7 @@ export class GpuCompute extends pulumi.ComponentResource {
       childName(name, "removal"),
       {
         create: pulumi.interpolate`echo 'removing the cluster deletes ${this.cluster.name} with underlyingResourceAction=Delete' >&2`,
-        delete: pulumi.interpolate`${TSX} ops/delete-compute.ts --compute-id ${this.cluster.id}`,
+        delete: stepCommand("ops/delete-compute.ts", ["--compute-id", this.cluster.id]),
         logging: "stderr",
         // A new cluster (new size, new name) replaces the step, so the old step's delete removes the old cluster;
         // a plain input change would only re-run create.

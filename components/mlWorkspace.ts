@@ -8,10 +8,11 @@ import * as containerregistry from "@pulumi/azure-native/containerregistry";
 import * as operationalinsights from "@pulumi/azure-native/operationalinsights";
 import * as applicationinsights from "@pulumi/azure-native/applicationinsights";
 import * as authorization from "@pulumi/azure-native/authorization";
+import * as monitor from "@pulumi/azure-native/monitor";
 import * as ml from "@pulumi/azure-native/machinelearningservices";
 import { SUFFIX_LENGTH, WorkspaceNames, resourceGroupName, workspaceNames } from "../lib/naming";
 import { childName, legacyAliases } from "../lib/children";
-import { TSX } from "../lib/steps";
+import { stepCommand } from "../lib/steps";
 
 export interface MlWorkspaceArgs {
   /** Pulumi project and stack: they name the resource group and the workspace's dependencies. */
@@ -39,6 +40,21 @@ export type ChildOptions = Omit<pulumi.CustomResourceOptions, "parent" | "depend
 
 /** The name index.ts gave the one workspace before child names carried the component's name. */
 const LEGACY_NAME = "ml";
+
+/**
+ * The ARM id an Application Insights component gets (Microsoft.Insights/components, the id azure-native reports),
+ * built from its parts so that a step can name it before the component exists.
+ */
+export function appInsightsId(subscriptionId: string, resourceGroup: string, name: string): string {
+  return `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/providers/Microsoft.Insights/components/${name}`;
+}
+
+/**
+ * Resource logs of every category (category group `allLogs`) into resource-specific tables (`Dedicated`), as the
+ * AVM workspace modules default to (Azure/terraform-azurerm-avm-res-machinelearningservices-workspace
+ * variables.tf `diagnostic_settings`: log_groups ["allLogs"], log_analytics_destination_type "Dedicated").
+ */
+const ALL_LOGS = [{ categoryGroup: "allLogs", enabled: true }];
 
 /**
  * The Azure ML workspace and everything it needs: resource group (unless given), Log Analytics + Application
@@ -72,6 +88,13 @@ export class MlWorkspace extends pulumi.ComponentResource {
   readonly workspace: ml.Workspace;
   /** Its delete purges the (retained) workspace when purgeOnDestroy; a no-op otherwise. */
   readonly purgeStep: command.local.Command;
+  /**
+   * Its delete removes what Azure adds beside App Insights by itself (the Failure Anomalies smart detector rule, and
+   * the Smart Detection action group once no rule uses it). Created before App Insights, so deleted after it.
+   */
+  readonly smartDetectionCleanup: command.local.Command;
+  /** Resource logs of the workspace, the key vault and the blob service, into the Log Analytics workspace. */
+  readonly diagnosticSettings: monitor.DiagnosticSetting[];
 
   constructor(name: string, args: MlWorkspaceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("azure-ml-mnist:index:MlWorkspace", name, {}, opts);
@@ -128,9 +151,41 @@ export class MlWorkspace extends pulumi.ComponentResource {
         workspaceName: this.names.logAnalytics,
         sku: { name: "PerGB2018" },
         retentionInDays: 30,
+        // Ingestion and queries with Entra ID only, no workspace keys (nothing here sends with a key: App Insights
+        // ingests through its own pipeline, diagnostic settings through Azure Monitor).
+        features: { disableLocalAuth: true },
         tags,
       },
       logs.opts,
+    );
+
+    const client = authorization.getClientConfigOutput({ parent: this });
+
+    // Creating a component makes Azure add, by itself, a smart detector alert rule `Failure Anomalies - <name>` and
+    // an action group `Application Insights Smart Detection` in the resource group (CompositionalIT/farmer#637;
+    // hashicorp/terraform-provider-azurerm#18026). Pulumi does not know them, so they outlive `pulumi destroy` unless
+    // the resource group goes too (the `resourceGroupName` path keeps it): this step's delete removes them. It must
+    // run AFTER the component is deleted: while the component exists Azure re-creates a deleted rule within minutes
+    // (terraform-provider-azurerm internal/services/applicationinsights/application_insights_resource.go, the
+    // comment on issue #10563, which therefore deletes the rule after ComponentsDelete). So the component depends on
+    // this step (created first, deleted last) and the step names the component by an id built from its parts, never
+    // by the component's output. Declaring the rule in Pulumi instead would race Azure's asynchronous creation:
+    // azure-native refuses to create a resource that already exists, and an import fails while it does not yet.
+    const cleanup = child("smart-detection-cleanup");
+    const insightsId = pulumi
+      .all([client.subscriptionId, rg, this.names])
+      .apply(([sub, group, n]) => appInsightsId(sub, group, n.appInsights));
+    this.smartDetectionCleanup = new command.local.Command(
+      cleanup.name,
+      {
+        create: pulumi.interpolate`echo 'destroying App Insights ${insightsId} also deletes its Failure Anomalies rule' >&2`,
+        // Single quotes: a resource group name may hold parentheses, never a quote (ARM naming rules).
+        delete: stepCommand("ops/delete-smart-detection.ts", ["--app-insights-id", insightsId]),
+        logging: "stderr",
+        // Another component (a new name) replaces the step, so the old step's delete cleans up after the old one.
+        triggers: [insightsId],
+      },
+      { parent: this },
     );
 
     const insights = child("insights");
@@ -144,13 +199,18 @@ export class MlWorkspace extends pulumi.ComponentResource {
         applicationType: "web",
         workspaceResourceId: this.logAnalytics.id,
         ingestionMode: "LogAnalytics",
+        // Telemetry is ingested only with an Entra token (role Monitoring Metrics Publisher), never with the
+        // instrumentation key alone (Learn: azure-monitor/app/azure-ad-authentication, "Disable local authentication").
+        disableLocalAuth: true,
         tags,
       },
-      insights.opts,
+      { ...insights.opts, dependsOn: [this.smartDetectionCleanup] },
     );
 
-    // Workspace storage must be StorageV2 (not Premium, not HNS). Shared keys stay on: blob uploads and the
-    // default datastore use the account key.
+    // Workspace storage must be StorageV2 (not Premium, not HNS). Shared keys stay on for now: ops/ensure-code.ts
+    // uploads with the account key (lib/cli/assets.ts storageAccountKey/containerClient), the default datastores use
+    // it (systemDatastoresAuthMode unset = AccessKey), and a job on the cluster would need a data role on this
+    // account without it (Learn: how-to-disable-local-auth-storage). docs/security.md lists what turning it off takes.
     const st = child("storage");
     this.storageAccount = new storage.StorageAccount(
       st.name,
@@ -165,15 +225,19 @@ export class MlWorkspace extends pulumi.ComponentResource {
         allowBlobPublicAccess: false,
         enableHttpsTrafficOnly: true,
         allowSharedKeyAccess: true,
+        // AVM storage default; replication of this account's blobs into another tenant is never wanted here.
+        allowCrossTenantReplication: false,
         tags,
       },
       st.opts,
     );
     this.storageAccountName = this.storageAccount.name;
 
-    const client = authorization.getClientConfigOutput({ parent: this });
     // RBAC mode: the service's own access policies would otherwise fight the ones in this program.
-    // No purge protection: it is irreversible and would block reclaiming the name.
+    // No purge protection: once on it cannot be turned off, and a vault with it cannot be purged before its retention
+    // ends (Learn: key-vault/general/soft-delete-overview), so destroy could not clean up; the AVM workspace's
+    // WAF-aligned test vault leaves it unset too (tests/e2e/waf-aligned/dependencies.bicep `enablePurgeProtection:
+    // null`). Soft delete (7 days) stays: the name is random per stack, so a re-created stack never meets it.
     const kv = child("vault");
     this.keyVault = new keyvault.Vault(
       kv.name,
@@ -242,12 +306,36 @@ export class MlWorkspace extends pulumi.ComponentResource {
       {
         create: `echo '${JSON.stringify({ purgeOnDestroy: args.purgeOnDestroy })}'`,
         delete: args.purgeOnDestroy
-          ? pulumi.interpolate`${TSX} ops/purge-workspace.ts --workspace-id ${this.workspace.id}`
+          ? stepCommand("ops/purge-workspace.ts", ["--workspace-id", this.workspace.id])
           : "echo 'purgeOnDestroy is off: the workspace is soft-deleted by Azure for 14 days' >&2",
         logging: "stderr",
       },
       { ...purge.opts, dependsOn: [this.workspace] },
     );
+
+    // Resource logs into the stack's Log Analytics workspace (MCSB baseline LT-4; the AVM modules' diagnosticSettings
+    // interface). Deleted before the resource they watch; the workspace's goes before the purge step, since a purged
+    // workspace takes its settings with it.
+    const diag = (role: string, resourceUri: pulumi.Input<string>, before: pulumi.Resource[] = []) => {
+      const d = child(role);
+      return new monitor.DiagnosticSetting(
+        d.name,
+        {
+          name: this.names.apply((n) => `diag-${n.workspace}`),
+          resourceUri,
+          workspaceId: this.logAnalytics.id,
+          logAnalyticsDestinationType: "Dedicated",
+          logs: ALL_LOGS,
+        },
+        { parent: this, dependsOn: before },
+      );
+    };
+    this.diagnosticSettings = [
+      diag("workspace-diagnostics", this.workspace.id, [this.purgeStep]),
+      diag("vault-diagnostics", this.keyVault.id),
+      // Blob logs are settings of the blob service, not of the account (Learn: storage/blobs/monitor-blob-storage).
+      diag("blob-diagnostics", pulumi.interpolate`${this.storageAccount.id}/blobServices/default`),
+    ];
 
     this.workspaceName = this.workspace.name;
     this.workspaceId = this.workspace.id;

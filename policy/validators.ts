@@ -41,6 +41,8 @@ export const UNTAGGABLE_TYPES: readonly string[] = [
   "azure-native:machinelearningservices:Datastore",
   "azure-native:machinelearningservices:EnvironmentContainer",
   "azure-native:machinelearningservices:EnvironmentVersion",
+  // an extension resource with no tags property (Microsoft.Insights diagnosticSettings)
+  "azure-native:monitor:DiagnosticSetting",
   "azure-native:machinelearningservices:Job",
   "azure-native:machinelearningservices:ModelContainer",
   "azure-native:machinelearningservices:ModelVersion",
