@@ -110,5 +110,5 @@ export const scoringUri = service.scoringUri;
 export const swaggerUri = service.swaggerUri;
 export const deploymentName = service.deploymentName;
 export const sampleResult = sample.result;
-/** Secret; `pulumi stack output endpointKey --show-secrets`. Absent with AADToken auth. */
-export const endpointKey = sample.credential;
+// No endpoint key output: whatever can decrypt the state (a pull request's preview) could read it. Get the key with
+// `az ml online-endpoint get-credentials -n <endpointName> ...`, or let `npm run invoke -- --endpoint-id ...` read it.

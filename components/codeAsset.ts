@@ -5,7 +5,7 @@ import { MlWorkspace } from "./mlWorkspace";
 import type { AssetResult } from "../lib/contracts";
 import { hashFolder, listAssetFiles, shortHash } from "../lib/hashing";
 import { childName } from "../lib/children";
-import { TSX, parseJsonLine } from "../lib/steps";
+import { parseJsonLine, stepCommand } from "../lib/steps";
 
 export interface CodeAssetArgs {
   readonly workspace: MlWorkspace;
@@ -57,7 +57,10 @@ export class CodeAsset extends pulumi.ComponentResource {
     const ensure = new command.local.Command(
       childName(name, "ensure"),
       {
-        create: pulumi.interpolate`${TSX} ops/ensure-code.ts --workspace-id ${ws.workspaceId} --name ${args.assetName} --version ${this.version} --folder ${folder}`,
+        create: stepCommand("ops/ensure-code.ts", [
+          ...["--workspace-id", ws.workspaceId, "--name", args.assetName],
+          ...["--version", this.version, "--folder", folder],
+        ]),
         environment: { ASSET_SPEC: JSON.stringify(spec) },
         logging: "stderr",
       },

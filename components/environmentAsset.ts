@@ -6,7 +6,7 @@ import { MlWorkspace } from "./mlWorkspace";
 import type { AssetResult } from "../lib/contracts";
 import { hashValues, shortHash } from "../lib/hashing";
 import { childName } from "../lib/children";
-import { TSX, parseJsonLine } from "../lib/steps";
+import { parseJsonLine, stepCommand } from "../lib/steps";
 
 export interface EnvironmentAssetArgs {
   readonly workspace: MlWorkspace;
@@ -78,7 +78,10 @@ export class EnvironmentAsset extends pulumi.ComponentResource {
     const ensure = new command.local.Command(
       childName(name, "ensure"),
       {
-        create: pulumi.interpolate`${TSX} ops/ensure-environment.ts --workspace-id ${ws.workspaceId} --name ${args.environmentName} --version ${this.version}`,
+        create: stepCommand("ops/ensure-environment.ts", [
+          ...["--workspace-id", ws.workspaceId, "--name", args.environmentName],
+          ...["--version", this.version],
+        ]),
         environment: { ENVIRONMENT_SPEC: JSON.stringify(spec) },
         logging: "stderr",
       },

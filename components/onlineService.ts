@@ -1,6 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import * as ml from "@pulumi/azure-native/machinelearningservices";
 import * as monitor from "@pulumi/azure-native/monitor";
 import type * as azureInputs from "@pulumi/azure-native/types/input";
 import { MlWorkspace } from "./mlWorkspace";
@@ -9,15 +8,15 @@ import { CodeAsset } from "./codeAsset";
 import { EnvironmentAsset } from "./environmentAsset";
 import type {
   DeploymentSettings,
-  EndpointAuthMode,
   RolloutSettings,
   ServingSettings,
 } from "../lib/config/schema";
 import type { AutoscaleSettings } from "../lib/config/objects";
+import type { DeploymentResult, EndpointResult } from "../lib/contracts";
 import { deploymentName, endpointName } from "../lib/naming";
 import { hashValues } from "../lib/hashing";
 import { childName, legacyAliases } from "../lib/children";
-import { TSX, isoSeconds } from "../lib/steps";
+import { isoSeconds, parseJsonLine, stepCommand } from "../lib/steps";
 
 export interface OnlineServiceArgs extends ServingSettings {
   readonly workspace: MlWorkspace;
@@ -36,26 +35,6 @@ export interface OnlineServiceArgs extends ServingSettings {
 /** Real MNIST test digits and their labels (relative to the project root, where the steps run). */
 export const SAMPLE_REQUEST = "scoring/sample-request.json";
 export const SAMPLE_LABELS = "scoring/sample-labels.json";
-
-/**
- * The endpoint key (Key auth) as a secret, for the steps that call the endpoint and for the stack output. Never
- * fetched in preview: listKeys needs more than the Reader role a PR preview runs with, and preview must not show
- * secrets. Tokens (AMLToken, AADToken) are not fetched here: they expire within hours and would change the steps'
- * inputs on every run (so `up` would never be a no-op); each step asks for one itself when it runs.
- */
-export function endpointKey(
-  authMode: EndpointAuthMode,
-  target: {
-    resourceGroupName: pulumi.Input<string>;
-    workspaceName: pulumi.Input<string>;
-    endpointName: pulumi.Input<string>;
-  },
-  opts: pulumi.InvokeOutputOptions,
-): pulumi.Output<string> | undefined {
-  if (authMode !== "Key") return undefined;
-  if (pulumi.runtime.isDryRun()) return pulumi.secret(pulumi.output(pulumi.unknown) as pulumi.Output<string>);
-  return pulumi.secret(ml.listOnlineEndpointKeysOutput(target, opts).apply((k) => k.primaryKey ?? ""));
-}
 
 /**
  * Azure Monitor autoscale profile for a deployment on its CPU utilisation (Azure ML docs how-to-autoscale-endpoints;
@@ -95,17 +74,13 @@ export function autoscaleProfile(
 }
 
 /** The rollout step's flags: the mode, and the watch's limits when a canary or mirror watches. */
-export function rolloutFlags(r: RolloutSettings): string {
-  if (r.mode === "direct") return "--mode direct";
+export function rolloutFlags(r: RolloutSettings): string[] {
+  if (r.mode === "direct") return ["--mode", "direct"];
   return [
-    `--mode ${r.mode}`,
-    `--percent ${r.percent}`,
-    `--watch-minutes ${r.watchMinutes}`,
-    `--max-error-rate ${r.maxErrorRate}`,
-    `--max-p95-ms ${r.maxP95Ms}`,
-    `--min-requests ${r.minRequests}`,
-    `--interval-seconds ${r.intervalSeconds}`,
-  ].join(" ");
+    ...["--mode", r.mode, "--percent", String(r.percent), "--watch-minutes", String(r.watchMinutes)],
+    ...["--max-error-rate", String(r.maxErrorRate), "--max-p95-ms", String(r.maxP95Ms)],
+    ...["--min-requests", String(r.minRequests), "--interval-seconds", String(r.intervalSeconds)],
+  ];
 }
 
 /** What defines a deployment: any change rolls out as a new deployment (blue/green), never an in-place edit. */
@@ -124,27 +99,31 @@ export function deploymentHash(parts: {
 
 /**
  * A managed online endpoint and a safe rollout of each new deployment of the registered model:
- *   1. the deployment is created beside the one serving (0 % traffic);
- *   2. a smoke step sends the sample digits to it directly (`azureml-model-deployment` header): if it answers
- *      wrongly or fails, `up` fails with the table and the deployment's log tail, and no traffic moves;
- *   3. the rollout step gives it the traffic: at once (direct), or as a watched canary (a share of live traffic) or
- *      mirror (a copy of it), rolled back automatically when error rate or latency break the limits;
- *   4. a retirement step deletes the previous deployments once the new one holds 100 % and has passed.
- * The endpoint is declared without traffic: it cannot name a deployment that does not exist yet, and a plain
- * endpoint PUT would reset traffic to 0.
+ *   1. the endpoint's own inputs are written by a step that carries its live traffic (ops/ensure-endpoint.ts);
+ *   2. the deployment is created beside the one serving, or reused when it exists (ops/ensure-deployment.ts: its
+ *      name is a hash of what defines it, so a revert finds the deployment that still serves);
+ *   3. a smoke step sends the sample digits to it directly (`azureml-model-deployment` header): if it answers
+ *      wrongly or fails, `up` fails with the table and the deployment's log tail, no traffic moves, and the failed
+ *      deployment is deleted;
+ *   4. the rollout step gives it the traffic: at once (direct), or as a watched canary (a share of live traffic) or
+ *      mirror (a copy of it), rolled back automatically when error rate or latency break the limits; it records on
+ *      the endpoint which deployment passed, so the next `up` settles an interrupted rollout first;
+ *   5. a retirement step deletes the previous deployments once the new one holds 100 % and has passed.
+ * Nothing here deletes a deployment that holds traffic, and no step ever holds the endpoint key: the steps that call
+ * the endpoint read it (listKeys) or a token when they run.
  */
 export class OnlineService extends pulumi.ComponentResource {
   readonly authMode: ServingSettings["authMode"];
-  /** The endpoint key (Key auth only), secret. */
-  readonly key?: pulumi.Output<string>;
   /** Its delete is never needed: done once the new deployment answered the sample digits correctly. */
   readonly smoke: command.local.Command;
   /** Done once the previous deployments are gone. */
   readonly retirement: command.local.Command;
   /** The deployment's autoscale setting, when configured; it moves with the deployment on a rollout. */
   readonly autoscale?: monitor.AutoscaleSetting;
-  readonly endpoint: ml.OnlineEndpoint;
-  readonly deployment: ml.OnlineDeployment;
+  /** The step that creates the endpoint or writes its inputs (its delete removes the endpoint). */
+  readonly endpoint: command.local.Command;
+  /** The step that makes the deployment exist and be Succeeded. */
+  readonly deployment: command.local.Command;
   readonly deploymentName: string;
   /** The deployment's ARM id: a new one means a new deployment. */
   readonly deploymentId: pulumi.Output<string>;
@@ -163,43 +142,40 @@ export class OnlineService extends pulumi.ComponentResource {
     this.authMode = args.authMode;
     const legacy = (child: string) => legacyAliases(name, "online", child);
 
-    const endpointProperties = {
-      authMode: args.authMode,
-      publicNetworkAccess: "Enabled",
-      description: "MNIST digit classifier (Keras CNN)",
+    // Unique within the Azure region across all subscriptions; a second service in the stack adds its own name.
+    const physicalName = ws.nameSuffix.apply((s) =>
+      endpointName(ws.stack, s, name === "online" ? undefined : name),
+    );
+    const endpointId = pulumi.interpolate`${ws.workspaceId}/onlineEndpoints/${physicalName}`;
+    // OnlineEndpointTrackedResource (2025-12-01) without traffic: the rollout steps own it.
+    const endpointSpec = {
+      location: ws.location,
+      kind: "Managed",
+      identity: { type: "SystemAssigned" },
+      properties: {
+        authMode: args.authMode,
+        publicNetworkAccess: "Enabled",
+        description: "MNIST digit classifier (Keras CNN)",
+      },
+      tags: ws.tags,
     };
-    this.endpoint = new ml.OnlineEndpoint(
+    this.endpoint = new command.local.Command(
       childName(name, "endpoint"),
       {
-        resourceGroupName: rg,
-        workspaceName: ws.workspaceName,
-        location: ws.location,
-        // Unique within the Azure region across all subscriptions.
-        // A second service in the stack adds its own name, so the two never share one.
-        endpointName: ws.nameSuffix.apply((s) =>
-          endpointName(ws.stack, s, name === "online" ? undefined : name),
-        ),
-        kind: "Managed",
-        identity: { type: "SystemAssigned" },
-        properties: endpointProperties,
-        tags: ws.tags,
+        create: stepCommand("ops/ensure-endpoint.ts", ["--endpoint-id", endpointId]),
+        // `destroy`, or a new endpoint name (a replacement: the new endpoint is created first, this runs at the end)
+        delete: stepCommand("ops/ensure-endpoint.ts", ["--endpoint-id", endpointId, "--delete"]),
+        environment: { ENDPOINT_SPEC: JSON.stringify(endpointSpec) },
+        logging: "stderr",
+        triggers: [endpointId],
       },
-      ws.childOptions(this, {
-        // Owned by the traffic step; an endpoint PUT from state must not fight it.
-        ignoreChanges: ["properties.traffic", "properties.mirrorTraffic"],
-        aliases: legacy("endpoint"),
-      }),
+      ws.childOptions(this),
     );
-    this.endpointName = this.endpoint.name;
-    this.endpointId = this.endpoint.id;
-    this.scoringUri = this.endpoint.properties.apply((p) => p.scoringUri ?? "");
-    this.swaggerUri = this.endpoint.properties.apply((p) => p.swaggerUri ?? "");
-    this.key = endpointKey(
-      args.authMode,
-      { resourceGroupName: rg, workspaceName: ws.workspaceName, endpointName: this.endpointName },
-      { parent: this },
-    );
-
+    const ep = this.endpoint.stdout.apply((out) => parseJsonLine<EndpointResult>(out, "ops/ensure-endpoint.ts"));
+    this.endpointName = ep.apply((r) => r.name);
+    this.endpointId = ep.apply((r) => r.id);
+    this.scoringUri = ep.apply((r) => r.scoringUri);
+    this.swaggerUri = ep.apply((r) => r.swaggerUri);
     const s: DeploymentSettings = args.settings;
     this.deploymentName = deploymentName(
       deploymentHash({
@@ -221,108 +197,102 @@ export class OnlineService extends pulumi.ComponentResource {
       successThreshold: 1,
     });
 
-    this.deployment = new ml.OnlineDeployment(
+    // OnlineDeploymentTrackedResource (2025-12-01), typed with azure-native's own input shape.
+    const properties: azureInputs.machinelearningservices.ManagedOnlineDeploymentArgs = {
+      endpointComputeType: "Managed",
+      description: `${args.model.modelName}:${args.model.modelVersion}`,
+      model: args.model.modelId,
+      // custom_model needs both, else MissingDriverProgram.
+      codeConfiguration: { codeId: args.scoringCode.codeId, scoringScript: "score.py" },
+      environmentId: args.environment.environmentId,
+      instanceType: args.instanceType,
+      scaleSettings: { scaleType: "Default" },
+      requestSettings: {
+        maxConcurrentRequestsPerInstance: s.maxConcurrentRequestsPerInstance,
+        requestTimeout: isoSeconds(s.requestTimeoutMs / 1000),
+      },
+      // TensorFlow import + model load + warm-up take tens of seconds before the server answers.
+      livenessProbe: probe(s.livenessInitialDelaySeconds),
+      readinessProbe: probe(s.readinessInitialDelaySeconds),
+      appInsightsEnabled: true,
+      egressPublicNetworkAccess: "Enabled",
+      environmentVariables: {
+        WORKER_COUNT: String(args.workerCount),
+        MAX_BATCH_SIZE: String(args.maxBatchSize),
+      },
+    };
+    const deploymentSpec = pulumi.output({
+      location: ws.location,
+      kind: "Managed",
+      sku: { name: "Default", capacity: args.instanceCount },
+      properties,
+      tags: ws.tags,
+    });
+    this.deployment = new command.local.Command(
       childName(name, "deployment"),
       {
-        resourceGroupName: rg,
-        workspaceName: ws.workspaceName,
-        location: ws.location,
-        endpointName: this.endpoint.name,
-        deploymentName: this.deploymentName,
-        sku: { name: "Default", capacity: args.instanceCount },
-        properties: {
-          endpointComputeType: "Managed",
-          description: `${args.model.modelName}:${args.model.modelVersion}`,
-          model: args.model.modelId,
-          // custom_model needs both, else MissingDriverProgram.
-          codeConfiguration: { codeId: args.scoringCode.codeId, scoringScript: "score.py" },
-          environmentId: args.environment.environmentId,
-          instanceType: args.instanceType,
-          scaleSettings: { scaleType: "Default" },
-          requestSettings: {
-            maxConcurrentRequestsPerInstance: s.maxConcurrentRequestsPerInstance,
-            requestTimeout: isoSeconds(s.requestTimeoutMs / 1000),
-          },
-          // TensorFlow import + model load + warm-up take tens of seconds before the server answers.
-          livenessProbe: probe(s.livenessInitialDelaySeconds),
-          readinessProbe: probe(s.readinessInitialDelaySeconds),
-          appInsightsEnabled: true,
-          egressPublicNetworkAccess: "Enabled",
-          environmentVariables: {
-            WORKER_COUNT: String(args.workerCount),
-            MAX_BATCH_SIZE: String(args.maxBatchSize),
-          },
-        },
-        tags: ws.tags,
+        // Reuses a Succeeded deployment of this name without a PUT (a PUT of a live deployment is a rolling update
+        // and would reset an autoscaled capacity), follows one still provisioning, creates it otherwise. No delete:
+        // the retirement step removes old deployments once the new one serves; the endpoint's delete takes the last.
+        create: stepCommand("ops/ensure-deployment.ts", [
+          ...["--endpoint-id", this.endpointId, "--deployment", this.deploymentName],
+          ...["--timeout-minutes", "60"],
+        ]),
+        environment: { DEPLOYMENT_SPEC: pulumi.jsonStringify(deploymentSpec) },
+        logging: "stderr",
       },
       {
         parent: this,
-        dependsOn: [this.endpoint, args.model.model],
-        // Every change has a new name, so the new deployment is created beside the old one (no delete first).
-        deleteBeforeReplace: false,
-        // Pulumi never deletes a deployment: the retirement step does, once the new one serves (a plain replace
-        // would delete the old one at the end of `up` even after a failed rollout, and a deployment with traffic
-        // cannot be deleted: Azure ML docs, how-to-safely-rollout-online-endpoints). The endpoint's delete takes the last
-        // one with it.
-        retainOnDelete: true,
-        // Image build on first use + container start.
-        customTimeouts: { create: "60m", update: "60m", delete: "30m" },
-        aliases: legacy("deployment"),
+        dependsOn: [this.endpoint, args.model.ready],
       },
     );
-    this.deploymentId = this.deployment.id;
+    const dep = this.deployment.stdout.apply((out) =>
+      parseJsonLine<DeploymentResult>(out, "ops/ensure-deployment.ts"),
+    );
+    this.deploymentId = dep.apply((r) => r.id);
 
-    // The steps that call the endpoint: key in their (secret) environment, tokens fetched inside.
-    const call = pulumi.interpolate`--uri ${this.scoringUri} --auth ${args.authMode} --request ${SAMPLE_REQUEST} --expected ${SAMPLE_LABELS} --min-accuracy ${args.smokeMinAccuracy}`;
-    const key = this.key;
-    const env = (extra: Record<string, string> = {}): pulumi.Input<Record<string, pulumi.Input<string>>> =>
-      key
-        ? (pulumi.secret({ ...extra, ENDPOINT_KEY: key }) as unknown as pulumi.Output<Record<string, string>>)
-        : extra;
-    const target = pulumi.interpolate`--endpoint-id ${this.endpoint.id} --deployment ${this.deployment.name}`;
+    // The steps that call the endpoint read its key (listKeys) or a token themselves, when they run.
+    const call: pulumi.Input<string>[] = [
+      ...["--uri", this.scoringUri, "--auth", args.authMode],
+      ...["--request", SAMPLE_REQUEST, "--expected", SAMPLE_LABELS],
+      ...["--min-accuracy", String(args.smokeMinAccuracy)],
+    ];
+    const target = ["--endpoint-id", this.endpointId, "--deployment", this.deploymentName];
 
     // Before any traffic moves: the new deployment alone. Retries ride out the 502s of a freshly started container.
     this.smoke = new command.local.Command(
       childName(name, "smoke"),
       {
-        create: pulumi.interpolate`${TSX} ops/smoke-test.ts ${target} ${call} --retries 6`,
-        environment: env(),
+        create: stepCommand("ops/smoke-test.ts", [...target, ...call, "--retries", "6"]),
         logging: "stderr",
-        triggers: [this.deployment.id],
+        triggers: [this.deploymentId],
       },
-      { parent: this, dependsOn: [this.deployment], additionalSecretOutputs: ["environment"] },
+      { parent: this, dependsOn: [this.deployment] },
     );
 
-    // A new deployment (new id) replaces this step: the new step moves traffic to it, then the old step's delete
-    // finds its deployment without traffic and does nothing. Any endpoint PUT from state zeroes traffic, so a
-    // change of the endpoint's inputs must re-run the step too, but as an update (create runs again, delete does
-    // not): a replacement would let the old step's delete clear the traffic of the same, still current deployment.
-    const endpointInputsHash = hashValues({ endpointProperties, tags: ws.tags, kind: "Managed" });
+    // A new deployment (new id) replaces this step: the new step moves traffic to it. No delete: the old step's
+    // delete would run at the end of the next successful `up`, and after a failed `up` and a revert that is an `up`
+    // in which the old step's deployment serves again (a stale delete would take its traffic away). The endpoint's
+    // own writes carry the live traffic (ops/ensure-endpoint.ts), so an endpoint input change needs no re-run here.
     this.live = new command.local.Command(
       childName(name, "traffic"),
       {
-        create: pulumi.interpolate`${TSX} ops/rollout.ts ${target} ${rolloutFlags(args.rollout)} ${call}`,
-        // Moves traffic off only if this deployment still holds it (a newer step may already have moved it).
-        delete: pulumi.interpolate`${TSX} ops/rollout.ts ${target} --delete`,
-        environment: env({ ENDPOINT_INPUTS_HASH: endpointInputsHash }),
+        create: stepCommand("ops/rollout.ts", [...target, ...rolloutFlags(args.rollout), ...call]),
         logging: "stderr",
-        triggers: [this.deployment.id],
+        triggers: [this.deploymentId],
       },
-      {
-        parent: this,
-        dependsOn: [this.smoke, this.endpoint],
-        aliases: legacy("traffic"),
-        additionalSecretOutputs: ["environment"],
-      },
+      { parent: this, dependsOn: [this.smoke, this.endpoint], aliases: legacy("traffic") },
     );
 
     // Only after the new deployment holds 100 % and has passed: the previous ones go (never one with traffic).
     this.retirement = new command.local.Command(
       childName(name, "retire"),
       {
-        create: pulumi.interpolate`${TSX} ops/retire-deployments.ts --endpoint-id ${this.endpoint.id} --keep ${this.deployment.name}`,
+        create: stepCommand("ops/retire-deployments.ts", [
+          ...["--endpoint-id", this.endpointId, "--keep", this.deploymentName],
+        ]),
         logging: "stderr",
-        triggers: [this.deployment.id],
+        triggers: [this.deploymentId],
       },
       { parent: this, dependsOn: [this.live] },
     );
@@ -335,10 +305,10 @@ export class OnlineService extends pulumi.ComponentResource {
         {
           resourceGroupName: rg,
           location: ws.location,
-          autoscaleSettingName: pulumi.interpolate`${this.endpoint.name}-${this.deployment.name}-cpu`,
-          targetResourceUri: this.deployment.id,
+          autoscaleSettingName: pulumi.interpolate`${this.endpointName}-${this.deploymentName}-cpu`,
+          targetResourceUri: this.deploymentId,
           enabled: true,
-          profiles: [autoscaleProfile(args.autoscale, args.instanceCount, this.deployment.id)],
+          profiles: [autoscaleProfile(args.autoscale, args.instanceCount, this.deploymentId)],
           tags: ws.tags,
         },
         { parent: this, dependsOn: [this.live] },

@@ -1,9 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as ml from "@pulumi/azure-native/machinelearningservices";
+import * as command from "@pulumi/command";
 import { MlWorkspace } from "./mlWorkspace";
 import { TrainingJob } from "./trainingJob";
 import type { ModelSettings } from "../lib/config/schema";
-import { childName, legacyAliases } from "../lib/children";
+import type { AssetResult } from "../lib/contracts";
+import { childName } from "../lib/children";
+import { parseJsonLine, stepCommand } from "../lib/steps";
 
 export interface RegisteredModelArgs extends ModelSettings {
   readonly workspace: MlWorkspace;
@@ -15,12 +17,16 @@ export interface RegisteredModelArgs extends ModelSettings {
 const MODEL_OUTPUT = "model_dir";
 
 /**
- * The trained model folder registered as a ModelVersion straight from the job's output (lineage kept: Studio
- * links the model to its job). Declared only after the wait step has accepted the job; its version is the run
- * hash, so a new run registers a new version.
+ * The trained model folder registered as a model version straight from the job's output (lineage kept: Studio
+ * links the model to its job), once the training step has accepted the job. Its version is the run hash, so a new
+ * run registers a new version; an existing one is reused. Registered by a step (ops/ensure-model.ts) that never
+ * deletes a version: an azure-native ModelVersion, named explicitly, is replaced delete-before-replace, which would
+ * delete the version the serving deployment came from before its successor exists (see ops/ensure-model.ts).
+ * Versions stay with the workspace as history.
  */
 export class RegisteredModel extends pulumi.ComponentResource {
-  readonly model: ml.ModelVersion;
+  /** Done once the version exists: what a deployment of it waits for. */
+  readonly ready: pulumi.CustomResource;
   /** The model version's ARM id (what a deployment names). */
   readonly modelId: pulumi.Output<string>;
   readonly modelName: string;
@@ -32,29 +38,29 @@ export class RegisteredModel extends pulumi.ComponentResource {
     this.modelName = args.modelName;
     this.modelVersion = args.training.hash;
 
-    this.model = new ml.ModelVersion(
+    // The ModelVersion properties as the 2025-12-01 API takes them.
+    const spec = pulumi.output({
+      modelType: "custom_model",
+      // The actual job name (a sweep's best trial), never one computed here.
+      modelUri: pulumi.interpolate`azureml://jobs/${args.training.modelJobName}/outputs/${MODEL_OUTPUT}`,
+      jobName: args.training.modelJobName,
+      description: "Keras CNN (mnist_cnn.keras, its ONNX copy mnist_cnn.onnx, model_meta.json, metrics.json)",
+      tags: { ...ws.tags, runHash: args.training.hash },
+    });
+    const ensure = new command.local.Command(
       childName(name, "version"),
       {
-        resourceGroupName: ws.resourceGroupName,
-        workspaceName: ws.workspaceName,
-        name: args.modelName,
-        version: this.modelVersion,
-        properties: {
-          modelType: "custom_model",
-          // The actual job name (a sweep's best trial), never one computed here.
-          modelUri: pulumi.interpolate`azureml://jobs/${args.training.modelJobName}/outputs/${MODEL_OUTPUT}`,
-          jobName: args.training.modelJobName,
-          description:
-            "Keras CNN (mnist_cnn.keras, its ONNX copy mnist_cnn.onnx, model_meta.json, metrics.json)",
-          tags: { ...ws.tags, runHash: args.training.hash },
-        },
+        create: stepCommand("ops/ensure-model.ts", [
+          ...["--workspace-id", ws.workspaceId, "--name", args.modelName],
+          ...["--version", this.modelVersion],
+        ]),
+        environment: { MODEL_SPEC: pulumi.jsonStringify(spec) },
+        logging: "stderr",
       },
-      ws.childOptions(this, {
-        dependsOn: [args.training.accepted],
-        aliases: legacyAliases(name, "model", "version"),
-      }),
+      ws.childOptions(this, { dependsOn: [args.training.accepted] }),
     );
-    this.modelId = this.model.id;
+    this.ready = ensure;
+    this.modelId = ensure.stdout.apply((out) => parseJsonLine<AssetResult>(out, "ops/ensure-model.ts").id);
     this.registerOutputs({ modelId: this.modelId });
   }
 }

@@ -4,7 +4,7 @@ import { OnlineService, SAMPLE_LABELS, SAMPLE_REQUEST } from "./onlineService";
 import type { SampleSettings } from "../lib/config/schema";
 import type { SampleResult } from "../lib/contracts";
 import { childName, legacyAliases } from "../lib/children";
-import { TSX, parseJsonLine } from "../lib/steps";
+import { parseJsonLine, stepCommand } from "../lib/steps";
 
 export interface SampleInvocationArgs extends SampleSettings {
   /** The live service to call (its scoring URI, auth mode, key and deployment). */
@@ -13,27 +13,27 @@ export interface SampleInvocationArgs extends SampleSettings {
 
 /**
  * Calls the live endpoint with real MNIST test digits through ops/invoke.ts once traffic is set, again whenever
- * the deployment changes; `pulumi up` fails unless the digits are classified correctly. The key travels in the
- * step's (secret) environment, never on its command line or in its output; tokens are fetched inside the step.
+ * the deployment changes; `pulumi up` fails unless the digits are classified correctly. The step reads the key
+ * (listKeys) or a token itself when it runs: no credential is an input, an output or in the state.
  */
 export class SampleInvocation extends pulumi.ComponentResource {
-  /** The endpoint key (Key auth only), secret. */
-  readonly credential?: pulumi.Output<string>;
   readonly invocation: command.local.Command;
   readonly result: pulumi.Output<SampleResult>;
 
   constructor(name: string, args: SampleInvocationArgs, opts?: pulumi.ComponentResourceOptions) {
     super("azure-ml-mnist:index:SampleInvocation", name, {}, opts);
     const svc = args.service;
-    this.credential = svc.key;
 
     this.invocation = new command.local.Command(
       childName(name, "invoke"),
       {
         // No --deployment header: the call must reach the deployment through the endpoint's traffic. Retries
         // ride out the 502s of a freshly started container.
-        create: pulumi.interpolate`${TSX} ops/invoke.ts --uri ${svc.scoringUri} --auth ${svc.authMode} --endpoint-id ${svc.endpointId} --request ${SAMPLE_REQUEST} --expected ${SAMPLE_LABELS} --min-accuracy ${args.minAccuracy} --retries 6 --json`,
-        environment: this.credential ? pulumi.secret({ ENDPOINT_KEY: this.credential }) : undefined,
+        create: stepCommand("ops/invoke.ts", [
+          ...["--uri", svc.scoringUri, "--auth", svc.authMode, "--endpoint-id", svc.endpointId],
+          ...["--request", SAMPLE_REQUEST, "--expected", SAMPLE_LABELS],
+          ...["--min-accuracy", String(args.minAccuracy), "--retries", "6", "--json"],
+        ]),
         logging: "stderr",
         triggers: [svc.deploymentId, svc.live.id],
       },
@@ -41,8 +41,6 @@ export class SampleInvocation extends pulumi.ComponentResource {
         parent: this,
         dependsOn: [svc.live],
         aliases: legacyAliases(name, "sample", "invoke"),
-        // The stored environment holds the key.
-        additionalSecretOutputs: ["environment"],
       },
     );
     this.result = this.invocation.stdout.apply((out) => parseJsonLine<SampleResult>(out, "ops/invoke.ts"));

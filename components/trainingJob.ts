@@ -5,11 +5,11 @@ import { MlWorkspace } from "./mlWorkspace";
 import { GpuCompute } from "./gpuCompute";
 import { CodeAsset } from "./codeAsset";
 import type { TrainingSettings } from "../lib/config/schema";
-import type { SubmitResult, WaitResult } from "../lib/contracts";
+import type { RunJobResult } from "../lib/contracts";
 import { PRIMARY_METRIC, type SweepSettings, azureSearchSpace } from "../lib/sweep";
 import { hashValues, shortHash } from "../lib/hashing";
-import { childName, legacyAliases } from "../lib/children";
-import { TSX, parseJsonLine } from "../lib/steps";
+import { childName } from "../lib/children";
+import { parseJsonLine, stepCommand } from "../lib/steps";
 
 export interface Hyperparameters {
   readonly epochs: number;
@@ -148,18 +148,25 @@ export type CommandJobSpec = azureInputs.machinelearningservices.CommandJobArgs;
 export type SweepJobSpec = azureInputs.machinelearningservices.SweepJobArgs;
 export type JobSpec = CommandJobSpec | SweepJobSpec;
 
+/** How long the first job may take to build its image (Preparing) before the wait gives up; not counted as stuck. */
+export const PREPARING_MINUTES = 90;
+
 /**
- * Training/app.py as an Azure ML command job on the GPU cluster, reused or submitted by run hash, and a wait step
- * that fails `pulumi up` unless the job completes with the required test accuracy.
+ * Training/app.py as an Azure ML command job on the GPU cluster, and one step that resolves its run hash to a job
+ * and waits for it (ops/run-job.ts): a Completed job of the same run hash is reused (no GPU time), an active one is
+ * followed, otherwise a new job is submitted under a fresh unique name; then the step polls it and fails `pulumi up`
+ * unless it completes with the required test accuracy.
  *
+ * One step, not a submit step and a wait step: a failed create leaves nothing in the state (pulumi-command: a failed
+ * create is not recorded), so after a Failed or Canceled job the next `up` runs the step again, which submits a new
+ * job; with two steps the submit step stayed in the state and the next `up` waited for the same failed job forever.
  * Why a step and not an `ml.Job` resource: azure-native names a job exactly as its logical name and jobs are kept
  * after delete, so returning to earlier inputs would create a job that already exists, which fails `up`. The
- * submit step (ops/submit-job.ts) looks for jobs of the same run hash (a job property): a Completed one is reused
- * (no GPU time), a running one is followed, otherwise a new job is submitted under a fresh unique name. The
  * specification stays typed (CommandJobSpec) and visible in the preview as the step's JOB_SPEC.
  * Sources: pulumi/pulumi-azure-native provider/pkg/resources/resources.go (AutoName copies the logical name for
  * child resources) and its create path (refuses an existing id); azure-rest-api-specs ML 2025-12-01 mfe.json Jobs_List
- * (`properties` filter; no $filter).
+ * (`properties` filter; no $filter); pulumi/pulumi-command v1.2.1 provider/pkg/provider/local (a failed create
+ * returns no state).
  */
 export class TrainingJob extends pulumi.ComponentResource {
   readonly hash: string;
@@ -172,9 +179,9 @@ export class TrainingJob extends pulumi.ComponentResource {
   readonly jobId: pulumi.Output<string>;
   /** True when a Completed (or running) job of the same run hash was reused instead of submitting one. */
   readonly reused: pulumi.Output<boolean>;
-  /** Done once the wait step has accepted the job (completed, accurate enough): what consumers of the model wait for. */
+  /** Done once the step has accepted the job (completed, accurate enough): what consumers of the model wait for. */
   readonly accepted: pulumi.CustomResource;
-  readonly result: pulumi.Output<WaitResult>;
+  readonly result: pulumi.Output<RunJobResult>;
   readonly testAccuracy: pulumi.Output<number>;
   readonly studioUrl: pulumi.Output<string>;
 
@@ -242,43 +249,39 @@ export class TrainingJob extends pulumi.ComponentResource {
         };
     this.spec = pulumi.output(spec) as pulumi.Output<JobSpec>;
 
+    // The job limit counts running time; the wait also covers the image build (Preparing), queueing and node start
+    // (a sweep: its own limit, every trial's limit `concurrency` at a time).
+    const runMinutes = sweep ? sweepMinutes(sweep, args.timeoutMinutes) : args.timeoutMinutes;
+    const waitMinutes = runMinutes + args.stuckTimeoutMinutes + PREPARING_MINUTES;
     // Any change of the specification re-runs it (an update: create runs again): an unchanged run hash then finds
-    // its completed job and reuses it. No delete: jobs are history and go with the workspace.
-    const submit = new command.local.Command(
-      childName(name, "submit"),
+    // its completed job and reuses it. No delete: jobs are history and go with the workspace (the cluster's delete
+    // step cancels a job still running on `destroy`).
+    const run = new command.local.Command(
+      childName(name, "run"),
       {
-        create: pulumi.interpolate`${TSX} ops/submit-job.ts --workspace-id ${ws.workspaceId} --run-hash ${this.hash} --name-prefix ${name}`,
+        create: stepCommand("ops/run-job.ts", [
+          ...["--workspace-id", ws.workspaceId, "--run-hash", this.hash, "--name-prefix", name],
+          ...["--min-accuracy", String(args.minTestAccuracy)],
+          ...["--stuck-timeout-minutes", String(args.stuckTimeoutMinutes)],
+          ...["--preparing-timeout-minutes", String(PREPARING_MINUTES)],
+          ...["--timeout-minutes", String(waitMinutes)],
+        ]),
         environment: { JOB_SPEC: pulumi.jsonStringify(this.spec) },
         logging: "stderr",
       },
       ws.childOptions(this, { dependsOn: [args.code.ready, args.compute.cluster] }),
     );
-    const submitted = submit.stdout.apply((out) => parseJsonLine<SubmitResult>(out, "ops/submit-job.ts"));
-    this.jobName = submitted.apply((r) => r.jobName);
-    this.jobId = submitted.apply((r) => r.jobId);
-    this.reused = submitted.apply((r) => r.reused);
-
-    // The job limit counts running time; the wait also covers queueing, node start and the image pull (a sweep:
-    // its own limit, every trial's limit `concurrency` at a time).
-    const runMinutes = sweep ? sweepMinutes(sweep, args.timeoutMinutes) : args.timeoutMinutes;
-    const waitMinutes = runMinutes + args.stuckTimeoutMinutes;
-    // Polls the job; exits non-zero (failing `pulumi up`) unless it completes with enough test accuracy.
-    const wait = new command.local.Command(
-      childName(name, "wait"),
-      {
-        create: pulumi.interpolate`${TSX} ops/wait-for-job.ts --job-id ${this.jobId} --min-accuracy ${args.minTestAccuracy} --stuck-timeout-minutes ${args.stuckTimeoutMinutes} --timeout-minutes ${waitMinutes}`,
-        logging: "stderr",
-      },
-      { parent: this, dependsOn: [submit], aliases: legacyAliases(name, "training", "wait") },
-    );
-    this.accepted = wait;
-    this.result = wait.stdout.apply((out) => parseJsonLine<WaitResult>(out, "ops/wait-for-job.ts"));
+    this.accepted = run;
+    this.result = run.stdout.apply((out) => parseJsonLine<RunJobResult>(out, "ops/run-job.ts"));
+    this.jobName = this.result.apply((r) => r.jobName);
+    this.jobId = this.result.apply((r) => r.jobId);
+    this.reused = this.result.apply((r) => r.reused);
     // The step always gets --min-accuracy, so its result always carries the metric.
     this.testAccuracy = this.result.apply((r) => {
-      if (r.testAccuracy === undefined) throw new Error("ops/wait-for-job.ts printed no testAccuracy");
+      if (r.testAccuracy === undefined) throw new Error("ops/run-job.ts printed no testAccuracy");
       return r.testAccuracy;
     });
-    this.modelJobName = pulumi.all([this.jobName, this.result]).apply(([job, r]) => r.bestTrial ?? job);
+    this.modelJobName = this.result.apply((r) => r.bestTrial ?? r.jobName);
     this.studioUrl = pulumi.interpolate`https://ml.azure.com/runs/${this.jobName}?wsid=${ws.workspaceId}`;
 
     this.registerOutputs({

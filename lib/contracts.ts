@@ -171,3 +171,44 @@ export interface RetireResult {
   /** deployments left in place because they still hold live or mirrored traffic */
   skipped: string[];
 }
+
+/**
+ * What ops/run-job.ts prints: the wait's result for the job the run hash resolved to (reused, followed or
+ * submitted), plus how it was resolved. On failure the same fields that are known, plus `error`.
+ */
+export interface RunJobResult extends WaitResult {
+  /** the job's ARM id */
+  jobId: string;
+  /** true when an existing job of the run hash was reused (Completed) or followed (still active) */
+  reused: boolean;
+  /** the job's status when the step resolved the run hash (Completed when reused; usually NotStarted when submitted) */
+  submitStatus: string;
+}
+
+/** ops/ensure-deployment.ts: the deployment, reused (it existed) or created, once Succeeded. */
+export interface DeploymentResult {
+  id: string;
+  name: string;
+  endpoint: string;
+  provisioningState: string;
+  /** true when a deployment of this name already existed (followed or reused) */
+  reused: boolean;
+}
+
+/** ops/ensure-endpoint.ts: the endpoint as it reads once its own inputs are in place (traffic untouched). */
+export interface EndpointResult {
+  id: string;
+  name: string;
+  scoringUri: string;
+  swaggerUri: string;
+  authMode: string;
+  /** created by this run; `updated`: its inputs were written (with the live traffic) */
+  created: boolean;
+  updated: boolean;
+}
+
+/** ops/ensure-endpoint.ts --delete. */
+export interface EndpointRemovalResult {
+  name: string;
+  deleted: boolean;
+}

@@ -31,16 +31,17 @@ import {
   type WatchLimits,
 } from "../lib/cli/metrics";
 import { runCli } from "../lib/cli/run";
-import { formatDuration, since, sleep } from "../lib/cli/time";
+import { formatDuration, since } from "../lib/cli/time";
 import {
   formatTraffic,
   moveTraffic,
   rolloutPlan,
-  servingBesides,
+  rolloutStart,
   writeTraffic,
   type EndpointBody,
   type TrafficTarget,
 } from "../lib/cli/traffic";
+import { listDeployments, retireFailed } from "../lib/cli/deployments";
 import type { RolloutResult, RolloutWatch, TrafficResult } from "../lib/contracts";
 import { failureDetails, SAMPLE_FLAGS, sampleCall, sampleOptions } from "../lib/deploymentCheck";
 import type { InvokeOptions } from "../lib/invoke";
@@ -60,6 +61,7 @@ const FLAGS = {
   "min-requests": { type: "number", integer: true, min: 0, max: 1e9, default: 20 },
   "interval-seconds": { type: "number", min: 0.05, max: 3600, default: 30 },
   delete: { type: "boolean" },
+  "keep-failed": { type: "boolean" },
   ...SAMPLE_FLAGS,
   "log-lines": { type: "number", integer: true, min: 0, max: 10000, default: 50 },
   ...ARM_FLAGS,
@@ -82,6 +84,8 @@ export interface RolloutOptions extends ArmCliOptions {
   logLines: number;
   /** --delete: move traffic off the deployment if it still holds some */
   removing: boolean;
+  /** --keep-failed: leave a rolled-back deployment in place (it bills) instead of deleting it */
+  keepFailed: boolean;
 }
 
 /** Checks across flags: the mirror's limit, and the sample call a watch needs. */
@@ -112,6 +116,7 @@ export const parseRolloutArgs = withFlags(FLAGS, (a): RolloutOptions => {
     sample: a.uri !== undefined && !a.delete ? sampleOptions({ ...a, uri: a.uri }, target) : undefined,
     logLines: a["log-lines"],
     removing: a.delete,
+    keepFailed: a["keep-failed"],
     ...arm,
   };
 });
@@ -154,8 +159,52 @@ async function watchRound(
   return watchFigures(m, tally.calls, tally.failures);
 }
 
-/** Rounds every --interval-seconds until --watch-minutes have passed within the limits, or the first breach. */
-async function watch(arm: ArmClient, o: RolloutOptions): Promise<WatchOutcome> {
+/**
+ * SIGINT/SIGTERM while a split is staged: what a cancelled CI job or a cancelled `pulumi up` sends. The watch stops
+ * at its next turn and the rollback runs before the process exits (130/143). A SIGKILL leaves the split and the
+ * intent tag, and the next rollout settles them first (rolloutStart).
+ */
+class Interruption {
+  signal?: NodeJS.Signals;
+  private wake?: () => void;
+  private readonly handlers: Array<[NodeJS.Signals, () => void]> = [];
+
+  arm(): void {
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      const h = () => {
+        if (this.signal) return;
+        this.signal = signal;
+        log(`${CLI}: ${signal} received: ending the watch and putting back what served before`);
+        this.wake?.();
+      };
+      process.on(signal, h);
+      this.handlers.push([signal, h]);
+    }
+  }
+
+  disarm(): void {
+    for (const [signal, h] of this.handlers.splice(0)) process.off(signal, h);
+  }
+
+  get exitCode(): number {
+    return this.signal === "SIGINT" ? 130 : 143;
+  }
+
+  /** sleeps `ms`, or less when a signal arrives (the timer is cleared: a pending one would hold the exit) */
+  async sleep(ms: number): Promise<void> {
+    if (this.signal) return;
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+      this.wake = resolve;
+    });
+    clearTimeout(timer);
+    this.wake = undefined;
+  }
+}
+
+/** Rounds every --interval-seconds until --watch-minutes have passed within the limits, the first breach, or a signal. */
+async function watch(arm: ArmClient, o: RolloutOptions, stop: Interruption): Promise<WatchOutcome> {
   const started = Date.now();
   const end = started + o.watchMs;
   const tally = { calls: 0, failures: 0 };
@@ -163,11 +212,13 @@ async function watch(arm: ArmClient, o: RolloutOptions): Promise<WatchOutcome> {
   for (;;) {
     const f = await watchRound(arm, o, started, tally);
     log(`${CLI}: watch ${since(started)}/${total}: ${formatFigures(f, o.limits.minRequests)}`);
+    if (stop.signal) return { watched: toWatch(f, started), breach: `interrupted by ${stop.signal}` };
     const breach = breachOf(f, o.limits);
     if (breach) return { watched: toWatch(f, started), breach };
     const left = end - Date.now();
     if (left <= 0) return { watched: toWatch(f, started) };
-    await sleep(Math.min(o.intervalMs, left));
+    await stop.sleep(Math.min(o.intervalMs, left));
+    if (stop.signal) return { watched: toWatch(f, started), breach: `interrupted by ${stop.signal}` };
   }
 }
 
@@ -213,32 +264,43 @@ function manualRollback(o: RolloutOptions, target: TrafficTarget): string {
   return `az ml online-endpoint update -n ${o.endpoint.name} ${azWorkspaceFlags(o.endpoint)} --traffic "${pairs(target.traffic)}"${mirror}`;
 }
 
-/** After a breach (or a failed watch): what served before gets it all back; exit 1 with why and the figures. */
+/**
+ * After a breach, a failed watch or a signal: what served before gets it all back; then the rolled-back deployment
+ * is deleted (it bills while it stands; its log tail is printed first) unless --keep-failed. Exits 1 (or 130/143
+ * after a signal) with why and the figures.
+ */
 async function rollBack(
   arm: ArmClient,
   o: RolloutOptions,
   target: TrafficTarget,
   why: string,
   base: Omit<RolloutResult, "traffic" | "rolledBack">,
+  exitCode = 1,
 ): Promise<never> {
   log(`${CLI}: ${why}: rolling back to ${formatTraffic(target.traffic)}`);
-  const more = await failureDetails(arm, o.endpoint, o.deployment, o.logLines);
+  const more = exitCode === 1 ? await failureDetails(arm, o.endpoint, o.deployment, o.logLines) : [];
   let after: EndpointBody;
   try {
     after = await writeNow(arm, o, target);
   } catch (err) {
     throw new CliError(
       `rollout of ${o.deployment} failed (${why}) and so did the rollback: ${errorMessage(err)}`,
-      [`Put the traffic back by hand: ${manualRollback(o, target)}`],
-      1,
+      [
+        `Put the traffic back by hand: ${manualRollback(o, target)}`,
+        "Or run `pulumi up` again: the next rollout puts back the deployment that last passed first.",
+      ],
+      exitCode,
       { ...base, rolledBack: false },
     );
   }
   const result = { ...base, ...trafficOf(after), rolledBack: true } satisfies RolloutResult;
+  const left = o.keepFailed
+    ? `${o.deployment} is left in place at 0 % for inspection (--keep-failed); it bills until retired.`
+    : await retireFailed(arm, o.endpoint, o.deployment, { ...o, cli: CLI });
   throw new CliError(
     `rollout of ${o.deployment} rolled back: ${why}`,
-    [`${base.previous} serves again; ${o.deployment} is left in place at 0 % for inspection.`, ...more],
-    1,
+    [`${base.previous} serves again. ${left}`, ...more],
+    exitCode,
     result,
   );
 }
@@ -248,31 +310,47 @@ async function watched(
   arm: ArmClient,
   o: RolloutOptions,
   current: EndpointBody,
-  previous: string[],
+  start: { previous: string[]; base: Record<string, number> },
 ): Promise<void> {
   const mode = o.mode as "canary" | "mirror";
-  const plan = rolloutPlan(mode, current.properties?.traffic ?? {}, o.deployment, o.percent);
-  const base = { endpoint: o.endpoint.name, deployment: o.deployment, mode, previous: previous.join(",") };
-  log(
-    `${CLI}: endpoint ${o.endpoint.name} serves ${formatTraffic(current.properties?.traffic)}; ${mode} of ${o.deployment}`,
-  );
-  await writeTraffic(arm, o.endpoint, current, plan.stage, { ...o, cli: CLI });
-  log(`${CLI}: watching ${o.deployment} for ${formatDuration(o.watchMs / 1000)} (${mode}, ${o.percent} %)`);
-  let outcome: WatchOutcome;
+  const plan = rolloutPlan(mode, start.base, o.deployment, o.percent);
+  const base = { endpoint: o.endpoint.name, deployment: o.deployment, mode, previous: start.previous.join(",") };
+  log(`${CLI}: endpoint ${o.endpoint.name} serves ${formatTraffic(start.base)}; ${mode} of ${o.deployment}`);
+  const stop = new Interruption();
+  stop.arm();
   try {
-    outcome = await watch(arm, o);
-  } catch (err) {
-    return rollBack(arm, o, plan.rollback, `the watch failed: ${errorMessage(err)}`, base);
+    await writeTraffic(arm, o.endpoint, current, plan.stage, { ...o, cli: CLI });
+    log(`${CLI}: watching ${o.deployment} for ${formatDuration(o.watchMs / 1000)} (${mode}, ${o.percent} %)`);
+    let outcome: WatchOutcome;
+    try {
+      outcome = await watch(arm, o, stop);
+    } catch (err) {
+      return await rollBack(arm, o, plan.rollback, `the watch failed: ${errorMessage(err)}`, base);
+    }
+    const { watched: w, breach } = outcome;
+    if (breach) {
+      const figures = formatFigures(w, o.limits.minRequests);
+      const code = stop.signal ? stop.exitCode : 1;
+      return await rollBack(arm, o, plan.rollback, `${breach} [${figures}]`, { ...base, watched: w }, code);
+    }
+    await passWatch(arm, o, plan.pass, base, w);
+  } finally {
+    stop.disarm();
   }
-  const { watched: w, breach } = outcome;
-  if (breach) {
-    const figures = formatFigures(w, o.limits.minRequests);
-    return rollBack(arm, o, plan.rollback, `${breach} [${figures}]`, { ...base, watched: w });
-  }
+}
+
+/** A clean watch: the deployment takes 100 % and is recorded as serving. */
+async function passWatch(
+  arm: ArmClient,
+  o: RolloutOptions,
+  pass: TrafficTarget,
+  base: Omit<RolloutResult, "traffic" | "rolledBack">,
+  w: RolloutWatch,
+): Promise<void> {
   log(
     `${CLI}: ${o.deployment} stayed within the limits for ${formatDuration(w.minutes * 60)}: it takes 100 %`,
   );
-  const after = await writeNow(arm, o, plan.pass);
+  const after = await writeNow(arm, o, pass);
   writeResult({ ...base, ...trafficOf(after), watched: w, rolledBack: false } satisfies RolloutResult);
 }
 
@@ -284,11 +362,21 @@ export async function rollout(o: RolloutOptions): Promise<void> {
     writeResult({ endpoint: o.endpoint.name, ...moved } satisfies TrafficResult);
     return;
   }
-  const current = await arm.tryGet<EndpointBody>(o.endpoint.id);
+  let current = await arm.tryGet<EndpointBody>(o.endpoint.id);
   if (!current) throw new CliError(`endpoint ${o.endpoint.name} not found (${o.endpoint.id})`);
-  const previous = servingBesides(current.properties?.traffic, o.deployment);
-  if (o.mode === "direct" || previous.length === 0) return direct(arm, o, current, previous);
-  return watched(arm, o, current, previous);
+  const existing = new Set(await listDeployments(arm, o.endpoint));
+  if (!existing.has(o.deployment)) {
+    throw new CliError(`deployment ${o.deployment} is not on endpoint ${o.endpoint.name}`, [
+      `Deployments found: ${[...existing].join(", ") || "(none)"}`,
+    ]);
+  }
+  const start = rolloutStart(current, o.deployment, existing);
+  if (start.restore) {
+    log(`${CLI}: ${start.note}`);
+    current = await writeTraffic(arm, o.endpoint, current, start.restore, { ...o, cli: CLI });
+  }
+  if (o.mode === "direct" || start.previous.length === 0) return direct(arm, o, current, start.previous);
+  return watched(arm, o, current, start);
 }
 
 export const cli = { name: CLI, usage: USAGE, parse: parseRolloutArgs, main: rollout };

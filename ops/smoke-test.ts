@@ -8,10 +8,12 @@
  *
  * The `azureml-model-deployment: NAME` header reaches the deployment at 0 % traffic (Learn:
  * how-to-safely-rollout-online-endpoints). Never touches traffic: a failure leaves the deployments serving now as
- * they are. On failure: the invocation's table (digits, answers, latency), the deployment's log tail, exit 1.
+ * they are. On failure: the invocation's table (digits, answers, latency), the deployment's log tail, then the
+ * failed deployment is deleted (it bills while it stands) unless --keep-failed or it holds traffic; exit 1.
  * stdout: {"total","correct","accuracy","latencyMs","passed","deployment"} (SmokeResult).
  */
-import { ArmClient, armEndpointFrom } from "../lib/cli/arm";
+import { ARM_FLAGS, ArmClient, armCliOptions } from "../lib/cli/arm";
+import { retireFailed } from "../lib/cli/deployments";
 import { usageLine, withFlags } from "../lib/cli/args";
 import { CliError } from "../lib/cli/errors";
 import { parseWorkspaceChildId, type ParsedId } from "../lib/cli/ids";
@@ -27,7 +29,8 @@ const FLAGS = {
   ...SAMPLE_FLAGS,
   uri: { type: "string", required: true, placeholder: "URL" },
   "log-lines": { type: "number", integer: true, min: 0, max: 10000, default: 50 },
-  "arm-endpoint": { type: "string", placeholder: "URL" },
+  "keep-failed": { type: "boolean" },
+  ...ARM_FLAGS,
 } as const;
 
 const USAGE = usageLine("tsx ops/smoke-test.ts", FLAGS);
@@ -38,18 +41,27 @@ export interface SmokeOptions {
   /** the invocation client's options, with the deployment header */
   invoke: InvokeOptions;
   logLines: number;
+  /** --keep-failed: leave a failed deployment in place (it bills) instead of deleting it */
+  keepFailed: boolean;
   armEndpoint: string;
+  pollMs: number;
+  timeoutMs: number;
 }
 
 export const parseSmokeArgs = withFlags(FLAGS, (a): SmokeOptions => {
   const endpoint = parseWorkspaceChildId(a["endpoint-id"], ["onlineEndpoints"]);
-  const armEndpoint = armEndpointFrom(a["arm-endpoint"]);
+  const arm = armCliOptions(a);
   return {
     endpoint,
     deployment: a.deployment,
-    invoke: sampleOptions(a, { endpointId: endpoint.id, deployment: a.deployment, armEndpoint }),
+    invoke: sampleOptions(a, {
+      endpointId: endpoint.id,
+      deployment: a.deployment,
+      armEndpoint: arm.armEndpoint,
+    }),
     logLines: a["log-lines"],
-    armEndpoint,
+    keepFailed: a["keep-failed"],
+    ...arm,
   };
 });
 
@@ -70,7 +82,12 @@ export async function smokeTest(o: SmokeOptions): Promise<void> {
     writeResult({ ...r, latencyMs: round1(r.latencyMs), deployment } satisfies SmokeResult);
     return;
   }
-  const more = await failureDetails(new ArmClient(o.armEndpoint), endpoint, deployment, o.logLines);
+  const arm = new ArmClient(o.armEndpoint);
+  const more = await failureDetails(arm, endpoint, deployment, o.logLines);
+  // it bills while it stands; the next `up` creates it again if it is still wanted (never one that serves)
+  const left = o.keepFailed
+    ? `${deployment} is left in place for inspection (--keep-failed); it bills until deleted.`
+    : await retireFailed(arm, endpoint, deployment, { ...o, cli: "smoke-test" });
   const known = {
     ...r,
     ...(r ? { latencyMs: round1(r.latencyMs) } : {}),
@@ -79,7 +96,7 @@ export async function smokeTest(o: SmokeOptions): Promise<void> {
   } as const;
   throw new CliError(
     `smoke test of deployment ${deployment} failed: ${failure}`,
-    ["No traffic was moved: whatever served before keeps serving.", ...more],
+    ["No traffic was moved: whatever served before keeps serving.", left, ...more],
     1,
     known satisfies Omit<SmokeFailure, "error">,
   );

@@ -41,10 +41,51 @@ export interface EndpointBody {
   };
 }
 
-/** What a write sets: `mirrorTraffic` undefined keeps the current one (minus the deployments going live). */
+/**
+ * What a write sets: `mirrorTraffic` undefined keeps the current one (minus the deployments going live); `tags`
+ * sets (a string) or removes (undefined) the rollout's own endpoint tags, in the same PUT as the traffic.
+ */
 export interface TrafficTarget {
   traffic: Traffic;
   mirrorTraffic?: Traffic;
+  tags?: RolloutTags;
+}
+
+/**
+ * The rollout's record on the endpoint itself, written in the same PUT as the traffic it describes, so that an
+ * interrupted `up` leaves it beside the split it left (a CI runner's disk is gone by the next run):
+ *   - SERVING_TAG: the deployment that last took 100 % after passing its checks (smoke, watch): what an
+ *     interrupted or failed rollout goes back to;
+ *   - INTENT_TAG: `<deployment> <mode> <percent>` while a canary or mirror is staged; removed on pass or rollback.
+ * ops/ensure-endpoint.ts keeps both when it writes the endpoint's own inputs.
+ */
+export const SERVING_TAG = "rolloutServing";
+export const INTENT_TAG = "rolloutIntent";
+export const ROLLOUT_TAGS = [SERVING_TAG, INTENT_TAG] as const;
+export type RolloutTags = Partial<Record<(typeof ROLLOUT_TAGS)[number], string | undefined>>;
+
+/**
+ * `t` without its 0 % entries. Absent means 0 to the service, and the official client strips zeroes from both
+ * maps before every PUT (azure-ai-ml operations/_online_endpoint_operations.py `_strip_zeroes_from_traffic`):
+ * a deployment named at 0 in `traffic` while it is mirrored would be in both maps, which the service refuses
+ * ("A deployment can only be set to live or mirror traffic, not both", Learn: how-to-safely-rollout-online-endpoints).
+ */
+export function nonZero(t: Traffic | undefined): Traffic {
+  return Object.fromEntries(Object.entries(t ?? {}).filter(([, v]) => Number(v) !== 0));
+}
+
+/** `tags` with the rollout tags of `change` applied: a string sets, undefined removes. */
+export function withRolloutTags(
+  tags: Record<string, string> | undefined,
+  change: RolloutTags | undefined,
+): Record<string, string> | undefined {
+  if (!change) return tags;
+  const out: Record<string, string> = { ...(tags ?? {}) };
+  for (const [k, v] of Object.entries(change)) {
+    if (v === undefined) delete out[k];
+    else out[k] = v;
+  }
+  return out;
 }
 
 /** Server-filled endpoint properties that a PUT must not send back. */
@@ -75,17 +116,24 @@ function writableIdentity(identity: NonNullable<EndpointBody["identity"]>): Endp
  * can't receive both live and mirror traffic", Learn: how-to-safely-rollout-online-endpoints), so a kept
  * `mirrorTraffic` loses the deployments going live.
  */
-export function putBody(endpoint: EndpointBody, traffic: Traffic, mirrorTraffic?: Traffic): EndpointBody {
+export function putBody(
+  endpoint: EndpointBody,
+  traffic: Traffic,
+  mirrorTraffic?: Traffic,
+  tags?: RolloutTags,
+): EndpointBody {
   const props: Record<string, unknown> = { ...(endpoint.properties ?? {}) };
   for (const k of READ_ONLY_PROPERTIES) delete props[k];
-  props.traffic = traffic;
-  if (mirrorTraffic) props.mirrorTraffic = mirrorBeside(mirrorTraffic, traffic);
+  const live = nonZero(traffic);
+  props.traffic = live;
+  if (mirrorTraffic) props.mirrorTraffic = nonZero(mirrorBeside(mirrorTraffic, live));
   else if (props.mirrorTraffic && typeof props.mirrorTraffic === "object") {
-    props.mirrorTraffic = mirrorBeside(props.mirrorTraffic as Traffic, traffic);
+    props.mirrorTraffic = nonZero(mirrorBeside(props.mirrorTraffic as Traffic, live));
   }
   const body: EndpointBody = { location: endpoint.location, properties: props as EndpointBody["properties"] };
   if (endpoint.kind !== undefined) body.kind = endpoint.kind;
-  if (endpoint.tags !== undefined) body.tags = endpoint.tags;
+  const newTags = withRolloutTags(endpoint.tags, tags);
+  if (newTags !== undefined) body.tags = newTags;
   if (endpoint.sku !== undefined) body.sku = endpoint.sku;
   if (endpoint.identity) body.identity = writableIdentity(endpoint.identity);
   return body;
@@ -155,9 +203,10 @@ export interface RolloutPlan {
 }
 
 /**
- * canary: `dep` takes `percent` of the live traffic; mirror: live traffic stays with what served (`dep` at 0, as a
- * deployment cannot take both) and `dep` gets a copy of `percent` of it. A pass gives `dep` 100 % (and ends the
- * mirror); a breach puts back what served before, `dep` at 0 and no mirror. Pure.
+ * canary: `dep` takes `percent` of the live traffic; mirror: live traffic stays with what served (`dep` absent from
+ * it, as a deployment cannot take both) and `dep` gets a copy of `percent` of it. A pass gives `dep` 100 % (ends
+ * any mirror, records `dep` as serving); a breach puts back what served before, no mirror. Each write also sets or
+ * clears the intent tag. Pure.
  */
 export function rolloutPlan(
   mode: "canary" | "mirror",
@@ -165,19 +214,22 @@ export function rolloutPlan(
   dep: string,
   percent: number,
 ): RolloutPlan {
-  const back = rollbackTraffic(before, dep);
-  const all = trafficAllTo(before, dep);
+  const back = nonZero(rollbackTraffic(before, dep));
+  const all = nonZero(trafficAllTo(before, dep));
+  const staged = { [INTENT_TAG]: `${dep} ${mode} ${percent}` };
+  const passed = { [SERVING_TAG]: dep, [INTENT_TAG]: undefined };
+  const ended = { [INTENT_TAG]: undefined };
   if (mode === "canary") {
     return {
-      stage: { traffic: canaryTraffic(before, dep, percent) },
-      pass: { traffic: all },
-      rollback: { traffic: back },
+      stage: { traffic: nonZero(canaryTraffic(before, dep, percent)), tags: staged },
+      pass: { traffic: all, mirrorTraffic: {}, tags: passed },
+      rollback: { traffic: back, mirrorTraffic: {}, tags: ended },
     };
   }
   return {
-    stage: { traffic: back, mirrorTraffic: { [dep]: percent } },
-    pass: { traffic: all, mirrorTraffic: {} },
-    rollback: { traffic: back, mirrorTraffic: {} },
+    stage: { traffic: back, mirrorTraffic: { [dep]: percent }, tags: staged },
+    pass: { traffic: all, mirrorTraffic: {}, tags: passed },
+    rollback: { traffic: back, mirrorTraffic: {}, tags: ended },
   };
 }
 
@@ -201,18 +253,30 @@ export function decideTraffic(
   current: EndpointBody,
   dep: string,
   removing: boolean,
-): { target: Traffic } | { unchanged: string } {
+): { target: Traffic; tags: RolloutTags } | { unchanged: string } {
   const before = current.properties?.traffic ?? {};
+  const tags = current.tags ?? {};
   if (removing) {
     if (!((before[dep] ?? 0) > 0))
       return { unchanged: `deployment ${dep} holds no traffic; leaving the endpoint as it is` };
-    return { target: trafficWithout(before, dep) };
+    // the record must never name a deployment that no longer serves
+    return {
+      target: nonZero(trafficWithout(before, dep)),
+      tags: tags[SERVING_TAG] === dep ? { [SERVING_TAG]: undefined } : {},
+    };
   }
-  const target = trafficAllTo(before, dep);
-  if (sameTraffic(before, target) && current.properties?.provisioningState === "Succeeded") {
+  const target = nonZero(trafficAllTo(before, dep));
+  const recorded = tags[SERVING_TAG] === dep && tags[INTENT_TAG] === undefined;
+  const mirrored = Object.keys(nonZero(current.properties?.mirrorTraffic)).length > 0;
+  if (
+    sameTraffic(before, target) &&
+    !mirrored &&
+    recorded &&
+    current.properties?.provisioningState === "Succeeded"
+  ) {
     return { unchanged: `${dep} already has 100 %` };
   }
-  return { target };
+  return { target, tags: { [SERVING_TAG]: dep, [INTENT_TAG]: undefined } };
 }
 
 /** How a write waits: poll period, time limit, and the CLI name its lines start with. */
@@ -234,7 +298,7 @@ async function putTarget(
   await retryOnConflict(
     async () => {
       const res = await arm.send("PUT", endpoint.id, {
-        body: putBody(latest, target.traffic, target.mirrorTraffic),
+        body: putBody(latest, target.traffic, target.mirrorTraffic, target.tags),
       });
       log(`  PUT accepted (HTTP ${res.status})`);
       await arm.waitForLro(res, {
@@ -260,7 +324,7 @@ function reports(now: EndpointBody, target: TrafficTarget): boolean {
   const p = now.properties;
   if (!sameTraffic(p?.traffic, target.traffic)) return false;
   if (!target.mirrorTraffic) return true;
-  return sameTraffic(p?.mirrorTraffic, mirrorBeside(target.mirrorTraffic, target.traffic));
+  return sameTraffic(p?.mirrorTraffic, mirrorBeside(nonZero(target.mirrorTraffic), target.traffic));
 }
 
 function shown(p: EndpointBody["properties"]): string {
@@ -352,6 +416,62 @@ export async function moveTraffic(
     log(`${o.cli}: ${decision.unchanged}`);
     return { traffic: before, changed: false };
   }
-  const after = await writeTraffic(arm, endpoint, current, { traffic: decision.target }, { ...o, started });
+  // moving traffic to a deployment ends any mirror; moving it off keeps the others' mirror as it is
+  const target: TrafficTarget = removing
+    ? { traffic: decision.target, tags: decision.tags }
+    : { traffic: decision.target, mirrorTraffic: {}, tags: decision.tags };
+  const after = await writeTraffic(arm, endpoint, current, target, { ...o, started });
   return { traffic: after.properties?.traffic ?? {}, changed: true };
+}
+
+/** Where a rollout of `dep` starts from: what served before it, and the write that first settles a half-done one. */
+export interface RolloutStart {
+  /** the deployments that served before: what a breach goes back to (none: a first deployment, or a revert) */
+  previous: string[];
+  /** the live traffic the rollout plans from, once `restore` (if any) is written */
+  base: Traffic;
+  /** a write that settles the endpoint before anything else: back to the recorded serving deployment */
+  restore?: TrafficTarget;
+  /** why `restore` is needed, for the log */
+  note?: string;
+}
+
+/**
+ * Pure: where a rollout of `dep` starts on `current` (whose deployments are `existing`). An earlier rollout that was
+ * interrupted (SIGTERM of a cancelled CI job, a killed runner) or failed half way leaves its intent tag, a split, or
+ * a stale mirror. When the endpoint records which deployment last passed (SERVING_TAG) and it still exists, that one
+ * first gets 100 % back with no mirror and no intent: traffic never stays on a deployment that has not passed, and
+ * the new rollout (a retry of the same deployment, or a revert to the serving one) starts from a settled endpoint.
+ * Without the record (an endpoint whose traffic was set by hand), the live split is taken as it is, and only a
+ * stale mirror is ended.
+ */
+export function rolloutStart(current: EndpointBody, dep: string, existing: ReadonlySet<string>): RolloutStart {
+  const live = nonZero(current.properties?.traffic);
+  const mirror = nonZero(current.properties?.mirrorTraffic);
+  const tags = current.tags ?? {};
+  const serving = tags[SERVING_TAG];
+  const intent = tags[INTENT_TAG];
+  const halfDone =
+    intent !== undefined ||
+    Object.keys(mirror).length > 0 ||
+    (serving !== undefined && live[serving] !== 100);
+  if (serving !== undefined && existing.has(serving) && halfDone) {
+    const base = { [serving]: 100 };
+    const left = `${formatTraffic(live)}${Object.keys(mirror).length ? `, mirror ${formatTraffic(mirror)}` : ""}`;
+    return {
+      previous: serving === dep ? [] : [serving],
+      base,
+      restore: { traffic: base, mirrorTraffic: {}, tags: { [INTENT_TAG]: undefined } },
+      note: `an earlier rollout${intent ? ` (${intent})` : ""} did not finish (${left}): ${serving}, which last passed, gets 100 % back first`,
+    };
+  }
+  if (Object.keys(mirror).length > 0 || intent !== undefined) {
+    return {
+      previous: servingBesides(live, dep),
+      base: live,
+      restore: { traffic: live, mirrorTraffic: {}, tags: { [INTENT_TAG]: undefined } },
+      note: `a stale mirror or intent (${formatTraffic(mirror)}${intent ? `; ${intent}` : ""}) is ended first`,
+    };
+  }
+  return { previous: servingBesides(live, dep), base: live };
 }

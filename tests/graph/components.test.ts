@@ -2,7 +2,8 @@
 // a URN, and the names Azure sees (resource group, cluster, endpoint, ARM ids) stay distinct too.
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { Harness, ROOT, devStackConfig, installMocks, valueOf } from "./harness";
+import { Harness, ROOT, devStackConfig, installMocks, unwrap, valueOf } from "./harness";
+import { flagOf } from "../../lib/steps";
 import { readStackConfig } from "../../lib/config/stack";
 import { MlWorkspace } from "../../components/mlWorkspace";
 import { GpuCompute } from "../../components/gpuCompute";
@@ -129,7 +130,7 @@ test("only index.ts's instances alias the names their children had before", () =
   const renamed = h.registrations.filter((r) => r.aliases.some((a) => !a.endsWith(`::${r.name}`)));
   const owners = renamed.map((r) => (r.custom ? r.parent.split("::").pop() : r.name));
   expect(new Set(owners)).toEqual(
-    new Set(["ml", "gpu", "training", "model", "online", "sample", "inference-env"]),
+    new Set(["ml", "gpu", "online", "sample", "inference-env"]),
   );
 });
 
@@ -140,11 +141,16 @@ test("the names Azure sees stay distinct: resource groups, clusters, endpoints, 
     ["azure-native:resources:ResourceGroup", "resourceGroupName"],
     ["azure-native:machinelearningservices:Workspace", "workspaceName"],
     ["azure-native:machinelearningservices:Compute", "computeName"],
-    ["azure-native:machinelearningservices:OnlineEndpoint", "endpointName"],
   ]) {
     const names = physical(type, input);
     expect([type, new Set(names).size]).toEqual([type, names.length]);
   }
+  // endpoints are created by their step: its --endpoint-id
+  const endpoints = h.registrations
+    .filter((r) => r.type === "command:local:Command" && r.name.endsWith("-endpoint"))
+    .map((r) => flagOf(String(unwrap(r.object.create)), "endpoint-id"));
+  expect(endpoints).toHaveLength(3);
+  expect(new Set(endpoints).size).toBe(3);
   const resolved = await Promise.all(ids.map(valueOf));
   expect(new Set(resolved).size).toBe(resolved.length);
 });

@@ -4,7 +4,8 @@ import type * as fsTypes from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
-import { SubscriptionModel } from "./azureModel";
+import { StepFault, SubscriptionModel } from "./azureModel";
+import { flagOf } from "../../lib/steps";
 
 // The real module object (an ES import gives a copy whose properties cannot be spied on).
 const fs = jest.requireActual<typeof fsTypes>("fs");
@@ -42,11 +43,17 @@ export interface Registration {
 export interface Harness {
   registrations: Registration[];
   calls: string[];
+  /** Steps that failed in this run (their error), and those that never ran because something they need failed. */
+  failed: Array<{ name: string; error: string }>;
+  skipped: string[];
   /** The subscription the mocks answer for (kept across runs unless `installMocks` is called again). */
   model: SubscriptionModel;
   reset(): void;
-  /** Ends one simulated `pulumi up` in the model: options the mocks cannot see, deletes of what went away. */
-  endRun(): void;
+  /**
+   * Ends one simulated `pulumi up` in the model: options the mocks cannot see, deletes of what went away (none
+   * when a step failed: the engine runs deletes only after every step). Returns whether the `up` succeeded.
+   */
+  endRun(): boolean;
   /** Waits until no registration is pending. */
   settle(): Promise<void>;
 }
@@ -94,20 +101,13 @@ function armId(type: string, inputs: Record<string, string>, name: string): stri
 }
 
 function commandStdout(create: string): string {
-  if (create.includes("ops/wait-for-job.ts")) {
-    const jobName = /jobs\/([^ ]+)/.exec(create)?.[1] ?? "unknown";
-    return [
-      "{not json progress}",
-      JSON.stringify({ jobName, status: "Completed", testAccuracy: TEST_ACCURACY, elapsedSeconds: 600 }),
-    ].join("\n");
-  }
   if (create.includes("ops/smoke-test.ts")) {
-    const deployment = /--deployment (\S+)/.exec(create)?.[1];
+    const deployment = flagOf(create, "deployment");
     return JSON.stringify({ total: 20, correct: 20, accuracy: 1, latencyMs: 40.1, passed: true, deployment });
   }
   if (create.includes("ops/rollout.ts")) {
-    const deployment = /--deployment (\S+)/.exec(create)?.[1] ?? "";
-    const mode = /--mode (\S+)/.exec(create)?.[1];
+    const deployment = flagOf(create, "deployment") ?? "";
+    const mode = flagOf(create, "mode");
     return JSON.stringify({
       endpoint: "mnist",
       deployment,
@@ -298,7 +298,12 @@ export function installMocks(preview = false, keep?: SubscriptionModel): Harness
   const calls: string[] = [];
   pulumi.runtime.setMocks({ newResource, call: makeCall(calls) }, PROJECT, STACK, preview);
   const registrations: Registration[] = [];
+  const failed: Array<{ name: string; error: string }> = [];
+  const skipped: string[] = [];
   let pending: Promise<unknown>[] = [];
+  // Each registration's completion by URN (true: registered, false: failed or skipped), so that a resource is sent
+  // to the mocks only after what it depends on, and never when that failed: the engine's order and its stop.
+  let doneByUrn = new Map<string, Promise<boolean>>();
   const monitor = pulumi.runtime.getMonitor() as unknown as {
     registerResource(req: Req, cb: (err: unknown, resp: { getUrn(): string }) => void): Promise<void>;
   };
@@ -335,35 +340,63 @@ export function installMocks(preview = false, keep?: SubscriptionModel): Harness
       // Never break the registration itself, or every test hangs.
       console.error("registration capture failed", e);
     }
-    let done: () => void = () => undefined;
-    pending.push(new Promise<void>((r) => (done = r)));
-    return original(req, (err, resp) => {
-      try {
-        if (record && resp) record.urn = resp.getUrn();
-      } finally {
-        done();
+    let finish: (ok: boolean) => void = () => undefined;
+    const done = new Promise<boolean>((r) => (finish = r));
+    doneByUrn.set(urnOf(req.getParent() || undefined, req.getType(), req.getName()), done);
+    pending.push(done);
+    const deps = req
+      .getDependenciesList()
+      .map((u) => doneByUrn.get(u))
+      .filter((p): p is Promise<boolean> => p !== undefined);
+    void Promise.all(deps).then((oks) => {
+      if (oks.some((ok) => !ok)) {
+        // the engine never starts a step whose dependency failed: its registration is left unanswered
+        skipped.push(req.getName());
+        finish(false);
+        return;
       }
-      cb(err, resp);
+      void original(req, (err, resp) => {
+        if (err instanceof StepFault || (err as { message?: string })?.message?.includes("StepFault")) {
+          failed.push({ name: req.getName(), error: String((err as Error).message) });
+          finish(false);
+          return;
+        }
+        try {
+          if (record && resp) record.urn = resp.getUrn();
+        } finally {
+          finish(!err);
+        }
+        cb(err, resp);
+      });
     });
+    return Promise.resolve();
   };
   return {
     registrations,
     calls,
+    failed,
+    skipped,
     get model() {
       return model;
     },
     reset() {
       registrations.length = 0;
       calls.length = 0;
+      failed.length = 0;
+      skipped.length = 0;
       pending = [];
+      doneByUrn = new Map();
       // A kept model carries the subscription into the next run; otherwise every run meets an empty one.
       if (keep) model.beginRun();
       else model = new SubscriptionModel();
     },
     endRun() {
+      const ok = failed.length === 0 && skipped.length === 0;
       model.endRun(
         new Map(registrations.map((r) => [`${r.type}::${r.name}`, { retainOnDelete: r.retainOnDelete }])),
+        !ok,
       );
+      return ok;
     },
     async settle() {
       // Registrations start from promise callbacks: wait until a round adds nothing new.

@@ -56,6 +56,8 @@ test("enough quota: the preview declares the whole graph", async () => {
   const { declared, errors } = await preview();
   expect(errors).toEqual([]);
   expect(azure(declared)).toContain("azure-native:resources:ResourceGroup");
-  expect(azure(declared)).toContain("azure-native:machinelearningservices:OnlineDeployment");
+  expect(azure(declared)).toContain("azure-native:machinelearningservices:Workspace");
+  expect(declared).toContain("command:online-deployment");
+  expect(declared).toContain("command:sample-invoke");
   expect(fake.requests.some((r) => r.path.endsWith("/locations/westeurope/usages"))).toBe(true);
 });

@@ -13,6 +13,7 @@ pulumi.runtime.setMocks(
   {
     newResource: (args) => {
       declared.push(args.type);
+      if (args.type === "command:local:Command") declared.push(`command:${args.name}`);
       const state: Record<string, unknown> = { ...args.inputs, name: args.name };
       if (args.type === "random:index/randomString:RandomString") state.result = "x7k2p9";
       // A result line that satisfies every step's parser (the steps themselves never run here).
@@ -21,6 +22,8 @@ pulumi.runtime.setMocks(
           id: `/${args.name}`,
           jobId: `/jobs/${args.name}`,
           jobName: args.name,
+          name: args.name,
+          scoringUri: `https://${args.name}.example/score`,
           reused: false,
           testAccuracy: 0.99,
         });
@@ -39,11 +42,11 @@ pulumi.runtime.setAllConfig(JSON.parse(process.env.PROGRAM_CONFIG ?? "{}") as Re
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded after the mocks, so its resources register against them
 require("../../index");
 
-// Done when the deployment is declared (the pre-flight passed) or the program failed; bounded either way.
+// Done when the last step is declared (the pre-flight passed) or the program failed; bounded either way.
 const started = Date.now();
 const timer = setInterval(() => {
   const done =
-    errors.length > 0 || declared.includes("azure-native:machinelearningservices:OnlineDeployment");
+    errors.length > 0 || declared.includes("command:sample-invoke");
   if (!done && Date.now() - started < 60_000) return;
   clearInterval(timer);
   process.stdout.write(`${JSON.stringify({ declared, errors: [...new Set(errors)] })}\n`);

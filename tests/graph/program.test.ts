@@ -8,6 +8,7 @@ import { listAssetFiles } from "../../lib/hashing";
 import {
   Harness,
   MOCK_KEY,
+  MOCK_TOKEN,
   ROOT,
   Registration,
   SUBSCRIPTION,
@@ -73,7 +74,9 @@ describe("components", () => {
     const ws = one(h, "azure-ml-mnist:index:MlWorkspace");
     expect(one(h, `${ML}:Workspace`).parent).toBe(ws.urn);
     expect(one(h, `${ML}:Compute`).parent).toBe(one(h, "azure-ml-mnist:index:GpuCompute").urn);
-    expect(one(h, `${ML}:OnlineDeployment`).parent).toBe(one(h, "azure-ml-mnist:index:OnlineService").urn);
+    expect(cmd("online-deployment").parent).toBe(one(h, "azure-ml-mnist:index:OnlineService").urn);
+    expect(cmd("online-endpoint").parent).toBe(one(h, "azure-ml-mnist:index:OnlineService").urn);
+    expect(cmd("model-version").parent).toBe(one(h, "azure-ml-mnist:index:RegisteredModel").urn);
   });
 
   test("workspace dependencies use secure defaults and validated, suffixed names", () => {
@@ -118,7 +121,7 @@ describe("components", () => {
       JSON.parse(String(obj(cmd(`${name}-ensure`)).environment.ENVIRONMENT_SPEC));
     const inference = spec("inference-env");
     expect(obj(cmd("inference-env-ensure")).create).toMatch(
-      /^node_modules\/\.bin\/tsx ops\/ensure-environment\.ts --workspace-id \/subscriptions\/.+\/workspaces\/mlw-dev-\w+ --name mnist-inference --version [0-9a-f]{16}$/,
+      /^exec node --import tsx ops\/ensure-environment\.ts --workspace-id \/subscriptions\/.+\/workspaces\/mlw-dev-\w+ --name mnist-inference --version [0-9a-f]{16}$/,
     );
     expect(inference.image).toBe("mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:20250601.v1");
     expect(inference.condaFile).toBe(fs.readFileSync(path.join(ROOT, "scoring", "environment.yml"), "utf8"));
@@ -141,7 +144,7 @@ describe("components", () => {
     ]) {
       const c = obj(cmd(`${name}-ensure`));
       expect(c.create).toBe(
-        `node_modules/.bin/tsx ops/ensure-code.ts --workspace-id /subscriptions/${SUBSCRIPTION}/resourceGroups/rg-azure-ml-mnist-dev/providers/Microsoft.MachineLearningServices/workspaces/mlw-dev-${SUFFIX} --name ${asset} --version ${codeVersionOf(path.join(ROOT, folder))} --folder ${folder}`,
+        `exec node --import tsx ops/ensure-code.ts --workspace-id /subscriptions/${SUBSCRIPTION}/resourceGroups/rg-azure-ml-mnist-dev/providers/Microsoft.MachineLearningServices/workspaces/mlw-dev-${SUFFIX} --name ${asset} --version ${codeVersionOf(path.join(ROOT, folder))} --folder ${folder}`,
       );
       expect(JSON.parse(String(c.environment.ASSET_SPEC)).description).toBe(
         `${folder}/ at content hash ${codeVersionOf(path.join(ROOT, folder))}`,
@@ -155,12 +158,17 @@ describe("components", () => {
   });
 
   test("training job: command, hyperparameters as inputs, cluster, names from config; typed spec, submitted or reused", () => {
-    const submit = obj(cmd("training-submit"));
-    expect(submit.create).toMatch(
-      /^node_modules\/\.bin\/tsx ops\/submit-job\.ts --workspace-id \/subscriptions\/.+\/workspaces\/mlw-dev-\w+ --run-hash [0-9a-f]{12} --name-prefix training$/,
+    const run = obj(cmd("training-run"));
+    expect(run.create).toMatch(
+      /^exec node --import tsx ops\/run-job\.ts --workspace-id \/subscriptions\/.+\/workspaces\/mlw-dev-\w+ --run-hash [0-9a-f]{12} --name-prefix training --min-accuracy 0\.98 /,
     );
-    expect(submit.delete).toBeUndefined();
-    const p = JSON.parse(String(submit.environment.JOB_SPEC));
+    // stuck (30) + preparing (90) + the job's own limit (60)
+    expect(run.create).toMatch(
+      / --stuck-timeout-minutes 30 --preparing-timeout-minutes 90 --timeout-minutes 180$/,
+    );
+    expect(run.delete).toBeUndefined();
+    expect(run.logging).toBe("stderr");
+    const p = JSON.parse(String(run.environment.JOB_SPEC));
     expect(p.jobType).toBe("Command");
     expect(p.command).toBe(
       "python app.py --epochs ${{inputs.epochs}} --batch-size ${{inputs.batch_size}} --learning-rate ${{inputs.learning_rate}} --seed ${{inputs.seed}} --output-dir ${{outputs.model_dir}}",
@@ -180,45 +188,54 @@ describe("components", () => {
     expect(p.properties).toEqual({ runHash: prog.runHash });
     expect(p.tags.runHash).toBe(prog.runHash);
     expect(byType(h, `${ML}:Job`)).toEqual([]);
+    // one step: submit and wait together, so a failed job is resubmitted by the next `up`
+    expect(h.registrations.filter((r) => /^training-(submit|wait)$/.test(r.name))).toEqual([]);
   });
 
-  test("wait step polls the actual job and gates on minTestAccuracy", () => {
-    const c = obj(cmd("training-wait"));
-    expect(c.create).toMatch(
-      /^node_modules\/\.bin\/tsx ops\/wait-for-job\.ts --job-id \/subscriptions\/.+\/jobs\/training-[0-9a-f]{12}-[a-z]{6} --min-accuracy 0\.98 /,
-    );
-    expect(c.create).toMatch(/--stuck-timeout-minutes 30 --timeout-minutes 90$/);
-    expect(c.logging).toBe("stderr");
-  });
-
-  test("model version comes from the job's actual output folder, versioned by the run hash", async () => {
-    const m = obj(one(h, `${ML}:ModelVersion`));
+  test("model version comes from the job's actual output folder, versioned by the run hash, by a step that never deletes", async () => {
+    const m = obj(cmd("model-version"));
     const jobName = await valueOf(prog.jobName);
     expect(jobName).toMatch(/^training-[0-9a-f]{12}-[a-z]{6}$/);
-    expect(m.name).toBe("mnist-cnn");
-    expect(m.version).toBe(prog.runHash);
-    expect(m.properties).toMatchObject({
+    expect(m.create).toMatch(
+      new RegExp(`^exec node --import tsx ops/ensure-model\\.ts --workspace-id /subscriptions/.+ --name mnist-cnn --version ${prog.runHash}$`),
+    );
+    expect(m.delete).toBeUndefined();
+    expect(JSON.parse(String(m.environment.MODEL_SPEC))).toMatchObject({
       modelType: "custom_model",
       modelUri: `azureml://jobs/${jobName}/outputs/model_dir`,
       jobName,
     });
+    expect(byType(h, `${ML}:ModelVersion`)).toEqual([]);
   });
 
-  test("endpoint: suffixed name, auth mode, no traffic, traffic ignored", () => {
-    const r = one(h, `${ML}:OnlineEndpoint`);
+  test("endpoint: a step that writes its inputs with the live traffic; suffixed name, auth mode, no traffic", () => {
+    const r = cmd("online-endpoint");
     const e = obj(r);
-    expect(e.endpointName).toBe(`mnist-dev-${SUFFIX}`);
-    expect(e.properties.authMode).toBe("Key");
-    expect(e.properties.traffic).toBeUndefined();
-    expect(r.ignoreChanges).toEqual(
-      expect.arrayContaining(["properties.traffic", "properties.mirrorTraffic"]),
+    expect(e.create).toBe(
+      `exec node --import tsx ops/ensure-endpoint.ts --endpoint-id /subscriptions/${SUBSCRIPTION}/resourceGroups/rg-azure-ml-mnist-dev/providers/Microsoft.MachineLearningServices/workspaces/mlw-dev-${SUFFIX}/onlineEndpoints/mnist-dev-${SUFFIX}`,
     );
+    expect(e.delete).toBe(`${e.create} --delete`);
+    const spec = JSON.parse(String(e.environment.ENDPOINT_SPEC));
+    expect(spec).toMatchObject({ location: "westeurope", kind: "Managed", identity: { type: "SystemAssigned" } });
+    expect(spec.properties).toEqual({
+      authMode: "Key",
+      publicNetworkAccess: "Enabled",
+      description: "MNIST digit classifier (Keras CNN)",
+    });
+    // a new endpoint name is a new endpoint: the old one is deleted at the end of that `up`
+    expect(e.triggers).toEqual([expect.stringMatching(/\/onlineEndpoints\/mnist-dev-\w+$/)]);
+    expect(byType(h, `${ML}:OnlineEndpoint`)).toEqual([]);
   });
 
   test("deployment: model, scoring code, inference env, size, probes sized for TensorFlow, name from content", () => {
-    const r = one(h, `${ML}:OnlineDeployment`);
-    const d = obj(r);
-    expect(d.deploymentName).toMatch(/^d-[0-9a-f]{12}$/);
+    const r = cmd("online-deployment");
+    const c = obj(r);
+    expect(c.create).toMatch(
+      /^exec node --import tsx ops\/ensure-deployment\.ts --endpoint-id \/subscriptions\/.+\/onlineEndpoints\/mnist-dev-\w+ --deployment d-[0-9a-f]{12} --timeout-minutes 60$/,
+    );
+    // no delete: the retirement step removes old deployments once the new one serves
+    expect(c.delete).toBeUndefined();
+    const d = JSON.parse(String(c.environment.DEPLOYMENT_SPEC));
     expect(d.sku).toEqual({ name: "Default", capacity: 1 });
     expect(d.properties).toMatchObject({
       endpointComputeType: "Managed",
@@ -232,68 +249,61 @@ describe("components", () => {
     expect(d.properties.model).toMatch(/\/models\/mnist-cnn\/versions\//);
     expect(d.properties.codeConfiguration.codeId).toMatch(/\/codes\/mnist-score\/versions\//);
     expect(d.properties.environmentId).toMatch(/\/environments\/mnist-inference\/versions\//);
-    expect(r.deleteBeforeReplace).toBe(false);
-    expect(r.customTimeouts?.create).toBe("60m");
+    expect(byType(h, `${ML}:OnlineDeployment`)).toEqual([]);
   });
 
   test("smoke step: the sample digits sent to the new deployment alone, before any traffic moves", () => {
     const r = cmd("online-smoke");
     const c = obj(r);
     expect(c.create).toMatch(
-      /^node_modules\/\.bin\/tsx ops\/smoke-test\.ts --endpoint-id \/subscriptions\/.+\/onlineEndpoints\/mnist-dev-\w+ --deployment d-[0-9a-f]{12} --uri https:\/\/.+\/score --auth Key --request scoring\/sample-request\.json --expected scoring\/sample-labels\.json --min-accuracy 1 --retries 6$/,
+      /^exec node --import tsx ops\/smoke-test\.ts --endpoint-id \/subscriptions\/.+\/onlineEndpoints\/mnist-dev-\w+ --deployment d-[0-9a-f]{12} --uri https:\/\/.+\/score --auth Key --request scoring\/sample-request\.json --expected scoring\/sample-labels\.json --min-accuracy 1 --retries 6$/,
     );
-    expect(c.environment).toEqual({ ENDPOINT_KEY: MOCK_KEY });
-    expect(pulumi.runtime.isRpcSecret(r.object.environment)).toBe(true);
-    expect(r.propertyDependencies.triggers).toEqual([one(h, `${ML}:OnlineDeployment`).urn]);
+    // the key is read by the step when it runs (listKeys), never an input
+    expect(c.environment).toBeUndefined();
+    expect(r.propertyDependencies.triggers).toEqual([cmd("online-deployment").urn]);
   });
 
-  test("rollout step gives the smoke-tested deployment the traffic (direct by default) and clears it on delete", () => {
+  test("rollout step gives the smoke-tested deployment the traffic (direct by default); no delete that could go stale", () => {
     const t = obj(cmd("online-traffic"));
     expect(t.create).toMatch(
-      /^node_modules\/\.bin\/tsx ops\/rollout\.ts --endpoint-id \/subscriptions\/.+ --deployment d-[0-9a-f]{12} --mode direct --uri /,
+      /^exec node --import tsx ops\/rollout\.ts --endpoint-id \/subscriptions\/.+ --deployment d-[0-9a-f]{12} --mode direct --uri /,
     );
-    expect(t.delete).toMatch(
-      /^node_modules\/\.bin\/tsx ops\/rollout\.ts --endpoint-id \/subscriptions\/.+ --deployment d-[0-9a-f]{12} --delete$/,
-    );
-    // Replaced (new step, then old step's conditional delete) only for a new deployment; endpoint input changes
-    // re-run it as an update through this hash.
+    // after a failed `up` and a revert, a replaced step's pending delete would take the serving deployment's traffic
+    expect(t.delete).toBeUndefined();
     expect(t.triggers).toEqual([expect.stringMatching(/\/deployments\/d-[0-9a-f]{12}$/)]);
-    expect(t.environment.ENDPOINT_INPUTS_HASH).toMatch(/^[0-9a-f]{64}$/);
+    expect(t.environment).toBeUndefined();
   });
 
   test("retirement: the previous deployments go once the new one holds the traffic; Pulumi never deletes one", () => {
     const retire = obj(cmd("online-retire"));
     expect(retire.create).toMatch(
-      /^node_modules\/\.bin\/tsx ops\/retire-deployments\.ts --endpoint-id \/subscriptions\/.+\/onlineEndpoints\/mnist-dev-\w+ --keep d-[0-9a-f]{12}$/,
+      /^exec node --import tsx ops\/retire-deployments\.ts --endpoint-id \/subscriptions\/.+\/onlineEndpoints\/mnist-dev-\w+ --keep d-[0-9a-f]{12}$/,
     );
     expect(retire.delete).toBeUndefined();
-    expect(one(h, `${ML}:OnlineDeployment`).retainOnDelete).toBe(true);
   });
 
-  test("sample invocation calls the scoring URI through traffic, key only in its environment", () => {
+  test("sample invocation calls the scoring URI through traffic; it reads the key itself", () => {
     const r = cmd("sample-invoke");
     const c = obj(r);
     expect(c.create).toBe(
-      `node_modules/.bin/tsx ops/invoke.ts --uri https://mnist-dev-${SUFFIX}.westeurope.inference.ml.azure.com/score --auth Key --endpoint-id /subscriptions/${SUBSCRIPTION}/resourceGroups/rg-azure-ml-mnist-dev/providers/Microsoft.MachineLearningServices/workspaces/mlw-dev-${SUFFIX}/onlineEndpoints/mnist-dev-${SUFFIX} --request scoring/sample-request.json --expected scoring/sample-labels.json --min-accuracy 1 --retries 6 --json`,
+      `exec node --import tsx ops/invoke.ts --uri https://mnist-dev-${SUFFIX}.westeurope.inference.ml.azure.com/score --auth Key --endpoint-id /subscriptions/${SUBSCRIPTION}/resourceGroups/rg-azure-ml-mnist-dev/providers/Microsoft.MachineLearningServices/workspaces/mlw-dev-${SUFFIX}/onlineEndpoints/mnist-dev-${SUFFIX} --request scoring/sample-request.json --expected scoring/sample-labels.json --min-accuracy 1 --retries 6 --json`,
     );
     expect(c.create).not.toContain("--deployment");
-    expect(c.environment).toEqual({ ENDPOINT_KEY: MOCK_KEY });
-    expect(r.additionalSecretOutputs).toContain("environment");
+    expect(c.environment).toBeUndefined();
   });
 });
 
 describe("dependency chain", () => {
-  test("assets → submit → wait → model → deployment → smoke → traffic → sample invocation; retire after traffic", () => {
-    expect(dependsOn(cmd("training-submit"), cmd("train-code-ensure"))).toBe(true);
-    expect(dependsOn(cmd("training-submit"), cmd("training-env-ensure"))).toBe(true);
-    expect(dependsOn(cmd("training-submit"), one(h, `${ML}:Compute`))).toBe(true);
-    expect(dependsOn(one(h, `${ML}:OnlineDeployment`), cmd("score-code-ensure"))).toBe(true);
-    expect(dependsOn(one(h, `${ML}:OnlineDeployment`), cmd("inference-env-ensure"))).toBe(true);
+  test("assets → training → model → deployment → smoke → traffic → sample invocation; retire after traffic", () => {
+    expect(dependsOn(cmd("training-run"), cmd("train-code-ensure"))).toBe(true);
+    expect(dependsOn(cmd("training-run"), cmd("training-env-ensure"))).toBe(true);
+    expect(dependsOn(cmd("training-run"), one(h, `${ML}:Compute`))).toBe(true);
+    expect(dependsOn(cmd("online-deployment"), cmd("score-code-ensure"))).toBe(true);
+    expect(dependsOn(cmd("online-deployment"), cmd("inference-env-ensure"))).toBe(true);
     const chain = [
-      cmd("training-submit"),
-      cmd("training-wait"),
-      one(h, `${ML}:ModelVersion`),
-      one(h, `${ML}:OnlineDeployment`),
+      cmd("training-run"),
+      cmd("model-version"),
+      cmd("online-deployment"),
       cmd("online-smoke"),
       cmd("online-traffic"),
       cmd("sample-invoke"),
@@ -301,22 +311,21 @@ describe("dependency chain", () => {
     for (let i = 1; i < chain.length; i++) {
       expect([chain[i].name, dependsOn(chain[i], chain[i - 1])]).toEqual([chain[i].name, true]);
     }
-    // The model waits for the wait step explicitly, not just through the job name; the smoke step precedes the
+    // The model waits for the training step explicitly; the deployment for the model; the smoke step precedes the
     // traffic step explicitly; the sample call waits for the traffic.
+    expect(chain[1].dependencies).toContain(chain[0].urn);
     expect(chain[2].dependencies).toContain(chain[1].urn);
+    expect(chain[4].dependencies).toContain(chain[3].urn);
     expect(chain[5].dependencies).toContain(chain[4].urn);
-    expect(chain[6].dependencies).toContain(chain[5].urn);
     // The old deployment's removal comes after the new one's traffic.
     expect(cmd("online-retire").dependencies).toContain(cmd("online-traffic").urn);
   });
 
   test("the traffic step depends on the endpoint too; triggers re-run it on deployment changes", () => {
-    expect(dependsOn(cmd("online-traffic"), one(h, `${ML}:OnlineEndpoint`))).toBe(true);
-    expect(cmd("online-traffic").propertyDependencies.triggers).toContain(
-      one(h, `${ML}:OnlineDeployment`).urn,
-    );
+    expect(dependsOn(cmd("online-traffic"), cmd("online-endpoint"))).toBe(true);
+    expect(cmd("online-traffic").propertyDependencies.triggers).toContain(cmd("online-deployment").urn);
     expect(cmd("sample-invoke").propertyDependencies.triggers).toEqual(
-      expect.arrayContaining([one(h, `${ML}:OnlineDeployment`).urn, cmd("online-traffic").urn]),
+      expect.arrayContaining([cmd("online-deployment").urn, cmd("online-traffic").urn]),
     );
   });
 
@@ -330,9 +339,9 @@ describe("dependency chain", () => {
       cmd("training-env-ensure"),
       cmd("train-code-ensure"),
       cmd("score-code-ensure"),
-      cmd("training-submit"),
-      one(h, `${ML}:ModelVersion`),
-      one(h, `${ML}:OnlineEndpoint`),
+      cmd("training-run"),
+      cmd("model-version"),
+      cmd("online-endpoint"),
     ];
     for (const r of inside) expect([r.name, dependsOn(r, purge)]).toEqual([r.name, true]);
     // Workspace after its dependencies are gone? No: they outlive it, because it depends on them.
@@ -344,11 +353,11 @@ describe("dependency chain", () => {
     ]) {
       expect([t, dependsOn(ws, one(h, t))]).toEqual([t, true]);
     }
-    expect(dependsOn(one(h, `${ML}:OnlineDeployment`), one(h, `${ML}:OnlineEndpoint`))).toBe(true);
-    expect(dependsOn(one(h, `${ML}:OnlineDeployment`), one(h, `${ML}:ModelVersion`))).toBe(true);
-    // The endpoint does not wait for training; the model version goes before the job's steps.
-    expect(dependsOn(one(h, `${ML}:OnlineEndpoint`), one(h, `${ML}:ModelVersion`))).toBe(false);
-    expect(dependsOn(one(h, `${ML}:ModelVersion`), cmd("training-wait"))).toBe(true);
+    expect(dependsOn(cmd("online-deployment"), cmd("online-endpoint"))).toBe(true);
+    expect(dependsOn(cmd("online-deployment"), cmd("model-version"))).toBe(true);
+    // The endpoint does not wait for training; the model version after the training step.
+    expect(dependsOn(cmd("online-endpoint"), cmd("model-version"))).toBe(false);
+    expect(dependsOn(cmd("model-version"), cmd("training-run"))).toBe(true);
   });
 
   test("the cluster is removed explicitly (underlyingResourceAction=Delete), never by azure-native's plain delete", () => {
@@ -359,7 +368,7 @@ describe("dependency chain", () => {
     // A new cluster replaces the step (its triggers), so the old step's delete removes the old cluster.
     expect(removal.propertyDependencies.triggers).toEqual([cluster.urn]);
     expect(obj(removal).delete).toMatch(
-      /^node_modules\/\.bin\/tsx ops\/delete-compute\.ts --compute-id \/subscriptions\/.+\/computes\/gnc4ast4v3d\w+$/,
+      /^exec node --import tsx ops\/delete-compute\.ts --compute-id \/subscriptions\/.+\/computes\/gnc4ast4v3d\w+$/,
     );
   });
 
@@ -367,7 +376,7 @@ describe("dependency chain", () => {
     expect(one(h, `${ML}:Workspace`).retainOnDelete).toBe(true);
     const p = obj(cmd("ml-purge-on-destroy"));
     expect(p.delete).toMatch(
-      /^node_modules\/\.bin\/tsx ops\/purge-workspace\.ts --workspace-id \/subscriptions\/.+\/workspaces\/mlw-dev-/,
+      /^exec node --import tsx ops\/purge-workspace\.ts --workspace-id \/subscriptions\/.+\/workspaces\/mlw-dev-/,
     );
   });
 });
@@ -375,14 +384,30 @@ describe("dependency chain", () => {
 describe("tags", () => {
   test("every taggable resource carries the stack tags", () => {
     const expected = { project: "azure-ml-mnist", stack: "dev", managedBy: "pulumi", environment: "dev" };
+    // Diagnostic settings are extension resources without tags (Microsoft.Insights diagnosticSettings 2021-05-01-preview).
     const taggable = h.registrations.filter(
-      (r) => r.custom && r.type.startsWith("azure-native:") && !r.type.endsWith(":Blob"),
+      (r) =>
+        r.custom &&
+        r.type.startsWith("azure-native:") &&
+        !r.type.endsWith(":Blob") &&
+        !r.type.endsWith(":DiagnosticSetting"),
     );
-    expect(taggable.length).toBeGreaterThan(10);
+    expect(taggable.length).toBeGreaterThanOrEqual(8);
     for (const r of taggable) {
       const o = obj(r);
       const tags = o.tags ?? o.properties?.tags;
       expect([r.type, tags]).toEqual([r.type, expect.objectContaining(expected)]);
+    }
+    // what the steps create carries them too
+    const specs: Array<[string, string]> = [
+      ["online-endpoint", "ENDPOINT_SPEC"],
+      ["online-deployment", "DEPLOYMENT_SPEC"],
+      ["model-version", "MODEL_SPEC"],
+      ["training-run", "JOB_SPEC"],
+    ];
+    for (const [step, env] of specs) {
+      const tags = JSON.parse(String(obj(cmd(step)).environment[env])).tags;
+      expect([step, tags]).toEqual([step, expect.objectContaining(expected)]);
     }
   });
 });
@@ -401,22 +426,17 @@ describe("outputs and secrets", () => {
     expect(await valueOf(prog.sampleResult)).toMatchObject({ passed: true, accuracy: 1 });
   });
 
-  test("the endpoint key is a secret output and the invocation's environment is secret", async () => {
-    expect(prog.endpointKey).toBeDefined();
-    expect(await pulumi.isSecret(prog.endpointKey!)).toBe(true);
-    expect(pulumi.runtime.isRpcSecret(cmd("sample-invoke").object.environment)).toBe(true);
-    expect(h.calls).toContain("azure-native:machinelearningservices:listOnlineEndpointKeys");
-  });
-
-  test("the key appears nowhere else: not on command lines, not in other outputs", () => {
+  test("no endpoint key in the program: no key output, no listKeys invoke, no key in any step's inputs", async () => {
+    expect((prog as Record<string, unknown>).endpointKey).toBeUndefined();
+    expect(h.calls).not.toContain("azure-native:machinelearningservices:listOnlineEndpointKeys");
     for (const r of h.registrations) {
-      const plain = { ...r.object };
-      // The steps that call the endpoint carry it in their environment, which is a secret.
-      if (["sample-invoke", "online-smoke", "online-traffic"].includes(r.name)) {
-        expect(pulumi.runtime.isRpcSecret(r.object.environment)).toBe(true);
-        delete plain.environment;
-      }
-      expect([r.name, JSON.stringify(unwrap(plain)).includes(MOCK_KEY)]).toEqual([r.name, false]);
+      const text = JSON.stringify(unwrap(r.object));
+      expect([r.name, text.includes(MOCK_KEY), text.includes("ENDPOINT_KEY"), text.includes(MOCK_TOKEN)]).toEqual([
+        r.name,
+        false,
+        false,
+        false,
+      ]);
     }
   });
 });

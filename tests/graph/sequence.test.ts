@@ -75,8 +75,8 @@ const B: [string, Variant][] = [
 test.each(B)("A → B → A → destroy → A, where B changes %s", async (_what, b) => {
   await up();
   const afterA = counts();
-  // One job; training/ and scoring/ uploaded; 2 code and 2 environment versions registered.
-  expect(afterA).toEqual({ submissions: 1, uploads: 2, registrations: 4 });
+  // One job; training/ and scoring/ uploaded; 2 code, 2 environment and 1 model version registered.
+  expect(afterA).toEqual({ submissions: 1, uploads: 2, registrations: 5 });
 
   await up(b);
   const afterB = counts();
@@ -94,7 +94,7 @@ test.each(B)("A → B → A → destroy → A, where B changes %s", async (_what
   expect(counts()).toEqual({
     submissions: afterB.submissions + 1,
     uploads: afterB.uploads + 2,
-    registrations: afterB.registrations + 4,
+    registrations: afterB.registrations + 5,
   });
 });
 
@@ -111,11 +111,12 @@ test("what each B costs: a hyperparameter or training/ edit trains again; the in
       registrations: model.registrations - before.registrations,
     };
   };
-  expect(await cost(B[0][1])).toEqual({ submissions: 1, uploads: 0, registrations: 0 });
-  expect(await cost(B[1][1])).toEqual({ submissions: 1, uploads: 1, registrations: 1 });
+  // A new run registers a new model version (its version is the run hash).
+  expect(await cost(B[0][1])).toEqual({ submissions: 1, uploads: 0, registrations: 1 });
+  expect(await cost(B[1][1])).toEqual({ submissions: 1, uploads: 1, registrations: 2 });
   // scoring/environment.yml is part of scoring/ too: a new scoring code version besides the environment.
   expect(await cost(B[2][1])).toEqual({ submissions: 0, uploads: 1, registrations: 2 });
-  expect(await cost(B[3][1])).toEqual({ submissions: 1, uploads: 0, registrations: 0 });
+  expect(await cost(B[3][1])).toEqual({ submissions: 1, uploads: 0, registrations: 1 });
 });
 
 test("the model catches what azure-native would refuse: a create that meets an existing name", async () => {
@@ -126,7 +127,9 @@ test("the model catches what azure-native would refuse: a create that meets an e
   model.resource("azure-native:machinelearningservices:Job", "train-abc", jobId, {});
   model.endRun(new Map([["azure-native:machinelearningservices:Job::train-abc", { retainOnDelete: true }]]));
   model.endRun(new Map());
-  model.resource("azure-native:machinelearningservices:Job", "train-abc", jobId, {});
+  expect(() => model.resource("azure-native:machinelearningservices:Job", "train-abc", jobId, {})).toThrow(
+    "cannot create already existing resource",
+  );
   expect(model.violations).toEqual([
     `create of azure-native:machinelearningservices:Job::train-abc meets an existing ${jobId}`,
   ]);

@@ -2,6 +2,7 @@
 // resource group, purge off, and bad config rejected before any resource is declared.
 import * as pulumi from "@pulumi/pulumi";
 import { Harness, Registration, devStackConfig, installMocks, one, unwrap } from "./harness";
+import { flagOf } from "../../lib/steps";
 
 const ML = "azure-native:machinelearningservices";
 let h: Harness;
@@ -35,13 +36,19 @@ function load(overrides: Record<string, string | undefined>): () => void {
   };
 }
 
-/** The run hash the submit step asks for: the job it reuses or submits. */
+/** The run hash the training step asks for: the job it reuses or submits. */
 const jobOf = (regs: Registration[]) =>
   regs
-    .filter((r) => r.type === "command:local:Command" && r.name === "training-submit")
-    .map((r) => /--run-hash (\S+)/.exec(String(unwrap(r.object.create)))?.[1]);
-const jobSpec = (regs: Registration[]) =>
-  JSON.parse(String(obj(find(regs, "command:local:Command", "training-submit")[0]).environment.JOB_SPEC));
+    .filter((r) => r.type === "command:local:Command" && r.name === "training-run")
+    .map((r) => flagOf(String(unwrap(r.object.create)), "run-hash"));
+/** The JSON spec a step gets in its environment variable `env`. */
+const specOf = (regs: Registration[], step: string, env: string) =>
+  JSON.parse(String(obj(find(regs, "command:local:Command", step)[0]).environment[env]));
+const jobSpec = (regs: Registration[]) => specOf(regs, "training-run", "JOB_SPEC");
+const deploymentOf = (regs: Registration[]) =>
+  flagOf(String(obj(find(regs, "command:local:Command", "online-deployment")[0]).create), "deployment");
+const modelVersionOf = (regs: Registration[]) =>
+  flagOf(String(obj(find(regs, "command:local:Command", "model-version")[0]).create), "version");
 const find = (regs: Registration[], type: string, name?: string) =>
   regs.filter((r) => r.type === type && (name === undefined || r.name === name));
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -53,10 +60,10 @@ describe("training run identity", () => {
     base = await run();
   });
 
-  test("unchanged config → the same job (the submit step's inputs are unchanged: it does not run again)", async () => {
+  test("unchanged config → the same job (the training step's inputs are unchanged: it does not run again)", async () => {
     const again = await run();
     expect(jobOf(again)).toEqual(jobOf(base));
-    const step = (r: Registration[]) => unwrap(find(r, "command:local:Command", "training-submit")[0].object);
+    const step = (r: Registration[]) => unwrap(find(r, "command:local:Command", "training-run")[0].object);
     expect(step(again)).toEqual(step(base));
   });
 
@@ -73,26 +80,24 @@ describe("training run identity", () => {
     const regs = await run({ [key]: value });
     expect(jobOf(regs)).toHaveLength(1);
     expect(jobOf(regs)[0]).not.toBe(jobOf(base)[0]);
-    const version = (r: Registration[]) => obj(find(r, `${ML}:ModelVersion`)[0]).version;
-    expect(version(regs)).not.toBe(version(base));
-    const dep = (r: Registration[]) => obj(find(r, `${ML}:OnlineDeployment`)[0]).deploymentName;
-    expect(dep(regs)).not.toBe(dep(base));
+    expect(modelVersionOf(regs)).not.toBe(modelVersionOf(base));
+    expect(deploymentOf(regs)).not.toBe(deploymentOf(base));
   });
 
   test("labels (display name, experiment) and serving settings do not retrain", async () => {
     const regs = await run({ jobDisplayName: "other", experimentName: "other", instanceCount: "2" });
     expect(jobOf(regs)).toEqual(jobOf(base));
-    const dep = (r: Registration[]) => obj(find(r, `${ML}:OnlineDeployment`)[0]).deploymentName;
-    expect(dep(regs)).not.toBe(dep(base));
+    expect(deploymentOf(regs)).not.toBe(deploymentOf(base));
   });
 
-  test("endpoint input changes re-run the traffic step as an update, not a replacement", async () => {
+  test("endpoint input changes go to the endpoint step (which carries the live traffic), not the traffic step", async () => {
     const regs = await run({ tags: JSON.stringify({ environment: "dev", owner: "me" }) });
-    const traffic = (r: Registration[]) => obj(find(r, "command:local:Command", "online-traffic")[0]);
-    expect(traffic(regs).triggers).toEqual(traffic(base).triggers);
-    expect(traffic(regs).environment.ENDPOINT_INPUTS_HASH).not.toBe(
-      traffic(base).environment.ENDPOINT_INPUTS_HASH,
-    );
+    const step = (r: Registration[], name: string) => obj(find(r, "command:local:Command", name)[0]);
+    // the endpoint step runs again as an update (same triggers: same endpoint), with the new tags
+    expect(step(regs, "online-endpoint").triggers).toEqual(step(base, "online-endpoint").triggers);
+    expect(specOf(regs, "online-endpoint", "ENDPOINT_SPEC").tags.owner).toBe("me");
+    // the traffic step's inputs do not change: it does not run, and no rollout starts
+    expect(step(regs, "online-traffic")).toEqual(step(base, "online-traffic"));
     expect(jobOf(regs)).toEqual(jobOf(base));
   });
 
@@ -185,13 +190,14 @@ describe("scale out", () => {
       epochs: { jobInputType: "literal", value: "15" },
       seed: { jobInputType: "literal", value: "42" },
     });
-    const model = obj(find(regs, `${ML}:ModelVersion`)[0]).properties;
+    const model = specOf(regs, "model-version", "MODEL_SPEC");
     expect(model.modelUri).toMatch(
       /^azureml:\/\/jobs\/training-[0-9a-f]{12}-[a-z]{6}_3\/outputs\/model_dir$/,
     );
     expect(model.jobName).toMatch(/_3$/);
-    const wait = obj(find(regs, "command:local:Command", "training-wait")[0]);
-    expect(wait.create).toMatch(/--timeout-minutes 210$/);
+    // the sweep's limit (180) + stuck (30) + preparing (90)
+    const run_ = obj(find(regs, "command:local:Command", "training-run")[0]);
+    expect(run_.create).toMatch(/--timeout-minutes 300$/);
   });
 
   test("autoscale: CPU rules on the current deployment, created once it serves, named after it", async () => {
@@ -199,11 +205,11 @@ describe("scale out", () => {
     const regs = await run({ autoscale: JSON.stringify(autoscale) });
     const a = find(regs, "azure-native:monitor:AutoscaleSetting")[0];
     const s = obj(a);
-    const deployment = find(regs, `${ML}:OnlineDeployment`)[0];
-    const deploymentId = `${obj(find(regs, `${ML}:OnlineEndpoint`)[0]).endpointName}/deployments/${obj(deployment).deploymentName}`;
+    const deployment = deploymentOf(regs);
+    const deploymentId = `/onlineEndpoints/mnist-dev-x7k2p9/deployments/${deployment}`;
     expect(s.enabled).toBe(true);
     expect(s.targetResourceUri).toContain(deploymentId);
-    expect(s.autoscaleSettingName).toBe(`mnist-dev-x7k2p9-${obj(deployment).deploymentName}-cpu`);
+    expect(s.autoscaleSettingName).toBe(`mnist-dev-x7k2p9-${deployment}-cpu`);
     const [profile] = s.profiles;
     expect(profile.capacity).toEqual({ minimum: "1", maximum: "4", default: "1" });
     expect(
@@ -274,7 +280,7 @@ describe("other configurations", () => {
     expect(inv.create).toMatch(
       / --auth AMLToken --endpoint-id \/subscriptions\/.+\/onlineEndpoints\/mnist-dev-\w+ /,
     );
-    expect(obj(find(regs, `${ML}:OnlineEndpoint`)[0]).properties.authMode).toBe("AMLToken");
+    expect(specOf(regs, "online-endpoint", "ENDPOINT_SPEC").properties.authMode).toBe("AMLToken");
     // So a second `up` sees the same inputs: nothing re-runs.
     const again = obj(
       find(await run({ endpointAuthMode: "AMLToken" }), "command:local:Command", "sample-invoke")[0],
@@ -287,7 +293,7 @@ describe("other configurations", () => {
     expect(h.calls.filter((c) => c.startsWith(`${ML}:`))).toEqual([]);
     const inv = obj(find(regs, "command:local:Command", "sample-invoke")[0]);
     expect(inv.environment).toBeUndefined();
-    expect(inv.create).toMatch(/^node_modules\/\.bin\/tsx ops\/invoke\.ts .* --auth AADToken --endpoint-id /);
+    expect(inv.create).toMatch(/^exec node --import tsx ops\/invoke\.ts .* --auth AADToken --endpoint-id /);
   });
 
   test("canary rollout: the traffic step watches a share of live traffic with the configured limits", async () => {
@@ -317,7 +323,7 @@ describe("other configurations", () => {
       workerCount: "2",
       deployment: JSON.stringify({ requestTimeoutMs: 30000, livenessInitialDelaySeconds: 300 }),
     });
-    const d = obj(find(regs, `${ML}:OnlineDeployment`)[0]);
+    const d = specOf(regs, "online-deployment", "DEPLOYMENT_SPEC");
     expect(d.sku.capacity).toBe(3);
     expect(d.properties).toMatchObject({
       instanceType: "Standard_F4s_v2",

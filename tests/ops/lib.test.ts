@@ -13,16 +13,19 @@ import {
   retryAfterMs,
   retryDelayMs,
   serviceErrorText,
+  ERROR_BODY_CHARS,
+  isAzureMlServiceUrl,
   type RetryPolicy,
 } from "../../lib/cli/http";
+import { ArmClient } from "../../lib/cli/arm";
 import { formatDuration } from "../../lib/cli/time";
 import { createCredential, githubIdToken, githubOidc } from "../../lib/cli/credential";
 import { ClientAssertionCredential, DefaultAzureCredential } from "@azure/identity";
-import { redact, registerSecret, REDACTED } from "../../lib/cli/redact";
+import { redact, redactTruncated, registerSecret, REDACTED } from "../../lib/cli/redact";
 import { decideTraffic, putBody, sameTraffic, trafficAllTo, trafficWithout } from "../../ops/set-traffic";
 import { relativeBlobPath } from "../../local/download-model";
 import { cancelCommand, parseWaitArgs, quotaHints } from "../../ops/wait-for-job";
-import { pickUserLog, tail } from "../../lib/cli/workspace";
+import { pickUserLog, tail, trustedMlflowBase } from "../../lib/cli/workspace";
 import type { AccessToken, TokenCredential } from "@azure/identity";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -301,15 +304,28 @@ describe("set-traffic helpers", () => {
     expect(trafficWithout({}, "a")).toEqual({});
   });
   test("what to do: nothing when the deployment holds no traffic (delete) or already has it all", () => {
-    const ep = (traffic: Record<string, number>, provisioningState = "Succeeded") => ({
+    const ep = (traffic: Record<string, number>, provisioningState = "Succeeded", serving = "b") => ({
+      tags: { rolloutServing: serving },
       properties: { traffic, provisioningState },
     });
+    const recordB = { rolloutServing: "b", rolloutIntent: undefined };
     expect(decideTraffic(ep({ a: 100 }), "b", true)).toEqual({
       unchanged: "deployment b holds no traffic; leaving the endpoint as it is",
     });
     expect(decideTraffic(ep({ a: 0, b: 100 }), "b", false)).toEqual({ unchanged: "b already has 100 %" });
-    expect(decideTraffic(ep({ a: 0, b: 100 }, "Updating"), "b", false)).toEqual({ target: { a: 0, b: 100 } });
-    expect(decideTraffic(ep({ a: 60, b: 40 }), "a", true)).toEqual({ target: { b: 100 } });
+    expect(decideTraffic(ep({ a: 0, b: 100 }, "Updating"), "b", false)).toEqual({
+      target: { b: 100 },
+      tags: recordB,
+    });
+    // at 100 % but recorded as another: the record is written
+    expect(decideTraffic(ep({ b: 100 }, "Succeeded", "a"), "b", false)).toEqual({
+      target: { b: 100 },
+      tags: recordB,
+    });
+    expect(decideTraffic(ep({ a: 60, b: 40 }, "Succeeded", "a"), "a", true)).toEqual({
+      target: { b: 100 },
+      tags: { rolloutServing: undefined },
+    });
   });
   test("sameTraffic treats missing as 0", () => {
     expect(sameTraffic({ a: 0, b: 100 }, { b: 100 })).toBe(true);
@@ -343,7 +359,7 @@ describe("set-traffic helpers", () => {
       kind: "Managed",
       tags: { a: "1" },
       identity: { type: "SystemAssigned" },
-      properties: { authMode: "Key", traffic: { a: 0, b: 100 }, mirrorTraffic: {}, description: "d" },
+      properties: { authMode: "Key", traffic: { b: 100 }, mirrorTraffic: {}, description: "d" },
     });
   });
 });
@@ -445,6 +461,89 @@ describe("token safety", () => {
     expect(() => assertSafeForToken("https://management.azure.com/x")).not.toThrow();
     expect(() => assertSafeForToken("http://127.0.0.1:8080/x")).not.toThrow();
     expect(() => assertSafeForToken("http://example.com/x")).toThrow(/https required/);
+  });
+
+  test("Azure ML service hosts: the three clouds' api zones, https, default port, nothing that merely ends alike", () => {
+    for (const ok of [
+      "https://eastus.api.azureml.ms/mlflow",
+      "https://usgovvirginia.api.ml.azure.us/x",
+      "https://chinaeast2.api.ml.azure.cn/x",
+      "https://0f0e.workspace.westeurope.api.azureml.ms/x",
+    ])
+      expect(isAzureMlServiceUrl(new URL(ok))).toBe(true);
+    for (const bad of [
+      "http://eastus.api.azureml.ms/x",
+      "https://eastus.api.azureml.ms:8443/x",
+      "https://api.azureml.ms.attacker.example/x",
+      "https://eastus.api.azureml.ms.attacker.example/x",
+      "https://eastusapi.azureml.ms/x",
+      "https://management.azure.com/x",
+    ])
+      expect(isAzureMlServiceUrl(new URL(bad))).toBe(false);
+  });
+
+  test("ArmClient: follow-up URLs only on the ARM origin; its token only there and to Azure ML service hosts", async () => {
+    const cred: TokenCredential = {
+      getToken: async () => ({ token: "arm-token-xyz", expiresOnTimestamp: Date.now() + 3600_000 }),
+    };
+    const arm = new ArmClient("https://management.azure.com", cred);
+    expect(arm.followable("https://management.azure.com/subscriptions/s/op?api-version=1", "Location")).toBe(
+      "https://management.azure.com/subscriptions/s/op?api-version=1",
+    );
+    expect(arm.followable("/subscriptions/s/op", "Location")).toBe(
+      "https://management.azure.com/subscriptions/s/op",
+    );
+    for (const foreign of [
+      "https://attacker.example/subscriptions/s/op",
+      "http://management.azure.com/subscriptions/s/op",
+      "https://management.azure.com:444/subscriptions/s/op",
+      "https://management.azure.com.attacker.example/x",
+    ])
+      expect(() => arm.followable(foreign, "nextLink")).toThrow(/refusing to follow the nextLink URL/);
+    // the token itself: any request elsewhere fails before it is sent
+    await expect(arm.http.request("GET", "https://attacker.example/x")).rejects.toThrow(
+      /refusing to send the access token for https:\/\/management\.azure\.com\/\.default to https:\/\/attacker\.example/,
+    );
+  });
+
+  test("MLflow hosts: Azure ML's, or the ARM endpoint itself (another cloud, the tests' fake); nothing else", () => {
+    const cred: TokenCredential = { getToken: async () => null };
+    const arm = new ArmClient("https://127.0.0.1:8443", cred);
+    expect(trustedMlflowBase(arm, `azureml://westeurope.api.azureml.ms/mlflow/v1.0${WS_ID}`)).toBe(
+      `https://westeurope.api.azureml.ms/mlflow/v1.0${WS_ID}`,
+    );
+    expect(trustedMlflowBase(arm, `azureml://127.0.0.1:8443/mlflow/v1.0${WS_ID}`)).toBe(
+      `https://127.0.0.1:8443/mlflow/v1.0${WS_ID}`,
+    );
+    expect(() => trustedMlflowBase(arm, `azureml://127.0.0.1:9443/mlflow/v1.0${WS_ID}`)).toThrow(
+      /refusing the workspace's MLflow tracking host 127\.0\.0\.1:9443/,
+    );
+    expect(() => trustedMlflowBase(arm, `azureml://mlflow.attacker.example/x`)).toThrow(/refusing/);
+  });
+});
+
+describe("redaction before truncation", () => {
+  const secret = "s3cr3t-VALUE-0123456789-abcdefghij";
+  beforeAll(() => registerSecret(secret));
+
+  test.each([10, 490, 495, 499])(
+    "a raw error body with the secret at character %i: no prefix of it survives the 500 cut",
+    (at) => {
+      const text = serviceErrorText(`${"y".repeat(at)}${secret}`);
+      expect(text.length).toBeLessThanOrEqual(ERROR_BODY_CHARS);
+      expect(text).not.toContain(secret.slice(0, 6));
+    },
+  );
+
+  test("redactTruncated: redacts first, then cuts; drops a secret's start left at the end by whoever cut it", () => {
+    expect(redactTruncated(`${"x".repeat(3990)}${secret}`, 4000)).toBe(`${"x".repeat(3990)}${REDACTED}`);
+    expect(redactTruncated(`${"x".repeat(3995)}${secret}`, 4000)).toBe(
+      `${"x".repeat(3995)}${REDACTED.slice(0, 5)}`,
+    );
+    expect(redactTruncated(`cut by the service: ${secret.slice(0, 12)}`, 4000)).toBe(
+      `cut by the service: ${REDACTED}`,
+    );
+    expect(redactTruncated("short and clean", 4000)).toBe("short and clean");
   });
 });
 

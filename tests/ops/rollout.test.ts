@@ -14,11 +14,11 @@ import {
   watchFigures,
   type MetricsResponse,
 } from "../../lib/cli/metrics";
-import { rolloutPlan } from "../../lib/cli/traffic";
+import { rolloutPlan, rolloutStart } from "../../lib/cli/traffic";
 import { FakeEndpoint, type Scoring } from "./fake/endpoints";
 import { FakeAzure } from "./fake/fakeAzure";
 import { installMonitor, type DeploymentFigures } from "./fake/monitor";
-import { REPO, runCli, type CliResult } from "./fake/runCli";
+import { REPO, runCli, startCli, waitFor, type CliResult } from "./fake/runCli";
 import { WS_ID } from "./scenarios";
 
 const fake = new FakeAzure();
@@ -64,16 +64,13 @@ test("(c) canary within the limits → dnew 100 %, then retire-deployments delet
   expect((await smoke(ep)).code).toBe(0);
   const r = await rollout(ep, ["--mode", "canary", "--percent", "10", "--max-p95-ms", "500"]);
   expect(r.code).toBe(0);
-  expect(ep.putTraffic.slice(1)).toEqual([
-    { dold: 90, dnew: 10 },
-    { dold: 0, dnew: 100 },
-  ]);
+  expect(ep.putTraffic.slice(1)).toEqual([{ dold: 90, dnew: 10 }, { dnew: 100 }]);
   expect(r.json).toEqual({
     endpoint: "mnist-roll",
     deployment: "dnew",
     mode: "canary",
     previous: "dold",
-    traffic: { dold: 0, dnew: 100 },
+    traffic: { dnew: 100 },
     mirrorTraffic: {},
     watched: {
       minutes: expect.any(Number),
@@ -88,9 +85,7 @@ test("(c) canary within the limits → dnew 100 %, then retire-deployments delet
   });
   expect((r.json!.watched as { sampleCalls: number }).sampleCalls).toBeGreaterThanOrEqual(2);
   expect(r.stderr).toContain("409 Conflict");
-  expect(queries.map((q) => q.query.get("$filter"))).toContain(
-    "deployment eq 'dnew' and statusCodeClass eq '*'",
-  );
+  expect(queries.map((q) => q.query.get("$filter"))).toContain("deployment eq 'dnew' and statusCode eq '*'");
   expect(queries.map((q) => q.query.get("metricnames"))).toContain("RequestLatency_P95");
   expect(ep.scored.every((d) => d === "dnew")).toBe(true);
   const lastPut = fake.requests.map((q) => q.method).lastIndexOf("PUT");
@@ -107,11 +102,8 @@ test("(b) canary with many 5xx for dnew → rolled back to dold 100 %, exit 1 na
   installMonitor(fake, ep.id, { dnew: { requests: { "2xx": 20, "5xx": 30 }, p95Ms: 80 } });
   const r = await rollout(ep, ["--mode", "canary", "--percent", "20", "--min-requests", "5"]);
   expect(r.code).toBe(1);
-  expect(ep.putTraffic).toEqual([
-    { dold: 80, dnew: 20 },
-    { dold: 100, dnew: 0 },
-  ]);
-  expect(ep.traffic).toEqual({ dold: 100, dnew: 0 });
+  expect(ep.putTraffic).toEqual([{ dold: 80, dnew: 20 }, { dold: 100 }]);
+  expect(ep.traffic).toEqual({ dold: 100 });
   expect(r.stderr).toContain(
     "rollout of dnew rolled back: error rate 58.82 % (30 errors in 51 requests) is above --max-error-rate 1.00 %",
   );
@@ -119,7 +111,7 @@ test("(b) canary with many 5xx for dnew → rolled back to dold 100 %, exit 1 na
   expect(r.json).toMatchObject({
     mode: "canary",
     previous: "dold",
-    traffic: { dold: 100, dnew: 0 },
+    traffic: { dold: 100 },
     rolledBack: true,
     watched: { requests: 51, errors: 30, sampleCalls: 1, sampleFailures: 0, p95Ms: 80 },
     error: expect.stringContaining("--max-error-rate"),
@@ -131,7 +123,7 @@ test("(b) canary with p95 above the limit → rolled back", async () => {
   installMonitor(fake, ep.id, { dnew: { requests: { "2xx": 50 }, p95Ms: 2500 } });
   const r = await rollout(ep, ["--mode", "canary", "--max-p95-ms", "1000"]);
   expect(r.code).toBe(1);
-  expect(ep.putTraffic.at(-1)).toEqual({ dold: 100, dnew: 0 });
+  expect(ep.putTraffic.at(-1)).toEqual({ dold: 100 });
   expect(r.stderr).toContain("p95 latency 2500 ms is above --max-p95-ms 1000 ms");
   expect(r.json).toMatchObject({ rolledBack: true, watched: { p95Ms: 2500 } });
 });
@@ -141,7 +133,7 @@ test("canary: a failed sample call (wrong digits, no metrics yet) → rolled bac
   installMonitor(fake, ep.id, {});
   const r = await rollout(ep, ["--mode", "canary"]);
   expect(r.code).toBe(1);
-  expect(ep.putTraffic.at(-1)).toEqual({ dold: 100, dnew: 0 });
+  expect(ep.putTraffic.at(-1)).toEqual({ dold: 100 });
   expect(r.stderr).toContain("sample call 1 failed: accuracy 50.00 % (10/20 right)");
   expect(r.stderr).toMatch(/predicted\s+expected\s+confidence\s+ok/);
   expect(r.stderr).toContain("rolled back: 1 of 1 sample calls failed");
@@ -156,7 +148,7 @@ test("canary: metrics that cannot be read end the watch with a rollback", async 
   });
   const r = await rollout(ep, ["--mode", "canary"]);
   expect(r.code).toBe(1);
-  expect(ep.putTraffic.at(-1)).toEqual({ dold: 100, dnew: 0 });
+  expect(ep.putTraffic.at(-1)).toEqual({ dold: 100 });
   expect(r.stderr).toMatch(/rolled back: the watch failed: .*HTTP 403 AuthorizationFailed/);
 });
 
@@ -182,7 +174,7 @@ test("direct with a previous deployment: 100 % at once, no watch", async () => {
   const ep = endpoint({ dold: 100 });
   const r = await rollout(ep, ["--mode", "direct"]);
   expect(r.code).toBe(0);
-  expect(ep.putTraffic).toEqual([{ dold: 0, dnew: 100 }]);
+  expect(ep.putTraffic).toEqual([{ dnew: 100 }]);
   expect(r.json).toMatchObject({ mode: "direct", previous: "dold", rolledBack: false });
   expect(r.json).not.toHaveProperty("watched");
 });
@@ -193,11 +185,11 @@ test("mirror within the limits: live traffic stays with dold while dnew gets a c
   const r = await rollout(ep, ["--mode", "mirror", "--percent", "50"]);
   expect(r.code).toBe(0);
   expect(ep.puts.map((p) => [p.traffic, p.mirrorTraffic])).toEqual([
-    [{ dold: 100, dnew: 0 }, { dnew: 50 }],
-    [{ dold: 0, dnew: 100 }, {}],
+    [{ dold: 100 }, { dnew: 50 }],
+    [{ dnew: 100 }, {}],
   ]);
-  expect(r.json).toMatchObject({ mode: "mirror", traffic: { dold: 0, dnew: 100 }, mirrorTraffic: {} });
-  expect(r.stderr).toContain("reports dold=100, dnew=0 (mirror dnew=50)");
+  expect(r.json).toMatchObject({ mode: "mirror", traffic: { dnew: 100 }, mirrorTraffic: {} });
+  expect(r.stderr).toContain("reports dold=100 (mirror dnew=50)");
 });
 
 test("mirror breach: the mirror ends, dold keeps serving, exit 1", async () => {
@@ -205,21 +197,21 @@ test("mirror breach: the mirror ends, dold keeps serving, exit 1", async () => {
   installMonitor(fake, ep.id, { dnew: { requests: { "5xx": 25 } } });
   const r = await rollout(ep, ["--mode", "mirror", "--percent", "10", "--min-requests", "10"]);
   expect(r.code).toBe(1);
-  expect(ep.puts.at(-1)).toMatchObject({ traffic: { dold: 100, dnew: 0 }, mirrorTraffic: {} });
+  expect(ep.puts.at(-1)).toMatchObject({ traffic: { dold: 100 }, mirrorTraffic: {} });
   expect(ep.mirrorTraffic).toEqual({});
   expect(r.stderr).toContain("error rate 96.15 % (25 errors in 26 requests)");
-  expect(r.json).toMatchObject({ mode: "mirror", rolledBack: true, traffic: { dold: 100, dnew: 0 } });
+  expect(r.json).toMatchObject({ mode: "mirror", rolledBack: true, traffic: { dold: 100 } });
 });
 
 test("--delete after a newer rollout is a no-op; --delete of the serving one moves its traffic", async () => {
   const ep = endpoint({ dold: 0, dnew: 100 });
   const old = await run("rollout", ep, ["--deployment", "dold", "--delete"]);
   expect(old.code).toBe(0);
-  expect(old.json).toEqual({ endpoint: "mnist-roll", traffic: { dold: 0, dnew: 100 }, changed: false });
+  expect(old.json).toEqual({ endpoint: "mnist-roll", traffic: { dnew: 100 }, changed: false });
   expect(ep.puts).toHaveLength(0);
   const cur = await run("rollout", ep, ["--deployment", "dnew", "--delete", "--poll-seconds", "0.05"]);
   expect(cur.code).toBe(0);
-  expect(ep.putTraffic).toEqual([{ dold: 0 }]);
+  expect(ep.putTraffic).toEqual([{}]);
 });
 
 test.each([
@@ -275,7 +267,7 @@ describe("lib/cli/metrics (pure)", () => {
           ],
           data: totals.map((total, i) => ({
             timeStamp: `2026-11-26T10:0${i}:00Z`,
-            ...(total === undefined ? {} : { total }),
+            ...(total === undefined ? {} : { average: total }),
           })),
         })),
       },
@@ -328,8 +320,9 @@ describe("lib/cli/metrics (pure)", () => {
       timespan: "T",
       interval: "PT1M",
       metricnames: "RequestsPerMinute",
-      aggregation: "Total",
-      $filter: "deployment eq 'd''1' and statusCodeClass eq '*'",
+      aggregation: "Average",
+      top: "50",
+      $filter: "deployment eq 'd''1' and statusCode eq '*'",
     });
     expect(metricsQuery("latency", "d", "T")).toMatchObject({
       metricnames: "RequestLatency_P95",
@@ -365,11 +358,15 @@ describe("lib/cli/metrics (pure)", () => {
 });
 
 describe("rolloutPlan (pure)", () => {
-  test("canary: the share, then all or back", () => {
+  test("canary: the share, then all or back; each write sets or clears the rollout's record on the endpoint", () => {
     expect(rolloutPlan("canary", { dold: 100 }, "dnew", 10)).toEqual({
-      stage: { traffic: { dold: 90, dnew: 10 } },
-      pass: { traffic: { dold: 0, dnew: 100 } },
-      rollback: { traffic: { dold: 100, dnew: 0 } },
+      stage: { traffic: { dold: 90, dnew: 10 }, tags: { rolloutIntent: "dnew canary 10" } },
+      pass: {
+        traffic: { dnew: 100 },
+        mirrorTraffic: {},
+        tags: { rolloutServing: "dnew", rolloutIntent: undefined },
+      },
+      rollback: { traffic: { dold: 100 }, mirrorTraffic: {}, tags: { rolloutIntent: undefined } },
     });
     expect(rolloutPlan("canary", { a: 60, b: 40, dnew: 0 }, "dnew", 25).stage.traffic).toEqual({
       a: 45,
@@ -377,11 +374,160 @@ describe("rolloutPlan (pure)", () => {
       dnew: 25,
     });
   });
-  test("mirror: live traffic kept (dnew at 0), a copy to dnew; the mirror ends either way", () => {
+  test("mirror: live traffic kept (dnew absent from it, never at 0), a copy to dnew; the mirror ends either way", () => {
     expect(rolloutPlan("mirror", { dold: 90, dnew: 10 }, "dnew", 50)).toEqual({
-      stage: { traffic: { dold: 100, dnew: 0 }, mirrorTraffic: { dnew: 50 } },
-      pass: { traffic: { dold: 0, dnew: 100 }, mirrorTraffic: {} },
-      rollback: { traffic: { dold: 100, dnew: 0 }, mirrorTraffic: {} },
+      stage: {
+        traffic: { dold: 100 },
+        mirrorTraffic: { dnew: 50 },
+        tags: { rolloutIntent: "dnew mirror 50" },
+      },
+      pass: {
+        traffic: { dnew: 100 },
+        mirrorTraffic: {},
+        tags: { rolloutServing: "dnew", rolloutIntent: undefined },
+      },
+      rollback: { traffic: { dold: 100 }, mirrorTraffic: {}, tags: { rolloutIntent: undefined } },
     });
+  });
+});
+
+describe("converging after an interrupted or failed rollout (the endpoint records which deployment passed)", () => {
+  const tagsOf = (ep: FakeEndpoint) => ({ ...ep.tags });
+
+  test("regression #4: a canary cut by SIGKILL (dold 90 / dnew 10, intent left) is settled first: dold 100, then the retried canary passes", async () => {
+    const ep = endpoint({ dold: 90, dnew: 10 }, "right", {
+      tags: { rolloutServing: "dold", rolloutIntent: "dnew canary 10" },
+    });
+    installMonitor(fake, ep.id, { dnew: CLEAN });
+    const r = await rollout(ep, ["--mode", "canary", "--percent", "10"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("did not finish");
+    expect(ep.putTraffic).toEqual([{ dold: 100 }, { dold: 90, dnew: 10 }, { dnew: 100 }]);
+    expect(tagsOf(ep)).toEqual({ stack: "dev", rolloutServing: "dnew" });
+  });
+
+  test("regression #2/#4: reverting to the deployment that last passed after an interrupted canary: it gets 100 % back, no watch", async () => {
+    const ep = endpoint({ dold: 90, dnew: 10 }, "right", {
+      tags: { rolloutServing: "dold", rolloutIntent: "dnew canary 10" },
+    });
+    const queries = installMonitor(fake, ep.id, {});
+    const r = await run("rollout", ep, ["--deployment", "dold", "--mode", "canary", ...WATCH, ...call(ep)]);
+    expect(r.code).toBe(0);
+    // one write: back to what passed; nothing watched (dold already passed its watch)
+    expect(ep.putTraffic).toEqual([{ dold: 100 }]);
+    expect(queries).toHaveLength(0);
+    expect(tagsOf(ep)).toEqual({ stack: "dev", rolloutServing: "dold" });
+    // and the half-rolled-out dnew now holds nothing: retirement can take it
+    const retire = await run("retire-deployments", ep, ["--keep", "dold", "--poll-seconds", "0.05"]);
+    expect(retire.json).toMatchObject({ deleted: ["dnew"], skipped: [] });
+  });
+
+  test("regression #4: a stale mirror from an interrupted mirror rollout ends before the next rollout, so retirement can delete it", async () => {
+    const ep = endpoint({ dold: 100 }, "right", {
+      mirrorTraffic: { dmid: 20 },
+      deployments: { dold: "right", dmid: "right", dnew: "right" },
+      tags: { rolloutServing: "dold", rolloutIntent: "dmid mirror 20" },
+    });
+    const r = await run("rollout", ep, [
+      "--deployment",
+      "dnew",
+      "--mode",
+      "direct",
+      "--poll-seconds",
+      "0.05",
+    ]);
+    expect(r.code).toBe(0);
+    expect(ep.puts.map((p) => [p.traffic, p.mirrorTraffic])).toEqual([
+      [{ dold: 100 }, {}],
+      [{ dnew: 100 }, {}],
+    ]);
+    const retire = await run("retire-deployments", ep, ["--keep", "dnew", "--poll-seconds", "0.05"]);
+    expect(retire.json).toMatchObject({ deleted: ["dold", "dmid"], skipped: [] });
+  });
+
+  test("regression #4: SIGTERM during the watch (a cancelled CI job) rolls back before exiting 143", async () => {
+    const ep = endpoint({ dold: 100 }, "right", { tags: { rolloutServing: "dold" } });
+    installMonitor(fake, ep.id, { dnew: CLEAN });
+    const { child, done, stderrSoFar } = startCli(
+      "rollout",
+      [
+        ...["--endpoint-id", ep.id, "--deployment", "dnew", "--mode", "canary", "--percent", "10"],
+        ...["--watch-minutes", "5", "--interval-seconds", "30", "--poll-seconds", "0.05", ...call(ep)],
+      ],
+      fake.env({ ENDPOINT_KEY: ep.key }),
+    );
+    await waitFor(() => stderrSoFar().includes("watching dnew"));
+    child.kill("SIGTERM");
+    const r = await done;
+    outputs.push(r);
+    expect(r.code).toBe(143);
+    expect(r.stderr).toContain("SIGTERM received");
+    expect(ep.putTraffic).toEqual([{ dold: 90, dnew: 10 }, { dold: 100 }]);
+    expect(tagsOf(ep)).toEqual({ stack: "dev", rolloutServing: "dold" });
+    expect(r.json).toMatchObject({ rolledBack: true, traffic: { dold: 100 } });
+    // the rolled-back deployment does not keep billing
+    expect(ep.deleted).toEqual(["dnew"]);
+  });
+
+  test("regression #9: a rolled-back deployment is deleted (it bills while it stands), unless --keep-failed", async () => {
+    const ep = endpoint({ dold: 100 }, "right", { tags: { rolloutServing: "dold" } });
+    installMonitor(fake, ep.id, { dnew: { requests: { "5xx": 30, "2xx": 10 }, p95Ms: 100 } });
+    const r = await rollout(ep, ["--mode", "canary", "--percent", "10"]);
+    expect(r.code).toBe(1);
+    expect(ep.deleted).toEqual(["dnew"]);
+    expect(r.stderr).toContain("dnew was deleted");
+
+    fake.reset();
+    const kept = endpoint({ dold: 100 }, "right", { tags: { rolloutServing: "dold" } });
+    installMonitor(fake, kept.id, { dnew: { requests: { "5xx": 30, "2xx": 10 }, p95Ms: 100 } });
+    const k = await rollout(kept, ["--mode", "canary", "--percent", "10", "--keep-failed"]);
+    expect(k.code).toBe(1);
+    expect(kept.deleted).toEqual([]);
+    expect(k.stderr).toContain("--keep-failed");
+  });
+
+  test("a deployment that is not on the endpoint: exit 1 before any write", async () => {
+    const ep = endpoint({ dold: 100 });
+    const r = await run("rollout", ep, ["--deployment", "dmissing", "--mode", "direct"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("deployment dmissing is not on endpoint mnist-roll");
+    expect(ep.puts).toHaveLength(0);
+  });
+});
+
+describe("rolloutStart (pure)", () => {
+  const ep = (traffic: Record<string, number>, tags: Record<string, string> = {}, mirrorTraffic = {}) => ({
+    tags,
+    properties: { traffic, mirrorTraffic },
+  });
+  test("a settled endpoint: what serves besides the new deployment is the previous one; nothing to restore", () => {
+    expect(rolloutStart(ep({ a: 100 }, { rolloutServing: "a" }), "b", new Set(["a", "b"]))).toEqual({
+      previous: ["a"],
+      base: { a: 100 },
+    });
+  });
+  test("half done with a record: restore the recorded one; a revert to it has no previous", () => {
+    const half = ep({ a: 90, b: 10 }, { rolloutServing: "a", rolloutIntent: "b canary 10" });
+    const start = rolloutStart(half, "b", new Set(["a", "b"]));
+    expect(start.restore).toEqual({
+      traffic: { a: 100 },
+      mirrorTraffic: {},
+      tags: { rolloutIntent: undefined },
+    });
+    expect(start.previous).toEqual(["a"]);
+    expect(rolloutStart(half, "a", new Set(["a", "b"])).previous).toEqual([]);
+  });
+  test("the recorded deployment is gone: no restore to it; a stale intent or mirror is still ended", () => {
+    const start = rolloutStart(
+      ep({ b: 100 }, { rolloutServing: "a", rolloutIntent: "c mirror 10" }, { c: 10 }),
+      "c",
+      new Set(["b", "c"]),
+    );
+    expect(start.restore).toEqual({
+      traffic: { b: 100 },
+      mirrorTraffic: {},
+      tags: { rolloutIntent: undefined },
+    });
+    expect(start.previous).toEqual(["b"]);
   });
 });

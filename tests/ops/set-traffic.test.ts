@@ -19,7 +19,15 @@ const UAI =
  * The endpoint (tests/ops/fake/endpoints.ts) with deployments dold and dnew, dnew mirrored at 10 %: a PUT is
  * accepted (201 + Azure-AsyncOperation) and becomes visible on GET only after `lag` further reads.
  */
-function installEndpoint(traffic: Record<string, number>, opts: { lag?: number; conflicts?: number } = {}) {
+function installEndpoint(
+  traffic: Record<string, number>,
+  opts: {
+    lag?: number;
+    conflicts?: number;
+    mirrorTraffic?: Record<string, number>;
+    tags?: Record<string, string>;
+  } = {},
+) {
   const deployments = { dold: "right", dnew: "right" } as const;
   return new FakeEndpoint(fake, WS_ID, EP, {
     traffic,
@@ -43,7 +51,7 @@ test("sets 100 % on the deployment, keeping the other fields, and waits out the 
   const state = installEndpoint({ dold: 100 }, { lag: 3 });
   const r = await setTraffic(["--deployment", "dnew"]);
   expect(r.code).toBe(0);
-  expect(r.json).toEqual({ endpoint: EP, traffic: { dold: 0, dnew: 100 }, changed: true });
+  expect(r.json).toEqual({ endpoint: EP, traffic: { dnew: 100 }, changed: true });
   expect(state.puts).toHaveLength(1);
   const put = state.puts[0].body as { properties: object; identity: object };
   expect(put).toMatchObject({ location: "westeurope", kind: "Managed", tags: { stack: "dev" } });
@@ -55,14 +63,16 @@ test("sets 100 % on the deployment, keeping the other fields, and waits out the 
     authMode: "Key",
     description: "MNIST digits",
     publicNetworkAccess: "Enabled",
-    traffic: { dold: 0, dnew: 100 },
+    traffic: { dnew: 100 },
     mirrorTraffic: {},
   });
+  // the write records which deployment serves (what a later rollout goes back to)
+  expect(put).toMatchObject({ tags: { stack: "dev", rolloutServing: "dnew" } });
   for (const ro of ["provisioningState", "scoringUri", "swaggerUri"])
     expect(put.properties).not.toHaveProperty(ro);
   expect(put).not.toHaveProperty("systemData");
   expect(r.stderr).toContain("endpoint still reports dold=100");
-  expect(r.stderr).toContain("reports dold=0, dnew=100");
+  expect(r.stderr).toContain("reports dnew=100");
 });
 
 test("409 while the endpoint is updating, then success", async () => {
@@ -74,20 +84,30 @@ test("409 while the endpoint is updating, then success", async () => {
   expect(r.json).toEqual({ endpoint: EP, traffic: { dnew: 100 }, changed: true });
 });
 
-test("already at 100 %: no PUT", async () => {
-  const state = installEndpoint({ dnew: 100 });
+test("already at 100 % and recorded as serving: no PUT", async () => {
+  const state = installEndpoint({ dnew: 100 }, { mirrorTraffic: {}, tags: { rolloutServing: "dnew" } });
   const r = await setTraffic(["--deployment", "dnew"]);
   expect(r.code).toBe(0);
   expect(state.puts).toHaveLength(0);
   expect(r.json).toMatchObject({ changed: false });
 });
 
+test("at 100 % but with a stale mirror or no record: one PUT ends the mirror and writes the record", async () => {
+  const state = installEndpoint({ dnew: 100 }, { mirrorTraffic: { dold: 10 } });
+  const r = await setTraffic(["--deployment", "dnew"]);
+  expect(r.code).toBe(0);
+  expect(state.puts.map((p) => [p.traffic, p.mirrorTraffic])).toEqual([[{ dnew: 100 }, {}]]);
+  expect(state.tags).toMatchObject({ rolloutServing: "dnew" });
+});
+
 test("--delete moves traffic off its deployment when it still holds it", async () => {
-  const state = installEndpoint({ dnew: 100, dold: 0 });
+  const state = installEndpoint({ dnew: 100, dold: 0 }, { tags: { rolloutServing: "dnew" } });
   const r = await setTraffic(["--deployment", "dnew", "--delete"]);
   expect(r.code).toBe(0);
-  expect(state.puts[0].traffic).toEqual({ dold: 0 });
-  expect(r.json).toEqual({ endpoint: EP, traffic: { dold: 0 }, changed: true });
+  expect(state.puts[0].traffic).toEqual({});
+  expect(r.json).toEqual({ endpoint: EP, traffic: {}, changed: true });
+  // the record never names a deployment that no longer serves
+  expect(state.tags).not.toHaveProperty("rolloutServing");
 });
 
 test("--delete is a no-op when another deployment took the traffic (blue/green)", async () => {
@@ -95,7 +115,7 @@ test("--delete is a no-op when another deployment took the traffic (blue/green)"
   const r = await setTraffic(["--deployment", "dold", "--delete"]);
   expect(r.code).toBe(0);
   expect(state.puts).toHaveLength(0);
-  expect(r.json).toEqual({ endpoint: EP, traffic: { dold: 0, dnew: 100 }, changed: false });
+  expect(r.json).toEqual({ endpoint: EP, traffic: { dnew: 100 }, changed: false });
   expect(r.stderr).toContain("holds no traffic");
 });
 
@@ -171,10 +191,11 @@ describe("lib/cli/traffic helpers (pure)", () => {
     expect(canaryTraffic({ a: 100, old: 0 }, "n", 99)).toEqual({ a: 1, old: 0, n: 99 });
     expect(rollbackTraffic({ a: 90, n: 10 }, "n")).toEqual({ a: 100, n: 0 });
   });
-  test("putBody with an explicit mirror: set as given, without a deployment going live", () => {
+  test("putBody with an explicit mirror: set as given, without a deployment going live, no zero entries", () => {
     const ep = { location: "l", properties: { traffic: { a: 100 }, mirrorTraffic: { old: 5 } } };
+    // a deployment named at 0 in `traffic` while mirrored would be in both maps, which the service refuses
     expect(putBody(ep, { a: 100, n: 0 }, { n: 20 }).properties).toEqual({
-      traffic: { a: 100, n: 0 },
+      traffic: { a: 100 },
       mirrorTraffic: { n: 20 },
     });
     expect(putBody(ep, { a: 0, n: 100 }, { n: 20 }).properties?.mirrorTraffic).toEqual({});

@@ -23,7 +23,7 @@ function endpoint(dnew: Scoring): FakeEndpoint {
   }).install();
 }
 
-async function smoke(ep: FakeEndpoint, args: string[] = []): Promise<CliResult> {
+async function smoke(ep: FakeEndpoint, args: string[] = [], withKey = true): Promise<CliResult> {
   const r = await runCli(
     "smoke-test",
     [
@@ -32,11 +32,19 @@ async function smoke(ep: FakeEndpoint, args: string[] = []): Promise<CliResult> 
       ...["--expected", path.join(REPO, "scoring", "sample-labels.json"), "--min-accuracy", "1"],
       ...args,
     ],
-    fake.env({ ENDPOINT_KEY: ep.key }),
+    fake.env(withKey ? { ENDPOINT_KEY: ep.key } : {}),
   );
   outputs.push(r);
   return r;
 }
+
+test("issue #19: with no key given, the step reads it when it runs (listKeys), so no key is ever a step input", async () => {
+  const ep = endpoint("right");
+  const r = await smoke(ep, [], false);
+  expect(r.code).toBe(0);
+  expect(fake.requests.filter((q) => q.method === "POST" && q.path === `${ep.id}/listKeys`)).toHaveLength(1);
+  expect(ep.scored).toEqual(["dnew"]);
+});
 
 test("passes: dnew alone answers every digit right; traffic untouched", async () => {
   const ep = endpoint("right");
@@ -81,19 +89,38 @@ test("wrong digits: exit 1 with the table and the log tail; no PUT, dold keeps 1
   expect(JSON.parse(getLogs!.body)).toEqual({ containerType: "InferenceServer", tail: 50 });
 });
 
-test("a crashing score.py (HTTP 500, retried): exit 1 with the service's answer and the traceback", async () => {
+test("a crashing score.py (HTTP 424, Azure's model error: not retried): exit 1 with the answer and the traceback; the failed deployment is deleted", async () => {
   const ep = endpoint("error");
   const r = await smoke(ep, ["--retries", "1", "--retry-delay-seconds", "0", "--log-lines", "5"]);
   expect(r.code).toBe(1);
-  expect(r.stderr).toMatch(/failed: HTTP 500 from 127\.0\.0\.1:\d+\/score\/mnist-smoke: .*unexpected error/);
+  expect(r.stderr).toMatch(/failed: HTTP 424 from 127\.0\.0\.1:\d+\/score\/mnist-smoke: .*unexpected error/);
   expect(r.stderr).toContain("| ValueError: cannot reshape array of size 783 into shape (28,28,1)");
-  expect(ep.scored).toEqual(["dnew", "dnew"]);
+  expect(ep.scored).toEqual(["dnew"]);
   expect(r.json).toMatchObject({
     deployment: "dnew",
     passed: false,
-    error: expect.stringContaining("HTTP 500"),
+    error: expect.stringContaining("HTTP 424"),
   });
   expect(fake.count("PUT", ep.id)).toBe(0);
+  // regression #9: it held no traffic and would bill while it stands
+  expect(ep.deleted).toEqual(["dnew"]);
+  expect(r.stderr).toContain("dnew was deleted");
+});
+
+test("--keep-failed keeps the failed deployment; one that serves is never deleted", async () => {
+  const kept = endpoint("wrong");
+  const k = await smoke(kept, ["--keep-failed"]);
+  expect(k.code).toBe(1);
+  expect(kept.deleted).toEqual([]);
+  fake.reset();
+  const serving = new FakeEndpoint(fake, WS_ID, "mnist-smoke", {
+    traffic: { dnew: 100 },
+    deployments: { dnew: "wrong" },
+  }).install();
+  const s = await smoke(serving, []);
+  expect(s.code).toBe(1);
+  expect(serving.deleted).toEqual([]);
+  expect(s.stderr).toContain("dnew stays: it holds 100 % of the traffic");
 });
 
 test("a log that cannot be read is said in its place; the failure stands", async () => {
@@ -122,6 +149,6 @@ test.each([
 });
 
 test("no secret (endpoint key, client secret, tokens) appears in any output", () => {
-  expect(outputs.length).toBe(7);
+  expect(outputs.length).toBe(10);
   for (const o of outputs) for (const s of fake.secrets()) expect(o.stdout + o.stderr).not.toContain(s);
 });

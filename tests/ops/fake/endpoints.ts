@@ -1,9 +1,19 @@
 /**
  * A managed online endpoint for the fake ARM, with state: its traffic and mirror traffic, its deployments, every
  * PUT and DELETE it received, and a scoring route that answers per deployment like scoring/score.py. Shapes: ML
- * 2025-12-01 (OnlineEndpoints Get/CreateOrUpdate, OnlineDeployments List/Get/Delete/GetLogs examples). Its rules
- * are the service's: traffic sums to 0 or 100, mirror to at most 50 ("Traffic values need to sum to utmost 50"),
- * no deployment in both, and a deployment holding traffic cannot be deleted. Registered per test.
+ * 2025-12-01 (OnlineEndpoints Get/CreateOrUpdate/ListKeys, OnlineDeployments List/Get/CreateOrUpdate/Delete/GetLogs
+ * examples). Its rules are the service's, each with its source:
+ *   - traffic sums to 0 or 100, mirror to at most 50 ("Traffic values need to sum to utmost 50");
+ *   - a deployment is live or mirrored, never named in both maps, whatever the value ("A deployment can only be set
+ *     to live or mirror traffic, not both", Learn how-to-safely-rollout-online-endpoints; the official client strips
+ *     zero entries from both maps before every PUT, azure-ai-ml `_strip_zeroes_from_traffic`), and GET shows no
+ *     zero entries;
+ *   - a deployment holding traffic cannot be deleted;
+ *   - traffic cannot be set when the endpoint is created (Learn reference-yaml-endpoint-online: "you can't set this
+ *     field during online endpoint creation");
+ *   - a deployment PUT needs location, sku and properties.endpointComputeType (OnlineDeploymentTrackedResource);
+ *   - a model that raises reaches the client as 424 (Learn how-to-troubleshoot-online-endpoints: "424 Model error").
+ * Registered per test.
  */
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -30,6 +40,15 @@ const badRequest = (message: string): FakeRes => ({
 
 export interface FakeEndpointOptions {
   traffic: Traffic;
+  /** the endpoint does not exist yet: the first PUT creates it */
+  absent?: boolean;
+  tags?: Record<string, string>;
+  /** the endpoint's identity type (default: system- and user-assigned, with one user-assigned identity) */
+  identityType?: string;
+  /** deployments whose provisioning ends Failed when they are PUT */
+  failProvisioning?: string[];
+  /** GETs of a PUT deployment that still show Creating */
+  provisioningPolls?: number;
   mirrorTraffic?: Traffic;
   /** deployment → how it scores (default: every deployment named in traffic, "right") */
   deployments?: Record<string, Scoring>;
@@ -49,6 +68,13 @@ export class FakeEndpoint {
   /** the bodies of every PUT, accepted or not */
   readonly puts: Array<{ traffic: Traffic; mirrorTraffic?: Traffic; body: Record<string, unknown> }> = [];
   readonly deleted: string[] = [];
+  /** the bodies of every deployment PUT, by deployment */
+  readonly deploymentPuts: Array<{ name: string; body: Record<string, unknown> }> = [];
+  exists: boolean;
+  tags: Record<string, string>;
+  authMode = "Key";
+  identityType: string;
+  private readonly provisioning = new Map<string, { state: string; pollsLeft: number; failed: boolean }>();
   /** deployment (header) of every scoring call */
   readonly scored: string[] = [];
   private pending?: { traffic: Traffic; mirrorTraffic: Traffic; lagLeft: number };
@@ -69,6 +95,9 @@ export class FakeEndpoint {
       Object.entries(deps).map(([d, scoring]) => [d, { scoring, log: logOf(d, scoring) }]),
     );
     this.conflictsLeft = o.conflicts ?? 0;
+    this.exists = !o.absent;
+    this.tags = { stack: "dev", ...(o.tags ?? {}) };
+    this.identityType = o.identityType ?? "SystemAssigned,UserAssigned";
     fake.extraSecrets.push(this.key);
   }
 
@@ -84,8 +113,16 @@ export class FakeEndpoint {
   /** Every route of the endpoint, its deployments and its scoring URI. */
   install(): this {
     const f = this.fake;
-    f.on("GET", this.id, () => ({ status: 200, body: this.read() }));
+    f.on("GET", this.id, () =>
+      this.exists ? { status: 200, body: this.read() } : notFound(`endpoint ${this.name}`),
+    );
     f.on("PUT", this.id, (req) => this.put(req));
+    f.on("DELETE", this.id, () => this.deleteEndpoint());
+    f.on("POST", `${this.id}/listKeys`, () =>
+      this.exists
+        ? { status: 200, body: { primaryKey: this.key, secondaryKey: `${this.key}-2` } }
+        : notFound(`endpoint ${this.name}`),
+    );
     // the update operation: InProgress at its first poll, then Succeeded
     let polls = 0;
     f.on("GET", /\/mfeOperationsStatus\/ep-op$/, () => ({
@@ -98,6 +135,7 @@ export class FakeEndpoint {
     }));
     const one = new RegExp(`^${escape(this.id)}/deployments/([^/]+)$`, "i");
     f.on("GET", one, (req) => this.getDeployment(one.exec(req.path)![1]));
+    f.on("PUT", one, (req) => this.putDeployment(one.exec(req.path)![1], req));
     f.on("DELETE", one, (req) => this.deleteDeployment(one.exec(req.path)![1]));
     f.on("GET", /\/mfeOperationResults\/del-(.+)$/, (req) =>
       this.deletionDone(req.path.split("del-").pop()!),
@@ -116,19 +154,21 @@ export class FakeEndpoint {
       type: `${ML}/workspaces/onlineEndpoints`,
       location: "westeurope",
       kind: "Managed",
-      tags: { stack: "dev" },
+      tags: this.tags,
       identity: {
-        type: "SystemAssigned,UserAssigned",
+        type: this.identityType,
         principalId: "p-1",
         tenantId: "t-1",
-        userAssignedIdentities: { [UAI]: { principalId: "p-2", clientId: "c-2" } },
+        ...(this.identityType.includes("UserAssigned")
+          ? { userAssignedIdentities: { [UAI]: { principalId: "p-2", clientId: "c-2" } } }
+          : {}),
       },
       properties: {
-        authMode: "Key",
+        authMode: this.authMode,
         description: "MNIST digits",
         publicNetworkAccess: "Enabled",
-        traffic,
-        mirrorTraffic,
+        traffic: nonZero(traffic),
+        mirrorTraffic: nonZero(mirrorTraffic),
         provisioningState: state,
         scoringUri: `https://${this.name}.westeurope.inference.ml.azure.com/score`,
         swaggerUri: `https://${this.name}.westeurope.inference.ml.azure.com/swagger.json`,
@@ -155,16 +195,28 @@ export class FakeEndpoint {
     if (unknown) return `Deployment ${unknown} not found in endpoint ${this.name}`;
     if (sum(traffic) !== 0 && sum(traffic) !== 100) return "Traffic values need to sum to 0 or 100";
     if (sum(mirror) > 50) return "Traffic values need to sum to utmost 50";
-    const both = Object.keys(mirror).find((d) => mirror[d] > 0 && (traffic[d] ?? 0) > 0);
+    const both = Object.keys(mirror).find((d) => d in traffic);
     if (both) return `Deployment ${both} cannot receive both live and mirror traffic`;
     return undefined;
   }
 
   private put(req: FakeReq): FakeRes {
-    const body = JSON.parse(req.body) as { properties: { traffic?: Traffic; mirrorTraffic?: Traffic } };
+    const body = JSON.parse(req.body) as {
+      tags?: Record<string, string>;
+      identity?: { type?: string };
+      properties: { traffic?: Traffic; mirrorTraffic?: Traffic; authMode?: string };
+    };
     const traffic = body.properties.traffic ?? {};
     const mirrorTraffic = body.properties.mirrorTraffic ?? {};
     this.puts.push({ traffic, mirrorTraffic: body.properties.mirrorTraffic, body });
+    if (!this.exists) {
+      if (Object.keys(nonZero(traffic)).length || Object.keys(nonZero(mirrorTraffic)).length)
+        return badRequest("Traffic cannot be set when the endpoint is created: it has no deployments yet");
+      this.exists = true;
+    }
+    if (body.tags) this.tags = { ...body.tags };
+    if (body.identity?.type) this.identityType = body.identity.type;
+    if (body.properties.authMode) this.authMode = body.properties.authMode;
     if (this.conflictsLeft-- > 0) {
       const message = `Endpoint ${this.name} is in Updating state. Please retry once the operation completes.`;
       return { status: 409, body: { error: { code: "Conflict", message } } };
@@ -191,9 +243,44 @@ export class FakeEndpoint {
       properties: {
         endpointComputeType: "Managed",
         instanceType: "Standard_DS3_v2",
-        provisioningState: "Succeeded",
+        provisioningState: this.provisioningState(d),
       },
     };
+  }
+
+  /** Creating for `provisioningPolls` reads after a PUT, then Succeeded (or Failed when told to fail). */
+  private provisioningState(d: string): string {
+    const p = this.provisioning.get(d);
+    if (!p) return "Succeeded";
+    if (p.pollsLeft-- > 0) return p.state;
+    p.state = p.failed ? "Failed" : "Succeeded";
+    return p.state;
+  }
+
+  private putDeployment(d: string, req: FakeReq): FakeRes {
+    if (!this.exists) return notFound(`endpoint ${this.name}`);
+    const body = JSON.parse(req.body) as Record<string, unknown> & { properties?: Record<string, unknown> };
+    this.deploymentPuts.push({ name: d, body });
+    if (typeof body.location !== "string") return badRequest("location is required");
+    if (!body.sku || typeof body.sku !== "object") return badRequest("sku is required");
+    if (body.properties?.endpointComputeType !== "Managed")
+      return badRequest("properties.endpointComputeType must be Managed");
+    if (!this.deployments.has(d)) this.deployments.set(d, { scoring: "right", log: logOf(d, "right") });
+    const failed = this.o.failProvisioning?.includes(d) ?? false;
+    this.provisioning.set(d, { state: "Creating", pollsLeft: this.o.provisioningPolls ?? 1, failed });
+    return { status: 201, body: this.deploymentBody(d) };
+  }
+
+  private deleteEndpoint(): FakeRes {
+    if (!this.exists) return { status: 204 };
+    const loc = `${this.fake.url}/subscriptions/x/providers/${ML}/locations/westeurope/mfeOperationResults/ep-del-${this.name}?api-version=2025-12-01`;
+    this.exists = false;
+    this.deleted.push(...this.deployments.keys());
+    this.deployments.clear();
+    this.traffic = {};
+    this.mirrorTraffic = {};
+    this.fake.on("GET", new URL(loc).pathname, () => ({ status: 200 }));
+    return { status: 202, headers: { location: loc } };
   }
 
   private getDeployment(d: string): FakeRes {
@@ -247,14 +334,23 @@ export class FakeEndpoint {
     const dep = d === undefined ? undefined : this.deployments.get(d);
     if (!dep) return { status: 404, body: { message: `No deployment ${d} in endpoint ${this.name}` } };
     this.scored.push(d!);
+    // a scoring script that raises reaches the client as 424 (Learn how-to-troubleshoot-online-endpoints)
     if (dep.scoring === "error")
-      return { status: 500, body: { message: "An unexpected error occurred in scoring script." } };
+      return { status: 424, body: { message: "An unexpected error occurred in scoring script." } };
     const predictions = LABELS.map((l, i) => (dep.scoring === "wrong" && i % 2 === 1 ? (l + 1) % 10 : l));
     const probabilities = predictions.map((p) =>
       Array.from({ length: 10 }, (_, k) => (k === p ? 0.91 : 0.01)),
     );
     return { status: 200, body: { predictions, probabilities } };
   }
+}
+
+function nonZero(t: Traffic): Traffic {
+  return Object.fromEntries(Object.entries(t).filter(([, v]) => v !== 0));
+}
+
+function notFound(what: string): FakeRes {
+  return { status: 404, body: { error: { code: "ResourceNotFound", message: `${what} not found` } } };
 }
 
 function escape(s: string): string {
