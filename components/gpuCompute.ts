@@ -3,9 +3,11 @@ import * as command from "@pulumi/command";
 import * as ml from "@pulumi/azure-native/machinelearningservices";
 import { MlWorkspace } from "./mlWorkspace";
 import type { GpuSettings } from "../lib/config/schema";
-import { computeName } from "../lib/naming";
-import { childName, legacyAliases } from "../lib/children";
-import { isoSeconds, stepCommand } from "../lib/steps";
+import { CLUSTER_OWNER_TAG, computeName } from "../lib/naming";
+import type * as azureInputs from "@pulumi/azure-native/types/input";
+import type { ComputeResult } from "../lib/contracts";
+import { childName } from "../lib/children";
+import { isoSeconds, parseJsonLine, stepCommand } from "../lib/steps";
 
 export interface GpuComputeArgs extends GpuSettings {
   /** The workspace the cluster belongs to (its location, tags, name suffix and destroy order). */
@@ -15,15 +17,17 @@ export interface GpuComputeArgs extends GpuSettings {
 /**
  * An AmlCompute GPU cluster that scales from zero: it costs nothing while no job runs.
  *
- * Removal is explicit: the 2025-12-01 Compute_Delete takes `underlyingResourceAction=Delete|Detach` and azure-native's
- * generic delete sends none (terraform azurerm had to switch to Delete; a cluster re-created under the same name
- * kept its old VM size). So Pulumi never deletes the cluster itself (retainOnDelete) and a removal step, deleted
- * first, runs ops/delete-compute.ts with `underlyingResourceAction=Delete` and waits until it is gone.
+ * Made to exist by a step (ops/ensure-compute.ts) rather than an azure-native Compute: VM size and priority are part
+ * of the name, so a revert to an earlier size after a failed `up` would create a cluster that still exists (the
+ * provider refuses) while the old cluster's pending removal would delete the one in use. The step is updated in
+ * place, reuses what exists, and removes the component's other clusters (tag `clusterOf`). Its delete runs
+ * ops/delete-compute.ts: jobs still active are canceled, then the cluster goes with `underlyingResourceAction=Delete`
+ * (the 2025-12-01 Compute_Delete takes Delete|Detach; azure-native's generic delete sends none, and a cluster
+ * re-created under the same name after a detach kept its old VM size: Azure/azure-rest-api-specs#18889).
  */
 export class GpuCompute extends pulumi.ComponentResource {
-  readonly cluster: ml.Compute;
-  /** Its delete removes the cluster (and its VMs) for good. */
-  readonly removal: command.local.Command;
+  /** The step that makes the cluster exist (its delete removes it, and any other of this component's). */
+  readonly cluster: command.local.Command;
   /** The cluster's ARM id (what a job's `computeId` names). */
   readonly computeId: pulumi.Output<string>;
   readonly computeName: pulumi.Output<string>;
@@ -38,58 +42,58 @@ export class GpuCompute extends pulumi.ComponentResource {
     this.maxNodes = args.maxNodes;
     this.lowPriority = args.lowPriority;
 
-    this.cluster = new ml.Compute(
+    // VM size and priority are immutable: they are part of the name, so changing them makes a new cluster.
+    // A second cluster of the same size adds its own name, so the two never share one.
+    const physical = ws.nameSuffix.apply((s) =>
+      computeName(args.vmSize, args.lowPriority, s, name === "gpu" ? undefined : name),
+    );
+    const computeId = pulumi.interpolate`${ws.workspaceId}/computes/${physical}`;
+    // The Compute body (2025-12-01), typed with azure-native's own input shape.
+    const properties: azureInputs.machinelearningservices.AmlComputeArgs = {
+      computeType: "AmlCompute",
+      description: `GPU training cluster (${args.vmSize})`,
+      disableLocalAuth: true,
+      properties: {
+        vmSize: args.vmSize,
+        vmPriority: args.lowPriority ? "LowPriority" : "Dedicated",
+        osType: "Linux",
+        scaleSettings: {
+          minNodeCount: 0,
+          maxNodeCount: args.maxNodes,
+          nodeIdleTimeBeforeScaleDown: isoSeconds(args.idleSeconds),
+        },
+        // Nodes keep a public IP: without one the cluster needs a VNet (yours or the workspace's managed
+        // network), which this program does not declare (docs/security.md).
+        enableNodePublicIp: true,
+        // The enum, not a string: azure-native types this input `string | RemoteLoginPortPublicAccess`, so a
+        // misspelt string ("Disable") passes tsc and fails only in Azure (types/enums/machinelearningservices:
+        // Enabled | Disabled | NotSpecified). Disabled closes the nodes' SSH port.
+        remoteLoginPortPublicAccess: ml.RemoteLoginPortPublicAccess.Disabled,
+      },
+    };
+    const spec = {
+      location: ws.location,
+      identity: { type: "SystemAssigned" },
+      properties,
+      // clusterOf: what finds this component's clusters that the program no longer declares
+      tags: { ...ws.tags, [CLUSTER_OWNER_TAG]: name },
+    };
+    this.cluster = new command.local.Command(
       childName(name, "cluster"),
       {
-        resourceGroupName: ws.resourceGroupName,
-        workspaceName: ws.workspaceName,
-        location: ws.location,
-        // VM size and priority are immutable: they are part of the name, so changing them makes a new cluster.
-        // A second cluster of the same size adds its own name, so the two never share one.
-        computeName: ws.nameSuffix.apply((s) =>
-          computeName(args.vmSize, args.lowPriority, s, name === "gpu" ? undefined : name),
-        ),
-        identity: { type: "SystemAssigned" },
-        properties: {
-          computeType: "AmlCompute",
-          description: `GPU training cluster (${args.vmSize})`,
-          disableLocalAuth: true,
-          properties: {
-            vmSize: args.vmSize,
-            vmPriority: args.lowPriority ? "LowPriority" : "Dedicated",
-            osType: "Linux",
-            scaleSettings: {
-              minNodeCount: 0,
-              maxNodeCount: args.maxNodes,
-              nodeIdleTimeBeforeScaleDown: isoSeconds(args.idleSeconds),
-            },
-            // Nodes keep a public IP: without one the cluster needs a VNet (yours or the workspace's managed
-            // network), which this program does not declare (docs/security.md).
-            enableNodePublicIp: true,
-            // The enum, not a string: azure-native types this input `string | RemoteLoginPortPublicAccess`, so a
-            // misspelt string ("Disable") passes tsc and fails only in Azure (types/enums/machinelearningservices:
-            // Enabled | Disabled | NotSpecified). Disabled closes the nodes' SSH port.
-            remoteLoginPortPublicAccess: ml.RemoteLoginPortPublicAccess.Disabled,
-          },
-        },
-        tags: ws.tags,
-      },
-      ws.childOptions(this, { retainOnDelete: true, aliases: legacyAliases(name, "gpu", "cluster") }),
-    );
-    this.removal = new command.local.Command(
-      childName(name, "removal"),
-      {
-        create: pulumi.interpolate`echo 'removing the cluster deletes ${this.cluster.name} with underlyingResourceAction=Delete' >&2`,
-        delete: stepCommand("ops/delete-compute.ts", ["--compute-id", this.cluster.id]),
+        create: stepCommand("ops/ensure-compute.ts", ["--compute-id", computeId]),
+        // the stored (current) cluster and any other of this component's
+        delete: stepCommand("ops/delete-compute.ts", ["--compute-id", computeId, "--owner", name]),
+        environment: { COMPUTE_SPEC: JSON.stringify(spec) },
         logging: "stderr",
-        // A new cluster (new size, new name) replaces the step, so the old step's delete removes the old cluster;
-        // a plain input change would only re-run create.
-        triggers: [this.cluster.id],
       },
-      { parent: this, dependsOn: [this.cluster] },
+      ws.childOptions(this),
     );
-    this.computeId = this.cluster.id;
-    this.computeName = this.cluster.name;
+    const result = this.cluster.stdout.apply((out) =>
+      parseJsonLine<ComputeResult>(out, "ops/ensure-compute.ts"),
+    );
+    this.computeId = result.apply((r) => r.id);
+    this.computeName = result.apply((r) => r.name);
     this.registerOutputs({ computeName: this.computeName });
   }
 }

@@ -85,6 +85,8 @@ export interface AssetResult {
 export interface ComputeRemovalResult {
   compute: string;
   deleted: boolean;
+  /** with --owner: the owner's other clusters deleted too */
+  others?: string[];
 }
 
 /** What ops/preflight.ts prints when the stack fits the subscription (quota and resource providers). */
@@ -193,6 +195,8 @@ export interface DeploymentResult {
   provisioningState: string;
   /** true when a deployment of this name already existed (followed or reused) */
   reused: boolean;
+  /** the endpoint's other deployments retired because nothing needed them (no traffic, not serving) */
+  retired?: string[];
 }
 
 /** ops/ensure-endpoint.ts: the endpoint as it reads once its own inputs are in place (traffic untouched). */
@@ -211,4 +215,14 @@ export interface EndpointResult {
 export interface EndpointRemovalResult {
   name: string;
   deleted: boolean;
+}
+
+/** ops/ensure-compute.ts: the cluster once Succeeded, and the owner's undeclared clusters it removed. */
+export interface ComputeResult {
+  id: string;
+  name: string;
+  vmSize: string;
+  created: boolean;
+  updated: boolean;
+  retired: string[];
 }

@@ -155,3 +155,6 @@ export function endpointName(stack: string, suffix: string, qualifier?: string):
 export function deploymentName(hash: string): string {
   return validateName("deployment", `d-${hash.slice(0, 12)}`);
 }
+
+/** The tag that names the component a GPU cluster belongs to: what finds the clusters the program no longer declares. */
+export const CLUSTER_OWNER_TAG = "clusterOf";

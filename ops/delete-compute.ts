@@ -35,10 +35,13 @@ import { log, writeResult } from "../lib/cli/log";
 import { runCli } from "../lib/cli/run";
 import { formatDuration, since, sleep } from "../lib/cli/time";
 import type { ComputeRemovalResult } from "../lib/contracts";
+import { CLUSTER_OWNER_TAG } from "../lib/naming";
 import { ACTIVE_STATUSES, type JobItem } from "./submit-job";
 
 const FLAGS = {
   "compute-id": { type: "string", required: true, placeholder: "<ARM id>" },
+  // also the workspace's other clusters tagged `clusterOf=<owner>` (left by a failed `up`: see ops/ensure-compute.ts)
+  owner: { type: "string", placeholder: "NAME" },
   // how long canceled jobs may take to stop before the delete goes ahead anyway
   "cancel-timeout-minutes": { type: "number", min: 0, default: 10 },
   ...ARM_FLAGS,
@@ -53,13 +56,37 @@ export interface DeleteComputeOptions extends ArmCliOptions {
   /** the cluster's id and name (`.../workspaces/<ws>/computes/<name>`) */
   compute: ParsedId;
   cancelTimeoutMs: number;
+  /** --owner: the `clusterOf` tag whose other clusters go too */
+  owner?: string;
 }
 
 export const parseDeleteComputeArgs = withFlags(FLAGS, (a): DeleteComputeOptions => ({
   compute: parseWorkspaceChildId(a["compute-id"], ["computes"]),
   cancelTimeoutMs: a["cancel-timeout-minutes"] * 60_000,
+  owner: a.owner,
   ...armCliOptions(a),
 }));
+
+/** The tag that names the component a cluster belongs to: what finds the clusters a failed `up` left behind. */
+export const OWNER_TAG = CLUSTER_OWNER_TAG;
+
+/** The workspace's clusters tagged `clusterOf=<owner>`, other than `exceptId` (Compute_List, pages via nextLink). */
+export async function ownedClusters(
+  arm: ArmClient,
+  workspaceId: string,
+  owner: string,
+  exceptId: string,
+): Promise<string[]> {
+  const items = await listAll<{ id?: string; name: string; tags?: Record<string, string> | null }>(
+    arm,
+    arm.url(`${workspaceId}/computes`),
+    { missingIsEmpty: true },
+  );
+  return items
+    .filter((c) => c.tags?.[OWNER_TAG] === owner)
+    .map((c) => c.id ?? `${workspaceId}/computes/${c.name}`)
+    .filter((id) => id.toLowerCase() !== exceptId.toLowerCase());
+}
 
 /** A listed job that runs on `computeId` (ARM ids compare case-insensitively) and can still use it. */
 export function activeOn(job: JobItem, computeId: string): boolean {
@@ -163,10 +190,9 @@ async function cancelActiveJobs(arm: ArmClient, o: DeleteComputeOptions): Promis
 
 /**
  * Cancel the jobs still active on the cluster → DELETE with underlyingResourceAction=Delete (409s retried) →
- * follow the operation → wait for 404.
+ * follow the operation → wait for 404. Resolves false when the cluster did not exist.
  */
-export async function deleteCompute(o: DeleteComputeOptions): Promise<void> {
-  const arm = new ArmClient(o.armEndpoint);
+export async function removeCompute(arm: ArmClient, o: DeleteComputeOptions): Promise<boolean> {
   const { id, name, workspace } = o.compute;
   log(`delete-compute: canceling the jobs still active on compute ${name} (workspace ${workspace})`);
   await cancelActiveJobs(arm, o);
@@ -192,13 +218,27 @@ export async function deleteCompute(o: DeleteComputeOptions): Promise<void> {
       log(`  compute still present (${state}); waiting`);
     },
   });
-  if (!deleted) {
-    log(`delete-compute: compute ${name} does not exist (already deleted); nothing to do`);
-    writeResult({ compute: name, deleted: false } satisfies ComputeRemovalResult);
-    return;
+  if (!deleted) log(`delete-compute: compute ${name} does not exist (already deleted); nothing to do`);
+  else log(`delete-compute: compute ${name} deleted (${since(started)})`);
+  return deleted;
+}
+
+/** removeCompute of the named cluster, then (with --owner) of the owner's other clusters; one result line. */
+export async function deleteCompute(o: DeleteComputeOptions): Promise<void> {
+  const arm = new ArmClient(o.armEndpoint);
+  const deleted = await removeCompute(arm, o);
+  const others: string[] = [];
+  if (o.owner) {
+    for (const id of await ownedClusters(arm, o.compute.workspaceId, o.owner, o.compute.id)) {
+      if (await removeCompute(arm, { ...o, compute: parseWorkspaceChildId(id, ["computes"]) }))
+        others.push(id.split("/").pop()!);
+    }
   }
-  log(`delete-compute: compute ${name} deleted (${since(started)})`);
-  writeResult({ compute: name, deleted: true } satisfies ComputeRemovalResult);
+  writeResult({
+    compute: o.compute.name,
+    deleted,
+    ...(others.length ? { others } : {}),
+  } satisfies ComputeRemovalResult);
 }
 
 export const cli = {

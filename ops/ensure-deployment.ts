@@ -12,6 +12,9 @@
  * deployment holds the traffic and cannot be deleted to make room. Never deletes a deployment that serves.
  * On a failed provisioning: the operation's error and the deployment's log tail, then the failed deployment is
  * deleted (it bills while it stands) unless --keep-failed; exit 1. The next `up` creates it again.
+ * Once it is Succeeded, the endpoint's other deployments that hold no traffic and are not recorded as serving (left
+ * at 0 % by a failed smoke test or a rolled-back watch) are retired: this step runs on every change of the
+ * deployment, a revert included, when the later steps of the serving deployment are unchanged and do not run.
  *
  *   DEPLOYMENT_SPEC='{"location","kind","sku","properties","tags"}' tsx ops/ensure-deployment.ts
  *     --endpoint-id <ARM id> --deployment NAME [--keep-failed] [--log-lines 50] [--timeout-minutes 60]
@@ -20,12 +23,12 @@
  * = `GET <endpoint>/deployments/<name>` → `PUT` with DEPLOYMENT_SPEC (OnlineDeployments_CreateOrUpdate, ML 2025-12-01,
  * examples/Workspace/OnlineDeployment/KubernetesOnlineDeployment and ManagedOnlineDeployment createOrUpdate.json:
  * 200/201 with Azure-AsyncOperation) → poll GET until provisioningState is Succeeded, Failed or Canceled.
- * stdout: {"id","name","endpoint","provisioningState","reused"} (DeploymentResult).
+ * stdout: {"id","name","endpoint","provisioningState","reused","retired"} (DeploymentResult).
  */
 import { ARM_FLAGS, ArmClient, armCliOptions, type ArmCliOptions } from "../lib/cli/arm";
 import { usageLine, withFlags } from "../lib/cli/args";
 import { checkNameSegment, jsonObjectFromEnv } from "../lib/cli/assets";
-import { mustKeep, retireFailed } from "../lib/cli/deployments";
+import { mustKeep, retireFailed, retireStale } from "../lib/cli/deployments";
 import { CliError, UsageError, errorMessage } from "../lib/cli/errors";
 import { azWorkspaceFlags, parseWorkspaceChildId, type ParsedId } from "../lib/cli/ids";
 import { log, writeResult } from "../lib/cli/log";
@@ -81,17 +84,14 @@ export function parseDeploymentSpec(raw: Record<string, unknown>): DeploymentSpe
   return raw as unknown as DeploymentSpec;
 }
 
-export const parseEnsureDeploymentArgs = withFlags(
-  FLAGS,
-  (a): EnsureDeploymentOptions => ({
-    endpoint: parseWorkspaceChildId(a["endpoint-id"], ["onlineEndpoints"]),
-    deployment: checkNameSegment("deployment", a.deployment),
-    spec: parseDeploymentSpec(jsonObjectFromEnv("DEPLOYMENT_SPEC")),
-    keepFailed: a["keep-failed"],
-    logLines: a["log-lines"],
-    ...armCliOptions(a),
-  }),
-);
+export const parseEnsureDeploymentArgs = withFlags(FLAGS, (a): EnsureDeploymentOptions => ({
+  endpoint: parseWorkspaceChildId(a["endpoint-id"], ["onlineEndpoints"]),
+  deployment: checkNameSegment("deployment", a.deployment),
+  spec: parseDeploymentSpec(jsonObjectFromEnv("DEPLOYMENT_SPEC")),
+  keepFailed: a["keep-failed"],
+  logLines: a["log-lines"],
+  ...armCliOptions(a),
+}));
 
 interface DeploymentBody {
   id?: string;
@@ -136,7 +136,11 @@ async function put(arm: ArmClient, id: string, o: EnsureDeploymentOptions): Prom
   const res = await arm.send("PUT", id, { body: o.spec });
   log(`  PUT accepted (HTTP ${res.status})`);
   try {
-    await arm.waitForLro(res, { pollMs: o.pollMs, timeoutMs: o.timeoutMs, what: `deployment ${o.deployment}` });
+    await arm.waitForLro(res, {
+      pollMs: o.pollMs,
+      timeoutMs: o.timeoutMs,
+      what: `deployment ${o.deployment}`,
+    });
     return undefined;
   } catch (err) {
     // the operation's error; the deployment's state is read next and decides
@@ -145,7 +149,12 @@ async function put(arm: ArmClient, id: string, o: EnsureDeploymentOptions): Prom
 }
 
 /** Failed: its log tail, then (unless --keep-failed and unless it serves) it goes; exit 1. */
-async function failed(arm: ArmClient, o: EnsureDeploymentOptions, state: string, why?: string): Promise<never> {
+async function failed(
+  arm: ArmClient,
+  o: EnsureDeploymentOptions,
+  state: string,
+  why?: string,
+): Promise<never> {
   const more = await failureDetails(arm, o.endpoint, o.deployment, o.logLines);
   const left = o.keepFailed
     ? `${o.deployment} is left in place for inspection (--keep-failed); it bills until deleted.`
@@ -175,7 +184,10 @@ export async function ensureDeployment(o: EnsureDeploymentOptions): Promise<void
   const state = existing?.properties?.provisioningState;
   if (state === "Succeeded") {
     log(`${CLI}: ${o.deployment} exists and is Succeeded: reused, nothing sent`);
-    writeResult(result(state, true));
+    writeResult({
+      ...result(state, true),
+      retired: await retireStale(arm, o.endpoint, o.deployment, { ...o, cli: CLI }),
+    });
     return;
   }
   let why: string | undefined;
@@ -194,7 +206,8 @@ export async function ensureDeployment(o: EnsureDeploymentOptions): Promise<void
   const final = after.properties?.provisioningState ?? "Unknown";
   if (final !== "Succeeded") return failed(arm, o, final, why);
   log(`${CLI}: ${o.deployment} is Succeeded (${since(started)})`);
-  writeResult(result(final, existing !== undefined));
+  const retired = await retireStale(arm, o.endpoint, o.deployment, { ...o, cli: CLI });
+  writeResult({ ...result(final, existing !== undefined), retired });
 }
 
 export const cli = { name: CLI, usage: USAGE, parse: parseEnsureDeploymentArgs, main: ensureDeployment };

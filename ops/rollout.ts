@@ -41,7 +41,7 @@ import {
   type EndpointBody,
   type TrafficTarget,
 } from "../lib/cli/traffic";
-import { listDeployments, retireFailed } from "../lib/cli/deployments";
+import { leftInPlace, listDeployments, retireFailed } from "../lib/cli/deployments";
 import type { RolloutResult, RolloutWatch, TrafficResult } from "../lib/contracts";
 import { failureDetails, SAMPLE_FLAGS, sampleCall, sampleOptions } from "../lib/deploymentCheck";
 import type { InvokeOptions } from "../lib/invoke";
@@ -61,7 +61,7 @@ const FLAGS = {
   "min-requests": { type: "number", integer: true, min: 0, max: 1e9, default: 20 },
   "interval-seconds": { type: "number", min: 0.05, max: 3600, default: 30 },
   delete: { type: "boolean" },
-  "keep-failed": { type: "boolean" },
+  "retire-failed": { type: "boolean" },
   ...SAMPLE_FLAGS,
   "log-lines": { type: "number", integer: true, min: 0, max: 10000, default: 50 },
   ...ARM_FLAGS,
@@ -84,8 +84,8 @@ export interface RolloutOptions extends ArmCliOptions {
   logLines: number;
   /** --delete: move traffic off the deployment if it still holds some */
   removing: boolean;
-  /** --keep-failed: leave a rolled-back deployment in place (it bills) instead of deleting it */
-  keepFailed: boolean;
+  /** --retire-failed: delete a rolled-back deployment now instead of leaving it for the next `up` */
+  retireFailed: boolean;
 }
 
 /** Checks across flags: the mirror's limit, and the sample call a watch needs. */
@@ -116,7 +116,7 @@ export const parseRolloutArgs = withFlags(FLAGS, (a): RolloutOptions => {
     sample: a.uri !== undefined && !a.delete ? sampleOptions({ ...a, uri: a.uri }, target) : undefined,
     logLines: a["log-lines"],
     removing: a.delete,
-    keepFailed: a["keep-failed"],
+    retireFailed: a["retire-failed"],
     ...arm,
   };
 });
@@ -265,9 +265,9 @@ function manualRollback(o: RolloutOptions, target: TrafficTarget): string {
 }
 
 /**
- * After a breach, a failed watch or a signal: what served before gets it all back; then the rolled-back deployment
- * is deleted (it bills while it stands; its log tail is printed first) unless --keep-failed. Exits 1 (or 130/143
- * after a signal) with why and the figures.
+ * After a breach, a failed watch or a signal: what served before gets it all back; the rolled-back deployment stays
+ * at 0 % until the next successful `up` retires it (--retire-failed deletes it now). Exits 1 (or 130/143 after a
+ * signal) with why, the figures and the log tail.
  */
 async function rollBack(
   arm: ArmClient,
@@ -294,9 +294,11 @@ async function rollBack(
     );
   }
   const result = { ...base, ...trafficOf(after), rolledBack: true } satisfies RolloutResult;
-  const left = o.keepFailed
-    ? `${o.deployment} is left in place at 0 % for inspection (--keep-failed); it bills until retired.`
-    : await retireFailed(arm, o.endpoint, o.deployment, { ...o, cli: CLI });
+  // Left in place by default: the deployment and smoke steps stay in the state, so a deleted deployment would not be
+  // created again by a retry, whose rollout would then fail for good. The next successful `up` retires it.
+  const left = o.retireFailed
+    ? await retireFailed(arm, o.endpoint, o.deployment, { ...o, cli: CLI })
+    : leftInPlace(o.endpoint, o.deployment);
   throw new CliError(
     `rollout of ${o.deployment} rolled back: ${why}`,
     [`${base.previous} serves again. ${left}`, ...more],
@@ -314,7 +316,12 @@ async function watched(
 ): Promise<void> {
   const mode = o.mode as "canary" | "mirror";
   const plan = rolloutPlan(mode, start.base, o.deployment, o.percent);
-  const base = { endpoint: o.endpoint.name, deployment: o.deployment, mode, previous: start.previous.join(",") };
+  const base = {
+    endpoint: o.endpoint.name,
+    deployment: o.deployment,
+    mode,
+    previous: start.previous.join(","),
+  };
   log(`${CLI}: endpoint ${o.endpoint.name} serves ${formatTraffic(start.base)}; ${mode} of ${o.deployment}`);
   const stop = new Interruption();
   stop.arm();

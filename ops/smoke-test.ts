@@ -8,12 +8,12 @@
  *
  * The `azureml-model-deployment: NAME` header reaches the deployment at 0 % traffic (Learn:
  * how-to-safely-rollout-online-endpoints). Never touches traffic: a failure leaves the deployments serving now as
- * they are. On failure: the invocation's table (digits, answers, latency), the deployment's log tail, then the
- * failed deployment is deleted (it bills while it stands) unless --keep-failed or it holds traffic; exit 1.
+ * they are. On failure: the invocation's table (digits, answers, latency), the deployment's log tail, and what the
+ * deployment costs until the next successful `up` retires it (--retire-failed deletes it now); exit 1.
  * stdout: {"total","correct","accuracy","latencyMs","passed","deployment"} (SmokeResult).
  */
 import { ARM_FLAGS, ArmClient, armCliOptions } from "../lib/cli/arm";
-import { retireFailed } from "../lib/cli/deployments";
+import { leftInPlace, retireFailed } from "../lib/cli/deployments";
 import { usageLine, withFlags } from "../lib/cli/args";
 import { CliError } from "../lib/cli/errors";
 import { parseWorkspaceChildId, type ParsedId } from "../lib/cli/ids";
@@ -29,7 +29,7 @@ const FLAGS = {
   ...SAMPLE_FLAGS,
   uri: { type: "string", required: true, placeholder: "URL" },
   "log-lines": { type: "number", integer: true, min: 0, max: 10000, default: 50 },
-  "keep-failed": { type: "boolean" },
+  "retire-failed": { type: "boolean" },
   ...ARM_FLAGS,
 } as const;
 
@@ -41,8 +41,8 @@ export interface SmokeOptions {
   /** the invocation client's options, with the deployment header */
   invoke: InvokeOptions;
   logLines: number;
-  /** --keep-failed: leave a failed deployment in place (it bills) instead of deleting it */
-  keepFailed: boolean;
+  /** --retire-failed: delete the failed deployment (unless it serves) instead of leaving it for the next `up` */
+  retireFailed: boolean;
   armEndpoint: string;
   pollMs: number;
   timeoutMs: number;
@@ -60,7 +60,7 @@ export const parseSmokeArgs = withFlags(FLAGS, (a): SmokeOptions => {
       armEndpoint: arm.armEndpoint,
     }),
     logLines: a["log-lines"],
-    keepFailed: a["keep-failed"],
+    retireFailed: a["retire-failed"],
     ...arm,
   };
 });
@@ -84,10 +84,12 @@ export async function smokeTest(o: SmokeOptions): Promise<void> {
   }
   const arm = new ArmClient(o.armEndpoint);
   const more = await failureDetails(arm, endpoint, deployment, o.logLines);
-  // it bills while it stands; the next `up` creates it again if it is still wanted (never one that serves)
-  const left = o.keepFailed
-    ? `${deployment} is left in place for inspection (--keep-failed); it bills until deleted.`
-    : await retireFailed(arm, endpoint, deployment, { ...o, cli: "smoke-test" });
+  // Left in place by default: the deployment step succeeded and stays in the state, so a deleted deployment would
+  // not be created again by the next `up`, whose smoke test would then fail for good. The next successful `up`
+  // (a retry, or a revert) retires it.
+  const left = o.retireFailed
+    ? await retireFailed(arm, endpoint, deployment, { ...o, cli: "smoke-test" })
+    : leftInPlace(endpoint, deployment);
   const known = {
     ...r,
     ...(r ? { latencyMs: round1(r.latencyMs) } : {}),

@@ -1,10 +1,12 @@
 /**
- * An online endpoint's deployments as the rollout CLIs see them: which exist, and the one way a deployment that
- * failed its checks is removed. A deployment bills its instances (and holds ceil(1.2 × instances) × vCPUs of quota)
- * for as long as it stands, whether or not it takes traffic, so one that failed is deleted by the step that failed
- * it, after its log tail was printed; the next `up` creates it again if it is still wanted. Never one that holds
- * live or mirrored traffic, or the one recorded as serving (a deployment with traffic cannot be deleted anyway:
- * Learn, how-to-safely-rollout-online-endpoints).
+ * An online endpoint's deployments as the rollout CLIs see them: which exist, and how one that failed its checks is
+ * removed. A deployment bills its instances (and holds ceil(1.2 × instances) × vCPUs of quota) for as long as it
+ * stands, whether or not it takes traffic. The step that creates it (ops/ensure-deployment.ts) deletes it when its
+ * own provisioning fails: that step is then not in the state and creates it again next time. A deployment that
+ * failed a later check (smoke test, watch) stays until the next successful `up` retires it, unless the step was
+ * told to retire it now (--retire-failed): its creating step is in the state and would not create it again.
+ * Never one that holds live or mirrored traffic, or the one recorded as serving (a deployment with traffic cannot
+ * be deleted anyway: Learn, how-to-safely-rollout-online-endpoints).
  */
 import { deleteUntilGone, listAll, type ArmClient } from "./arm";
 import { errorMessage } from "./errors";
@@ -18,6 +20,15 @@ export async function listDeployments(arm: ArmClient, endpoint: ParsedId): Promi
     missingIsEmpty: true,
   });
   return items.map((d) => d.name);
+}
+
+/** The hint for a failed deployment left in place: it bills, and how to remove it now. Pure. */
+export function leftInPlace(endpoint: ParsedId, dep: string): string {
+  const az = `az ml online-deployment delete -n ${dep} -e ${endpoint.name} ${azWorkspaceFlags(endpoint)} --yes`;
+  return (
+    `${dep} stays at 0 % for inspection and bills its instances until the next successful \`pulumi up\` ` +
+    `retires it; to stop that now: ${az}`
+  );
 }
 
 /** Why `dep` must stay on `endpoint` as it reads now, or undefined when it may go. Pure. */
@@ -62,4 +73,32 @@ export async function retireFailed(
   } catch (err) {
     return `${dep} could not be deleted (${errorMessage(err)}); it bills until deleted: ${az}`;
   }
+}
+
+/**
+ * Deletes the endpoint's deployments that nothing needs: not `keep`, holding no live or mirrored traffic, and not
+ * recorded as serving (a deployment left at 0 % by a failed smoke test or a rolled-back watch). Run by
+ * ops/ensure-deployment.ts, the one serving step that runs again on every change of the deployment, a revert
+ * included (the smoke, traffic and retirement steps of the serving deployment are unchanged then, so they do not).
+ * Returns the names deleted; a deployment that cannot be deleted is said and left.
+ */
+export async function retireStale(
+  arm: ArmClient,
+  endpoint: ParsedId,
+  keep: string,
+  o: { pollMs: number; timeoutMs: number; cli: string },
+): Promise<string[]> {
+  const current = await arm.tryGet<EndpointBody>(endpoint.id);
+  const names = await listDeployments(arm, endpoint);
+  const stale = names.filter((n) => n !== keep && mustKeep(current, n) === undefined);
+  const deleted: string[] = [];
+  for (const dep of stale) {
+    log(
+      `${o.cli}: ${dep} holds no traffic and is not the serving deployment: retiring it (it bills while it stands)`,
+    );
+    const said = await retireFailed(arm, endpoint, dep, o);
+    if (said.includes("was deleted") || said.includes("already gone")) deleted.push(dep);
+    else log(`  ${said}`);
+  }
+  return deleted;
 }

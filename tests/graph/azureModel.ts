@@ -53,6 +53,8 @@ type Traffic = Record<string, number>;
 export interface EndpointState {
   traffic: Traffic;
   mirror: Traffic;
+  /** it has held traffic: from then on it must never have none (until it is deleted) */
+  served?: boolean;
   serving?: string;
   intent?: string;
 }
@@ -60,8 +62,8 @@ export interface EndpointState {
 /** A deployment as Azure holds it: the model version it serves and whether it passed its checks. */
 export interface DeploymentState {
   model: string;
-  /** "good" serves right answers; "bad" fails the smoke test and any watch */
-  quality: "good" | "bad";
+  /** "good" serves right answers; "bad" fails the smoke test; "flaky" passes it and breaks a canary/mirror watch */
+  quality: "good" | "bad" | "flaky";
 }
 
 const nonZero = (t: Traffic): Traffic => Object.fromEntries(Object.entries(t).filter(([, v]) => v !== 0));
@@ -70,7 +72,7 @@ export class SubscriptionModel {
   /** ARM ids that exist (soft-deleted ones too: their names stay taken). */
   readonly existing = new Set<string>();
   /** Training jobs by id: run hash and status. */
-  readonly jobs = new Map<string, { runHash: string; status: string; jobType: string }>();
+  readonly jobs = new Map<string, { runHash: string; status: string; jobType: string; computeId?: string }>();
   readonly endpoints = new Map<string, EndpointState>();
   readonly deployments = new Map<string, DeploymentState>();
   readonly violations: string[] = [];
@@ -82,16 +84,18 @@ export class SubscriptionModel {
   registrations = 0;
   /** the next `up`'s fault, if any; cleared once it fired */
   fault?: Fault;
-  /** deployments whose model is bad (by model version): they fail the smoke test and the canary watch */
+  /** model versions whose deployments fail the smoke test */
   readonly badModels = new Set<string>();
+  /** model versions whose deployments pass the smoke test and break the watch of a canary or mirror */
+  readonly flakyModels = new Set<string>();
   /** training jobs of these run hashes end Failed (once each) */
   readonly failingRuns = new Set<string>();
   private prev = new Map<string, StateEntry>();
   private current = new Map<string, StateEntry>();
   /** replaced or removed entries of failed runs: the next successful `up` deletes them */
   private pendingDeletes: StateEntry[] = [];
-  /** azure-native creates cut by SIGKILL: exist in Azure, not in the state */
-  readonly pendingCreates: string[] = [];
+  /** azure-native creates cut by SIGKILL: exist in Azure, not in the state (a pending create) */
+  readonly pendingCreates: Array<{ key: string; entry: StateEntry }> = [];
   private counter = 0;
   private readonly issued = new Set<string>();
 
@@ -146,11 +150,18 @@ export class SubscriptionModel {
       // partial failure with the id (kept in state). SIGKILL: the create is pending: Azure holds it, the state not.
       if (kind === "SIGKILL" && creating) {
         this.existing.add(id);
-        this.pendingCreates.push(id);
+        const entry = { type, id, inputs: JSON.stringify(inputs), triggers: "", retainOnDelete: false };
+        this.pendingCreates.push({ key, entry });
       }
       if (kind === "SIGTERM" && creating) {
         this.existing.add(id);
-        this.current.set(key, { type, id, inputs: JSON.stringify(inputs), triggers: "", retainOnDelete: false });
+        this.current.set(key, {
+          type,
+          id,
+          inputs: JSON.stringify(inputs),
+          triggers: "",
+          retainOnDelete: false,
+        });
       }
       throw new StepFault(`${name}: ${kind}`);
     }
@@ -212,18 +223,48 @@ export class SubscriptionModel {
     };
   }
 
+  /**
+   * The runbook for a pending create (docs/deploy.md): `pulumi refresh --clear-pending-creates`, then `pulumi
+   * import` of each resource Azure holds: afterwards the state has them, and the next `up` updates instead of
+   * creating.
+   */
+  importPendingCreates(): number {
+    const n = this.pendingCreates.length;
+    for (const { key, entry } of this.pendingCreates.splice(0)) this.prev.set(key, entry);
+    return n;
+  }
+
   /** What a CLI leaves behind when it fails or is cut at its most harmful point. */
   private partial(create: string, kind: FaultKind, inputs: Record<string, unknown>): void {
     const { script, flag } = this.argv(create);
     if (script === "ops/run-job.ts") {
-      // the job was submitted (or followed) and keeps running; the step did not finish
-      this.runJob(flag, inputs, "Running");
+      // fail: the job ends Failed; a signal: the job was submitted (or followed) and keeps running
+      const r = this.runJob(flag, inputs, "Running");
+      if (kind === "fail") this.jobs.get(r.jobId)!.status = "Failed";
       return;
     }
     if (script === "ops/ensure-deployment.ts") {
-      // PUT accepted, provisioning goes on in Azure
       const id = `${flag("endpoint-id")}/deployments/${flag("deployment")}`;
-      this.putDeployment(id, inputs);
+      // a signal: PUT accepted, provisioning goes on in Azure; fail: provisioning failed and the step deleted it
+      if (kind !== "fail") this.putDeployment(id, inputs);
+      return;
+    }
+    if (script === "ops/ensure-endpoint.ts" && kind !== "fail" && !create.includes("--delete")) {
+      this.ensureEndpoint(flag("endpoint-id"), false);
+      return;
+    }
+    if (script === "ops/ensure-compute.ts" && kind !== "fail") {
+      // PUT accepted (the sweep of the owner's other clusters may not have run)
+      const id = flag("compute-id");
+      if (!this.existing.has(id)) this.existing.add(id);
+      const spec = JSON.parse(String((inputs.environment as Record<string, string>)?.COMPUTE_SPEC ?? "{}")) as {
+        tags?: Record<string, string>;
+      };
+      this.clusterOwner.set(id, spec.tags?.clusterOf ?? "");
+      return;
+    }
+    if (/^ops\/ensure-(code|environment|model)\.ts$/.test(script) && kind === "SIGKILL") {
+      this.runCli(create, inputs);
       return;
     }
     if (script === "ops/rollout.ts" && flag("mode") !== "direct") {
@@ -236,29 +277,30 @@ export class SubscriptionModel {
         if (flag("mode") === "mirror") ep.mirror = { [dep]: pct };
         else ep.traffic = { [ep.serving]: 100 - pct, [dep]: pct };
         ep.intent = `${dep} ${flag("mode")} ${pct}`;
-      } else {
-        // a breach or a signal: the rollback ran, and the failed deployment was deleted
-        this.deleteDeployment(`${flag("endpoint-id")}/deployments/${dep}`);
       }
+      // a breach or a signal: the rollback ran (the split above was never written, or was put back); the
+      // deployment stays at 0 % for the next successful `up` to retire
       return;
     }
-    if (script === "ops/smoke-test.ts" && kind === "fail") {
-      this.retireFailed(flag("endpoint-id"), flag("deployment"));
-    }
+    // smoke-test: never touches traffic; a failed deployment stays for the next successful `up` to retire
   }
 
   /** PUT of a deployment: it exists (Creating → Succeeded in this model). */
   private putDeployment(id: string, inputs: Record<string, unknown>): void {
-    const spec = JSON.parse(String((inputs.environment as Record<string, string>)?.DEPLOYMENT_SPEC ?? "{}")) as {
+    const spec = JSON.parse(
+      String((inputs.environment as Record<string, string>)?.DEPLOYMENT_SPEC ?? "{}"),
+    ) as {
       properties?: { model?: string };
     };
     const model = spec.properties?.model ?? "";
-    if (model && !this.existing.has(model)) this.violations.push(`deployment ${id} names a missing model ${model}`);
+    if (model && !this.existing.has(model))
+      this.violations.push(`deployment ${id} names a missing model ${model}`);
     if (!this.existing.has(id)) {
       this.existing.add(id);
       this.log.push(`create ${id}`);
     }
-    const quality = [...this.badModels].some((m) => model.endsWith(`/versions/${m}`)) ? "bad" : "good";
+    const of = (set: Set<string>) => [...set].some((m) => model.endsWith(`/versions/${m}`));
+    const quality = of(this.badModels) ? "bad" : of(this.flakyModels) ? "flaky" : "good";
     this.deployments.set(id, { model, quality });
   }
 
@@ -272,13 +314,6 @@ export class SubscriptionModel {
     }
     if (this.existing.delete(id)) this.log.push(`delete ${id}`);
     this.deployments.delete(id);
-  }
-
-  /** ops/ensure-deployment.ts / smoke-test / rollout failure paths: delete unless it serves (lib/cli/deployments.ts). */
-  private retireFailed(endpointId: string, dep: string): void {
-    const ep = this.endpoints.get(endpointId);
-    if (ep && ((ep.traffic[dep] ?? 0) > 0 || (ep.mirror[dep] ?? 0) > 0 || ep.serving === dep)) return;
-    this.deleteDeployment(`${endpointId}/deployments/${dep}`);
   }
 
   /** run-job's resolution: reuse a Completed job, follow an active one, else submit; `end` is where it stops. */
@@ -301,8 +336,9 @@ export class SubscriptionModel {
       if (this.existing.has(jobId)) this.violations.push(`submit meets an existing job ${jobId}`);
       this.existing.add(jobId);
       const spec = (inputs.environment as { JOB_SPEC?: string } | undefined)?.JOB_SPEC;
-      const jobType = spec ? String((JSON.parse(spec) as { jobType?: string }).jobType) : "Command";
-      this.jobs.set(jobId, { runHash, status: "Running", jobType });
+      const parsed = spec ? (JSON.parse(spec) as { jobType?: string; computeId?: string }) : {};
+      const jobType = String(parsed.jobType ?? "Command");
+      this.jobs.set(jobId, { runHash, status: "Running", jobType, computeId: parsed.computeId });
       this.submissions += 1;
       this.log.push(`submit ${jobId}`);
       reused = false;
@@ -317,8 +353,15 @@ export class SubscriptionModel {
   /** What the ops CLIs do when a step runs them; undefined when the step runs some other command. */
   runCli(create: string, inputs: Record<string, unknown> = {}): string | undefined {
     const { script, flag, has } = this.argv(create);
-    if (script === "ops/ensure-code.ts" || script === "ops/ensure-environment.ts" || script === "ops/ensure-model.ts") {
-      const kinds: Record<string, string> = { "ops/ensure-code.ts": "codes", "ops/ensure-environment.ts": "environments" };
+    if (
+      script === "ops/ensure-code.ts" ||
+      script === "ops/ensure-environment.ts" ||
+      script === "ops/ensure-model.ts"
+    ) {
+      const kinds: Record<string, string> = {
+        "ops/ensure-code.ts": "codes",
+        "ops/ensure-environment.ts": "environments",
+      };
       const kind = kinds[script] ?? "models";
       const id = `${flag("workspace-id")}/${kind}/${flag("name")}/versions/${flag("version")}`;
       const reused = this.existing.has(id);
@@ -331,10 +374,22 @@ export class SubscriptionModel {
       return JSON.stringify({ id, name: flag("name"), version: flag("version"), reused });
     }
     if (script === "ops/ensure-endpoint.ts") return this.ensureEndpoint(flag("endpoint-id"), has("delete"));
+    if (script === "ops/ensure-compute.ts") return this.ensureCompute(flag("compute-id"), inputs);
     if (script === "ops/ensure-deployment.ts") {
       const id = `${flag("endpoint-id")}/deployments/${flag("deployment")}`;
       const reused = this.existing.has(id);
       if (!reused) this.putDeployment(id, inputs);
+      // lib/cli/deployments.ts retireStale: the others with no traffic, not serving, go
+      const endpointId = flag("endpoint-id");
+      const ep = this.endpoints.get(endpointId);
+      for (const other of [...this.deployments.keys()].filter((d) =>
+        d.startsWith(`${endpointId}/deployments/`),
+      )) {
+        const dep = other.split("/").pop()!;
+        if (other === id || !ep) continue;
+        if ((ep.traffic[dep] ?? 0) > 0 || (ep.mirror[dep] ?? 0) > 0 || ep.serving === dep) continue;
+        this.deleteDeployment(other);
+      }
       return JSON.stringify({
         id,
         name: flag("deployment"),
@@ -344,7 +399,8 @@ export class SubscriptionModel {
       });
     }
     if (script === "ops/smoke-test.ts") return this.smoke(flag("endpoint-id"), flag("deployment"));
-    if (script === "ops/rollout.ts") return this.rollout(flag("endpoint-id"), flag("deployment"), flag("mode"));
+    if (script === "ops/rollout.ts")
+      return this.rollout(flag("endpoint-id"), flag("deployment"), flag("mode"));
     if (script === "ops/retire-deployments.ts") return this.retire(flag("endpoint-id"), flag("keep"));
     if (script === "ops/run-job.ts") {
       const r = this.runJob(flag, inputs, "Completed");
@@ -362,12 +418,60 @@ export class SubscriptionModel {
         ...(sweep
           ? {
               bestTrial: `${r.jobName}_3`,
-              trials: [1, 2, 3].map((i) => ({ name: `${r.jobName}_${i}`, status: "Completed", metric: 0.98 + i / 1000 })),
+              trials: [1, 2, 3].map((i) => ({
+                name: `${r.jobName}_${i}`,
+                status: "Completed",
+                metric: 0.98 + i / 1000,
+              })),
             }
           : {}),
       });
     }
     return undefined;
+  }
+
+  /** Which component owns each cluster (its `clusterOf` tag). */
+  private readonly clusterOwner = new Map<string, string>();
+
+  /** ops/ensure-compute.ts: reuse or create, then remove the owner's other clusters (their jobs canceled first). */
+  private ensureCompute(id: string, inputs: Record<string, unknown>): string {
+    const spec = JSON.parse(String((inputs.environment as Record<string, string>)?.COMPUTE_SPEC ?? "{}")) as {
+      tags?: Record<string, string>;
+      properties?: { properties?: { vmSize?: string } };
+    };
+    const owner = spec.tags?.clusterOf ?? "";
+    const created = !this.existing.has(id);
+    if (created) {
+      this.existing.add(id);
+      this.log.push(`create ${id}`);
+    }
+    this.clusterOwner.set(id, owner);
+    const retired = this.removeOwned(id.split("/computes/")[0], owner, id);
+    return JSON.stringify({
+      id,
+      name: id.split("/").pop(),
+      vmSize: spec.properties?.properties?.vmSize,
+      created,
+      updated: false,
+      retired,
+    });
+  }
+
+  /** ops/delete-compute.ts: active jobs on it canceled, then it goes. */
+  private removeCompute(id: string): boolean {
+    for (const j of this.jobs.values()) if (j.status === "Running" && j.computeId === id) j.status = "Canceled";
+    this.clusterOwner.delete(id);
+    if (!this.existing.delete(id)) return false;
+    this.log.push(`delete ${id}`);
+    return true;
+  }
+
+  /** The owner's clusters in the workspace other than `keep`, removed. */
+  private removeOwned(workspaceId: string, owner: string, keep: string): string[] {
+    const others = [...this.clusterOwner]
+      .filter(([id, o]) => o === owner && id !== keep && id.startsWith(`${workspaceId}/computes/`))
+      .map(([id]) => id);
+    return others.filter((id) => this.removeCompute(id)).map((id) => id.split("/").pop()!);
   }
 
   private ensureEndpoint(id: string, removing: boolean): string {
@@ -400,11 +504,15 @@ export class SubscriptionModel {
   private smoke(endpointId: string, dep: string): string {
     const d = this.deployments.get(`${endpointId}/deployments/${dep}`);
     if (!d) throw new StepFault(`smoke: deployment ${dep} is missing`);
-    if (d.quality === "bad") {
-      this.retireFailed(endpointId, dep);
-      throw new StepFault(`smoke test of ${dep} failed`);
-    }
-    return JSON.stringify({ total: 20, correct: 20, accuracy: 1, latencyMs: 40.1, passed: true, deployment: dep });
+    if (d.quality === "bad") throw new StepFault(`smoke test of ${dep} failed`);
+    return JSON.stringify({
+      total: 20,
+      correct: 20,
+      accuracy: 1,
+      latencyMs: 40.1,
+      passed: true,
+      deployment: dep,
+    });
   }
 
   /** ops/rollout.ts: settle a half-done rollout (back to the recorded serving one), then roll `dep` out. */
@@ -414,23 +522,35 @@ export class SubscriptionModel {
     const id = `${endpointId}/deployments/${dep}`;
     if (!this.deployments.has(id)) throw new StepFault(`deployment ${dep} is not on the endpoint`);
     const halfDone =
-      ep.intent !== undefined || Object.keys(nonZero(ep.mirror)).length > 0 || (ep.serving !== undefined && ep.traffic[ep.serving] !== 100);
+      ep.intent !== undefined ||
+      Object.keys(nonZero(ep.mirror)).length > 0 ||
+      (ep.serving !== undefined && ep.traffic[ep.serving] !== 100);
     if (ep.serving && this.deployments.has(`${endpointId}/deployments/${ep.serving}`) && halfDone) {
       ep.traffic = { [ep.serving]: 100 };
       ep.mirror = {};
       ep.intent = undefined;
     }
-    const watched = mode !== "direct" && ep.serving !== undefined && ep.serving !== dep && (ep.traffic[ep.serving] ?? 0) > 0;
-    if (watched && this.deployments.get(id)!.quality === "bad") {
-      // breach: rollback (already the serving split), delete the failed deployment
-      this.retireFailed(endpointId, dep);
+    const watched =
+      mode !== "direct" &&
+      ep.serving !== undefined &&
+      ep.serving !== dep &&
+      (ep.traffic[ep.serving] ?? 0) > 0;
+    if (watched && this.deployments.get(id)!.quality !== "good") {
+      // breach: rolled back (already the serving split); the deployment stays at 0 %
       throw new StepFault(`rollout of ${dep} rolled back`);
     }
     ep.traffic = { [dep]: 100 };
     ep.mirror = {};
     ep.serving = dep;
     ep.intent = undefined;
-    return JSON.stringify({ endpoint: endpointId.split("/").pop(), deployment: dep, mode, traffic: ep.traffic, rolledBack: false });
+    ep.served = true;
+    return JSON.stringify({
+      endpoint: endpointId.split("/").pop(),
+      deployment: dep,
+      mode,
+      traffic: ep.traffic,
+      rolledBack: false,
+    });
   }
 
   private retire(endpointId: string, keep: string): string {
@@ -456,12 +576,15 @@ export class SubscriptionModel {
       for (const [dep] of live) {
         const d = this.deployments.get(`${id}/deployments/${dep}`);
         if (!d) this.violations.push(`${when}: ${dep} holds traffic but does not exist`);
-        else if (d.quality === "bad" && (ep.traffic[dep] ?? 0) === 100)
-          this.violations.push(`${when}: traffic rests on ${dep}, whose model failed its gate`);
+        else if (d.quality === "bad")
+          this.violations.push(`${when}: traffic rests on ${dep}, whose model failed its smoke test`);
+        else if (d.quality === "flaky" && ep.serving !== dep && ep.intent === undefined)
+          this.violations.push(`${when}: traffic rests on ${dep}, which never passed its watch`);
         else if (d.model && !this.existing.has(d.model))
           this.violations.push(`${when}: ${dep} serves a model version that was deleted (${d.model})`);
       }
-      if (ep.serving && live.length === 0) this.violations.push(`${when}: endpoint ${id} had traffic and has none`);
+      if (live.length > 0) ep.served = true;
+      else if (ep.served) this.violations.push(`${when}: endpoint ${id} had traffic and has none`);
     }
   }
 
@@ -527,18 +650,31 @@ export class SubscriptionModel {
     const { script, flag, has } = this.argv(cmd);
     if (script === "ops/delete-compute.ts") {
       const computeId = flag("compute-id");
-      for (const j of this.jobs.values()) if (j.status === "Running") j.status = "Canceled";
-      this.existing.delete(computeId);
-      this.log.push(`delete ${computeId}`);
+      this.removeCompute(computeId);
+      if (has("owner")) this.removeOwned(computeId.split("/computes/")[0], flag("owner"), computeId);
     }
     if (script === "ops/ensure-endpoint.ts" && has("delete")) this.ensureEndpoint(flag("endpoint-id"), true);
+    if (script === "ops/rollout.ts" && has("delete")) {
+      // rollout --delete: traffic off the deployment if it still holds some (the others scaled up, or none left)
+      const ep = this.endpoints.get(flag("endpoint-id"));
+      const dep = flag("deployment");
+      if (ep && (ep.traffic[dep] ?? 0) > 0) {
+        const rest = Object.entries(ep.traffic).filter(([k, v]) => k !== dep && v > 0);
+        const total = rest.reduce((n, [, v]) => n + v, 0);
+        ep.traffic = Object.fromEntries(rest.map(([k, v]) => [k, Math.round((v * 100) / total)]));
+        if (ep.serving === dep) ep.serving = undefined;
+        this.check(`after the delete of the traffic step of ${dep}`);
+      }
+    }
     if (script === "ops/purge-workspace.ts") {
       const workspaceId = flag("workspace-id");
       for (const id of [...this.existing])
         if (id === workspaceId || id.startsWith(`${workspaceId}/`)) this.existing.delete(id);
       for (const id of [...this.jobs.keys()]) if (id.startsWith(`${workspaceId}/`)) this.jobs.delete(id);
-      for (const id of [...this.endpoints.keys()]) if (id.startsWith(`${workspaceId}/`)) this.endpoints.delete(id);
-      for (const id of [...this.deployments.keys()]) if (id.startsWith(`${workspaceId}/`)) this.deployments.delete(id);
+      for (const id of [...this.endpoints.keys()])
+        if (id.startsWith(`${workspaceId}/`)) this.endpoints.delete(id);
+      for (const id of [...this.deployments.keys()])
+        if (id.startsWith(`${workspaceId}/`)) this.deployments.delete(id);
       this.log.push(`purge ${workspaceId}`);
     }
   }

@@ -130,7 +130,7 @@ test("only index.ts's instances alias the names their children had before", () =
   const renamed = h.registrations.filter((r) => r.aliases.some((a) => !a.endsWith(`::${r.name}`)));
   const owners = renamed.map((r) => (r.custom ? r.parent.split("::").pop() : r.name));
   expect(new Set(owners)).toEqual(
-    new Set(["ml", "gpu", "online", "sample", "inference-env"]),
+    new Set(["ml", "online", "sample", "inference-env"]),
   );
 });
 
@@ -140,12 +140,16 @@ test("the names Azure sees stay distinct: resource groups, clusters, endpoints, 
   for (const [type, input] of [
     ["azure-native:resources:ResourceGroup", "resourceGroupName"],
     ["azure-native:machinelearningservices:Workspace", "workspaceName"],
-    ["azure-native:machinelearningservices:Compute", "computeName"],
   ]) {
     const names = physical(type, input);
     expect([type, new Set(names).size]).toEqual([type, names.length]);
   }
-  // endpoints are created by their step: its --endpoint-id
+  // clusters and endpoints are created by their steps: their --compute-id / --endpoint-id
+  const clusters = h.registrations
+    .filter((r) => r.type === "command:local:Command" && r.name.endsWith("-cluster"))
+    .map((r) => flagOf(String(unwrap(r.object.create)), "compute-id"));
+  expect(clusters).toHaveLength(3);
+  expect(new Set(clusters).size).toBe(3);
   const endpoints = h.registrations
     .filter((r) => r.type === "command:local:Command" && r.name.endsWith("-endpoint"))
     .map((r) => flagOf(String(unwrap(r.object.create)), "endpoint-id"));

@@ -399,13 +399,18 @@ export function installMocks(preview = false, keep?: SubscriptionModel): Harness
       return ok;
     },
     async settle() {
-      // Registrations start from promise callbacks: wait until a round adds nothing new.
-      for (let round = 0; round < 200; round++) {
+      // Registrations start from promise callbacks: wait until a round adds nothing new (two quiet rounds, each
+      // past the I/O and timer phases, since the SDK resolves some outputs from setImmediate callbacks).
+      let quiet = 0;
+      for (let round = 0; round < 2000; round++) {
         const count = pending.length;
         await Promise.all(pending);
-        await new Promise((r) => setTimeout(r, 5));
-        if (pending.length === count) return;
+        await new Promise((r) => setTimeout(r, 0));
+        await new Promise((r) => setImmediate(r));
+        quiet = pending.length === count ? quiet + 1 : 0;
+        if (quiet >= 2) return;
       }
+      throw new Error(`registrations still arriving after 2000 rounds (${pending.length} so far)`);
     },
   };
 }

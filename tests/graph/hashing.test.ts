@@ -4,7 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import { canonicalJson, hashFolder, hashValues, listAssetFiles } from "../../lib/hashing";
 import { codeVersionOf } from "../../components/codeAsset";
-import { uploadPrefix } from "../../lib/assets";
+import { isExcluded, listCodeFiles, parseIgnoreFile, uploadPrefix } from "../../lib/assets";
 import { environmentVersion } from "../../components/environmentAsset";
 import { ROOT } from "./harness";
 
@@ -87,4 +87,76 @@ test("value hashes ignore key order and undefined keys", () => {
   expect(hashValues({ a: 1, b: [1, { c: 2 }] })).toBe(hashValues({ b: [1, { c: 2 }], a: 1, d: undefined }));
   expect(canonicalJson({ b: 1, a: "x" })).toBe('{"a":"x","b":1}');
   expect(() => hashFolder(path.join(tmp, "missing"))).toThrow("does not exist");
+});
+
+describe("code assets leave out what the folder's ignore file lists, as az ml does", () => {
+  const write = (rel: string, text = "x") => {
+    fs.mkdirSync(path.dirname(path.join(tmp, rel)), { recursive: true });
+    fs.writeFileSync(path.join(tmp, rel), text);
+  };
+
+  test("gitignore patterns: anchored, any depth, folders, globs, negation (the last matching line wins)", () => {
+    const rules = parseIgnoreFile(
+      [
+        "# comment",
+        "",
+        ".env*",
+        "*.pem",
+        "/local.cfg",
+        "build/",
+        "data/**/*.npz",
+        "*.log",
+        "!keep.log",
+        "\\#odd",
+      ].join("\n"),
+    );
+    const excluded = (rel: string) => isExcluded(rules, rel);
+    for (const rel of [".env", ".env.local", "sub/.env", "k.pem", "a/b/k.pem", "local.cfg", "build/x.py"])
+      expect({ rel, out: excluded(rel) }).toEqual({ rel, out: true });
+    for (const rel of ["data/a/b/x.npz", "data/x.npz", "x.log", "a/x.log", "#odd"])
+      expect({ rel, out: excluded(rel) }).toEqual({ rel, out: true });
+    for (const rel of [
+      "app.py",
+      "sub/local.cfg",
+      "env.py",
+      "keep.log",
+      "a/keep.log",
+      "build.py",
+      "other/x.npz",
+    ])
+      expect({ rel, out: excluded(rel) }).toEqual({ rel, out: false });
+    // a file inside an ignored folder cannot be re-included (git's rule)
+    expect(isExcluded(parseIgnoreFile("build/\n!build/keep.py"), "build/keep.py")).toBe(true);
+  });
+
+  test(".amlignore takes precedence over .gitignore; neither: every file (dotfiles included, as az ml uploads them)", () => {
+    write("app.py");
+    write(".env", "SECRET=1");
+    write("model.keras");
+    expect(listCodeFiles(tmp)).toEqual([".env", "app.py", "model.keras"]);
+    write(".gitignore", "*.keras\n.env\n");
+    expect(listCodeFiles(tmp)).toEqual([".gitignore", "app.py"]);
+    write(".amlignore", ".env\n");
+    expect(listCodeFiles(tmp)).toEqual([".amlignore", ".gitignore", "app.py", "model.keras"]);
+  });
+
+  test("only the folder's own ignore file counts, not one in an enclosing folder", () => {
+    const code = path.join(tmp, "training");
+    fs.mkdirSync(code);
+    fs.writeFileSync(path.join(tmp, ".gitignore"), "*.py\n");
+    fs.writeFileSync(path.join(code, "app.py"), "print(1)\n");
+    expect(listCodeFiles(code)).toEqual(["app.py"]);
+  });
+
+  test("the version is the hash of that same list: an ignored .env or model file changes nothing", () => {
+    write("app.py", "print(1)\n");
+    write(".amlignore", ".env\n*.keras\n");
+    const before = codeVersionOf(tmp, listCodeFiles(tmp));
+    write(".env", "AZURE_CLIENT_SECRET=do-not-upload\n");
+    write("stray.keras", "weights");
+    expect(codeVersionOf(tmp, listCodeFiles(tmp))).toBe(before);
+    expect(codeVersionOf(tmp)).not.toBe(before); // the unfiltered list would have taken them in
+    write("util.py", "");
+    expect(codeVersionOf(tmp, listCodeFiles(tmp))).not.toBe(before);
+  });
 });

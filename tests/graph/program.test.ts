@@ -73,7 +73,7 @@ describe("components", () => {
   test("children are parented to their component", () => {
     const ws = one(h, "azure-ml-mnist:index:MlWorkspace");
     expect(one(h, `${ML}:Workspace`).parent).toBe(ws.urn);
-    expect(one(h, `${ML}:Compute`).parent).toBe(one(h, "azure-ml-mnist:index:GpuCompute").urn);
+    expect(cmd("gpu-cluster").parent).toBe(one(h, "azure-ml-mnist:index:GpuCompute").urn);
     expect(cmd("online-deployment").parent).toBe(one(h, "azure-ml-mnist:index:OnlineService").urn);
     expect(cmd("online-endpoint").parent).toBe(one(h, "azure-ml-mnist:index:OnlineService").urn);
     expect(cmd("model-version").parent).toBe(one(h, "azure-ml-mnist:index:RegisteredModel").urn);
@@ -105,9 +105,16 @@ describe("components", () => {
     }
   });
 
-  test("GPU cluster: VM size from config, scales to zero, size in the name", () => {
-    const c = obj(one(h, `${ML}:Compute`));
-    expect(c.computeName).toBe(`gnc4ast4v3d${SUFFIX}`);
+  test("GPU cluster: VM size from config, scales to zero, size in the name; a step that reuses it", () => {
+    const step = obj(cmd("gpu-cluster"));
+    expect(step.create).toBe(
+      `exec node --import tsx ops/ensure-compute.ts --compute-id /subscriptions/${SUBSCRIPTION}/resourceGroups/rg-azure-ml-mnist-dev/providers/Microsoft.MachineLearningServices/workspaces/mlw-dev-${SUFFIX}/computes/gnc4ast4v3d${SUFFIX}`,
+    );
+    // updated in place, never replaced: no pending delete of a cluster a revert uses again
+    expect(step.triggers).toBeUndefined();
+    expect(byType(h, `${ML}:Compute`)).toEqual([]);
+    const c = JSON.parse(String(step.environment.COMPUTE_SPEC));
+    expect(c.tags.clusterOf).toBe("gpu");
     expect(c.properties.computeType).toBe("AmlCompute");
     expect(c.properties.properties).toMatchObject({
       vmSize: "Standard_NC4as_T4_v3",
@@ -297,7 +304,7 @@ describe("dependency chain", () => {
   test("assets → training → model → deployment → smoke → traffic → sample invocation; retire after traffic", () => {
     expect(dependsOn(cmd("training-run"), cmd("train-code-ensure"))).toBe(true);
     expect(dependsOn(cmd("training-run"), cmd("training-env-ensure"))).toBe(true);
-    expect(dependsOn(cmd("training-run"), one(h, `${ML}:Compute`))).toBe(true);
+    expect(dependsOn(cmd("training-run"), cmd("gpu-cluster"))).toBe(true);
     expect(dependsOn(cmd("online-deployment"), cmd("score-code-ensure"))).toBe(true);
     expect(dependsOn(cmd("online-deployment"), cmd("inference-env-ensure"))).toBe(true);
     const chain = [
@@ -334,7 +341,7 @@ describe("dependency chain", () => {
     const ws = one(h, `${ML}:Workspace`);
     expect(dependsOn(purge, ws)).toBe(true);
     const inside = [
-      one(h, `${ML}:Compute`),
+      cmd("gpu-cluster"),
       cmd("inference-env-ensure"),
       cmd("training-env-ensure"),
       cmd("train-code-ensure"),
@@ -360,15 +367,9 @@ describe("dependency chain", () => {
     expect(dependsOn(cmd("model-version"), cmd("training-run"))).toBe(true);
   });
 
-  test("the cluster is removed explicitly (underlyingResourceAction=Delete), never by azure-native's plain delete", () => {
-    const cluster = one(h, `${ML}:Compute`);
-    expect(cluster.retainOnDelete).toBe(true);
-    const removal = cmd("gpu-removal");
-    expect(dependsOn(removal, cluster)).toBe(true);
-    // A new cluster replaces the step (its triggers), so the old step's delete removes the old cluster.
-    expect(removal.propertyDependencies.triggers).toEqual([cluster.urn]);
-    expect(obj(removal).delete).toMatch(
-      /^exec node --import tsx ops\/delete-compute\.ts --compute-id \/subscriptions\/.+\/computes\/gnc4ast4v3d\w+$/,
+  test("the cluster is removed explicitly (underlyingResourceAction=Delete, its jobs canceled), with any other of the component's", () => {
+    expect(obj(cmd("gpu-cluster")).delete).toMatch(
+      /^exec node --import tsx ops\/delete-compute\.ts --compute-id \/subscriptions\/.+\/computes\/gnc4ast4v3d\w+ --owner gpu$/,
     );
   });
 
@@ -392,7 +393,7 @@ describe("tags", () => {
         !r.type.endsWith(":Blob") &&
         !r.type.endsWith(":DiagnosticSetting"),
     );
-    expect(taggable.length).toBeGreaterThanOrEqual(8);
+    expect(taggable.length).toBeGreaterThanOrEqual(7);
     for (const r of taggable) {
       const o = obj(r);
       const tags = o.tags ?? o.properties?.tags;
@@ -404,6 +405,7 @@ describe("tags", () => {
       ["online-deployment", "DEPLOYMENT_SPEC"],
       ["model-version", "MODEL_SPEC"],
       ["training-run", "JOB_SPEC"],
+      ["gpu-cluster", "COMPUTE_SPEC"],
     ];
     for (const [step, env] of specs) {
       const tags = JSON.parse(String(obj(cmd(step)).environment[env])).tags;

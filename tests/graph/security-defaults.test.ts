@@ -166,7 +166,7 @@ describe("declared settings", () => {
   });
 
   test("GPU cluster: SSH port closed (the enum value), local auth off, scales to zero", () => {
-    const c = obj(one(h, `${ML}:Compute`)).properties;
+    const c = JSON.parse(String(obj(cmd("gpu-cluster")).environment.COMPUTE_SPEC)).properties;
     expect(ml.RemoteLoginPortPublicAccess.Disabled).toBe("Disabled");
     expect(c.properties.remoteLoginPortPublicAccess).toBe(ml.RemoteLoginPortPublicAccess.Disabled);
     expect(c.disableLocalAuth).toBe(true);

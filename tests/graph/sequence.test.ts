@@ -135,7 +135,7 @@ test("the model catches what azure-native would refuse: a create that meets an e
   ]);
 });
 
-test("a removed GPU cluster is deleted by its removal step, so the same size can come back", async () => {
+test("a replaced GPU cluster is removed by the cluster step once the new one exists, so the same size can come back", async () => {
   await up();
   const cluster = [...model.existing].find((id) => id.includes("/computes/gnc4ast4v3d"));
   expect(cluster).toBeDefined();

@@ -176,6 +176,21 @@ describe("ensure-deployment", () => {
     expect(r.json).toMatchObject({ name: "dnew", provisioningState: "Failed" });
   });
 
+  test("regression #9: once Succeeded, deployments nothing needs (0 %, not serving, not mirrored) are retired, so a revert does not leave a failed one billing", async () => {
+    const ep = new FakeEndpoint(fake, WS_ID, "mnist-dep", {
+      traffic: { dold: 100 },
+      mirrorTraffic: { dmir: 10 },
+      deployments: { dold: "right", dfailed: "wrong", dmir: "right" },
+      tags: { rolloutServing: "dold" },
+    }).install();
+    const r = await ensureDeployment(ep, "dold");
+    expect(r.code).toBe(0);
+    expect(r.json).toMatchObject({ name: "dold", reused: true, retired: ["dfailed"] });
+    expect(ep.deleted).toEqual(["dfailed"]);
+    expect(ep.traffic).toEqual({ dold: 100 });
+    expect(ep.mirrorTraffic).toEqual({ dmir: 10 });
+  });
+
   test("a DEPLOYMENT_SPEC without endpointComputeType is refused before any request", async () => {
     const ep = new FakeEndpoint(fake, WS_ID, "mnist-dep", { traffic: {} }).install();
     const r = await runCli(

@@ -465,25 +465,26 @@ describe("converging after an interrupted or failed rollout (the endpoint record
     expect(ep.putTraffic).toEqual([{ dold: 90, dnew: 10 }, { dold: 100 }]);
     expect(tagsOf(ep)).toEqual({ stack: "dev", rolloutServing: "dold" });
     expect(r.json).toMatchObject({ rolledBack: true, traffic: { dold: 100 } });
-    // the rolled-back deployment does not keep billing
-    expect(ep.deleted).toEqual(["dnew"]);
+    // left at 0 % for the next `up` (a retry re-runs this step, which needs it); the message says it bills
+    expect(ep.deleted).toEqual([]);
+    expect(r.stderr).toContain("bills its instances until the next successful `pulumi up` retires it");
   });
 
-  test("regression #9: a rolled-back deployment is deleted (it bills while it stands), unless --keep-failed", async () => {
+  test("regression #9: a rolled-back deployment stays at 0 % with what it costs and how to delete it; --retire-failed deletes it now", async () => {
     const ep = endpoint({ dold: 100 }, "right", { tags: { rolloutServing: "dold" } });
     installMonitor(fake, ep.id, { dnew: { requests: { "5xx": 30, "2xx": 10 }, p95Ms: 100 } });
     const r = await rollout(ep, ["--mode", "canary", "--percent", "10"]);
     expect(r.code).toBe(1);
-    expect(ep.deleted).toEqual(["dnew"]);
-    expect(r.stderr).toContain("dnew was deleted");
+    expect(ep.deleted).toEqual([]);
+    expect(r.stderr).toContain("az ml online-deployment delete -n dnew -e mnist-roll");
 
     fake.reset();
-    const kept = endpoint({ dold: 100 }, "right", { tags: { rolloutServing: "dold" } });
-    installMonitor(fake, kept.id, { dnew: { requests: { "5xx": 30, "2xx": 10 }, p95Ms: 100 } });
-    const k = await rollout(kept, ["--mode", "canary", "--percent", "10", "--keep-failed"]);
+    const now = endpoint({ dold: 100 }, "right", { tags: { rolloutServing: "dold" } });
+    installMonitor(fake, now.id, { dnew: { requests: { "5xx": 30, "2xx": 10 }, p95Ms: 100 } });
+    const k = await rollout(now, ["--mode", "canary", "--percent", "10", "--retire-failed"]);
     expect(k.code).toBe(1);
-    expect(kept.deleted).toEqual([]);
-    expect(k.stderr).toContain("--keep-failed");
+    expect(now.deleted).toEqual(["dnew"]);
+    expect(k.stderr).toContain("dnew was deleted");
   });
 
   test("a deployment that is not on the endpoint: exit 1 before any write", async () => {

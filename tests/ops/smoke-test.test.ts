@@ -102,22 +102,22 @@ test("a crashing score.py (HTTP 424, Azure's model error: not retried): exit 1 w
     error: expect.stringContaining("HTTP 424"),
   });
   expect(fake.count("PUT", ep.id)).toBe(0);
-  // regression #9: it held no traffic and would bill while it stands
-  expect(ep.deleted).toEqual(["dnew"]);
-  expect(r.stderr).toContain("dnew was deleted");
+  // regression #9: left for the next `up` (whose retry needs it), with what it costs and how to delete it now
+  expect(ep.deleted).toEqual([]);
+  expect(r.stderr).toContain("bills its instances until the next successful `pulumi up` retires it");
 });
 
-test("--keep-failed keeps the failed deployment; one that serves is never deleted", async () => {
-  const kept = endpoint("wrong");
-  const k = await smoke(kept, ["--keep-failed"]);
+test("--retire-failed deletes the failed deployment now; one that serves is never deleted", async () => {
+  const gone = endpoint("wrong");
+  const k = await smoke(gone, ["--retire-failed", "--poll-seconds", "0.05"]);
   expect(k.code).toBe(1);
-  expect(kept.deleted).toEqual([]);
+  expect(gone.deleted).toEqual(["dnew"]);
   fake.reset();
   const serving = new FakeEndpoint(fake, WS_ID, "mnist-smoke", {
     traffic: { dnew: 100 },
     deployments: { dnew: "wrong" },
   }).install();
-  const s = await smoke(serving, []);
+  const s = await smoke(serving, ["--retire-failed"]);
   expect(s.code).toBe(1);
   expect(serving.deleted).toEqual([]);
   expect(s.stderr).toContain("dnew stays: it holds 100 % of the traffic");
