@@ -2,6 +2,10 @@
  * Guardrail policy pack for the azure-ml-mnist stacks. Run it with
  *   pulumi preview --policy-pack policy            (and optionally --policy-pack-config policy/config.example.json)
  * The checks themselves are pure functions in ./validators (tested in tests/policy without an engine).
+ *
+ * Each policy covers the azure-native type it is about and the `command:local:Command` steps that create that type
+ * from a JSON body in their environment (ENDPOINT_SPEC, DEPLOYMENT_SPEC, COMPUTE_SPEC, MODEL_SPEC, ...: see
+ * STEP_SPECS); a body not known yet (preview) is skipped.
  */
 import {
   PolicyPack,
@@ -10,11 +14,14 @@ import {
   ResourceValidationPolicy,
 } from "@pulumi/policy";
 import {
+  checkRequiredTags,
+  checkResource,
   COMPUTE,
   DEFAULT_ALLOWED_GPU_VM_SIZES,
   DEFAULT_REQUIRED_TAGS,
   GpuSizesConfig,
   MinNodesConfig,
+  NamedResource,
   ONLINE_DEPLOYMENT,
   ONLINE_ENDPOINT,
   STORAGE_ACCOUNT,
@@ -23,20 +30,26 @@ import {
   validateEndpointAuth,
   validateGpuVmSize,
   validateNoPublicBlobAccess,
-  validateRequiredTags,
 } from "./validators";
 
 function report(messages: string[], reportViolation: ReportViolation): void {
   for (const message of messages) reportViolation(message);
 }
 
+function resourceOf(args: ResourceValidationArgs): NamedResource {
+  return { type: args.type, name: args.name, props: args.props };
+}
+
 const endpointAuth: ResourceValidationPolicy = {
   name: "ml-endpoint-auth-required",
-  description: "Azure ML online endpoints keep authentication on (authMode Key, AMLToken or AADToken).",
+  description:
+    "Azure ML online endpoints (and ENDPOINT_SPEC steps) keep authentication on (authMode Key, AMLToken or AADToken).",
   enforcementLevel: "mandatory",
   validateResource: (args: ResourceValidationArgs, reportViolation: ReportViolation) => {
-    if (args.type !== ONLINE_ENDPOINT) return;
-    report(validateEndpointAuth(args.props), reportViolation);
+    report(
+      checkResource(resourceOf(args), [ONLINE_ENDPOINT], (r) => validateEndpointAuth(r.props)),
+      reportViolation,
+    );
   },
 };
 
@@ -45,26 +58,32 @@ const noPublicBlobs: ResourceValidationPolicy = {
   description: "Storage accounts set allowBlobPublicAccess: false explicitly.",
   enforcementLevel: "mandatory",
   validateResource: (args, reportViolation) => {
-    if (args.type !== STORAGE_ACCOUNT) return;
-    report(validateNoPublicBlobAccess(args.props), reportViolation);
+    report(
+      checkResource(resourceOf(args), [STORAGE_ACCOUNT], (r) => validateNoPublicBlobAccess(r.props)),
+      reportViolation,
+    );
   },
 };
 
 const computeMinNodes: ResourceValidationPolicy = {
   name: "ml-compute-scale-to-zero",
   description:
-    "AmlCompute clusters scale to zero (minNodeCount 0) unless allowNonZeroMinNodes is configured.",
+    "AmlCompute clusters (and COMPUTE_SPEC steps) scale to zero (minNodeCount 0) unless allowNonZeroMinNodes is configured.",
   enforcementLevel: "mandatory",
   configSchema: { properties: { allowNonZeroMinNodes: { type: "boolean", default: false } } },
   validateResource: (args, reportViolation) => {
-    if (args.type !== COMPUTE) return;
-    report(validateComputeMinNodes(args.props, args.getConfig<MinNodesConfig>()), reportViolation);
+    const config = args.getConfig<MinNodesConfig>();
+    report(
+      checkResource(resourceOf(args), [COMPUTE], (r) => validateComputeMinNodes(r.props, config)),
+      reportViolation,
+    );
   },
 };
 
 const requiredTags: ResourceValidationPolicy = {
   name: "azure-required-tags",
-  description: "Every taggable azure-native resource carries the stack's tags (default: project, stack).",
+  description:
+    "Every taggable azure-native resource, and every resource body a command step sends, carries the stack's tags (default: project, stack).",
   enforcementLevel: "mandatory",
   configSchema: {
     properties: {
@@ -73,16 +92,14 @@ const requiredTags: ResourceValidationPolicy = {
     },
   },
   validateResource: (args, reportViolation) => {
-    report(
-      validateRequiredTags({ type: args.type, props: args.props }, args.getConfig<TagsConfig>()),
-      reportViolation,
-    );
+    report(checkRequiredTags(resourceOf(args), args.getConfig<TagsConfig>()), reportViolation);
   },
 };
 
 const gpuSizes: ResourceValidationPolicy = {
   name: "ml-gpu-vm-size-allowed",
-  description: "GPU VM sizes (compute clusters, online deployments) come from an allowed list.",
+  description:
+    "GPU VM sizes (compute clusters, online deployments, and their COMPUTE_SPEC/DEPLOYMENT_SPEC steps) come from an allowed list.",
   enforcementLevel: "mandatory",
   configSchema: {
     properties: {
@@ -90,9 +107,9 @@ const gpuSizes: ResourceValidationPolicy = {
     },
   },
   validateResource: (args, reportViolation) => {
-    if (args.type !== COMPUTE && args.type !== ONLINE_DEPLOYMENT) return;
+    const config = args.getConfig<GpuSizesConfig>();
     report(
-      validateGpuVmSize({ type: args.type, props: args.props }, args.getConfig<GpuSizesConfig>()),
+      checkResource(resourceOf(args), [COMPUTE, ONLINE_DEPLOYMENT], (r) => validateGpuVmSize(r, config)),
       reportViolation,
     );
   },

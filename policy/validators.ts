@@ -14,6 +14,12 @@ export const ONLINE_ENDPOINT = "azure-native:machinelearningservices:OnlineEndpo
 export const ONLINE_DEPLOYMENT = "azure-native:machinelearningservices:OnlineDeployment";
 export const STORAGE_ACCOUNT = "azure-native:storage:StorageAccount";
 export const COMPUTE = "azure-native:machinelearningservices:Compute";
+export const MODEL_VERSION = "azure-native:machinelearningservices:ModelVersion";
+export const JOB = "azure-native:machinelearningservices:Job";
+export const ENVIRONMENT_VERSION = "azure-native:machinelearningservices:EnvironmentVersion";
+export const CODE_VERSION = "azure-native:machinelearningservices:CodeVersion";
+/** pulumi-command's local step: the program declares some Azure ML resources as CLI steps with a JSON spec. */
+export const COMMAND = "command:local:Command";
 
 /** Endpoint auth modes that keep an online endpoint authenticated (ARM: Key | AMLToken | AADToken). */
 export const ALLOWED_ENDPOINT_AUTH_MODES = ["Key", "AMLToken", "AADToken"] as const;
@@ -110,18 +116,21 @@ export function isTaggableType(type: string, extraExempt: readonly string[] = []
   return type.startsWith("azure-native:") && !UNTAGGABLE_TYPES.includes(type) && !extraExempt.includes(type);
 }
 
-/** Every taggable azure-native resource carries each required tag with a non-empty string value. */
-export function validateRequiredTags(resource: ResourceUnderTest, config: TagsConfig = {}): string[] {
-  if (!isTaggableType(resource.type, config.exemptTypes ?? [])) return [];
+/** The required tag keys that `tags` lacks (or carries with an empty value), as a message about `subject`. */
+function missingTags(subject: string, tagsValue: unknown, config: TagsConfig): string[] {
   const required = config.requiredTags ?? DEFAULT_REQUIRED_TAGS;
-  const tags = asRecord(resource.props.tags) ?? {};
+  const tags = asRecord(tagsValue) ?? {};
   const missing = required.filter(
     (key) => typeof tags[key] !== "string" || (tags[key] as string).trim() === "",
   );
   if (missing.length === 0) return [];
-  return [
-    `${resource.type} is missing required tag(s) ${missing.join(", ")} (required: ${required.join(", ")})`,
-  ];
+  return [`${subject} is missing required tag(s) ${missing.join(", ")} (required: ${required.join(", ")})`];
+}
+
+/** Every taggable azure-native resource carries each required tag with a non-empty string value. */
+export function validateRequiredTags(resource: ResourceUnderTest, config: TagsConfig = {}): string[] {
+  if (!isTaggableType(resource.type, config.exemptTypes ?? [])) return [];
+  return missingTags(resource.type, resource.props.tags, config);
 }
 
 export interface GpuSizesConfig {
@@ -153,4 +162,143 @@ export function validateGpuVmSize(resource: ResourceUnderTest, config: GpuSizesC
   const allowed = config.allowedGpuVmSizes ?? DEFAULT_ALLOWED_GPU_VM_SIZES;
   if (allowed.some((a) => a.toLowerCase() === size.toLowerCase())) return [];
   return [`GPU VM size ${size} is not in the allowed list (${allowed.join(", ")})`];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Command steps. The program declares the online endpoint, the online deployment, the model version, the GPU
+// cluster (and the job, environment and code versions) as `command:local:Command` steps that PUT the resource's ARM
+// body, given as JSON in one environment variable of the step. The policies read that body as the azure-native
+// resource it stands for, so a step is held to the same guardrails as the resource it creates.
+
+/** A resource as the pack sees it, with its logical name (a step's violations name the step). */
+export interface NamedResource extends ResourceUnderTest {
+  name: string;
+}
+
+/** The body an environment variable carries: the azure-native type it stands for, and how that type takes it. */
+export interface StepSpecKind {
+  type: string;
+  /**
+   * The azure-native input that holds the body, for the types whose body is their ARM `properties` (the versions and
+   * the job: `ModelVersionArgs.properties`, ...); absent when the body is the resource's inputs as they are.
+   */
+  wrappedIn?: string;
+}
+
+/**
+ * The environment variables whose JSON the steps send as an Azure ML resource body (ops/ensure-*.ts, ops/run-job.ts).
+ * Each body carries its own `tags` at the top (for the versions and the job: the asset's or job's tags).
+ */
+export const STEP_SPECS: Readonly<Record<string, StepSpecKind>> = {
+  ENDPOINT_SPEC: { type: ONLINE_ENDPOINT },
+  DEPLOYMENT_SPEC: { type: ONLINE_DEPLOYMENT },
+  COMPUTE_SPEC: { type: COMPUTE },
+  MODEL_SPEC: { type: MODEL_VERSION, wrappedIn: "properties" },
+  JOB_SPEC: { type: JOB, wrappedIn: "properties" },
+  ENVIRONMENT_SPEC: { type: ENVIRONMENT_VERSION, wrappedIn: "properties" },
+  ASSET_SPEC: { type: CODE_VERSION, wrappedIn: "properties" },
+};
+
+/** One spec of a step, read as the azure-native resource it stands for. */
+export interface StepSpec extends ResourceUnderTest {
+  step: string;
+  envVar: string;
+  /** What a violation names: `step <name> (<VAR>)`. */
+  subject: string;
+  /** The body's own tags. */
+  tags: unknown;
+  /** Set when the value is known but no JSON object: every policy that covers the type reports it. */
+  error?: string;
+}
+
+/**
+ * The sentinels that stand for a value not known yet (a `pulumi preview` of an input computed from another
+ * resource's outputs): @pulumi/policy's proxy.js (unknownStringValue, ...), the same strings as @pulumi/pulumi's rpc.
+ */
+const UNKNOWN_SENTINELS: ReadonlySet<string> = new Set([
+  "04da6b54-80e4-46f7-96ec-b56ff0331ba9",
+  "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7",
+  "3eeb2bf0-c639-47a8-9e75-3b44932eb421",
+  "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2",
+  "030794c1-ac77-496b-92df-f27374a8bd58",
+  "e48ece36-62e2-4504-bad9-02848725956a",
+  "dd056dcd-154b-4c76-9bd3-c8f88648b5ff",
+]);
+
+/** @pulumi/policy's UnknownValueError (thrown by its props proxy when a policy reads an unknown value). */
+function isUnknownValueError(e: unknown): boolean {
+  return e instanceof Error && "unknownTypeSentinel" in e && "props" in e;
+}
+
+/** `record[key]`, or undefined when the value is not known yet (sentinel, or the policy proxy's error). */
+function readKnown(record: Record<string, unknown>, key: string): unknown {
+  let value: unknown;
+  try {
+    value = record[key];
+  } catch (e) {
+    if (isUnknownValueError(e)) return undefined;
+    throw e;
+  }
+  return typeof value === "string" && UNKNOWN_SENTINELS.has(value) ? undefined : value;
+}
+
+/**
+ * The specs a command step carries in its `environment`, each read as the azure-native resource it stands for.
+ * Variables that are absent, not strings or not known yet (preview) are skipped; a known value that is not a JSON
+ * object comes back with `error`. Any other resource has none.
+ */
+export function stepSpecs(resource: NamedResource): StepSpec[] {
+  if (resource.type !== COMMAND) return [];
+  const environment = asRecord(readKnown(resource.props, "environment"));
+  if (environment === undefined) return [];
+  const specs: StepSpec[] = [];
+  for (const [envVar, kind] of Object.entries(STEP_SPECS)) {
+    const raw = readKnown(environment, envVar);
+    if (typeof raw !== "string") continue;
+    const step = resource.name;
+    const subject = `step ${step} (${envVar})`;
+    let body: Record<string, unknown> | undefined;
+    try {
+      body = asRecord(JSON.parse(raw));
+    } catch {
+      body = undefined;
+    }
+    if (body === undefined) {
+      const error = `${envVar} is not a JSON object, so the guardrails cannot check the ${kind.type} it creates`;
+      specs.push({ type: kind.type, props: {}, step, envVar, subject, tags: undefined, error });
+      continue;
+    }
+    const props = kind.wrappedIn === undefined ? body : { [kind.wrappedIn]: body };
+    specs.push({ type: kind.type, props, step, envVar, subject, tags: body.tags });
+  }
+  return specs;
+}
+
+/**
+ * Runs `check` on the resource when its type is one of `types`, and on each spec of a command step that stands for
+ * one of them; a step's violations name the step and the variable.
+ */
+export function checkResource(
+  resource: NamedResource,
+  types: readonly string[],
+  check: (target: ResourceUnderTest) => string[],
+): string[] {
+  if (types.includes(resource.type)) return check({ type: resource.type, props: resource.props });
+  return stepSpecs(resource)
+    .filter((spec) => types.includes(spec.type))
+    .flatMap((spec) =>
+      (spec.error !== undefined ? [spec.error] : check(spec)).map((m) => `${spec.subject}: ${m}`),
+    );
+}
+
+/** Required tags on an azure-native resource, and on every spec a command step carries (unless its type is exempt). */
+export function checkRequiredTags(resource: NamedResource, config: TagsConfig = {}): string[] {
+  if (resource.type !== COMMAND) return validateRequiredTags(resource, config);
+  return stepSpecs(resource)
+    .filter((spec) => !(config.exemptTypes ?? []).includes(spec.type))
+    .flatMap((spec) =>
+      spec.error !== undefined
+        ? [`${spec.subject}: ${spec.error}`]
+        : missingTags(`${spec.subject}: ${spec.type}`, spec.tags, config),
+    );
 }
