@@ -4,11 +4,16 @@
  * Two Entra applications, not one: a federated credential lets every workflow run whose OIDC subject matches act as
  * the application, so a single app holding both the pull_request and the deploy credential would hand deploy rights
  * to any pull-request run. Instead:
- *   - preview app: subject `repo:O/R:pull_request`, Reader on the stack's resource group (+ read access to the state
- *     container / secrets key when configured): enough for `pulumi preview`, which skips list-keys calls in dry runs;
+ *   - preview app: subject `repo:O/R:pull_request`, Reader on the stack's resource group, and write access to the
+ *     previews' own state container when configured: nothing that reads or decrypts the production state (no access
+ *     to its container, no Key Vault crypto rights), because a pull request runs code its author chose;
  *   - deploy app: subject `repo:O/R:environment:<env>` (or `repo:O/R:ref:refs/heads/<branch>`), Contributor plus a
  *     role-assignment right on the resource group (by default Role Based Access Control Administrator, constrained
- *     to a short list of data-plane roles) and write access to the state container.
+ *     to a short list of data-plane roles, to service principals, never to the CI principals themselves) and write
+ *     access to the state container.
+ * The environment subject names no branch, so the environment itself is what binds deploys to main: by default this
+ * component manages the GitHub environment with a deployment branch policy that admits only `deployEnvironmentBranch`
+ * (@pulumi/github; the admin running the bootstrap needs a GitHub token with administration rights on the repository).
  * All resource roles are scoped to the resource group (or narrower). The one grant at subscription scope is a custom
  * read-only role for the quota pre-flight (QUOTA_READ_ACTIONS: Azure ML usages and VM sizes of a region, resource
  * provider registration), which are subscription-level reads that Reader on the resource group does not cover.
@@ -19,19 +24,25 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as azuread from "@pulumi/azuread";
+import * as github from "@pulumi/github";
 import * as authorization from "@pulumi/azure-native/authorization";
 
 export const GITHUB_OIDC_ISSUER = "https://token.actions.githubusercontent.com";
 export const AZURE_AD_TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange";
 export const DEFAULT_DEPLOY_ENVIRONMENT = "production";
+/** The one branch the deploy environment admits by default. */
+export const DEFAULT_DEPLOY_ENVIRONMENT_BRANCH = "main";
 
 /**
- * What the quota pre-flight (ops/preflight.ts) reads at subscription scope: Azure ML's regional usages and VM sizes
- * (`/providers/Microsoft.MachineLearningServices/locations/{loc}/usages|vmSizes`) and the registration state of
- * resource providers (`/providers/{namespace}`). Reads only.
+ * What the quota pre-flight (ops/preflight.ts, lib/cli/quota.ts) reads at subscription scope: Azure ML's regional
+ * usages and VM sizes (`/providers/Microsoft.MachineLearningServices/locations/{loc}/usages` and `.../vmSizes`: the
+ * resource types `locations/usages` and `locations/vmSizes` of the ML resource provider, azure-rest-api-specs
+ * machinelearningservices readme `operation-group-to-resource-type`) and the registration state of resource
+ * providers (`/providers/{namespace}`). Reads only, and no other `locations/*` type (quotas, operation results ...).
  */
 export const QUOTA_READ_ACTIONS: readonly string[] = [
-  "Microsoft.MachineLearningServices/locations/*/read",
+  "Microsoft.MachineLearningServices/locations/usages/read",
+  "Microsoft.MachineLearningServices/locations/vmsizes/read",
   "Microsoft.Resources/subscriptions/providers/read",
 ];
 
@@ -144,36 +155,79 @@ export function blobContainerScope(storageAccountId: string, containerName: stri
   return `${storageAccountId.replace(/\/+$/, "")}/blobServices/default/containers/${containerName}`;
 }
 
+/** Which principals the constrained role-assignment right may grant to (always service principals only). */
+export interface DelegablePrincipals {
+  /** only these object ids (e.g. the workspace's and the endpoint's managed identities, once known) */
+  only?: readonly string[];
+  /** never these object ids (the CI principals: the deployer must not widen its own or the preview's rights) */
+  never?: readonly string[];
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /**
  * ABAC condition (version 2.0) for Role Based Access Control Administrator: role assignments may only be written or
- * deleted for the listed role definitions (Learn: "Delegate Azure role assignment management to others with
- * conditions").
+ * deleted for the listed role definitions, for principals of type ServicePrincipal (managed identities included),
+ * and only for the `only` principals, or never for the `never` ones. Attributes and operators as in Learn "Examples to
+ * delegate Azure role assignment management with conditions" (Constrain roles and principal types / and specific
+ * principals: `@Request[...roleAssignments:PrincipalType]`, `@Request[...roleAssignments:PrincipalId]`, `@Resource[...]`
+ * for deletes) and "Azure role assignment condition format" (`ForAnyOfAllValues:GuidNotEquals`: the one principal of
+ * the request differs from every listed id).
  */
-export function constrainedRoleAssignmentCondition(roleGuids: readonly string[]): string {
+export function constrainedRoleAssignmentCondition(
+  roleGuids: readonly string[],
+  principals: DelegablePrincipals = {},
+): string {
   if (roleGuids.length === 0) throw new Error("constrainedRoleAssignmentCondition needs at least one role");
-  const list = roleGuids.join(", ");
+  for (const id of [...roleGuids, ...(principals.only ?? []), ...(principals.never ?? [])]) {
+    if (!GUID.test(id)) throw new Error(`constrainedRoleAssignmentCondition: '${id}' is not a GUID`);
+  }
+  if (principals.only && principals.only.length === 0) {
+    throw new Error(
+      "constrainedRoleAssignmentCondition: an empty `only` list would allow no principal at all",
+    );
+  }
+  const clause = (source: "Request" | "Resource") => {
+    const attr = (name: string) => `@${source}[Microsoft.Authorization/roleAssignments:${name}]`;
+    const parts = [
+      `${attr("RoleDefinitionId")} ForAnyOfAnyValues:GuidEquals {${roleGuids.join(", ")}}`,
+      `${attr("PrincipalType")} ForAnyOfAnyValues:StringEqualsIgnoreCase {'ServicePrincipal'}`,
+    ];
+    if (principals.only)
+      parts.push(`${attr("PrincipalId")} ForAnyOfAnyValues:GuidEquals {${principals.only.join(", ")}}`);
+    else if (principals.never?.length)
+      parts.push(`${attr("PrincipalId")} ForAnyOfAllValues:GuidNotEquals {${principals.never.join(", ")}}`);
+    return parts.join(" AND ");
+  };
   return (
-    `((!(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})) OR ` +
-    `(@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {${list}}))` +
+    `((!(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})) OR (${clause("Request")}))` +
     ` AND ` +
-    `((!(ActionMatches{'Microsoft.Authorization/roleAssignments/delete'})) OR ` +
-    `(@Resource[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {${list}}))`
+    `((!(ActionMatches{'Microsoft.Authorization/roleAssignments/delete'})) OR (${clause("Resource")}))`
   );
 }
 
 export type DeployRoleAdmin = "constrained" | "userAccessAdministrator" | "none";
-export type PreviewStateAccess = "read" | "write";
 
 /** The validated CI identity settings, read from (bootstrap) config. */
 export interface CiIdentitySettings {
   repository: GithubRepository;
   deployTarget: DeployTarget;
+  /**
+   * Environment target only: manage the GitHub environment and its deployment branch policy (true by default). Off,
+   * the admin must set "Deployment branches" to this branch by hand, or any branch can reach the deploy identity.
+   */
+  manageGithubEnvironment: boolean;
+  /** The one branch the deploy environment admits (environment target). */
+  deployEnvironmentBranch: string;
   deployRoleAdmin: DeployRoleAdmin;
-  previewStateAccess: PreviewStateAccess;
+  /** Object ids the constrained role-assignment right may grant to; absent: any service principal but the CI's. */
+  delegablePrincipalIds?: string[];
   /** Azure blob state backend: storage account ARM id + container, both or neither. */
   stateStorageAccountId?: string;
   stateContainerName?: string;
-  /** Key Vault (ARM id) holding the `azurekeyvault://` secrets-provider key, if the stacks use one. */
+  /** The previews' own state container in that account (never the production one). */
+  previewStateContainerName?: string;
+  /** Key Vault (ARM id) holding the production `azurekeyvault://` secrets-provider key: for the deploy identity only. */
   secretsKeyVaultId?: string;
 }
 
@@ -214,8 +268,51 @@ export function readCiIdentitySettings(config: ConfigReader): CiIdentitySettings
     ? { kind: "branch", name: validateBranchName(branch) }
     : { kind: "environment", name: validateEnvironmentName(environment || DEFAULT_DEPLOY_ENVIRONMENT) };
 
+  if (config.get("previewStateAccess")) {
+    throw new Error(
+      "config previewStateAccess is no longer read: previews get no access to the production state container. " +
+        "Give them their own with previewStateContainerName (docs/ci.md, Pull-request previews)",
+    );
+  }
+  const manageValue = config.get("manageGithubEnvironment");
+  if (manageValue && !["true", "false"].includes(manageValue)) {
+    throw new Error(
+      `config manageGithubEnvironment must be true or false, got ${JSON.stringify(manageValue)}`,
+    );
+  }
+  const deployEnvironmentBranch = validateBranchName(
+    config.get("deployEnvironmentBranch") || DEFAULT_DEPLOY_ENVIRONMENT_BRANCH,
+    "deployEnvironmentBranch",
+  );
+  const delegableValue = config.get("delegablePrincipalIds");
+  const delegablePrincipalIds = delegableValue
+    ? delegableValue
+        .split(",")
+        .map((x) => x.trim())
+        .filter(Boolean)
+    : undefined;
+  if (
+    delegablePrincipalIds &&
+    (!delegablePrincipalIds.length || delegablePrincipalIds.some((x) => !GUID.test(x)))
+  ) {
+    throw new Error(
+      `config delegablePrincipalIds must be comma-separated object ids (GUIDs), got ${JSON.stringify(delegableValue)}`,
+    );
+  }
+
   const stateStorageAccountId = config.get("stateStorageAccountId") || undefined;
   const stateContainerName = config.get("stateContainerName") || undefined;
+  const previewStateContainerName = config.get("previewStateContainerName") || undefined;
+  if (previewStateContainerName && !stateStorageAccountId) {
+    throw new Error(
+      "config previewStateContainerName needs stateStorageAccountId (the account that holds it)",
+    );
+  }
+  if (previewStateContainerName && previewStateContainerName === stateContainerName) {
+    throw new Error(
+      "config previewStateContainerName must differ from stateContainerName: previews must not reach the production state",
+    );
+  }
   if (Boolean(stateStorageAccountId) !== Boolean(stateContainerName)) {
     throw new Error(
       "config stateStorageAccountId and stateContainerName must be set together (azblob state backend)",
@@ -231,10 +328,15 @@ export function readCiIdentitySettings(config: ConfigReader): CiIdentitySettings
       `config stateStorageAccountId must be a storage account ARM id, got ${JSON.stringify(stateStorageAccountId)}`,
     );
   }
-  if (stateContainerName && !/^[a-z0-9](?:[a-z0-9]|-(?!-)){1,61}[a-z0-9]$/.test(stateContainerName)) {
-    throw new Error(
-      `config stateContainerName must be a blob container name (3-63 of a-z, 0-9, -), got ${JSON.stringify(stateContainerName)}`,
-    );
+  for (const [key, value] of [
+    ["stateContainerName", stateContainerName],
+    ["previewStateContainerName", previewStateContainerName],
+  ] as const) {
+    if (value && !/^[a-z0-9](?:[a-z0-9]|-(?!-)){1,61}[a-z0-9]$/.test(value)) {
+      throw new Error(
+        `config ${key} must be a blob container name (3-63 of a-z, 0-9, -), got ${JSON.stringify(value)}`,
+      );
+    }
   }
   const secretsKeyVaultId = config.get("secretsKeyVaultId") || undefined;
   if (
@@ -251,20 +353,18 @@ export function readCiIdentitySettings(config: ConfigReader): CiIdentitySettings
   return {
     repository,
     deployTarget,
+    manageGithubEnvironment: deployTarget.kind === "environment" && manageValue !== "false",
+    deployEnvironmentBranch,
     deployRoleAdmin: oneOf(
       config.get("deployRoleAdmin"),
       ["constrained", "userAccessAdministrator", "none"] as const,
       "deployRoleAdmin",
       "constrained",
     ),
-    previewStateAccess: oneOf(
-      config.get("previewStateAccess"),
-      ["read", "write"] as const,
-      "previewStateAccess",
-      "read",
-    ),
+    ...(delegablePrincipalIds ? { delegablePrincipalIds } : {}),
     stateStorageAccountId,
     stateContainerName,
+    previewStateContainerName,
     secretsKeyVaultId,
   };
 }
@@ -289,7 +389,7 @@ interface Grant {
   /** A built-in role's GUID, or the full id of a custom role definition. */
   role: string | pulumi.Output<string>;
   scope: pulumi.Input<string>;
-  condition?: string;
+  condition?: pulumi.Input<string>;
 }
 
 export class CiIdentity extends pulumi.ComponentResource {
@@ -308,6 +408,9 @@ export class CiIdentity extends pulumi.ComponentResource {
   public readonly deployClientId: pulumi.Output<string>;
   public readonly previewSubject: string;
   public readonly deploySubject: string;
+  /** The GitHub environment of the deploy job and its branch policy (environment target, when managed). */
+  public readonly deployEnvironment?: github.RepositoryEnvironment;
+  public readonly deployBranchPolicy?: github.RepositoryEnvironmentDeploymentPolicy;
 
   constructor(name: string, args: CiIdentityArgs, opts?: pulumi.ComponentResourceOptions) {
     super("azure-ml-mnist:ci:CiIdentity", name, {}, opts);
@@ -357,9 +460,19 @@ export class CiIdentity extends pulumi.ComponentResource {
     this.previewClientId = preview.app.clientId;
     this.deployClientId = deploy.app.clientId;
 
+    if (args.deployTarget.kind === "environment" && args.manageGithubEnvironment) {
+      const guard = this.guardDeployEnvironment(name, args.repository, args.deployTarget.name, args);
+      this.deployEnvironment = guard.environment;
+      this.deployBranchPolicy = guard.policy;
+    }
+
     const stateScope =
       args.stateStorageAccountId && args.stateContainerName
         ? blobContainerScope(args.stateStorageAccountId, args.stateContainerName)
+        : undefined;
+    const previewStateScope =
+      args.stateStorageAccountId && args.previewStateContainerName
+        ? blobContainerScope(args.stateStorageAccountId, args.previewStateContainerName)
         : undefined;
 
     const subscriptionScope = pulumi.interpolate`/subscriptions/${args.subscriptionId}`;
@@ -389,28 +502,33 @@ export class CiIdentity extends pulumi.ComponentResource {
         name: "rg-rbac-admin",
         role: ROLES.roleBasedAccessControlAdministrator,
         scope: args.resourceGroupId,
-        condition: constrainedRoleAssignmentCondition(DEFAULT_DELEGABLE_ROLES),
+        condition: pulumi
+          .all([preview.sp.objectId, deploy.sp.objectId])
+          .apply(([previewId, deployId]) =>
+            constrainedRoleAssignmentCondition(
+              DEFAULT_DELEGABLE_ROLES,
+              args.delegablePrincipalIds
+                ? { only: args.delegablePrincipalIds }
+                : { never: [previewId, deployId] },
+            ),
+          ),
       });
     } else if (args.deployRoleAdmin === "userAccessAdministrator") {
       deployGrants.push({ name: "rg-uaa", role: ROLES.userAccessAdministrator, scope: args.resourceGroupId });
     }
     if (stateScope) {
-      previewGrants.push({
-        name: "state",
-        role:
-          args.previewStateAccess === "write"
-            ? ROLES.storageBlobDataContributor
-            : ROLES.storageBlobDataReader,
-        scope: stateScope,
-      });
       deployGrants.push({ name: "state", role: ROLES.storageBlobDataContributor, scope: stateScope });
     }
-    if (args.secretsKeyVaultId) {
+    // Previews write their own stack's state (and its lock) in their own container, nothing of production's: the
+    // production checkpoint is read, and its secrets decrypted, only by the deploy identity.
+    if (previewStateScope) {
       previewGrants.push({
-        name: "secrets-key",
-        role: ROLES.keyVaultCryptoUser,
-        scope: args.secretsKeyVaultId,
+        name: "preview-state",
+        role: ROLES.storageBlobDataContributor,
+        scope: previewStateScope,
       });
+    }
+    if (args.secretsKeyVaultId) {
       deployGrants.push({
         name: "secrets-key",
         role: ROLES.keyVaultCryptoUser,
@@ -448,5 +566,43 @@ export class CiIdentity extends pulumi.ComponentResource {
       previewSubject: this.previewSubject,
       deploySubject: this.deploySubject,
     });
+  }
+
+  /**
+   * The deploy job's GitHub environment, admitting `deployEnvironmentBranch` only: "Selected branches and tags" with
+   * one branch pattern (GitHub docs, "Managing environments for deployment" > "Deployment branches and tags": a job
+   * from any other branch that references the environment fails before it starts, so GitHub never issues it the
+   * `environment:<name>` OIDC subject nor the environment's secrets). Admins cannot bypass it (canAdminsBypass).
+   * Required reviewers and a wait timer stay the admin's to set by hand; this resource ignores them after creation.
+   * The provider authenticates with GITHUB_TOKEN (or `github:token`), a token with administration rights on the
+   * repository.
+   */
+  private guardDeployEnvironment(
+    name: string,
+    repository: GithubRepository,
+    environment: string,
+    args: CiIdentityArgs,
+  ): { environment: github.RepositoryEnvironment; policy: github.RepositoryEnvironmentDeploymentPolicy } {
+    const provider = new github.Provider(`${name}-github`, { owner: repository.owner }, { parent: this });
+    const env = new github.RepositoryEnvironment(
+      `${name}-deploy-environment`,
+      {
+        repository: repository.repo,
+        environment,
+        canAdminsBypass: false,
+        deploymentBranchPolicy: { protectedBranches: false, customBranchPolicies: true },
+      },
+      { parent: this, provider, ignoreChanges: ["reviewers", "waitTimer", "preventSelfReview"] },
+    );
+    const policy = new github.RepositoryEnvironmentDeploymentPolicy(
+      `${name}-deploy-branch`,
+      {
+        repository: repository.repo,
+        environment: env.environment,
+        branchPattern: args.deployEnvironmentBranch,
+      },
+      { parent: this, provider },
+    );
+    return { environment: env, policy };
   }
 }

@@ -4,7 +4,11 @@
  * identity that runs `pulumi up` must not own (and could otherwise destroy) its own role assignments, and creating
  * app registrations needs Entra rights that the CI identity does not have.
  *
- *   cd bootstrap && pulumi stack init admin && pulumi config set ... && pulumi up
+ *   cd bootstrap && pulumi stack init admin && pulumi config set ... && GITHUB_TOKEN=... pulumi up
+ *
+ * GITHUB_TOKEN (or `pulumi config set github:token --secret`): a token with administration rights on the repository,
+ * for the deploy environment and its branch policy (ciIdentity.ts); not needed with `manageGithubEnvironment: false`
+ * or a `deployBranch` target.
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as azuread from "@pulumi/azuread";
@@ -61,6 +65,8 @@ export const previewClientId = identity?.previewClientId;
 export const deployClientId = identity?.deployClientId;
 export const previewSubject = identity?.previewSubject;
 export const deploySubject = identity?.deploySubject;
+/** The one branch the deploy environment admits; undefined when the environment is not managed here. */
+export const deployEnvironmentBranch = identity?.deployBranchPolicy?.branchPattern;
 /** What to set as GitHub repository variables (Settings > Secrets and variables > Actions > Variables). */
 export const repositoryVariables = identity
   ? pulumi

@@ -3,7 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { MlWorkspace } from "./mlWorkspace";
 import type { AssetResult } from "../lib/contracts";
-import { hashFolder, listAssetFiles, shortHash } from "../lib/hashing";
+import { hashFolder, shortHash } from "../lib/hashing";
+import { listCodeFiles } from "../lib/assets";
 import { childName } from "../lib/children";
 import { parseJsonLine, stepCommand } from "../lib/steps";
 
@@ -16,7 +17,7 @@ export interface CodeAssetArgs {
 }
 
 /** Version of a code asset: the folder's content hash. */
-export function codeVersionOf(folder: string, files?: readonly string[]): string {
+export function codeVersionOf(folder: string, files: readonly string[] = listCodeFiles(folder)): string {
   return shortHash(hashFolder(folder, files), 16);
 }
 
@@ -44,8 +45,9 @@ export class CodeAsset extends pulumi.ComponentResource {
   constructor(name: string, args: CodeAssetArgs, opts?: pulumi.ComponentResourceOptions) {
     super("azure-ml-mnist:index:CodeAsset", name, {}, opts);
     const ws = args.workspace;
-    // One walk of the folder: the file list is hashed and checked for emptiness.
-    this.files = listAssetFiles(args.folder);
+    // One walk of the folder, with its .amlignore (else .gitignore) applied as ops/ensure-code.ts applies it when it
+    // uploads: the version is the hash of exactly the files that go up.
+    this.files = listCodeFiles(args.folder);
     this.version = codeVersionOf(args.folder, this.files);
     if (this.files.length === 0) throw new Error(`code folder ${args.folder} has no files to upload`);
     // Relative to the project root (the steps' working directory): no machine-specific path in the state.

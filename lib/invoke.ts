@@ -16,6 +16,7 @@ import { ArmClient, armEndpointFrom } from "./cli/arm";
 import { createCredential } from "./cli/credential";
 import { CliError, UsageError, errorMessage } from "./cli/errors";
 import {
+  assertSafeForToken,
   BearerToken,
   HttpClient,
   HttpError,
@@ -25,7 +26,7 @@ import {
   type RetryPolicy,
 } from "./cli/http";
 import { parseWorkspaceChildId } from "./cli/ids";
-import { redact, registerSecret } from "./cli/redact";
+import { redact, redactTruncated, registerSecret } from "./cli/redact";
 import type { SampleResult } from "./contracts";
 
 /** The repo root: the default files are found from any working directory. */
@@ -363,6 +364,8 @@ export async function postRequest(
   log: (msg: string) => void,
   fetchImpl: FetchLike = fetch,
 ): Promise<PostResult> {
+  // The key (or AMLToken/AADToken) rides in a header the client does not manage: the same TLS rule as its tokens.
+  if (opts.key) assertSafeForToken(opts.uri, "the endpoint key or token");
   const http = new HttpClient({ retry: invokeRetryPolicy(opts), log, fetch: fetchImpl });
   const res = await http.request("POST", opts.uri, {
     body,
@@ -378,7 +381,8 @@ export async function postRequest(
  * AADToken: an Entra token for the ML data plane from the same credential the other CLIs use.
  */
 export async function endpointCredential(opts: InvokeOptions): Promise<string | undefined> {
-  if (opts.auth === "Key") return opts.key;
+  if (opts.auth === "Key" && (opts.key !== undefined || opts.endpointId === undefined)) return opts.key;
+  if (opts.auth === "Key") return endpointKey(opts.endpointId!, opts.armEndpoint);
   if (opts.auth === "AADToken") return new BearerToken(createCredential(), ML_DATA_PLANE_SCOPE).get();
   const arm = new ArmClient(armEndpointFrom(opts.armEndpoint));
   const res = await arm.send("POST", `${opts.endpointId}/token`, { body: {} });
@@ -386,6 +390,20 @@ export async function endpointCredential(opts: InvokeOptions): Promise<string | 
   if (!token) throw new CliError(`the endpoint's token operation returned no accessToken`);
   registerSecret(token);
   return token;
+}
+
+/**
+ * Key auth inside a step: the key is read when the step runs (`POST <endpoint id>/listKeys`, OnlineEndpoints_ListKeys,
+ * ML 2025-12-01: {primaryKey, secondaryKey}), so it is never an input of a Pulumi resource and never in the state,
+ * where anything that can decrypt the state (a pull request's preview included) could read it.
+ */
+export async function endpointKey(endpointId: string, armEndpoint?: string): Promise<string> {
+  const arm = new ArmClient(armEndpointFrom(armEndpoint));
+  const res = await arm.send("POST", `${endpointId}/listKeys`, { body: {} });
+  const key = jsonOf<{ primaryKey?: string }>(res).primaryKey;
+  if (!key) throw new CliError("the endpoint's listKeys returned no primaryKey");
+  registerSecret(key);
+  return key;
 }
 
 export interface InvokeIO {
@@ -404,6 +422,10 @@ export interface InvokeOutcome {
   error?: string;
 }
 
+/** How much of an error body a failure message shows, and of a response that is not a prediction. */
+export const SHOWN_BODY_CHARS = 4000;
+export const UNEXPECTED_BODY_CHARS = 500;
+
 /** The message for a failure before an answer: an HTTP error names who answered, its status and whole body. */
 function failureText(err: unknown): string {
   if (!(err instanceof HttpError)) return errorMessage(err);
@@ -413,7 +435,8 @@ function failureText(err: unknown): string {
   } catch {
     /* not JSON: show as is */
   }
-  return `HTTP ${err.status} from ${shortUrl(err.url)}: ${shown.slice(0, 4000) || "(empty body)"}`;
+  // Redacted before the cut: a key straddling character 4,000 must not leave its first characters behind.
+  return `HTTP ${err.status} from ${shortUrl(err.url)}: ${redactTruncated(shown, SHOWN_BODY_CHARS) || "(empty body)"}`;
 }
 
 /** The table, the summary and PASSED/FAILED for humans; the JSON line for machines. */
@@ -470,7 +493,7 @@ export async function runInvoke(
     scored = scoreResponse(post.body, inputs.count, inputs.expected);
   } catch (err) {
     return fail(
-      `unexpected response (HTTP ${post.status}): ${errorMessage(err)}: ${JSON.stringify(post.body).slice(0, 500)}`,
+      `unexpected response (HTTP ${post.status}): ${errorMessage(err)}: ${redactTruncated(JSON.stringify(post.body), UNEXPECTED_BODY_CHARS)}`,
     );
   }
   const result = report(opts, io, scored, post);

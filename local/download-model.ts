@@ -9,7 +9,9 @@
  * Resolution: model version → `modelUri` (azureml://jobs/<job>/outputs/<out>: via the job's output URI;
  * azureml://...datastores/<ds>/paths/<p>: directly) → datastore (account, container) → blob credential: the
  * datastore's account key or SAS from `listSecrets`, or the caller's Entra identity for identity-based datastores
- * (needs Storage Blob Data Reader) → every blob under the prefix.
+ * (needs Storage Blob Data Reader) → every blob under the prefix. A `modelUri` that is a plain
+ * `https://<account>.blob.<suffix>/...` URL is read with the caller's Entra identity only when that account is one of
+ * the workspace's blob datastores on an Azure Storage endpoint; credentials never follow a host a model names.
  * stdout: {"name","version","path","files":[...]}.
  */
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -17,7 +19,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { AnonymousCredential, ContainerClient, StorageSharedKeyCredential } from "@azure/storage-blob";
 import type { TokenCredential } from "@azure/identity";
-import { ARM_FLAGS, ArmClient, armEndpointFrom } from "../lib/cli/arm";
+import { ARM_FLAGS, ArmClient, armEndpointFrom, listAll } from "../lib/cli/arm";
 import { usageLine, withFlags } from "../lib/cli/args";
 import { createCredential } from "../lib/cli/credential";
 import { CliError, errorMessage } from "../lib/cli/errors";
@@ -130,7 +132,26 @@ export function relativeBlobPath(prefix: string, name: string): string | undefin
   return rel;
 }
 
-function containerUrl(
+/**
+ * Blob endpoint suffixes of the Azure clouds: public, US Government, China (Learn: storage-account-overview
+ * "Standard endpoints" and the sovereign-cloud endpoint tables). Credentials (an Entra token, a SAS, a signature)
+ * go only to `https://<account>.blob.<one of these>`: never to a host that a model URI or a datastore names freely.
+ */
+export const STORAGE_SUFFIXES: readonly string[] = [
+  "core.windows.net",
+  "core.usgovcloudapi.net",
+  "core.chinacloudapi.cn",
+];
+
+/** Storage account names: 3-24 lowercase letters and digits (Learn: storage-account-overview, "Storage account name"). */
+const ACCOUNT_NAME = /^[a-z0-9]{3,24}$/;
+
+/**
+ * `https://<account>.blob.<suffix>/<container>`, or the path-style `--storage-endpoint` (tests, emulators: chosen by
+ * whoever runs the CLI). Anything else, say a datastore whose `endpoint` or `protocol` was set to a host of someone
+ * else's, is refused: the credential would follow it.
+ */
+export function containerUrl(
   storageEndpoint: string | undefined,
   account: string,
   container: string,
@@ -138,7 +159,16 @@ function containerUrl(
   protocol: string,
 ): string {
   if (storageEndpoint) return `${storageEndpoint.replace(/\/+$/, "")}/${account}/${container}`;
-  return `${protocol}://${account}.blob.${suffix}/${container}`;
+  if (
+    !ACCOUNT_NAME.test(account) ||
+    !STORAGE_SUFFIXES.includes(suffix.toLowerCase()) ||
+    protocol !== "https"
+  ) {
+    throw new CliError(
+      `refusing to send storage credentials to ${protocol}://${account}.blob.${suffix}: not an Azure Storage blob endpoint (https://<account>.blob.${STORAGE_SUFFIXES[0]} or a sovereign cloud's)`,
+    );
+  }
+  return `https://${account}.blob.${suffix.toLowerCase()}/${container}`;
 }
 
 async function resolveDatastorePath(
@@ -171,16 +201,54 @@ interface BlobSource {
   sas: string;
 }
 
-/** A modelUri that is a plain blob URL: read with the caller's Entra identity. */
-function blobUrlSource(url: string, credential: TokenCredential): BlobSource {
+interface DatastoreListItem {
+  name?: string;
+  properties?: DatastoreBody["properties"];
+}
+
+/**
+ * A modelUri that is a plain blob URL, read with the caller's Entra identity: only when it names
+ * `https://<account>.blob.<Azure suffix>/` of an account one of the workspace's blob datastores uses. The URL is
+ * model data (anyone who may register a model writes it); the account list is the workspace's configuration. The
+ * request goes to the URL rebuilt from that configuration, not to the one given.
+ */
+async function blobUrlSource(
+  arm: ArmClient,
+  o: DownloadOptions,
+  url: string,
+  credential: TokenCredential,
+): Promise<BlobSource> {
   const b = parseBlobUrl(url);
-  const account = new URL(b.accountUrl).hostname.split(".")[0];
+  const u = new URL(b.accountUrl);
+  const m = /^([a-z0-9]{3,24})\.blob\.(.+)$/i.exec(u.hostname);
+  const account = m?.[1].toLowerCase();
+  const suffix = m?.[2].toLowerCase();
+  if (!account || !suffix || u.protocol !== "https:" || u.port !== "" || !STORAGE_SUFFIXES.includes(suffix)) {
+    throw new CliError(
+      `refusing to send your Entra token to ${u.origin}: the model URI does not name an Azure Storage blob endpoint`,
+    );
+  }
+  const stores = await listAll<DatastoreListItem>(arm, arm.url(`${o.id.workspaceId}/datastores`));
+  const known = stores.some(
+    (d) =>
+      (d.properties?.datastoreType ?? "AzureBlob") === "AzureBlob" &&
+      d.properties?.accountName?.toLowerCase() === account &&
+      (d.properties?.endpoint ?? STORAGE_SUFFIXES[0]).toLowerCase() === suffix,
+  );
+  if (!known) {
+    throw new CliError(
+      `refusing to send your Entra token to ${u.host}: storage account ${account} is not the account of any blob datastore of workspace ${o.id.workspace}`,
+      [
+        "Register the model from a datastore path (azureml://datastores/<ds>/paths/<p>) or a job output instead.",
+      ],
+    );
+  }
   return {
     location: {
       accountName: account,
       containerName: b.container,
       path: b.prefix,
-      containerUrl: `${b.accountUrl}/${b.container}`,
+      containerUrl: containerUrl(o.storageEndpoint, account, b.container, suffix, "https"),
     },
     credential,
     sas: "",
@@ -312,7 +380,7 @@ export async function downloadModel(o: DownloadOptions): Promise<void> {
   const parsed = parseModelUri(modelUri);
   const source =
     parsed.kind === "blob-url"
-      ? blobUrlSource(parsed.url, credential)
+      ? await blobUrlSource(arm, o, parsed.url, credential)
       : await datastoreSource(arm, o, modelUri, credential);
   const staging = mkdtempSync(path.join(os.tmpdir(), "download-model-"));
   try {

@@ -2,7 +2,8 @@
  * ensure-code: makes a code version (a folder, versioned by its content hash) exist in the workspace, the way Azure
  * ML's own CLI does: reused when that version is there (nothing uploaded), otherwise the files go to the default
  * datastore's container under `LocalUpload/<version>/<folder name>/` (the container created if missing) and the
- * version is registered with that folder as its `codeUri`. Never deletes: versions are history.
+ * version is registered with that folder as its `codeUri`. Never deletes: versions are history. The files are those
+ * the folder's ignore file leaves in, as with `az ml`: its `.amlignore`, else its `.gitignore` (lib/assets.ts).
  *
  *   ASSET_SPEC='{"description","tags"}' tsx ops/ensure-code.ts --workspace-id <ARM id> --name NAME --version V
  *     --folder DIR [--storage-endpoint URL] [--arm-endpoint URL]
@@ -33,9 +34,9 @@ import {
 import { CliError, UsageError } from "../lib/cli/errors";
 import { log, writeResult } from "../lib/cli/log";
 import { runCli } from "../lib/cli/run";
-import { uploadPrefix } from "../lib/assets";
+import { listCodeFiles, uploadPrefix } from "../lib/assets";
 import type { AssetResult } from "../lib/contracts";
-import { hashFolder, listAssetFiles, shortHash } from "../lib/hashing";
+import { hashFolder, shortHash } from "../lib/hashing";
 
 const FLAGS = {
   ...ASSET_VERSION_FLAGS,
@@ -69,8 +70,9 @@ export function filesMatchingVersion(folder: string, version: string): string[] 
   let files: string[];
   let now: string;
   try {
-    files = listAssetFiles(folder);
-    now = shortHash(hashFolder(folder), 16);
+    // One list for the hash and the upload: what the folder's .amlignore / .gitignore excludes is in neither.
+    files = listCodeFiles(folder);
+    now = shortHash(hashFolder(folder, files), 16);
   } catch (err) {
     throw new UsageError(`--folder: ${(err as Error).message}`);
   }

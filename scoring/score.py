@@ -11,7 +11,8 @@ Model: below AZUREML_MODEL_DIR (set by the server / Azure), the first *.onnx fil
 training/app.py exports beside mnist_cnn.keras; the inference environment, requirements.txt, has no TensorFlow);
 without one, the first *.keras file, served with Keras on TensorFlow, which this script then imports and which must be
 installed (the tensorflow-cpu and keras pins of training/requirements.txt). Same contract either way.
-Environment: MAX_BATCH_SIZE (default 256 images per request), MAX_BODY_BYTES (default 16 MiB).
+Environment: MAX_BATCH_SIZE (default 256 images per request), MAX_BODY_BYTES (default 16 MiB of UTF-8; inside the
+          inference server a larger body is refused before it is read, see _refuse_oversized_bodies).
 
 Speed: the body is parsed once (orjson when installed, else json), converted with one np.asarray and validated with
 vectorised numpy checks; the model runs through one ONNX Runtime session or one tf.function (traced once for any
@@ -154,12 +155,59 @@ def _keras_forward(path: Path):
     return lambda batch: compiled(batch).numpy()
 
 
+def _refuse_oversized_bodies() -> bool:
+    """Makes the inference server refuse a body over MAX_BODY_BYTES before reading it; True when installed.
+
+    azureml-inference-server-http (1.5.1, pinned in requirements.txt) reads the whole body (flask request.data) before
+    run() sees it, and has no size setting of its own: a 1 GiB body took 2.3 GiB of a worker's memory to be refused.
+    The server calls init() from its blueprint's register(), before the blueprint is registered on the Flask app, so
+    hooks added to that blueprint now still apply (flask Blueprint.before_request / errorhandler):
+      - a Content-Length over the limit gets the 400 below at once, and nothing of the body is read;
+      - a body without Content-Length (chunked) is read through werkzeug's limit (flask >= 3.1: request.max_content_length
+        per request). Werkzeug stops reading there without an error (its LimitedStream raises RequestEntityTooLarge only
+        on a read past the limit, and request.data never makes one), so the limit is MAX_BODY_BYTES + 1: at most that
+        much is read, and parse_request sees that it is over.
+    Elsewhere (another server, the tests' plain import) run()'s own check in parse_request remains.
+    """
+    try:
+        from flask import request
+        from werkzeug.exceptions import RequestEntityTooLarge
+
+        from azureml_inference_server_http.server import routes
+    except ImportError:  # pragma: no cover - not running inside azureml-inference-server-http
+        return False
+
+    def before_reading_the_body():
+        size = request.content_length
+        if size is not None and size > MAX_BODY_BYTES:
+            logger.info("400: %s (not read)", _too_large(size))
+            return AMLResponse({"error": _too_large(size)}, 400, json_str=True)
+        try:
+            request.max_content_length = MAX_BODY_BYTES + 1
+        except AttributeError:  # pragma: no cover - flask < 3.1: Content-Length bodies are still refused above
+            pass
+        return None
+
+    def over_the_limit(_ex):
+        logger.info("400: %s (stopped reading)", _too_large(None))
+        return AMLResponse({"error": _too_large(None)}, 400, json_str=True)
+
+    try:
+        routes.main_blueprint.before_request(before_reading_the_body)
+        routes.main_blueprint.register_error_handler(RequestEntityTooLarge, over_the_limit)
+    except AssertionError:  # pragma: no cover - the blueprint was registered already (another server version)
+        return False
+    return True
+
+
 def init() -> None:
     """Called once per worker process: load the model (ONNX Runtime, else Keras) and warm its forward pass up."""
     global _forward, RUNTIME, MAX_BATCH_SIZE, MAX_BODY_BYTES
 
     MAX_BATCH_SIZE = _positive_int_env("MAX_BATCH_SIZE", DEFAULT_MAX_BATCH_SIZE)
     MAX_BODY_BYTES = _positive_int_env("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)
+    if not _refuse_oversized_bodies():
+        logger.warning("bodies over MAX_BODY_BYTES are read before they are refused (no server hook)")
     started = time.perf_counter()
     path = find_model_file(os.environ.get("AZUREML_MODEL_DIR", "."))
     if path.suffix == ".onnx":
@@ -240,14 +288,33 @@ def _loads(raw: str):
     return json.loads(raw)
 
 
+def _too_large(size: int | None) -> str:
+    # MAX_BODY_BYTES + 1 is what a body cut at the limit shows (see _refuse_oversized_bodies): its size is unknown.
+    what = f"{size} bytes" if size is not None and size > MAX_BODY_BYTES + 1 else f"more than {MAX_BODY_BYTES} bytes"
+    return f"request body is {what}; the limit is MAX_BODY_BYTES={MAX_BODY_BYTES}"
+
+
+def _check_body_size(raw_data) -> None:
+    """MAX_BODY_BYTES counts UTF-8 bytes, not characters. For a str the character count is a lower bound, exact when
+    the text is ASCII (str.isascii() reads a flag of the string: no scan); only other text is encoded to count."""
+    if isinstance(raw_data, (bytes, bytearray)):
+        size = len(raw_data)
+    elif raw_data.isascii() or len(raw_data) > MAX_BODY_BYTES:
+        size = len(raw_data) if raw_data.isascii() else None
+    else:
+        size = len(raw_data.encode("utf-8"))
+    if size is None or size > MAX_BODY_BYTES:
+        raise RequestError(_too_large(size))
+
+
 def parse_request(raw_data) -> np.ndarray:
     """Body (str/bytes) -> float32 array (n, 28, 28, 1) in [0, 1]; raises RequestError with a precise message."""
     if isinstance(raw_data, (bytes, bytearray)):
+        _check_body_size(raw_data)
         raw_data = bytes(raw_data).decode("utf-8", errors="strict")
     if not isinstance(raw_data, str):
         raise RequestError(f"expected a JSON request body, got {_type_name(raw_data)}")
-    if len(raw_data) > MAX_BODY_BYTES:
-        raise RequestError(f"request body is {len(raw_data)} bytes; the limit is MAX_BODY_BYTES={MAX_BODY_BYTES}")
+    _check_body_size(raw_data)
     try:
         body = _loads(raw_data)
     except RecursionError:

@@ -13,7 +13,9 @@ import {
   BearerToken,
   HttpClient,
   HttpError,
+  isAzureMlServiceUrl,
   jsonOf,
+  originOf,
   shortUrl,
   type HttpResponse,
   type RequestOptions,
@@ -36,14 +38,44 @@ export interface LroOptions {
   what: string;
 }
 
+/**
+ * The ARM client. Its token goes to two kinds of host only: the management endpoint's own origin, and Azure ML's
+ * regional service hosts (MLflow and run history accept the same ARM token; lib/cli/workspace.ts). A URL that an
+ * answer names (`nextLink`, `Azure-AsyncOperation`, `Location`) is followed only on the management endpoint's origin:
+ * ARM's long-running-operation and paging URLs are on that endpoint (Learn: azure-resource-manager/management/
+ * async-operations, whose examples poll `https://management.azure.com/...`), so one on any other origin is refused
+ * with an error instead of being sent the token (or followed without it: a foreign host has nothing to tell us).
+ */
 export class ArmClient {
   readonly http: HttpClient;
+  /** scheme://host[:port] of the management endpoint */
+  readonly origin: string;
 
   constructor(
     readonly endpoint: string,
     credential: TokenCredential = createCredential(),
   ) {
-    this.http = new HttpClient({ token: new BearerToken(credential, armScope(endpoint)) });
+    const origin = originOf(endpoint);
+    if (!origin || origin === "null") throw new CliError(`ARM endpoint '${endpoint}' is not a URL`);
+    this.origin = origin;
+    this.http = new HttpClient({
+      token: new BearerToken(credential, armScope(endpoint)),
+      tokenFor: (u) => u.origin === origin || isAzureMlServiceUrl(u),
+    });
+  }
+
+  /**
+   * A URL an ARM answer named (`what`: "nextLink", "Azure-AsyncOperation", "Location"), absolute; a CliError when it
+   * is not on the management endpoint's origin.
+   */
+  followable(url: string, what: string): string {
+    const origin = originOf(url, this.endpoint);
+    if (origin !== this.origin) {
+      throw new CliError(
+        `refusing to follow the ${what} URL ${shortUrl(url)}: it is not on the ARM endpoint ${this.origin}, and the ARM token goes nowhere else`,
+      );
+    }
+    return new URL(url, this.endpoint).href;
   }
 
   url(resourceId: string, query: Record<string, string> = {}): string {
@@ -79,9 +111,11 @@ export class ArmClient {
    * or `Location` (poll until it stops answering 202). A 200/204 without either header is already done.
    */
   async waitForLro(first: HttpResponse, opts: LroOptions): Promise<void> {
-    const asyncOp = first.headers.get("azure-asyncoperation");
-    const location = first.headers.get("location");
-    if (!asyncOp && !location) return;
+    const asyncOpHeader = first.headers.get("azure-asyncoperation");
+    const locationHeader = first.headers.get("location");
+    if (!asyncOpHeader && !locationHeader) return;
+    const asyncOp = asyncOpHeader ? this.followable(asyncOpHeader, "Azure-AsyncOperation") : undefined;
+    const location = !asyncOp && locationHeader ? this.followable(locationHeader, "Location") : undefined;
     const deadline = Date.now() + opts.timeoutMs;
     let last = "";
     for (;;) {
@@ -240,7 +274,7 @@ export async function listAll<T>(
     if (res.status === 404) return [];
     const body = jsonOf<Page<T>>(res);
     items.push(...(body.value ?? []));
-    url = body.nextLink || undefined;
+    url = body.nextLink ? arm.followable(body.nextLink, "nextLink") : undefined;
   }
   return items;
 }

@@ -104,16 +104,20 @@ export function assetTarget(
   };
 }
 
-/** A workspace asset version: `kind` is the collection (`codes`, `environments`). */
+/** A workspace asset version: `kind` is the collection (`codes`, `environments`, `models`). */
 export interface AssetVersionRef {
-  kind: "codes" | "environments";
+  kind: "codes" | "environments" | "models";
   name: string;
   version: string;
   /** the version's ARM id */
   id: string;
 }
 
-const LABELS: Record<AssetVersionRef["kind"], string> = { codes: "code", environments: "environment" };
+const LABELS: Record<AssetVersionRef["kind"], string> = {
+  codes: "code",
+  environments: "environment",
+  models: "model",
+};
 
 /** `code mnist-train:<version>`, for log lines. */
 export function describeRef(ref: AssetVersionRef): string {

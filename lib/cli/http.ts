@@ -16,7 +16,7 @@
 import type { AccessToken, TokenCredential } from "@azure/identity";
 import { CliError } from "./errors";
 import { log } from "./log";
-import { redact, registerSecret } from "./redact";
+import { redact, redactTruncated, registerSecret } from "./redact";
 import { sleep } from "./time";
 
 export interface RetryPolicy {
@@ -109,9 +109,15 @@ export function jsonOf<T>(res: Pick<HttpResponse, "status" | "text" | "url">): T
   }
 }
 
-/** The error body of ARM and the workspace services (`{error: {code, message}}`, `{error: "..."}`) as one line. */
+/** How much of a raw (non-JSON) error body goes into a message. */
+export const ERROR_BODY_CHARS = 500;
+
+/**
+ * The error body of ARM and the workspace services (`{error: {code, message}}`, `{error: "..."}`) as one line;
+ * a body that is not JSON is cut to ERROR_BODY_CHARS, after redaction (see redactTruncated).
+ */
 export function serviceErrorText(text: string): string {
-  let detail = text.slice(0, 500);
+  let detail: string | undefined;
   try {
     const body = JSON.parse(text) as {
       error?: string | { code?: string; message?: string };
@@ -121,8 +127,9 @@ export function serviceErrorText(text: string): string {
     else if (body.error) detail = [body.error.code, body.error.message].filter(Boolean).join(": ");
     else if (typeof body.message === "string") detail = body.message;
   } catch {
-    /* not JSON: keep the raw text */
+    /* not JSON: the raw text, below */
   }
+  if (detail === undefined) return redactTruncated(text.replace(/\s+/g, " ").trim(), ERROR_BODY_CHARS);
   return redact(detail.replace(/\s+/g, " ").trim());
 }
 
@@ -168,12 +175,37 @@ export function claimsChallenge(header: string | null): string | undefined {
   }
 }
 
-/** Bearer tokens go over TLS only (plain http is allowed to the loopback interface, which never leaves the machine). */
-export function assertSafeForToken(url: string): void {
+/**
+ * Bearer tokens and keys go over TLS only (plain http is allowed to the loopback interface, which never leaves the
+ * machine). `what` names the credential in the error.
+ */
+export function assertSafeForToken(url: string, what = "an access token"): void {
   const u = new URL(url);
   if (u.protocol === "https:") return;
   if (u.protocol === "http:" && ["127.0.0.1", "localhost", "[::1]"].includes(u.hostname)) return;
-  throw new CliError(`refusing to send an access token to ${u.protocol}//${u.host} (https required)`);
+  throw new CliError(`refusing to send ${what} to ${u.protocol}//${u.host} (https required)`);
+}
+
+/**
+ * The hosts of Azure ML's regional data-plane services (MLflow tracking, run history): `<region>.api.azureml.ms`,
+ * and `api.ml.azure.us` / `api.ml.azure.cn` in the US Government and China clouds (Learn:
+ * how-to-configure-private-link lists these three as Azure ML's API DNS zones). Zones Microsoft owns: no one else
+ * can name a host under them.
+ */
+export const AZURE_ML_SERVICE_HOST = /^(?:[a-z0-9-]+\.)+api\.(?:azureml\.ms|ml\.azure\.us|ml\.azure\.cn)$/i;
+
+/** An https URL on an Azure ML regional service host, default port. */
+export function isAzureMlServiceUrl(url: URL): boolean {
+  return url.protocol === "https:" && url.port === "" && AZURE_ML_SERVICE_HOST.test(url.hostname);
+}
+
+/** The origin (scheme, host, port) of a URL, or undefined when it is not one. */
+export function originOf(url: string, base?: string): string | undefined {
+  try {
+    return new URL(url, base).origin;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Entra tokens for one scope, cached while they have more than 2 minutes left (as core-rest-pipeline does). */
@@ -227,6 +259,11 @@ export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
 export interface HttpClientOptions {
   /** sends `Authorization: Bearer <token>` unless a request is `anonymous` */
   token?: BearerToken;
+  /**
+   * Where the token may go (default: anywhere over https). A request with the token to any other URL fails before
+   * it is sent: a token is for its own service, never for a host an answer happened to name.
+   */
+  tokenFor?: (url: URL) => boolean;
   retry?: RetryPolicy;
   /** where retry notes go (default: stderr) */
   log?: (message: string) => void;
@@ -251,11 +288,13 @@ interface Round {
 export class HttpClient {
   readonly retry: RetryPolicy;
   private readonly token?: BearerToken;
+  private readonly tokenFor?: (url: URL) => boolean;
   private readonly note: (message: string) => void;
   private readonly fetchImpl: FetchLike;
 
   constructor(options: HttpClientOptions = {}) {
     this.token = options.token;
+    this.tokenFor = options.tokenFor;
     this.retry = options.retry ?? retryPolicyFromEnv();
     this.note = options.log ?? log;
     this.fetchImpl = options.fetch ?? fetch;
@@ -301,6 +340,12 @@ export class HttpClient {
     if (round.opts.body !== undefined && !has("content-type")) headers["content-type"] = "application/json";
     if (this.token && !round.opts.anonymous) {
       assertSafeForToken(round.url);
+      const u = new URL(round.url);
+      if (this.tokenFor && !this.tokenFor(u)) {
+        throw new CliError(
+          `refusing to send the access token for ${this.token.scope} to ${u.origin}: not a host that token is for`,
+        );
+      }
       headers.authorization = `Bearer ${await this.token.get(round.forceNewToken, round.claims)}`;
     }
     round.forceNewToken = false;

@@ -46,6 +46,28 @@ export function redact(text: string): string {
   return out;
 }
 
+/** Shortest tail of a registered secret that is dropped when a text ends with it (a secret cut short upstream). */
+const MIN_PARTIAL = 6;
+
+/**
+ * Text to print, cut to `max` characters: redacted FIRST, then cut. Cutting first would split a secret that
+ * straddles the cut, and its first characters would no longer match the whole value or any pattern. A text that
+ * already ends in the start of a registered secret (cut by whoever sent it) has that start replaced by the marker.
+ */
+export function redactTruncated(text: string, max: number): string {
+  let out = redact(text);
+  if (out.length > max) out = out.slice(0, max);
+  for (const secret of knownSecrets) {
+    for (let n = Math.min(secret.length - 1, out.length); n >= MIN_PARTIAL; n--) {
+      if (out.endsWith(secret.slice(0, n))) {
+        out = `${out.slice(0, out.length - n)}${REPLACEMENT}`;
+        break;
+      }
+    }
+  }
+  return out;
+}
+
 /** Environment variables whose values are secrets: registered at start-up so they can never be echoed. */
 export function registerSecretsFromEnv(env: NodeJS.ProcessEnv = process.env): void {
   for (const name of [

@@ -6,9 +6,9 @@
  */
 import type { Trial } from "../sweep";
 import type { ArmClient } from "./arm";
-import { type WorkspaceScope, mlflowHttpBase, serviceOrigin } from "./ids";
+import { type WorkspaceScope, mlflowHttpBase } from "./ids";
 import { CliError } from "./errors";
-import { jsonOf } from "./http";
+import { isAzureMlServiceUrl, jsonOf } from "./http";
 
 interface WorkspaceBody {
   properties?: { mlFlowTrackingUri?: string; discoveryUrl?: string; workspaceId?: string };
@@ -18,7 +18,23 @@ export async function trackingUri(arm: ArmClient, scope: WorkspaceScope): Promis
   const ws = await arm.get<WorkspaceBody>(scope.workspaceId);
   const uri = ws.properties?.mlFlowTrackingUri;
   if (!uri) throw new CliError(`workspace ${scope.workspace} reports no mlFlowTrackingUri`);
+  trustedMlflowBase(arm, uri);
   return uri;
+}
+
+/**
+ * The https base of the MLflow REST API under a tracking URI, when the ARM token may go there: an Azure ML regional
+ * service host (`<region>.api.azureml.ms`, see AZURE_ML_SERVICE_HOST), or the ARM endpoint's own origin (a private
+ * cloud's stand-in, the tests' fake). Any other host is refused before a request: the URI is workspace data, and
+ * the token it would receive can manage the whole resource group.
+ */
+export function trustedMlflowBase(arm: ArmClient, tracking: string): string {
+  const base = mlflowHttpBase(tracking);
+  const url = new URL(base);
+  if (url.origin === arm.origin || isAzureMlServiceUrl(url)) return base;
+  throw new CliError(
+    `refusing the workspace's MLflow tracking host ${url.host}: the ARM token goes only to ${arm.origin} and to Azure ML service hosts (https://<region>.api.azureml.ms)`,
+  );
 }
 
 /** The workspace's region for a hint; undefined when it cannot be read (the hint then says `<region>`). */
@@ -43,7 +59,7 @@ export async function runMetrics(
   tracking: string,
   runId: string,
 ): Promise<Record<string, number>> {
-  const url = `${mlflowHttpBase(tracking)}/api/2.0/mlflow/runs/get?run_id=${encodeURIComponent(runId)}`;
+  const url = `${trustedMlflowBase(arm, tracking)}/api/2.0/mlflow/runs/get?run_id=${encodeURIComponent(runId)}`;
   const body = await arm.http.getJson<{ run?: { data?: { metrics?: MlflowMetric[] } } }>(url);
   return lastValues(body.run?.data?.metrics);
 }
@@ -63,7 +79,7 @@ export interface MlflowRun {
 
 /** MLflow REST `GET /api/2.0/mlflow/experiments/get-by-name`: runs/search takes experiment ids, jobs name theirs. */
 export async function experimentId(arm: ArmClient, tracking: string, name: string): Promise<string> {
-  const url = `${mlflowHttpBase(tracking)}/api/2.0/mlflow/experiments/get-by-name?experiment_name=${encodeURIComponent(name)}`;
+  const url = `${trustedMlflowBase(arm, tracking)}/api/2.0/mlflow/experiments/get-by-name?experiment_name=${encodeURIComponent(name)}`;
   const body = await arm.http.getJson<{ experiment?: { experiment_id?: string } }>(url);
   const id = body.experiment?.experiment_id;
   if (!id) throw new CliError(`MLflow knows no experiment '${name}'`);
@@ -83,7 +99,7 @@ export async function childRuns(
   experiment: string,
   parentRunId: string,
 ): Promise<MlflowRun[]> {
-  const url = `${mlflowHttpBase(tracking)}/api/2.0/mlflow/runs/search`;
+  const url = `${trustedMlflowBase(arm, tracking)}/api/2.0/mlflow/runs/search`;
   const filter = `tags.mlflow.parentRunId = '${parentRunId}'`;
   const runs: MlflowRun[] = [];
   let token: string | undefined;
@@ -141,7 +157,7 @@ export async function runDetails(
   scope: WorkspaceScope,
   runId: string,
 ): Promise<RunDetails | undefined> {
-  const url = `${serviceOrigin(tracking)}/history/v1.0${scope.workspaceId}/runs/${encodeURIComponent(runId)}/details`;
+  const url = `${new URL(trustedMlflowBase(arm, tracking)).origin}/history/v1.0${scope.workspaceId}/runs/${encodeURIComponent(runId)}/details`;
   const res = await arm.http.request("GET", url, { accept: [403, 404] });
   if (res.status !== 200) return undefined;
   return jsonOf<RunDetails>(res);

@@ -68,16 +68,39 @@ test("with githubRepository: both identities, repository variables exported", as
   expect(quotaRole?.inputs.permissions).toEqual([
     {
       actions: [
-        "Microsoft.MachineLearningServices/locations/*/read",
+        "Microsoft.MachineLearningServices/locations/usages/read",
+        "Microsoft.MachineLearningServices/locations/vmsizes/read",
         "Microsoft.Resources/subscriptions/providers/read",
       ],
     },
   ]);
+  // a branch subject needs no GitHub environment
+  expect(registered.filter((r) => r.type.startsWith("github:"))).toEqual([]);
+  expect(program.deployEnvironmentBranch).toBeUndefined();
   for (const a of registered.filter((r) => r.type === "azure-native:authorization:RoleAssignment")) {
     if (String(a.inputs.scope) === RG_ID) continue;
     expect(String(a.inputs.scope)).toMatch(/^\/subscriptions\/[^/]+$/);
     expect(String(a.inputs.roleDefinitionId)).not.toMatch(/\/roleDefinitions\/[0-9a-f-]{36}$/);
   }
+});
+
+test("an environment target: the environment is managed and admits main only (unless turned off)", async () => {
+  const { program, registered } = load({
+    resourceGroupName: "rg-mnist-dev",
+    githubRepository: "contoso/azure-ml-mnist",
+  });
+  expect(program.deploySubject).toBe("repo:contoso/azure-ml-mnist:environment:production");
+  expect(await promiseOf(program.deployEnvironmentBranch!)).toBe("main");
+  await settle();
+  const env = registered.find((r) => r.type === "github:index/repositoryEnvironment:RepositoryEnvironment");
+  expect(env?.inputs).toMatchObject({ environment: "production", canAdminsBypass: false });
+  const off = load({
+    resourceGroupName: "rg-mnist-dev",
+    githubRepository: "contoso/azure-ml-mnist",
+    manageGithubEnvironment: "false",
+  });
+  await settle();
+  expect(off.registered.filter((r) => r.type.startsWith("github:"))).toEqual([]);
 });
 
 test("config errors name the key", () => {

@@ -102,6 +102,71 @@ describe("pure helpers", () => {
     ).toThrow(/stateStorageAccountId/);
   });
 
+  test("settings: the deploy environment is managed and admits main by default; a branch target manages none", () => {
+    const s = readCiIdentitySettings(config({ githubRepository: "o/r" }))!;
+    expect(s.manageGithubEnvironment).toBe(true);
+    expect(s.deployEnvironmentBranch).toBe("main");
+    expect(
+      readCiIdentitySettings(config({ githubRepository: "o/r", manageGithubEnvironment: "false" }))!
+        .manageGithubEnvironment,
+    ).toBe(false);
+    expect(
+      readCiIdentitySettings(config({ githubRepository: "o/r", deployBranch: "main" }))!
+        .manageGithubEnvironment,
+    ).toBe(false);
+    expect(
+      readCiIdentitySettings(config({ githubRepository: "o/r", deployEnvironmentBranch: "release" }))!
+        .deployEnvironmentBranch,
+    ).toBe("release");
+    expect(() =>
+      readCiIdentitySettings(config({ githubRepository: "o/r", deployEnvironmentBranch: "refs/heads/main" })),
+    ).toThrow(/deployEnvironmentBranch/);
+    expect(() =>
+      readCiIdentitySettings(config({ githubRepository: "o/r", manageGithubEnvironment: "yes" })),
+    ).toThrow(/manageGithubEnvironment/);
+  });
+
+  test("settings: previews get their own state container, never the production one; previewStateAccess is gone", () => {
+    const account = "/subscriptions/s/resourceGroups/r/providers/Microsoft.Storage/storageAccounts/a";
+    const base = { githubRepository: "o/r", stateStorageAccountId: account, stateContainerName: "state" };
+    expect(
+      readCiIdentitySettings(config({ ...base, previewStateContainerName: "previews" }))!
+        .previewStateContainerName,
+    ).toBe("previews");
+    expect(() => readCiIdentitySettings(config({ ...base, previewStateContainerName: "state" }))).toThrow(
+      /must differ from stateContainerName/,
+    );
+    expect(() => readCiIdentitySettings(config({ ...base, previewStateContainerName: "Bad_Name" }))).toThrow(
+      /previewStateContainerName/,
+    );
+    expect(() =>
+      readCiIdentitySettings(config({ githubRepository: "o/r", previewStateContainerName: "previews" })),
+    ).toThrow(/needs stateStorageAccountId/);
+    expect(() => readCiIdentitySettings(config({ ...base, previewStateAccess: "read" }))).toThrow(
+      /previewStateAccess is no longer read/,
+    );
+  });
+
+  test("settings: delegablePrincipalIds are object ids", () => {
+    const id = "11111111-2222-3333-4444-555555555555";
+    expect(
+      readCiIdentitySettings(config({ githubRepository: "o/r", delegablePrincipalIds: ` ${id} ,` }))!
+        .delegablePrincipalIds,
+    ).toEqual([id]);
+    expect(() =>
+      readCiIdentitySettings(config({ githubRepository: "o/r", delegablePrincipalIds: "not-a-guid" })),
+    ).toThrow(/delegablePrincipalIds/);
+  });
+
+  test("the quota role reads Azure ML usages and VM sizes only: no wildcard", () => {
+    expect(QUOTA_READ_ACTIONS).toEqual([
+      "Microsoft.MachineLearningServices/locations/usages/read",
+      "Microsoft.MachineLearningServices/locations/vmsizes/read",
+      "Microsoft.Resources/subscriptions/providers/read",
+    ]);
+    for (const action of QUOTA_READ_ACTIONS) expect(action).not.toContain("*");
+  });
+
   test("role ids and ABAC condition", () => {
     expect(roleDefinitionId("sub", ROLES.reader)).toBe(
       "/subscriptions/sub/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7",
@@ -111,6 +176,8 @@ describe("pure helpers", () => {
     expect(condition).toContain("roleAssignments/delete");
     expect(condition).toContain(`GuidEquals {${ROLES.acrPull}}`);
     expect(condition).not.toContain(ROLES.contributor);
+    expect(() => constrainedRoleAssignmentCondition(["acrpull"])).toThrow(/not a GUID/);
+    expect(() => constrainedRoleAssignmentCondition([ROLES.acrPull], { only: [] })).toThrow(/empty/);
     expect(
       blobContainerScope(
         "/subscriptions/s/resourceGroups/r/providers/Microsoft.Storage/storageAccounts/a/",
@@ -122,8 +189,57 @@ describe("pure helpers", () => {
   });
 });
 
+describe("ABAC condition: by role, by principal type, by principal", () => {
+  const ci = ["00000000-0000-4000-8000-0000000000c1", "00000000-0000-4000-8000-0000000000c2"];
+  const write = (c: string) =>
+    c.split(" AND ((!(ActionMatches{'Microsoft.Authorization/roleAssignments/delete'}))")[0];
+  const del = (c: string) =>
+    c.split(" AND ((!(ActionMatches{'Microsoft.Authorization/roleAssignments/delete'}))")[1];
+
+  test("writes and deletes: service principals only, never the CI principals", () => {
+    const c = constrainedRoleAssignmentCondition([ROLES.acrPull, ROLES.storageBlobDataReader], { never: ci });
+    for (const [part, source] of [
+      [write(c), "Request"],
+      [del(c), "Resource"],
+    ] as const) {
+      expect(part).toContain(
+        `@${source}[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {${ROLES.acrPull}, ${ROLES.storageBlobDataReader}}`,
+      );
+      expect(part).toContain(
+        `@${source}[Microsoft.Authorization/roleAssignments:PrincipalType] ForAnyOfAnyValues:StringEqualsIgnoreCase {'ServicePrincipal'}`,
+      );
+      expect(part).toContain(
+        `@${source}[Microsoft.Authorization/roleAssignments:PrincipalId] ForAnyOfAllValues:GuidNotEquals {${ci.join(", ")}}`,
+      );
+    }
+  });
+
+  test("an allow-list of principals replaces the exclusion", () => {
+    const only = ["00000000-0000-4000-8000-0000000000e1"];
+    const c = constrainedRoleAssignmentCondition([ROLES.acrPull], { only });
+    expect(c).toContain(
+      `@Request[Microsoft.Authorization/roleAssignments:PrincipalId] ForAnyOfAnyValues:GuidEquals {${only[0]}}`,
+    );
+    expect(c).toContain(
+      `@Resource[Microsoft.Authorization/roleAssignments:PrincipalId] ForAnyOfAnyValues:GuidEquals {${only[0]}}`,
+    );
+    expect(c).not.toContain("GuidNotEquals");
+  });
+
+  test("balanced parentheses (a condition ARM would refuse otherwise)", () => {
+    const c = constrainedRoleAssignmentCondition([ROLES.acrPull], { never: ci });
+    let depth = 0;
+    for (const ch of c.replace(/\{[^}]*\}/g, "")) {
+      depth += ch === "(" ? 1 : ch === ")" ? -1 : 0;
+      expect(depth).toBeGreaterThanOrEqual(0);
+    }
+    expect(depth).toBe(0);
+  });
+});
+
 describe("CiIdentity under mocks", () => {
   const stateAccount = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-state/providers/Microsoft.Storage/storageAccounts/pulumistate`;
+  const vault = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-state/providers/Microsoft.KeyVault/vaults/kv-pulumi`;
   let identity: CiIdentity;
 
   beforeAll(async () => {
@@ -133,6 +249,8 @@ describe("CiIdentity under mocks", () => {
         deployEnvironment: "production",
         stateStorageAccountId: stateAccount,
         stateContainerName: "pulumi-state",
+        previewStateContainerName: "pulumi-previews",
+        secretsKeyVaultId: vault,
       }),
     )!;
     identity = new CiIdentity("ci", { ...settings, resourceGroupId: RG_ID, subscriptionId: SUBSCRIPTION });
@@ -203,7 +321,7 @@ describe("CiIdentity under mocks", () => {
     for (const a of assignments) {
       const scope = String(a.inputs.scope);
       expect(scope).not.toMatch(/^\/subscriptions\/[^/]+\/?$/);
-      expect(scope.startsWith(RG_ID) || scope.startsWith(stateAccount)).toBe(true);
+      expect(scope.startsWith(RG_ID) || scope.startsWith(stateAccount) || scope === vault).toBe(true);
       expect(a.inputs.principalType).toBe("ServicePrincipal");
       expect(String(a.inputs.roleDefinitionId)).toMatch(
         new RegExp(
@@ -213,7 +331,7 @@ describe("CiIdentity under mocks", () => {
     }
   });
 
-  test("preview is read-only; deploy gets Contributor + constrained RBAC admin on the resource group", async () => {
+  test("preview: nothing that reads or decrypts production; deploy gets Contributor + constrained RBAC admin", async () => {
     const roleOf = (id: string) => id.split("/").pop();
     const byPrincipal = async (sp: typeof identity.previewServicePrincipal) => {
       const objectId = await promiseOf(sp.objectId);
@@ -231,25 +349,60 @@ describe("CiIdentity under mocks", () => {
     expect(quotaRead(preview)).toHaveLength(1);
     preview.splice(preview.indexOf(quotaRead(preview)[0]), 1);
     preview.sort((a, b) => String(a.role).localeCompare(String(b.role)));
+    // its own state container only; neither the production container nor the secrets key
     expect(preview).toEqual([
+      { role: ROLES.reader, scope: RG_ID, condition: undefined },
       {
-        role: ROLES.storageBlobDataReader,
-        scope: `${stateAccount}/blobServices/default/containers/pulumi-state`,
+        role: ROLES.storageBlobDataContributor,
+        scope: `${stateAccount}/blobServices/default/containers/pulumi-previews`,
         condition: undefined,
       },
-      { role: ROLES.reader, scope: RG_ID, condition: undefined },
     ]);
     const deploy = await byPrincipal(identity.deployServicePrincipal);
     expect(quotaRead(deploy)).toHaveLength(1);
     deploy.splice(deploy.indexOf(quotaRead(deploy)[0]), 1);
     expect(deploy.map((d) => d.role).sort()).toEqual(
-      [ROLES.contributor, ROLES.roleBasedAccessControlAdministrator, ROLES.storageBlobDataContributor].sort(),
+      [
+        ROLES.contributor,
+        ROLES.roleBasedAccessControlAdministrator,
+        ROLES.storageBlobDataContributor,
+        ROLES.keyVaultCryptoUser,
+      ].sort(),
     );
     const find = (role: string) => deploy.find((d) => d.role === role)!;
     expect(find(ROLES.contributor).scope).toBe(RG_ID);
+    expect(find(ROLES.storageBlobDataContributor).scope).toBe(
+      `${stateAccount}/blobServices/default/containers/pulumi-state`,
+    );
+    expect(find(ROLES.keyVaultCryptoUser).scope).toBe(vault);
     expect(find(ROLES.roleBasedAccessControlAdministrator).scope).toBe(RG_ID);
-    expect(String(find(ROLES.roleBasedAccessControlAdministrator).condition)).toContain("GuidEquals");
+    const condition = String(find(ROLES.roleBasedAccessControlAdministrator).condition);
+    expect(condition).toContain("GuidEquals");
+    expect(condition).toContain("StringEqualsIgnoreCase {'ServicePrincipal'}");
+    const ciIds = [
+      await promiseOf(identity.previewServicePrincipal.objectId),
+      await promiseOf(identity.deployServicePrincipal.objectId),
+    ];
+    expect(condition).toContain(`ForAnyOfAllValues:GuidNotEquals {${ciIds.join(", ")}}`);
     expect(deploy.map((d) => d.role)).not.toContain(ROLES.userAccessAdministrator);
+  });
+
+  test("the deploy environment admits main only, admins cannot bypass it, through a provider for the owner", () => {
+    const [provider] = ofType("pulumi:providers:github");
+    expect(provider.inputs.owner).toBe("contoso");
+    const [env] = ofType("github:index/repositoryEnvironment:RepositoryEnvironment");
+    expect(env.inputs).toMatchObject({
+      repository: "azure-ml-mnist",
+      environment: "production",
+      canAdminsBypass: false,
+      deploymentBranchPolicy: { protectedBranches: false, customBranchPolicies: true },
+    });
+    const policies = ofType(
+      "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy",
+    );
+    expect(policies.map((p) => p.inputs)).toEqual([
+      { repository: "azure-ml-mnist", environment: "production", branchPattern: "main" },
+    ]);
   });
 
   test("children are parented to the component", async () => {

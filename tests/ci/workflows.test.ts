@@ -1,5 +1,10 @@
-/** Static checks of the GitHub workflows: permissions, triggers, pinning, OIDC, concurrency. */
-import { readFileSync, readdirSync } from "node:fs";
+/**
+ * Checks of the GitHub workflows: permissions, triggers, SHA pinning, OIDC, concurrency, where secrets go, the deploy
+ * branch guard and the preview's config step (both executed with bash).
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { githubOidc } from "../../lib/cli/credential";
@@ -7,7 +12,13 @@ import { githubOidc } from "../../lib/cli/credential";
 const dir = path.join(__dirname, "..", "..", ".github", "workflows");
 type Job = {
   permissions?: unknown;
-  steps?: { uses?: string; run?: string; with?: Record<string, unknown>; env?: Record<string, string> }[];
+  steps?: {
+    name?: string;
+    uses?: string;
+    run?: string;
+    with?: Record<string, unknown>;
+    env?: Record<string, string>;
+  }[];
   if?: string;
   needs?: string | string[];
   environment?: unknown;
@@ -37,12 +48,29 @@ function effective(wf: Workflow, job: Job): Record<string, string> {
 
 const stepUsing = (job: Job, action: string) => job.steps?.find((s) => s.uses?.split("@")[0] === action);
 
-test("every workflow pins its actions by version tag", () => {
+test("every workflow pins its actions by full commit SHA, the release tag kept as a comment", () => {
   expect(files.sort()).toEqual(["deploy.yml", "pr-preview.yml"]);
   for (const file of files) {
     for (const job of Object.values(load(file).jobs)) {
       for (const step of job.steps ?? []) {
-        if (step.uses) expect(step.uses).toMatch(/^[\w.-]+\/[\w.-]+@v\d+(\.\d+){0,2}$/);
+        // a tag can be moved to other code; a commit cannot (GitHub docs, "Security hardening for GitHub Actions":
+        // pinning to a full-length commit SHA is the only immutable reference)
+        if (step.uses) expect(step.uses).toMatch(/^[\w.-]+\/[\w.-]+@[0-9a-f]{40}$/);
+      }
+    }
+    const usesLines = readFileSync(path.join(dir, file), "utf8")
+      .split("\n")
+      .filter((l) => /^\s*(- )?uses:/.test(l));
+    expect(usesLines.length).toBeGreaterThan(0);
+    for (const line of usesLines) expect(line).toMatch(/@[0-9a-f]{40} # v\d+\.\d+\.\d+$/);
+  }
+});
+
+test("no checkout leaves its token in the git config (persist-credentials: false)", () => {
+  for (const file of files) {
+    for (const job of Object.values(load(file).jobs)) {
+      for (const step of (job.steps ?? []).filter((s) => s.uses?.startsWith("actions/checkout@"))) {
+        expect(step.with?.["persist-credentials"]).toBe(false);
       }
     }
   }
@@ -73,21 +101,92 @@ describe("pull-request workflow", () => {
     expect(effective(preview, preview.jobs.test)).toEqual({ contents: "read" });
   });
 
-  test("pulumi/actions previews the dev stack, comments on the PR in place, with the policy pack", () => {
+  test("pulumi/actions previews the previews' own stack, comments on the PR in place, with the policy pack", () => {
     const step = stepUsing(preview.jobs.preview, "pulumi/actions")!;
-    expect(step.uses).toBe("pulumi/actions@v7");
     expect(step.with).toMatchObject({
       command: "preview",
       "comment-on-pr": true,
       "edit-pr-comment": true,
-      policyPacks: "policy",
+      upsert: true,
     });
-    expect(String(step.with!["stack-name"])).toContain("'dev'");
-    expect(String(step.with!["cloud-url"])).toBe("${{ vars.PULUMI_BACKEND_URL }}");
+    expect(String(step.with!["stack-name"])).toBe("${{ vars.PULUMI_PREVIEW_STACK_NAME || 'pr' }}");
+    expect(String(step.with!["cloud-url"])).toBe("${{ vars.PULUMI_PREVIEW_BACKEND_URL }}");
     const steps = preview.jobs.preview.steps!;
     const npmCi = steps.findIndex((s) => s.run?.startsWith("npm ci"));
     expect(npmCi).toBeGreaterThanOrEqual(0);
     expect(npmCi).toBeLessThan(steps.indexOf(step));
+  });
+
+  test("nothing in the preview decrypts production: no production state, token, passphrase or key vault", () => {
+    const text = readFileSync(path.join(dir, "pr-preview.yml"), "utf8");
+    for (const production of [
+      "secrets.PULUMI_ACCESS_TOKEN",
+      "secrets.PULUMI_CONFIG_PASSPHRASE",
+      "vars.PULUMI_BACKEND_URL",
+      "AZURE_KEYVAULT_AUTH_VIA_CLI",
+    ])
+      expect(text).not.toContain(production);
+    const step = stepUsing(preview.jobs.preview, "pulumi/actions")!;
+    expect(step.env).toEqual({
+      PULUMI_ACCESS_TOKEN: "${{ secrets.PULUMI_PREVIEW_ACCESS_TOKEN }}",
+      PULUMI_CONFIG_PASSPHRASE: "${{ secrets.PULUMI_PREVIEW_CONFIG_PASSPHRASE }}",
+    });
+    // and no secret at all where `npm ci` (the pull request's install scripts) runs
+    expect(JSON.stringify(preview.jobs.preview.env)).not.toContain("secrets.");
+  });
+
+  test("the policy pack comes from the base branch, checked out beside the pull request", () => {
+    const steps = preview.jobs.preview.steps!;
+    const base = steps.find((s) => s.with?.path === ".policy-base")!;
+    expect(base.uses).toMatch(/^actions\/checkout@/);
+    expect(base.with).toMatchObject({
+      ref: "${{ github.event.pull_request.base.sha }}",
+      "sparse-checkout": "policy",
+      "persist-credentials": false,
+    });
+    const pulumi = stepUsing(preview.jobs.preview, "pulumi/actions")!;
+    expect(pulumi.with!.policyPacks).toBe(".policy-base/policy");
+    // after the pull request's own checkout (which would clean it away), before the preview
+    const firstCheckout = steps.findIndex((s) => s.uses?.startsWith("actions/checkout@"));
+    expect(firstCheckout).toBeLessThan(steps.indexOf(base));
+    expect(steps.indexOf(base)).toBeLessThan(steps.indexOf(pulumi));
+  });
+
+  describe("the preview stack's config step", () => {
+    const step = preview.jobs.preview.steps!.find((s) => s.run?.includes("PREVIEW_STACK"))!;
+    let work = "";
+    beforeEach(() => {
+      work = mkdtempSync(path.join(tmpdir(), "preview-config-"));
+    });
+    afterEach(() => rmSync(work, { recursive: true, force: true }));
+    const run = (env: Record<string, string>) =>
+      spawnSync("bash", ["-c", step.run!], {
+        cwd: work,
+        env: { PATH: process.env.PATH, ...env },
+        encoding: "utf8",
+      });
+
+    test("copies production's settings, never its secrets provider, keeps the preview stack's own", () => {
+      writeFileSync(
+        path.join(work, "Pulumi.dev.yaml"),
+        "encryptionsalt: v1:PRODUCTION-SALT\nsecretsprovider: azurekeyvault://prod-vault/keys/pulumi\nconfig:\n  azure-native:location: westeurope\n",
+      );
+      expect(run({ PRODUCTION_STACK: "org/azure-ml-mnist/dev", PREVIEW_STACK: "pr" }).status).toBe(0);
+      const first = readFileSync(path.join(work, "Pulumi.pr.yaml"), "utf8");
+      expect(first).toBe("config:\n  azure-native:location: westeurope\n");
+      writeFileSync(path.join(work, "Pulumi.pr.yaml"), "encryptionsalt: v1:PREVIEW-SALT\nconfig: {}\n");
+      expect(run({ PRODUCTION_STACK: "dev", PREVIEW_STACK: "pr" }).status).toBe(0);
+      expect(readFileSync(path.join(work, "Pulumi.pr.yaml"), "utf8")).toBe(
+        "encryptionsalt: v1:PREVIEW-SALT\nconfig:\n  azure-native:location: westeurope\n",
+      );
+    });
+
+    test("refuses to treat the production stack as the preview stack", () => {
+      writeFileSync(path.join(work, "Pulumi.dev.yaml"), "config: {}\n");
+      const r = run({ PRODUCTION_STACK: "dev", PREVIEW_STACK: "org/other/dev" });
+      expect(r.status).toBe(1);
+      expect(r.stdout).toContain("must name a stack other than the production one");
+    });
   });
 
   test("skips fork pull requests and logs in by OIDC with the preview identity", () => {
@@ -108,6 +207,36 @@ describe("pull-request workflow", () => {
 });
 
 describe("deploy workflow", () => {
+  const guard = deploy.jobs.deploy.steps![0];
+  const runGuard = (ref: string) =>
+    spawnSync("bash", ["-c", guard.run!], {
+      env: { PATH: process.env.PATH, GITHUB_REF: ref },
+      encoding: "utf8",
+    });
+
+  test("its first step fails unless the run is on refs/heads/main (a manual run can pick any branch)", () => {
+    expect(guard.name).toBe("Deploy from main only");
+    expect(runGuard("refs/heads/main").status).toBe(0);
+    for (const ref of ["refs/heads/feature", "refs/heads/main-2", "refs/tags/v1", "refs/pull/1/merge"]) {
+      const r = runGuard(ref);
+      expect({ ref, status: r.status }).toEqual({ ref, status: 1 });
+      expect(r.stdout).toContain(`not ${ref}`);
+    }
+  });
+
+  test("production secrets: the pulumi step's only, never the job's (npm ci and its install scripts)", () => {
+    const job = deploy.jobs.deploy;
+    expect(JSON.stringify(job.env)).not.toContain("secrets.");
+    for (const step of job.steps!) {
+      if (step.uses?.startsWith("pulumi/actions@")) continue;
+      expect(JSON.stringify(step)).not.toContain("secrets.");
+    }
+    expect(stepUsing(job, "pulumi/actions")!.env).toEqual({
+      PULUMI_ACCESS_TOKEN: "${{ secrets.PULUMI_ACCESS_TOKEN }}",
+      PULUMI_CONFIG_PASSPHRASE: "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}",
+    });
+  });
+
   test("manual dispatch and push to main, behind an environment, never overlapping", () => {
     expect(Object.keys(deploy.on).sort()).toEqual(["push", "workflow_dispatch"]);
     expect(deploy.on.push).toEqual({ branches: ["main"] });

@@ -1,5 +1,8 @@
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
+import * as https from "node:https";
+import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { installBlobs, type BlobStore } from "../ops/fake/blobs";
@@ -193,6 +196,146 @@ test("a model version that does not exist fails with the service's message", asy
   expect(r.code).toBe(1);
   expect(r.stderr).toContain("Could not find asset");
   expect(fs.existsSync(path.join(dest, "mnist-cnn"))).toBe(false);
+});
+
+/**
+ * Another origin with a name a model URI or a datastore could give: `*.blob.attacker.test`, resolved to this machine
+ * inside the CLI (a --require'd dns.lookup shim) and served over TLS with its own certificate, so that a CLI that
+ * sends its credential there is seen doing it.
+ */
+class AttackerBlobHost {
+  readonly requests: Array<{ host?: string; authorization?: string; path?: string }> = [];
+  dir = "";
+  port = 0;
+  private server?: https.Server;
+
+  async start(): Promise<void> {
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "attacker-blob-"));
+    const key = path.join(this.dir, "key.pem");
+    const cert = path.join(this.dir, "cert.pem");
+    execFileSync(
+      "openssl",
+      ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key]
+        .concat(["-out", cert, "-days", "2", "-subj", "/CN=blob.attacker.test"])
+        .concat(["-addext", "subjectAltName=DNS:*.blob.attacker.test"]),
+      { stdio: "ignore" },
+    );
+    this.server = https.createServer(
+      { key: fs.readFileSync(key), cert: fs.readFileSync(cert) },
+      (req, res) => {
+        this.requests.push({
+          host: req.headers.host,
+          authorization: req.headers.authorization,
+          path: req.url,
+        });
+        res.writeHead(404, { "x-ms-error-code": "BlobNotFound" });
+        res.end();
+      },
+    );
+    await new Promise<void>((r) => this.server!.listen(0, "127.0.0.1", r));
+    this.port = (this.server.address() as AddressInfo).port;
+    fs.writeFileSync(
+      path.join(this.dir, "dns.js"),
+      [
+        'const dns = require("node:dns");',
+        "const lookup = dns.lookup;",
+        "dns.lookup = function (host, options, callback) {",
+        '  if (typeof options === "function") { callback = options; options = {}; }',
+        '  return lookup.call(this, /\\.attacker\\.test$/i.test(host) ? "127.0.0.1" : host, options, callback);',
+        "};",
+      ].join("\n"),
+    );
+    fs.writeFileSync(
+      path.join(this.dir, "cas.pem"),
+      fs.readFileSync(fake.caFile, "utf8") + fs.readFileSync(cert, "utf8"),
+    );
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** The CLI's environment: the fake's, plus the shim and both certificates. */
+  env(): NodeJS.ProcessEnv {
+    return fake.env({
+      NODE_OPTIONS: `--require ${path.join(this.dir, "dns.js")}`,
+      NODE_EXTRA_CA_CERTS: path.join(this.dir, "cas.pem"),
+    });
+  }
+}
+
+describe("credentials go to the workspace's storage accounts only (probe L5)", () => {
+  const attacker = new AttackerBlobHost();
+  beforeAll(() => attacker.start());
+  afterAll(() => attacker.stop());
+  beforeEach(() => (attacker.requests.length = 0));
+
+  const datastores = (endpoint = "core.windows.net") => ({
+    status: 200,
+    body: {
+      value: [{ ...datastore("None").body, properties: { ...datastore("None").body.properties, endpoint } }],
+    },
+  });
+
+  async function downloadWithoutOverride(): Promise<CliResult> {
+    const r = await runCli("local/download-model", ["--model-id", MODEL_ID, "--dest", dest], attacker.env());
+    outputs.push(r);
+    return r;
+  }
+
+  test("a model URI naming https://<account>.blob.<someone else's domain>: refused, that host sees no token", async () => {
+    fake.on("GET", `${WS_ID}/datastores`, datastores());
+    fake.on(
+      "GET",
+      MODEL_ID,
+      modelVersion(`https://${ACCOUNT}.blob.attacker.test:${attacker.port}/${CONTAINER}/m/`),
+    );
+    const r = await downloadWithoutOverride();
+    expect(attacker.requests).toEqual([]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("refusing to send your Entra token to https://stmnistabc.blob.attacker.test");
+    expect(fs.existsSync(path.join(dest, "mnist-cnn"))).toBe(false);
+  });
+
+  test("an identity-based datastore whose endpoint is someone else's domain: refused, that host sees no token", async () => {
+    fake.on("GET", MODEL_ID, modelVersion(`azureml://datastores/workspaceblobstore/paths/models/mnist`));
+    const ds = datastore("None");
+    fake.on("GET", `${WS_ID}/datastores/workspaceblobstore`, {
+      ...ds,
+      body: { ...ds.body, properties: { ...ds.body.properties, endpoint: `attacker.test:${attacker.port}` } },
+    });
+    const r = await downloadWithoutOverride();
+    expect(attacker.requests).toEqual([]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      "refusing to send storage credentials to https://stmnistabc.blob.attacker.test",
+    );
+  });
+
+  test("an Azure blob URL of an account no datastore of the workspace uses: refused before any storage call", async () => {
+    fake.on("GET", `${WS_ID}/datastores`, datastores());
+    fake.on("GET", MODEL_ID, modelVersion(`https://someoneelse.blob.core.windows.net/${CONTAINER}/m/`));
+    const r = await download();
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("storage account someoneelse is not the account of any blob datastore");
+    expect(fake.requests.some((q) => q.path.startsWith("/someoneelse/"))).toBe(false);
+  });
+
+  test("a blob URL of the workspace's own account: read with the caller's Entra token", async () => {
+    fake.on("GET", `${WS_ID}/datastores`, datastores());
+    fake.on(
+      "GET",
+      MODEL_ID,
+      modelVersion(`https://${ACCOUNT}.blob.core.windows.net/${CONTAINER}/models/mnist/`),
+    );
+    const files = modelFiles();
+    const s = store("models/mnist/", files);
+    installBlobs(fake, s, { bearer: true });
+    const r = await download();
+    expectDownloaded(r, files);
+    expect(s.auth.every((a) => a === "Bearer")).toBe(true);
+  });
 });
 
 test("no secret (account key, SAS signature, tokens) appears in any output", () => {

@@ -282,7 +282,7 @@ const jsonRes = (status: number, body: unknown, headers: Record<string, string> 
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
 
 describe("postRequest", () => {
-  const base = { uri: "http://x/score", key: KEY, timeoutSeconds: 5, retries: 2, retryDelaySeconds: 0 };
+  const base = { uri: "https://x/score", key: KEY, timeoutSeconds: 5, retries: 2, retryDelaySeconds: 0 };
   test("retries 502 then succeeds", async () => {
     const f = fakeFetch([
       jsonRes(502, { m: "bad gateway" }),
@@ -315,6 +315,19 @@ describe("postRequest", () => {
     const r = await postRequest(base, "{}", () => undefined, f);
     expect(r.attempts).toBe(2);
   });
+  test("a key never goes over plain http, except to the loopback interface", async () => {
+    const f = fakeFetch([jsonRes(200, { predictions: [1] }), jsonRes(200, { predictions: [1] })]);
+    for (const uri of ["http://192.0.2.2:38403/score", "http://x/score", "http://127.0.0.2.example/score"]) {
+      await expect(postRequest({ ...base, uri }, "{}", () => undefined, f)).rejects.toThrow(
+        /refusing to send the endpoint key or token to http:\/\/.* \(https required\)/,
+      );
+    }
+    expect(f.calls).toHaveLength(0);
+    await postRequest({ ...base, uri: "http://127.0.0.1:5001/score" }, "{}", () => undefined, f);
+    await postRequest({ ...base, uri: "http://x/score", key: undefined }, "{}", () => undefined, f);
+    expect(f.calls).toHaveLength(2);
+    expect((f.calls[1].headers as Record<string, string>).Authorization).toBeUndefined();
+  });
   test("a timeout is reported and not retried", async () => {
     const timeout = Object.assign(new Error("The operation was aborted due to timeout"), {
       name: "TimeoutError",
@@ -332,7 +345,7 @@ describe("runInvoke", () => {
   writeFileSync(reqFile, JSON.stringify({ data: [[0.1], [0.2]] }));
   writeFileSync(expFile, "[3, 4]");
   const opts: InvokeOptions = {
-    uri: "http://x/score",
+    uri: "https://x/score",
     auth: "Key",
     key: KEY,
     requestFile: reqFile,
@@ -385,6 +398,22 @@ describe("runInvoke", () => {
     expect(all).toContain(`bad key ${REDACTED}`);
     expect(all).not.toContain(KEY);
     expect(JSON.parse(c.out[0])).toMatchObject({ passed: false });
+  });
+  test.each([
+    ["a 500 whose body puts the key across the 4,000-character cut", 3990, 500],
+    ["a 200 of the wrong shape that puts the key across the 500-character cut", 480, 200],
+  ])("%s: no prefix of the key is printed", async (_what, pad, status) => {
+    const c = capture();
+    const body = status === 200 ? { result: `${"x".repeat(pad)}${KEY}` } : `${"x".repeat(pad)}${KEY}`;
+    const res =
+      typeof body === "string"
+        ? new Response(body, { status, headers: { "content-type": "text/plain" } })
+        : jsonRes(status, body);
+    const r = await runInvoke({ ...opts, retries: 0 }, c.io, fakeFetch([res]));
+    expect(r.exitCode).toBe(EXIT_ERROR);
+    const all = [...c.out, ...c.info, ...c.err].join("\n");
+    expect(all).toMatch(status === 200 ? /unexpected response/ : /HTTP 500/);
+    expect(all).not.toContain(KEY.slice(0, 6));
   });
   test("length mismatch is a usage error before any request", async () => {
     writeFileSync(path.join(dir, "short.json"), "[3]");

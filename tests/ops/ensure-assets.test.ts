@@ -23,6 +23,7 @@ import { blobFolderUrl, checkNameSegment, describedBy, jsonObjectFromEnv } from 
 import { imageIsPinned, parseEnvironmentSpec } from "../../ops/ensure-environment";
 import { filesMatchingVersion } from "../../ops/ensure-code";
 import { hashFolder, shortHash } from "../../lib/hashing";
+import { listCodeFiles } from "../../lib/assets";
 import { UsageError } from "../../lib/cli/errors";
 
 const fake = new FakeAzure();
@@ -188,6 +189,30 @@ describe("ensure-code", () => {
     expect(third.json).toEqual({ id: codeId(a), name: "mnist-train", version: a, reused: true, uploaded: 0 });
     expect(blobPuts().length).toBe(before);
     expect(assets.puts.map((q) => q.path)).toEqual([codeId(a), codeId(b)]);
+  });
+
+  test("the folder's .amlignore keeps a .env and stray model files out of the upload and out of the version", async () => {
+    const dir = writeFolder({
+      ...FILES,
+      ".amlignore": "# secrets and outputs stay local\n.env\n*.keras\nconf/*.cfg\n",
+      ".env": "AZURE_CLIENT_SECRET=must-not-reach-blob-storage\n",
+      "mnist_cnn.keras": "weights",
+    });
+    const v = shortHash(hashFolder(dir, listCodeFiles(dir)), 16);
+    expect(v).not.toBe(versionOf(dir)); // the unfiltered folder hashes differently
+    const { blobs } = installAll(true);
+    const r = await ensureCode(v);
+    expect(r.code).toBe(0);
+    expect(r.json).toMatchObject({ version: v, reused: false, uploaded: 5 });
+    const prefix = `LocalUpload/${v}/training`;
+    expect([...blobs.blobs.keys()].sort()).toEqual(
+      [".amlignore", "app.py", "conf/settings.json", "data.py", "requirements.txt"].map(
+        (f) => `${prefix}/${f}`,
+      ),
+    );
+    for (const q of fake.requests) expect(q.body).not.toContain("must-not-reach-blob-storage");
+    // the version the unfiltered folder would have: refused, the graph and the step hash the same list
+    expect((await ensureCode(versionOf(dir))).stderr).toContain(`changed since the preview computed version`);
   });
 
   test("a folder whose content no longer matches --version fails before any request", async () => {

@@ -1,9 +1,13 @@
 /**
  * ops/invoke.ts with token auth, as the graph runs it, against the fake Azure: the token is asked for inside the
- * step (AMLToken from the endpoint, AADToken from Entra), sent as the bearer, and never printed.
+ * step (AMLToken from the endpoint, AADToken from Entra), sent as the bearer, and never printed; never over plain
+ * http to a host other than the loopback interface.
  */
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import { networkInterfaces } from "node:os";
 import * as path from "node:path";
 import { FakeAzure } from "./fake/fakeAzure";
 import { REPO, runCli, type CliResult } from "./fake/runCli";
@@ -93,7 +97,44 @@ test("no token to be had: exit 2 with the JSON error line, and nothing is posted
   expect(fake.count("POST", "/score")).toBe(0);
 });
 
+/** A non-loopback IPv4 address of this machine (undefined on a machine with loopback only). */
+function lanAddress(): string | undefined {
+  return Object.values(networkInterfaces())
+    .flat()
+    .find((a) => a && a.family === "IPv4" && !a.internal)?.address;
+}
+
+const lan = lanAddress();
+(lan ? test : test.skip)(
+  "plain http to a non-loopback host: refused before the key is sent (probe L1)",
+  async () => {
+    const seen: Array<string | undefined> = [];
+    const server = http.createServer((req, res) => {
+      seen.push(req.headers.authorization);
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ predictions: LABELS }));
+    });
+    await new Promise<void>((r) => server.listen(0, lan, r));
+    try {
+      const uri = `http://${lan}:${(server.address() as AddressInfo).port}/score`;
+      const key = `plain-http-key-${randomBytes(12).toString("hex")}`;
+      fake.extraSecrets.push(key);
+      const r = await runCli(
+        "invoke",
+        ["--uri", uri, "--json", "--retries", "0"],
+        fake.env({ ENDPOINT_KEY: key }),
+      );
+      outputs.push(r);
+      expect(r.code).toBe(2);
+      expect(String(r.json!.error)).toContain(`refusing to send the endpoint key or token to http://${lan}:`);
+      expect(seen).toEqual([]);
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  },
+);
+
 test("no secret (client secret, tokens) appears in any output", () => {
-  expect(outputs.length).toBe(3);
+  expect(outputs.length).toBe(lan ? 4 : 3);
   for (const o of outputs) for (const s of fake.secrets()) expect(o.stdout + o.stderr).not.toContain(s);
 });

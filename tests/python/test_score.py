@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+import time
 
 import numpy as np
 import pytest
@@ -115,11 +117,93 @@ def test_bad_request_is_400_with_a_message(score_client, body, expected):
 
 
 def test_oversized_body_is_400(score_client, monkeypatch):
-    # The server imports score.py as its own module; reach its globals through the loaded run().
-    entry_globals = score_client.application.azml_blueprint.user_script._user_run.__globals__
-    monkeypatch.setitem(entry_globals, "MAX_BODY_BYTES", 1000)
+    monkeypatch.setitem(_entry_globals(score_client), "MAX_BODY_BYTES", 1000)
     resp = post(score_client, {"data": [GOOD]})
     assert resp.status_code == 400 and "MAX_BODY_BYTES=1000" in resp.get_json()["error"]
+
+
+class CountingStream:
+    """A request body of `size` spaces that counts what the server reads of it (seekable for werkzeug's test client,
+    which measures the stream to set Content-Length)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.pos = 0
+        self.read_bytes = 0
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self.pos = offset if whence == 0 else self.size + offset if whence == 2 else self.pos + offset
+        return self.pos
+
+    def read(self, n: int = -1) -> bytes:
+        n = self.size - self.pos if n is None or n < 0 else min(n, self.size - self.pos)
+        self.pos += n
+        self.read_bytes += n
+        return b" " * n
+
+    def readline(self, n: int = -1) -> bytes:  # pragma: no cover - werkzeug reads JSON bodies with read()
+        return self.read(n)
+
+
+def _entry_globals(score_client):
+    # The server imports score.py as its own module; reach its globals through the loaded run().
+    return score_client.application.azml_blueprint.user_script._user_run.__globals__
+
+
+def test_oversized_body_is_refused_before_it_is_read(score_client, monkeypatch):
+    monkeypatch.setitem(_entry_globals(score_client), "MAX_BODY_BYTES", 1000)
+    body = CountingStream(10_000)
+    resp = score_client.post("/score", input_stream=body, content_type="application/json")
+    assert resp.status_code == 400 and resp.mimetype == "application/json"
+    assert resp.get_json()["error"] == "request body is 10000 bytes; the limit is MAX_BODY_BYTES=1000"
+    assert body.read_bytes == 0  # without the hook the server reads all 10,000 bytes before run() refuses them
+
+
+def test_oversized_chunked_body_stops_being_read_at_the_limit(score_client, monkeypatch):
+    monkeypatch.setitem(_entry_globals(score_client), "MAX_BODY_BYTES", 1000)
+    body = CountingStream(100_000)
+    # Transfer-Encoding: chunked (no length), from a server that ends the stream itself, as gunicorn does
+    chunked = {"HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input_terminated": True}
+    resp = score_client.post("/score", input_stream=body, content_type="application/json", environ_overrides=chunked)
+    assert resp.status_code == 400
+    assert resp.get_json()["error"] == "request body is more than 1000 bytes; the limit is MAX_BODY_BYTES=1000"
+    assert body.read_bytes <= 1001  # without the limit: all 100,000
+
+
+def test_max_body_bytes_counts_utf8_bytes_not_characters(monkeypatch):
+    monkeypatch.setattr(score, "MAX_BODY_BYTES", 1000)
+    text = json.dumps({"data": [GOOD[:1]], "note": "\u00e9" * 600}, ensure_ascii=False)  # ~630 chars, ~1230 bytes
+    assert len(text) < 1000 < len(text.encode())
+    with pytest.raises(score.RequestError, match=f"request body is {len(text.encode())} bytes; the limit is MAX_BODY"):
+        score.parse_request(text)
+    with pytest.raises(score.RequestError, match="request body is more than 1000 bytes"):
+        score.parse_request("\u00e9" * 1001)
+    with pytest.raises(score.RequestError, match="request body is 1500 bytes"):
+        score.parse_request(b" " * 1500)
+    with pytest.raises(score.RequestError, match="request body is more than 1000 bytes"):
+        score.parse_request(" " * 1001)  # what a body cut at the limit looks like
+
+
+def test_real_server_answers_a_huge_content_length_without_reading_it(server):
+    """A 1 GiB Content-Length, of which 100 bytes are sent: the 400 comes at once (the server waited for the rest)."""
+    host, port = server.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=20) as sock:
+        sock.sendall(
+            b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1073741824\r\n\r\n" + b" " * 100
+        )
+        started = time.monotonic()
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+    assert time.monotonic() - started < 10
 
 
 def test_non_utf8_body_is_400(score_client):
