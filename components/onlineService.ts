@@ -6,11 +6,7 @@ import { MlWorkspace } from "./mlWorkspace";
 import { RegisteredModel } from "./registeredModel";
 import { CodeAsset } from "./codeAsset";
 import { EnvironmentAsset } from "./environmentAsset";
-import type {
-  DeploymentSettings,
-  RolloutSettings,
-  ServingSettings,
-} from "../lib/config/schema";
+import type { DeploymentSettings, RolloutSettings, ServingSettings } from "../lib/config/schema";
 import type { AutoscaleSettings } from "../lib/config/objects";
 import type { DeploymentResult, EndpointResult } from "../lib/contracts";
 import { deploymentName, endpointName } from "../lib/naming";
@@ -171,7 +167,9 @@ export class OnlineService extends pulumi.ComponentResource {
       },
       ws.childOptions(this),
     );
-    const ep = this.endpoint.stdout.apply((out) => parseJsonLine<EndpointResult>(out, "ops/ensure-endpoint.ts"));
+    const ep = this.endpoint.stdout.apply((out) =>
+      parseJsonLine<EndpointResult>(out, "ops/ensure-endpoint.ts"),
+    );
     this.endpointName = ep.apply((r) => r.name);
     this.endpointId = ep.apply((r) => r.id);
     this.scoringUri = ep.apply((r) => r.scoringUri);

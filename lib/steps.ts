@@ -34,9 +34,10 @@ export function stepCommand(
   return pulumi
     .all(args.map((a) => pulumi.output(a)))
     .apply((values) =>
-      [...STEP_RUNNER.slice(0, 1), ...[...STEP_RUNNER.slice(1), script, ...values.map(String)].map(shellQuote)].join(
-        " ",
-      ),
+      [
+        ...STEP_RUNNER.slice(0, 1),
+        ...[...STEP_RUNNER.slice(1), script, ...values.map(String)].map(shellQuote),
+      ].join(" "),
     );
 }
 

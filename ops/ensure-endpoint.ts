@@ -30,13 +30,7 @@ import { azWorkspaceFlags, parseWorkspaceChildId, type ParsedId } from "../lib/c
 import { log, writeResult } from "../lib/cli/log";
 import { runCli } from "../lib/cli/run";
 import { formatDuration, since, sleep } from "../lib/cli/time";
-import {
-  ROLLOUT_TAGS,
-  formatTraffic,
-  nonZero,
-  writeTraffic,
-  type EndpointBody,
-} from "../lib/cli/traffic";
+import { ROLLOUT_TAGS, formatTraffic, nonZero, writeTraffic, type EndpointBody } from "../lib/cli/traffic";
 import type { EndpointRemovalResult, EndpointResult } from "../lib/contracts";
 
 const FLAGS = {
@@ -81,15 +75,12 @@ export function parseEndpointSpec(raw: Record<string, unknown>): EndpointSpec {
   return raw as unknown as EndpointSpec;
 }
 
-export const parseEnsureEndpointArgs = withFlags(
-  FLAGS,
-  (a): EnsureEndpointOptions => ({
-    endpoint: parseWorkspaceChildId(a["endpoint-id"], ["onlineEndpoints"]),
-    spec: a.delete ? undefined : parseEndpointSpec(jsonObjectFromEnv("ENDPOINT_SPEC")),
-    removing: a.delete,
-    ...armCliOptions(a),
-  }),
-);
+export const parseEnsureEndpointArgs = withFlags(FLAGS, (a): EnsureEndpointOptions => ({
+  endpoint: parseWorkspaceChildId(a["endpoint-id"], ["onlineEndpoints"]),
+  spec: a.delete ? undefined : parseEndpointSpec(jsonObjectFromEnv("ENDPOINT_SPEC")),
+  removing: a.delete,
+  ...armCliOptions(a),
+}));
 
 /** The tags the program owns: all but the rollout's record. */
 function ownTags(tags: Record<string, string> | undefined): Record<string, string> {
@@ -161,7 +152,11 @@ async function create(arm: ArmClient, o: EnsureEndpointOptions & { spec: Endpoin
   log(`${CLI}: creating endpoint ${o.endpoint.name} (${o.spec.properties.authMode} auth)`);
   const res = await arm.send("PUT", o.endpoint.id, { body: o.spec });
   log(`  PUT accepted (HTTP ${res.status})`);
-  await arm.waitForLro(res, { pollMs: o.pollMs, timeoutMs: o.timeoutMs, what: `endpoint ${o.endpoint.name}` });
+  await arm.waitForLro(res, {
+    pollMs: o.pollMs,
+    timeoutMs: o.timeoutMs,
+    what: `endpoint ${o.endpoint.name}`,
+  });
   return settle(arm, o, started);
 }
 
@@ -180,13 +175,21 @@ async function update(
   let now = live;
   // a 409 retry inside writeTraffic re-reads the endpoint, which can drop the new inputs: check and go again
   for (let attempt = 1; attempt <= 3; attempt++) {
-    now = await writeTraffic(arm, o.endpoint, desiredEndpoint(now, o.spec), { traffic, mirrorTraffic }, {
-      ...o,
-      cli: CLI,
-    });
+    now = await writeTraffic(
+      arm,
+      o.endpoint,
+      desiredEndpoint(now, o.spec),
+      { traffic, mirrorTraffic },
+      {
+        ...o,
+        cli: CLI,
+      },
+    );
     if (inputChanges(now, o.spec).length === 0) return now;
   }
-  throw new CliError(`endpoint ${o.endpoint.name} did not take its new inputs (${inputChanges(now, o.spec).join(", ")})`);
+  throw new CliError(
+    `endpoint ${o.endpoint.name} did not take its new inputs (${inputChanges(now, o.spec).join(", ")})`,
+  );
 }
 
 async function remove(arm: ArmClient, o: EnsureEndpointOptions): Promise<void> {

@@ -445,7 +445,11 @@ export interface RolloutStart {
  * Without the record (an endpoint whose traffic was set by hand), the live split is taken as it is, and only a
  * stale mirror is ended.
  */
-export function rolloutStart(current: EndpointBody, dep: string, existing: ReadonlySet<string>): RolloutStart {
+export function rolloutStart(
+  current: EndpointBody,
+  dep: string,
+  existing: ReadonlySet<string>,
+): RolloutStart {
   const live = nonZero(current.properties?.traffic);
   const mirror = nonZero(current.properties?.mirrorTraffic);
   const tags = current.tags ?? {};

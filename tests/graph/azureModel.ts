@@ -257,7 +257,9 @@ export class SubscriptionModel {
       // PUT accepted (the sweep of the owner's other clusters may not have run)
       const id = flag("compute-id");
       if (!this.existing.has(id)) this.existing.add(id);
-      const spec = JSON.parse(String((inputs.environment as Record<string, string>)?.COMPUTE_SPEC ?? "{}")) as {
+      const spec = JSON.parse(
+        String((inputs.environment as Record<string, string>)?.COMPUTE_SPEC ?? "{}"),
+      ) as {
         tags?: Record<string, string>;
       };
       this.clusterOwner.set(id, spec.tags?.clusterOf ?? "");
@@ -459,7 +461,8 @@ export class SubscriptionModel {
 
   /** ops/delete-compute.ts: active jobs on it canceled, then it goes. */
   private removeCompute(id: string): boolean {
-    for (const j of this.jobs.values()) if (j.status === "Running" && j.computeId === id) j.status = "Canceled";
+    for (const j of this.jobs.values())
+      if (j.status === "Running" && j.computeId === id) j.status = "Canceled";
     this.clusterOwner.delete(id);
     if (!this.existing.delete(id)) return false;
     this.log.push(`delete ${id}`);

@@ -129,9 +129,7 @@ test("only index.ts's instances alias the names their children had before", () =
   // azure-native adds aliases of its own (older API versions of a type, same name): only renames count here.
   const renamed = h.registrations.filter((r) => r.aliases.some((a) => !a.endsWith(`::${r.name}`)));
   const owners = renamed.map((r) => (r.custom ? r.parent.split("::").pop() : r.name));
-  expect(new Set(owners)).toEqual(
-    new Set(["ml", "online", "sample", "inference-env"]),
-  );
+  expect(new Set(owners)).toEqual(new Set(["ml", "online", "sample", "inference-env"]));
 });
 
 test("the names Azure sees stay distinct: resource groups, clusters, endpoints, ARM ids", async () => {

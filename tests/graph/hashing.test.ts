@@ -155,7 +155,8 @@ describe("code assets leave out what the folder's ignore file lists, as az ml do
     write(".env", "AZURE_CLIENT_SECRET=do-not-upload\n");
     write("stray.keras", "weights");
     expect(codeVersionOf(tmp, listCodeFiles(tmp))).toBe(before);
-    expect(codeVersionOf(tmp)).not.toBe(before); // the unfiltered list would have taken them in
+    expect(codeVersionOf(tmp, listAssetFiles(tmp))).not.toBe(before); // the unfiltered list would have taken them in
+    expect(codeVersionOf(tmp)).toBe(before); // and the default is the filtered list, as ensure-code uploads it
     write("util.py", "");
     expect(codeVersionOf(tmp, listCodeFiles(tmp))).not.toBe(before);
   });

@@ -45,8 +45,7 @@ require("../../index");
 // Done when the last step is declared (the pre-flight passed) or the program failed; bounded either way.
 const started = Date.now();
 const timer = setInterval(() => {
-  const done =
-    errors.length > 0 || declared.includes("command:sample-invoke");
+  const done = errors.length > 0 || declared.includes("command:sample-invoke");
   if (!done && Date.now() - started < 60_000) return;
   clearInterval(timer);
   process.stdout.write(`${JSON.stringify({ declared, errors: [...new Set(errors)] })}\n`);

@@ -204,7 +204,9 @@ describe("components", () => {
     const jobName = await valueOf(prog.jobName);
     expect(jobName).toMatch(/^training-[0-9a-f]{12}-[a-z]{6}$/);
     expect(m.create).toMatch(
-      new RegExp(`^exec node --import tsx ops/ensure-model\\.ts --workspace-id /subscriptions/.+ --name mnist-cnn --version ${prog.runHash}$`),
+      new RegExp(
+        `^exec node --import tsx ops/ensure-model\\.ts --workspace-id /subscriptions/.+ --name mnist-cnn --version ${prog.runHash}$`,
+      ),
     );
     expect(m.delete).toBeUndefined();
     expect(JSON.parse(String(m.environment.MODEL_SPEC))).toMatchObject({
@@ -223,7 +225,11 @@ describe("components", () => {
     );
     expect(e.delete).toBe(`${e.create} --delete`);
     const spec = JSON.parse(String(e.environment.ENDPOINT_SPEC));
-    expect(spec).toMatchObject({ location: "westeurope", kind: "Managed", identity: { type: "SystemAssigned" } });
+    expect(spec).toMatchObject({
+      location: "westeurope",
+      kind: "Managed",
+      identity: { type: "SystemAssigned" },
+    });
     expect(spec.properties).toEqual({
       authMode: "Key",
       publicNetworkAccess: "Enabled",
@@ -433,12 +439,12 @@ describe("outputs and secrets", () => {
     expect(h.calls).not.toContain("azure-native:machinelearningservices:listOnlineEndpointKeys");
     for (const r of h.registrations) {
       const text = JSON.stringify(unwrap(r.object));
-      expect([r.name, text.includes(MOCK_KEY), text.includes("ENDPOINT_KEY"), text.includes(MOCK_TOKEN)]).toEqual([
+      expect([
         r.name,
-        false,
-        false,
-        false,
-      ]);
+        text.includes(MOCK_KEY),
+        text.includes("ENDPOINT_KEY"),
+        text.includes(MOCK_TOKEN),
+      ]).toEqual([r.name, false, false, false]);
     }
   });
 });

@@ -2,7 +2,8 @@
 // resource group, purge off, and bad config rejected before any resource is declared.
 import * as pulumi from "@pulumi/pulumi";
 import { Harness, Registration, devStackConfig, installMocks, one, unwrap } from "./harness";
-import { flagOf } from "../../lib/steps";
+import { execFileSync } from "child_process";
+import { flagOf, splitCommand } from "../../lib/steps";
 
 const ML = "azure-native:machinelearningservices";
 let h: Harness;
@@ -261,6 +262,23 @@ describe("other configurations", () => {
     const regs = await run({ resourceGroupName: "rg-shared" });
     expect(find(regs, "azure-native:resources:ResourceGroup")).toHaveLength(0);
     expect(obj(find(regs, `${ML}:Workspace`)[0]).resourceGroupName).toBe("rg-shared");
+  });
+
+  test("issue #19: every step's command survives a resource group named rg-(a) (valid in Azure): /bin/sh sees exactly the intended words", async () => {
+    const regs = await run({ resourceGroupName: "rg-(a)" });
+    const commands = regs
+      .filter((r) => r.type === "command:local:Command")
+      .flatMap((r) => [obj(r).create, obj(r).delete])
+      .filter((c): c is string => typeof c === "string" && c.startsWith("exec node --import tsx "));
+    expect(commands.length).toBeGreaterThan(12);
+    expect(commands.filter((c) => c.includes("rg-(a)")).length).toBeGreaterThan(10);
+    for (const c of commands) {
+      // the real shell splits it: `exec node --import tsx` replaced by a printer of its arguments
+      const printed = execFileSync("/bin/sh", ["-c", c.replace(/^exec node --import tsx /, "printf '%s\\n' ")], {
+        encoding: "utf8",
+      });
+      expect(printed.split("\n").slice(0, -1)).toEqual(splitCommand(c).slice(4));
+    }
   });
 
   test("purgeOnDestroy off: the workspace is deleted normally (soft delete), the purge step is a no-op", async () => {

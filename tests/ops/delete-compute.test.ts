@@ -133,7 +133,7 @@ const jobOn = (name: string, status: string, compute: string) => ({
   computeId: compute,
 });
 
-test("jobs still active on the cluster are canceled (Jobs_Cancel) and stopped before the delete", async () => {
+test("regression #7 (destroy left a training job running): jobs still active on the cluster are canceled (Jobs_Cancel) and stopped before the delete", async () => {
   const running = jobOn("training-run001", "Running", COMPUTE_ID);
   // ARM ids compare case-insensitively; a sweep is canceled as a whole
   const queued = { ...jobOn("training-swp002", "Queued", COMPUTE_ID.toLowerCase()), jobType: "Sweep" };

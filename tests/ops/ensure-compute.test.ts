@@ -116,7 +116,11 @@ test("a mutable setting changed (max nodes): written in place", async () => {
 
 test("regression (found by the fault matrix): a revert to an earlier VM size reuses that cluster and removes the newer one; another component's cluster stays", async () => {
   const f = installComputes({
-    gt4: { tags: { stack: "dev", clusterOf: "gpu" }, properties: props("Standard_NC4as_T4_v3"), state: "Succeeded" },
+    gt4: {
+      tags: { stack: "dev", clusterOf: "gpu" },
+      properties: props("Standard_NC4as_T4_v3"),
+      state: "Succeeded",
+    },
     gv100: { tags: { clusterOf: "gpu" }, properties: props("Standard_NC6s_v3"), state: "Succeeded" },
     other: { tags: { clusterOf: "gpu2" }, properties: props("Standard_NC6s_v3"), state: "Succeeded" },
   });

@@ -126,7 +126,7 @@ test.each([
   },
 );
 
-test("a failed job fails the step; the next run submits a new job of the run hash and passes", async () => {
+test("regression #1 (a failed job was sticky): a failed job fails the step; the next run submits a new job of the run hash and passes", async () => {
   const store = install(
     { ...jobStore(), createdNext: ["Running", "Failed"] },
     { "*": { test_accuracy: 0.99 } },

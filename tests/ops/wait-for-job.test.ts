@@ -139,7 +139,7 @@ test("job stuck queued: fails after the stuck limit with Azure ML quota hints; t
 const MINUTE_MS = 80;
 const scaled = (minutes: number) => String((minutes * MINUTE_MS) / 60_000);
 
-test("a first job: Preparing 25 (scaled) minutes, Queued 10, Running, Completed passes with the default limits", async () => {
+test("regression #6 (Preparing counted as stuck): a first job, Preparing 25 (scaled) minutes, Queued 10, Running, Completed passes with the default limits", async () => {
   let first: number | undefined;
   let runningAt: number | undefined;
   fake.on("GET", JOB_ID, () => {

@@ -189,8 +189,8 @@ export class FakeEndpoint {
     return this.body();
   }
 
-  /** What the service refuses in a PUT's traffic, or undefined. */
-  private refusal(traffic: Traffic, mirror: Traffic): string | undefined {
+  /** What the service refuses in a PUT's traffic, or undefined (public for the fake's own rule tests). */
+  refusal(traffic: Traffic, mirror: Traffic): string | undefined {
     const unknown = [...Object.keys(traffic), ...Object.keys(mirror)].find((d) => !this.deployments.has(d));
     if (unknown) return `Deployment ${unknown} not found in endpoint ${this.name}`;
     if (sum(traffic) !== 0 && sum(traffic) !== 100) return "Traffic values need to sum to 0 or 100";
