@@ -129,24 +129,39 @@ test("the steps: every resource and step of a first `up`, and those a new traini
   expect(gpuSteps).toEqual(["gpu-cluster", ...changeSteps]);
 });
 
+type Config = Record<string, string>;
+
+/**
+ * One cell: `serving` deployed (if given), the faulted `up` of `faulted`, then each of `then` in turn; all of them
+ * must succeed, destroy must leave nothing billing, and no invariant may break.
+ */
+async function matrixCell(
+  scenario: string,
+  step: string,
+  fault: FaultKind,
+  o: { serving?: Config; faulted: Config; then: Config[]; outcome: "retry" | "revert" },
+): Promise<void> {
+  fresh();
+  if (o.serving) expect(await up(o.serving)).toBe(true);
+  const { faulted, runbook } = await faultedUp(o.faulted, step, fault);
+  let converged = true;
+  for (const c of o.then) converged = (await up(c)) && converged;
+  const cell = finish({ scenario, step, fault, faulted, runbook, [o.outcome]: converged });
+  expect([step, fault, cell.faulted, converged, cell.destroyClean, cell.violations]).toEqual([
+    step,
+    fault,
+    true,
+    true,
+    true,
+    [],
+  ]);
+}
+
 describe("a fault in the first `up`", () => {
   test("every step × {fail, SIGTERM, SIGKILL}: the next `up` converges (after the runbook for a pending create); destroy leaves nothing billing", async () => {
-    for (const step of firstSteps) {
-      for (const fault of KINDS) {
-        fresh();
-        const { faulted, runbook } = await faultedUp(A, step, fault);
-        const retry = await up(A);
-        const cell = finish({ scenario: "first up", step, fault, faulted, runbook, retry });
-        expect([step, fault, cell.faulted, cell.retry, cell.destroyClean, cell.violations]).toEqual([
-          step,
-          fault,
-          true,
-          true,
-          true,
-          [],
-        ]);
-      }
-    }
+    for (const step of firstSteps)
+      for (const fault of KINDS)
+        await matrixCell("first up", step, fault, { faulted: A, then: [A], outcome: "retry" });
   }, 600_000);
 });
 
@@ -155,51 +170,25 @@ describe.each([
   ["a new GPU size (a new cluster too)", B_GPU, () => gpuSteps],
 ])("a fault while %s rolls out over a serving one", (what, next, steps) => {
   test("every step × {fail, SIGTERM, SIGKILL}: retrying the new config converges; destroy is clean", async () => {
-    for (const step of steps()) {
-      for (const fault of KINDS) {
-        fresh();
-        expect(await up(A)).toBe(true);
-        const { faulted, runbook } = await faultedUp(next, step, fault);
-        const retry = await up(next);
-        const cell = finish({ scenario: `${what}: retry`, step, fault, faulted, runbook, retry });
-        expect([step, fault, cell.faulted, cell.retry, cell.destroyClean, cell.violations]).toEqual([
-          step,
-          fault,
-          true,
-          true,
-          true,
-          [],
-        ]);
-      }
-    }
+    for (const step of steps())
+      for (const fault of KINDS)
+        await matrixCell(`${what}: retry`, step, fault, {
+          serving: A,
+          faulted: next,
+          then: [next],
+          outcome: "retry",
+        });
   }, 600_000);
 
   test("every step × {fail, SIGTERM, SIGKILL}: reverting to the serving config converges, and the new one after it; destroy is clean", async () => {
-    for (const step of steps()) {
-      for (const fault of KINDS) {
-        fresh();
-        expect(await up(A)).toBe(true);
-        const { faulted, runbook } = await faultedUp(next, step, fault);
-        const revert = await up(A);
-        const again = await up(next);
-        const cell = finish({
-          scenario: `${what}: revert`,
-          step,
-          fault,
-          faulted,
-          runbook,
-          revert: revert && again,
+    for (const step of steps())
+      for (const fault of KINDS)
+        await matrixCell(`${what}: revert`, step, fault, {
+          serving: A,
+          faulted: next,
+          then: [A, next],
+          outcome: "revert",
         });
-        expect([step, fault, cell.faulted, cell.revert, cell.destroyClean, cell.violations]).toEqual([
-          step,
-          fault,
-          true,
-          true,
-          true,
-          [],
-        ]);
-      }
-    }
   }, 600_000);
 });
 

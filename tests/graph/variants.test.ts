@@ -274,9 +274,13 @@ describe("other configurations", () => {
     expect(commands.filter((c) => c.includes("rg-(a)")).length).toBeGreaterThan(10);
     for (const c of commands) {
       // the real shell splits it: `exec node --import tsx` replaced by a printer of its arguments
-      const printed = execFileSync("/bin/sh", ["-c", c.replace(/^exec node --import tsx /, "printf '%s\\n' ")], {
-        encoding: "utf8",
-      });
+      const printed = execFileSync(
+        "/bin/sh",
+        ["-c", c.replace(/^exec node --import tsx /, "printf '%s\\n' ")],
+        {
+          encoding: "utf8",
+        },
+      );
       expect(printed.split("\n").slice(0, -1)).toEqual(splitCommand(c).slice(4));
     }
   });

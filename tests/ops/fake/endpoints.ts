@@ -73,6 +73,8 @@ export class FakeEndpoint {
   exists: boolean;
   tags: Record<string, string>;
   authMode = "Key";
+  description = "MNIST digits";
+  publicNetworkAccess = "Enabled";
   identityType: string;
   private readonly provisioning = new Map<string, { state: string; pollsLeft: number; failed: boolean }>();
   /** deployment (header) of every scoring call */
@@ -165,8 +167,8 @@ export class FakeEndpoint {
       },
       properties: {
         authMode: this.authMode,
-        description: "MNIST digits",
-        publicNetworkAccess: "Enabled",
+        description: this.description,
+        publicNetworkAccess: this.publicNetworkAccess,
         traffic: nonZero(traffic),
         mirrorTraffic: nonZero(mirrorTraffic),
         provisioningState: state,
@@ -204,7 +206,13 @@ export class FakeEndpoint {
     const body = JSON.parse(req.body) as {
       tags?: Record<string, string>;
       identity?: { type?: string };
-      properties: { traffic?: Traffic; mirrorTraffic?: Traffic; authMode?: string };
+      properties: {
+        traffic?: Traffic;
+        mirrorTraffic?: Traffic;
+        authMode?: string;
+        description?: string;
+        publicNetworkAccess?: string;
+      };
     };
     const traffic = body.properties.traffic ?? {};
     const mirrorTraffic = body.properties.mirrorTraffic ?? {};
@@ -216,7 +224,10 @@ export class FakeEndpoint {
     }
     if (body.tags) this.tags = { ...body.tags };
     if (body.identity?.type) this.identityType = body.identity.type;
+    // a PUT replaces the resource: what it carries is what the endpoint has
     if (body.properties.authMode) this.authMode = body.properties.authMode;
+    if (body.properties.description !== undefined) this.description = body.properties.description;
+    if (body.properties.publicNetworkAccess) this.publicNetworkAccess = body.properties.publicNetworkAccess;
     if (this.conflictsLeft-- > 0) {
       const message = `Endpoint ${this.name} is in Updating state. Please retry once the operation completes.`;
       return { status: 409, body: { error: { code: "Conflict", message } } };
