@@ -9,8 +9,9 @@
  *     to its container, no Key Vault crypto rights), because a pull request runs code its author chose;
  *   - deploy app: subject `repo:O/R:environment:<env>` (or `repo:O/R:ref:refs/heads/<branch>`), Contributor plus a
  *     role-assignment right on the resource group (by default Role Based Access Control Administrator, constrained
- *     to a short list of data-plane roles, to service principals, never to the CI principals themselves) and write
- *     access to the state container.
+ *     to a short list of data-plane roles, to service principals, never to the CI principals themselves), Storage
+ *     Blob Data Contributor on the resource group (ops/ensure-code.ts uploads code with an Entra token: the
+ *     workspace's storage account takes no keys) and write access to the state container.
  * The environment subject names no branch, so the environment itself is what binds deploys to main: by default this
  * component manages the GitHub environment with a deployment branch policy that admits only `deployEnvironmentBranch`
  * (@pulumi/github; the admin running the bootstrap needs a GitHub token with administration rights on the repository).
@@ -495,6 +496,11 @@ export class CiIdentity extends pulumi.ComponentResource {
     ];
     const deployGrants: Grant[] = [
       { name: "rg-contributor", role: ROLES.contributor, scope: args.resourceGroupId },
+      // Data plane for the code upload: the workspace's storage account (random name, created by the stack) has shared
+      // keys off, so Contributor's listKeys no longer opens it; "Data: datastores and datasets | User's identity |
+      // Storage Blob Data Contributor" (Learn: how-to-disable-local-auth-storage). Granted here, not in the stack: the
+      // constrained role-assignment right refuses the deployer itself.
+      { name: "rg-blob-data", role: ROLES.storageBlobDataContributor, scope: args.resourceGroupId },
       quotaRead,
     ];
     if (args.deployRoleAdmin === "constrained") {

@@ -81,7 +81,11 @@ export class GpuCompute extends pulumi.ComponentResource {
     this.cluster = new command.local.Command(
       childName(name, "cluster"),
       {
-        create: stepCommand("ops/ensure-compute.ts", ["--compute-id", computeId]),
+        // --storage-account-id: the cluster's identity gets Storage Blob Data Contributor on the workspace's account
+        // (no account keys there; jobs run as that identity), as an idempotent grant inside the step
+        create: stepCommand("ops/ensure-compute.ts", [
+          ...["--compute-id", computeId, "--storage-account-id", ws.storageAccount.id],
+        ]),
         // the stored (current) cluster and any other of this component's
         delete: stepCommand("ops/delete-compute.ts", ["--compute-id", computeId, "--owner", name]),
         environment: { COMPUTE_SPEC: JSON.stringify(spec) },

@@ -207,10 +207,12 @@ export class MlWorkspace extends pulumi.ComponentResource {
       { ...insights.opts, dependsOn: [this.smartDetectionCleanup] },
     );
 
-    // Workspace storage must be StorageV2 (not Premium, not HNS). Shared keys stay on for now: ops/ensure-code.ts
-    // uploads with the account key (lib/cli/assets.ts storageAccountKey/containerClient), the default datastores use
-    // it (systemDatastoresAuthMode unset = AccessKey), and a job on the cluster would need a data role on this
-    // account without it (Learn: how-to-disable-local-auth-storage). docs/security.md lists what turning it off takes.
+    // Workspace storage must be StorageV2 (not Premium, not HNS). No shared keys: every reader and writer uses Entra
+    // ID and a data role (Learn: how-to-disable-local-auth-storage, "Scenarios for role assignments"):
+    // ops/ensure-code.ts uploads with a storage token (the deployer holds Storage Blob Data Contributor,
+    // bootstrap/ciIdentity.ts), the workspace's datastores are identity-based (systemDatastoresAuthMode below), the
+    // endpoint's system identity gets its role from the service, and the GPU cluster's identity needs one
+    // (docs/security.md, Identity-based storage access).
     const st = child("storage");
     this.storageAccount = new storage.StorageAccount(
       st.name,
@@ -224,7 +226,7 @@ export class MlWorkspace extends pulumi.ComponentResource {
         minimumTlsVersion: "TLS1_2",
         allowBlobPublicAccess: false,
         enableHttpsTrafficOnly: true,
-        allowSharedKeyAccess: true,
+        allowSharedKeyAccess: false,
         // AVM storage default; replication of this account's blobs into another tenant is never wanted here.
         allowCrossTenantReplication: false,
         tags,
@@ -273,7 +275,9 @@ export class MlWorkspace extends pulumi.ComponentResource {
     );
 
     // The system identity gets its roles on storage/vault/registry/insights from the service: adding them here
-    // fails with RoleAssignmentExists.
+    // fails with RoleAssignmentExists. That holds for identity-based datastores too: "the managed identity is
+    // automatically assigned the permissions it needs to access the storage account" (Learn:
+    // how-to-disable-local-auth-storage, "Create a new workspace").
     const mlw = child("workspace");
     this.workspace = new ml.Workspace(
       mlw.name,
@@ -291,6 +295,8 @@ export class MlWorkspace extends pulumi.ComponentResource {
         applicationInsights: this.appInsights.id,
         containerRegistry: this.containerRegistry.id,
         publicNetworkAccess: "Enabled",
+        // No stored keys (azure-rest-api-specs machinelearningservices stable/2025-12-01 workspaceRP.json).
+        systemDatastoresAuthMode: ml.SystemDatastoresAuthMode.Identity,
         tags,
       },
       // With purge on, Pulumi's plain DELETE (a soft delete) is skipped: the purge step deletes it for good.

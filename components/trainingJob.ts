@@ -47,7 +47,10 @@ const SWEEP_COMMAND =
 const DATA_ARGUMENT = " --data ${{inputs.data}}";
 
 const JOB_OUTPUTS = { model_dir: { jobOutputType: "uri_folder" as const, mode: "ReadWriteMount" } };
-const JOB_IDENTITY = { identityType: "AMLToken" as const };
+// The job acts as the cluster's managed identity: the datastores are identity-based and the storage account takes no
+// keys, and that identity holds the storage role (granted by the cluster step, ops/ensure-compute.ts). Learn
+// reference-yaml-job-command: identity `managed` = the compute's managed identity.
+const JOB_IDENTITY = { identityType: "Managed" as const };
 
 /** The job's (or each sweep trial's) command line. */
 export function trainingCommand(withData: boolean, sweep = false): string {
@@ -269,7 +272,9 @@ export class TrainingJob extends pulumi.ComponentResource {
         environment: { JOB_SPEC: pulumi.jsonStringify(this.spec) },
         logging: "stderr",
       },
-      ws.childOptions(this, { dependsOn: [args.code.ready, args.compute.cluster] }),
+      ws.childOptions(this, {
+        dependsOn: [args.code.ready, args.compute.cluster],
+      }),
     );
     this.accepted = run;
     this.result = run.stdout.apply((out) => parseJsonLine<RunJobResult>(out, "ops/run-job.ts"));

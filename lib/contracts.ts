@@ -222,6 +222,8 @@ export interface ComputeResult {
   id: string;
   name: string;
   vmSize: string;
+  /** the cluster's system-assigned identity (what the storage role is granted to) */
+  principalId: string;
   created: boolean;
   updated: boolean;
   retired: string[];

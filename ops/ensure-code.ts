@@ -8,17 +8,26 @@
  *   ASSET_SPEC='{"description","tags"}' tsx ops/ensure-code.ts --workspace-id <ARM id> --name NAME --version V
  *     --folder DIR [--storage-endpoint URL] [--arm-endpoint URL]
  *
- * Calls: GET <ws>/codes/<name>/versions/<v> → 404 → GET <ws>/datastores/workspaceblobstore → GET <ws> (its storage
- * account) → POST <account>/listKeys → blob container create-if-missing + one Put Blob per file → PUT the version
- * (examples/Workspace/CodeVersion/createOrUpdate.json). stdout: {"id","name","version","reused","uploaded"}.
+ * Calls: GET <ws>/codes/<name>/versions/<v> → 404 → GET <ws>/datastores/workspaceblobstore → GET <ws> (the
+ * datastore must name the workspace's own storage account) → blob container create-if-missing + one Put Blob per
+ * file → PUT the version (examples/Workspace/CodeVersion/createOrUpdate.json).
+ * stdout: {"id","name","version","reused","uploaded"}.
+ *
+ * The blob calls carry an Entra token for Azure Storage from the same credential as the ARM calls
+ * (lib/cli/credential.ts), never an account key: the workspace's storage account has shared keys off
+ * (components/mlWorkspace.ts), so the caller needs Storage Blob Data Contributor on it (bootstrap/ciIdentity.ts grants
+ * it to the deploy identity). No key fallback: the account refuses keys, and a listKeys key would open every blob of
+ * the account to this process.
  */
 import * as path from "node:path";
+import type { TokenCredential } from "@azure/identity";
 import { ArmClient } from "../lib/cli/arm";
 import { usageLine, withFlags } from "../lib/cli/args";
 import {
   ASSET_VERSION_FLAGS,
   assetTarget,
   blobFolderUrl,
+  checkWorkspaceStorage,
   containerClient,
   defaultBlobDatastore,
   describedBy,
@@ -26,11 +35,10 @@ import {
   ensureContainer,
   jsonObjectFromEnv,
   putAssetVersion,
-  storageAccountId,
-  storageAccountKey,
   uploadFiles,
   type AssetTarget,
 } from "../lib/cli/assets";
+import { createCredential } from "../lib/cli/credential";
 import { CliError, UsageError } from "../lib/cli/errors";
 import { log, writeResult } from "../lib/cli/log";
 import { runCli } from "../lib/cli/run";
@@ -86,10 +94,15 @@ export function filesMatchingVersion(folder: string, version: string): string[] 
 }
 
 /** Uploads the folder to the default datastore and registers the version; returns how many files went up. */
-async function uploadAndRegister(arm: ArmClient, o: CodeOptions, files: string[]): Promise<number> {
+async function uploadAndRegister(
+  arm: ArmClient,
+  credential: TokenCredential,
+  o: CodeOptions,
+  files: string[],
+): Promise<number> {
   const ds = await defaultBlobDatastore(arm, o.workspace);
-  const key = await storageAccountKey(arm, await storageAccountId(arm, o.workspace, ds.accountName));
-  const container = containerClient(ds, key, o.storageEndpoint);
+  await checkWorkspaceStorage(arm, o.workspace, ds);
+  const container = containerClient(ds, credential, o.storageEndpoint);
   const prefix = uploadPrefix(o.ref.version, o.folder);
   log(`  uploading ${files.length} file(s) to ${ds.accountName}/${ds.containerName}/${prefix}/`);
   await ensureContainer(container);
@@ -105,12 +118,14 @@ async function uploadAndRegister(arm: ArmClient, o: CodeOptions, files: string[]
 /** Hash check (before any call) → reuse, or upload and register → print. */
 export async function ensureCode(o: CodeOptions): Promise<void> {
   const files = filesMatchingVersion(o.folder, o.ref.version);
-  const arm = new ArmClient(o.armEndpoint);
+  // One credential for ARM and storage: one token cache, one GitHub ID-token exchange per scope.
+  const credential = createCredential();
+  const arm = new ArmClient(o.armEndpoint, credential);
   log(
     `ensure-code: ${o.ref.name}:${o.ref.version} (${o.folder}/, ${files.length} file(s)) in workspace ${o.workspace.workspace}`,
   );
   const result = await ensureAssetVersion(arm, o.ref, async () => ({
-    uploaded: await uploadAndRegister(arm, o, files),
+    uploaded: await uploadAndRegister(arm, credential, o, files),
   }));
   writeResult(result satisfies AssetResult);
 }

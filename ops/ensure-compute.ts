@@ -14,12 +14,15 @@
  * it reuses what exists and sweeps what is not declared.
  *
  *   COMPUTE_SPEC='{"location","identity","properties":{"computeType":"AmlCompute",...},"tags":{"clusterOf":...}}'
- *     tsx ops/ensure-compute.ts --compute-id <ARM id> [--timeout-minutes 30] [--poll-seconds 10] [--arm-endpoint URL]
+ *     tsx ops/ensure-compute.ts --compute-id <ARM id> [--storage-account-id <ARM id>] [--timeout-minutes 30]
+ *     [--poll-seconds 10] [--arm-endpoint URL]
  *
  * = Compute_Get → Compute_CreateOrUpdate (PUT, Azure-AsyncOperation; ML 2025-12-01 examples/Compute/createOrUpdate/
  * AmlCompute.json) → Compute_List + ops/delete-compute.ts for the others.
- * stdout: {"id","name","vmSize","created","updated","retired"} (ComputeResult).
+ * stdout: {"id","name","vmSize","principalId","created","updated","retired"} (ComputeResult); principalId is the
+ * cluster's system-assigned identity, which the program grants access to the workspace's storage.
  */
+import { createHash } from "node:crypto";
 import { ARM_FLAGS, ArmClient, armCliOptions, type ArmCliOptions } from "../lib/cli/arm";
 import { usageLine, withFlags } from "../lib/cli/args";
 import { jsonObjectFromEnv } from "../lib/cli/assets";
@@ -33,6 +36,8 @@ import { OWNER_TAG, ownedClusters, removeCompute } from "./delete-compute";
 
 const FLAGS = {
   "compute-id": { type: "string", required: true, placeholder: "<ARM id>" },
+  // the workspace's storage account: the cluster's identity gets Storage Blob Data Contributor on it
+  "storage-account-id": { type: "string", placeholder: "<ARM id>" },
   ...ARM_FLAGS,
 } as const;
 
@@ -54,6 +59,21 @@ export interface EnsureComputeOptions extends ArmCliOptions {
   compute: ParsedId;
   spec: ComputeSpec;
   owner: string;
+  storageAccountId?: string;
+}
+
+/** Built-in role "Storage Blob Data Contributor" (Learn: Azure built-in roles, Storage). */
+export const STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe";
+/** Role assignments API (azure-rest-api-specs authorization stable/2022-04-01, RoleAssignments_Create). */
+export const AUTHORIZATION_API_VERSION = "2022-04-01";
+
+/**
+ * A role assignment's name from what it grants (scope, principal, role): the same grant always has the same name, so
+ * writing it again is an idempotent PUT. Pure.
+ */
+export function roleAssignmentName(scope: string, principalId: string, roleId: string): string {
+  const h = createHash("sha256").update(`${scope.toLowerCase()}|${principalId}|${roleId}`).digest("hex");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
 /** COMPUTE_SPEC checked: an AmlCompute with a VM size, and the owner tag that finds its earlier clusters. */
@@ -77,13 +97,47 @@ export function parseComputeSpec(raw: Record<string, unknown>): ComputeSpec {
 
 export const parseEnsureComputeArgs = withFlags(FLAGS, (a): EnsureComputeOptions => {
   const spec = parseComputeSpec(jsonObjectFromEnv("COMPUTE_SPEC"));
+  const storage = a["storage-account-id"];
+  if (
+    storage !== undefined &&
+    !/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Storage\/storageAccounts\/[^/]+$/i.test(
+      storage,
+    )
+  )
+    throw new UsageError(`--storage-account-id must be a storage account's ARM id, got '${storage}'`);
   return {
     compute: parseWorkspaceChildId(a["compute-id"], ["computes"]),
     spec,
     owner: spec.tags[OWNER_TAG],
+    storageAccountId: storage,
     ...armCliOptions(a),
   };
 });
+
+/**
+ * The cluster identity's Storage Blob Data Contributor on the workspace's account: the account takes no keys and the
+ * datastores are identity-based, so a job (identity `managed`) reads its code and writes its outputs as that
+ * identity (Learn how-to-identity-based-service-authentication). A PUT under a name derived from the grant: the
+ * same grant is the same assignment, so a retry or a revert never meets "RoleAssignmentExists" the way a Pulumi
+ * role assignment replaced create-before-delete would; a 409 RoleAssignmentExists (the grant made under another
+ * name) is the grant in place.
+ */
+async function grantStorage(arm: ArmClient, o: EnsureComputeOptions, principalId: string): Promise<void> {
+  const scope = o.storageAccountId!;
+  const roleId = `/subscriptions/${o.compute.subscriptionId}/providers/Microsoft.Authorization/roleDefinitions/${STORAGE_BLOB_DATA_CONTRIBUTOR}`;
+  const id = `${scope}/providers/Microsoft.Authorization/roleAssignments/${roleAssignmentName(scope, principalId, STORAGE_BLOB_DATA_CONTRIBUTOR)}`;
+  const res = await arm.send("PUT", id, {
+    query: { "api-version": AUTHORIZATION_API_VERSION },
+    body: { properties: { roleDefinitionId: roleId, principalId, principalType: "ServicePrincipal" } },
+    accept: [409],
+  });
+  if (res.status === 409 && !/RoleAssignmentExists/.test(res.text)) {
+    throw new CliError(
+      `granting the cluster's identity Storage Blob Data Contributor was refused (HTTP 409)`,
+    );
+  }
+  log(`${CLI}: the cluster's identity holds Storage Blob Data Contributor on ${scope.split("/").pop()}`);
+}
 
 /** ISO 8601 durations as seconds (the service may answer PT2M for PT120S), other strings lower-cased. */
 function normal(v: unknown): unknown {
@@ -107,6 +161,7 @@ export function settingChanges(live: unknown, spec: unknown, path = ""): string[
 interface ComputeBody {
   id?: string;
   name?: string;
+  identity?: { type?: string; principalId?: string };
   properties?: { provisioningState?: string; properties?: Record<string, unknown> } & Record<string, unknown>;
   tags?: Record<string, string>;
 }
@@ -154,7 +209,10 @@ export async function ensureCompute(o: EnsureComputeOptions): Promise<void> {
       what: `compute ${o.compute.name}`,
     });
   } else log(`${CLI}: compute ${o.compute.name} has these settings already: nothing sent`);
-  await settle(arm, o, started);
+  const settled = await settle(arm, o, started);
+  const principalId = settled.identity?.principalId;
+  if (!principalId) throw new CliError(`compute ${o.compute.name} reports no system-assigned identity`);
+  if (o.storageAccountId) await grantStorage(arm, o, principalId);
   const retired: string[] = [];
   for (const id of await ownedClusters(arm, o.compute.workspaceId, o.owner, o.compute.id)) {
     log(`${CLI}: ${id.split("/").pop()} (${OWNER_TAG}=${o.owner}) is no longer declared: removing it`);
@@ -171,6 +229,7 @@ export async function ensureCompute(o: EnsureComputeOptions): Promise<void> {
     id: o.compute.id,
     name: o.compute.name,
     vmSize: o.spec.properties.properties.vmSize,
+    principalId,
     created: !live,
     updated: !!live && write,
     retired,

@@ -6,18 +6,14 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ContainerClient, StorageSharedKeyCredential } from "@azure/storage-blob";
+import type { TokenCredential } from "@azure/identity";
+import { ContainerClient } from "@azure/storage-blob";
 import { contentTypeOf } from "../assets";
 import type { AssetResult } from "../contracts";
 import { armEndpointFrom, type ArmClient } from "./arm";
 import { CliError, UsageError, errorMessage } from "./errors";
-import { jsonOf } from "./http";
 import { parseWorkspaceChildId, type ParsedId, type WorkspaceScope } from "./ids";
 import { log } from "./log";
-import { registerSecret } from "./redact";
-
-/** Storage management API version of listKeys (azure-rest-api-specs Microsoft.Storage/stable/2023-05-01). */
-export const STORAGE_API_VERSION = "2023-05-01";
 
 /** The JSON object in environment variable `name` (a step's specification); UsageError when absent or not an object. */
 export function jsonObjectFromEnv(
@@ -195,49 +191,65 @@ export function blobFolderUrl(ds: BlobDatastore, prefix: string): string {
   return `${ds.protocol}://${ds.accountName}.blob.${ds.endpoint}/${ds.containerName}/${prefix}`;
 }
 
+/** Azure Storage DNS suffixes (public, US Government, China clouds): the only blob hosts the storage token goes to. */
+export const AZURE_STORAGE_SUFFIXES: readonly string[] = [
+  "core.windows.net",
+  "core.usgovcloudapi.net",
+  "core.chinacloudapi.cn",
+];
+
+/** Entra scope for any storage account (Learn: rest/api/storageservices/authorize-with-azure-active-directory). */
+export const STORAGE_SCOPE = "https://storage.azure.com/.default";
+
+/** Storage account names: 3-24 lowercase letters and digits (Learn: storage-account-overview). */
+const ACCOUNT_NAME = /^[a-z0-9]{3,24}$/;
+
 /**
- * The storage account's ARM id: the workspace's `storageAccount` when it names the datastore's account, else the
- * account in the workspace's resource group (where this program creates it).
+ * Checks that the datastore's account is the workspace's own storage account (`storageAccount` of `GET <ws>`): the
+ * datastore is workspace data that users with datastore write may change, and the upload's token is good for every
+ * account the caller may write to, so the code goes only to the account the workspace was created with.
  */
-export async function storageAccountId(
+export async function checkWorkspaceStorage(
   arm: ArmClient,
   scope: WorkspaceScope,
-  account: string,
-): Promise<string> {
+  ds: BlobDatastore,
+): Promise<void> {
   const ws = await arm.get<{ properties?: { storageAccount?: string } }>(scope.workspaceId);
-  const fromWorkspace = ws.properties?.storageAccount;
-  if (fromWorkspace && fromWorkspace.split("/").pop()?.toLowerCase() === account.toLowerCase())
-    return fromWorkspace;
-  return `/subscriptions/${scope.subscriptionId}/resourceGroups/${scope.resourceGroup}/providers/Microsoft.Storage/storageAccounts/${account}`;
+  const own = ws.properties?.storageAccount?.split("/").pop() ?? "";
+  if (own.toLowerCase() !== ds.accountName.toLowerCase()) {
+    throw new CliError(
+      `refusing to upload to storage account ${ds.accountName}: datastore workspaceblobstore does not name the workspace's own storage account (${own || "none reported"})`,
+    );
+  }
+}
+
+/** `https://<account>.blob.<Azure suffix>/<container>`, or path-style `<storageEndpoint>/<account>/<container>`. */
+export function containerUrl(ds: BlobDatastore, storageEndpoint?: string): string {
+  if (storageEndpoint) return `${storageEndpoint.replace(/\/+$/, "")}/${ds.accountName}/${ds.containerName}`;
+  const suffix = ds.endpoint.toLowerCase();
+  if (
+    !ACCOUNT_NAME.test(ds.accountName) ||
+    !AZURE_STORAGE_SUFFIXES.includes(suffix) ||
+    ds.protocol !== "https"
+  ) {
+    throw new CliError(
+      `refusing to send a storage token to ${ds.protocol}://${ds.accountName}.blob.${ds.endpoint}: not an Azure Storage blob endpoint (https://<account>.blob.${AZURE_STORAGE_SUFFIXES[0]} or a sovereign cloud's)`,
+    );
+  }
+  return `https://${ds.accountName}.blob.${suffix}/${ds.containerName}`;
 }
 
 /**
- * An account key from `POST <account id>/listKeys` (Storage 2023-05-01 examples/StorageAccountListKeys.json:
- * `{"keys":[{"keyName","value","permissions"}]}`), registered for redaction before anything can print it.
+ * A client for the datastore's container that authenticates with an Entra token for Azure Storage (the CLI's
+ * credential, scope STORAGE_SCOPE): no account key, so it works with `allowSharedKeyAccess: false`, and the caller
+ * needs a data role on the account (Storage Blob Data Contributor: create container, put blob).
  */
-export async function storageAccountKey(arm: ArmClient, accountId: string): Promise<string> {
-  const res = await arm.send("POST", `${accountId}/listKeys`, {
-    query: { "api-version": STORAGE_API_VERSION },
-  });
-  const keys = jsonOf<{ keys?: Array<{ keyName?: string; value?: string }> }>(res).keys ?? [];
-  for (const k of keys) registerSecret(k.value);
-  const key = keys.find((k) => k.value)?.value;
-  if (!key) throw new CliError(`listKeys of ${accountId.split("/").pop()} returned no key`);
-  return key;
-}
-
-/**
- * A client for the datastore's container with SharedKey auth; `storageEndpoint` (tests, emulators) addresses it
- * path-style as `<endpoint>/<account>/<container>`.
- */
-export function containerClient(ds: BlobDatastore, key: string, storageEndpoint?: string): ContainerClient {
-  const account = storageEndpoint
-    ? `${storageEndpoint.replace(/\/+$/, "")}/${ds.accountName}`
-    : `${ds.protocol}://${ds.accountName}.blob.${ds.endpoint}`;
-  return new ContainerClient(
-    `${account}/${ds.containerName}`,
-    new StorageSharedKeyCredential(ds.accountName, key),
-  );
+export function containerClient(
+  ds: BlobDatastore,
+  credential: TokenCredential,
+  storageEndpoint?: string,
+): ContainerClient {
+  return new ContainerClient(containerUrl(ds, storageEndpoint), credential, { audience: STORAGE_SCOPE });
 }
 
 /** A storage SDK error as one line; a 403 names the usual cause. */
@@ -247,7 +259,7 @@ export function storageFailure(err: unknown, what: string): CliError {
   const hints =
     status === 403
       ? [
-          "The upload uses the account key: the storage account must allow shared key access (allowSharedKeyAccess).",
+          "The upload uses your Entra identity, not an account key: it needs Storage Blob Data Contributor on the storage account or its resource group (bootstrap/ grants it to the CI deploy identity; on a laptop: az role assignment create --role 'Storage Blob Data Contributor' --assignee <you> --scope <resource group id>). A new assignment can take minutes to apply.",
         ]
       : [];
   return new CliError(

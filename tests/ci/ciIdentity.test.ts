@@ -366,14 +366,19 @@ describe("CiIdentity under mocks", () => {
         ROLES.contributor,
         ROLES.roleBasedAccessControlAdministrator,
         ROLES.storageBlobDataContributor,
+        ROLES.storageBlobDataContributor,
         ROLES.keyVaultCryptoUser,
       ].sort(),
     );
     const find = (role: string) => deploy.find((d) => d.role === role)!;
     expect(find(ROLES.contributor).scope).toBe(RG_ID);
-    expect(find(ROLES.storageBlobDataContributor).scope).toBe(
-      `${stateAccount}/blobServices/default/containers/pulumi-state`,
-    );
+    // the state container, and the resource group for the code upload (next test)
+    expect(
+      deploy
+        .filter((d) => d.role === ROLES.storageBlobDataContributor)
+        .map((d) => d.scope)
+        .sort(),
+    ).toEqual([RG_ID, `${stateAccount}/blobServices/default/containers/pulumi-state`].sort());
     expect(find(ROLES.keyVaultCryptoUser).scope).toBe(vault);
     expect(find(ROLES.roleBasedAccessControlAdministrator).scope).toBe(RG_ID);
     const condition = String(find(ROLES.roleBasedAccessControlAdministrator).condition);
@@ -385,6 +390,32 @@ describe("CiIdentity under mocks", () => {
     ];
     expect(condition).toContain(`ForAnyOfAllValues:GuidNotEquals {${ciIds.join(", ")}}`);
     expect(deploy.map((d) => d.role)).not.toContain(ROLES.userAccessAdministrator);
+  });
+
+  test("deploy: Storage Blob Data Contributor on the resource group (code upload without account keys); preview: none", async () => {
+    const assignments = ofType("azure-native:authorization:RoleAssignment");
+    const blobDataOnRg = assignments.filter(
+      (a) =>
+        String(a.inputs.roleDefinitionId).endsWith(`/${ROLES.storageBlobDataContributor}`) &&
+        a.inputs.scope === RG_ID,
+    );
+    expect(blobDataOnRg.map((a) => a.name)).toEqual(["ci-deploy-rg-blob-data"]);
+    expect(blobDataOnRg[0].inputs).toMatchObject({
+      principalId: await promiseOf(identity.deployServicePrincipal.objectId),
+      principalType: "ServicePrincipal",
+      roleDefinitionId: roleDefinitionId(SUBSCRIPTION, ROLES.storageBlobDataContributor),
+    });
+    expect(blobDataOnRg[0].inputs.condition).toBeUndefined();
+    // the preview identity reads the resource group's control plane only: no blob data role on it
+    const previewId = await promiseOf(identity.previewServicePrincipal.objectId);
+    expect(
+      assignments.filter(
+        (a) =>
+          a.inputs.principalId === previewId &&
+          a.inputs.scope === RG_ID &&
+          !String(a.inputs.roleDefinitionId).endsWith(`/${ROLES.reader}`),
+      ),
+    ).toEqual([]);
   });
 
   test("the deploy environment admits main only, admins cannot bypass it, through a provider for the owner", () => {

@@ -123,8 +123,13 @@ export class SubscriptionModel {
   }
 
   /** Physical name of a resource without a name input, as azure-native autonames it. */
-  autoName(logical: string, child: boolean): string {
-    return child ? logical : `${logical}-${this.fresh(logical)}`;
+  autoName(logical: string, child: boolean, type?: string, inputs?: unknown): string {
+    if (child) return logical;
+    // Pulumi keeps an auto-named resource's name while its inputs do not force a replacement: here, while they are
+    // unchanged (a change of an auto-named resource's inputs is a replacement in this program: role assignments)
+    const old = type ? this.prev.get(`${type}::${logical}`) : undefined;
+    if (old && old.inputs === JSON.stringify(inputs)) return old.id.split("/").pop()!;
+    return `${logical}-${this.fresh(logical)}`;
   }
 
   /** The fault for `name`, once: consumed when it fires. */
@@ -453,6 +458,7 @@ export class SubscriptionModel {
       id,
       name: id.split("/").pop(),
       vmSize: spec.properties?.properties?.vmSize,
+      principalId: `principal-of-${id.split("/").pop()}`,
       created,
       updated: false,
       retired,

@@ -88,12 +88,14 @@ function finish(cell: Omit<Cell, "destroyClean" | "violations">): Cell {
 async function stepsOf(config: Record<string, string>, before?: Record<string, string>): Promise<string[]> {
   fresh();
   if (before) expect(await up(before)).toBe(true);
-  const ranBefore = new Set(before ? h.registrations.map((r) => r.name) : []);
+  const createdBefore = model.log.length;
   expect(await up(config)).toBe(true);
+  // the azure-native resources this `up` created (a replacement included: a new id)
+  const createdIds = model.log.slice(createdBefore).filter((l) => l.startsWith("create "));
   const created = h.registrations
     .filter((r) => r.custom && !r.type.startsWith("random:") && r.type !== "command:local:Command")
-    .map((r) => r.name)
-    .filter((n) => !before || !ranBefore.has(n));
+    .filter((r) => !before || createdIds.some((l) => l.includes(`/${r.name}`)))
+    .map((r) => r.name);
   return [...created, ...model.ran];
 }
 

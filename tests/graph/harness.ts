@@ -79,6 +79,8 @@ function armId(type: string, inputs: Record<string, string>, name: string): stri
   switch (type.split(":").slice(1).join(":")) {
     case "resources:ResourceGroup":
       return rg;
+    case "storage:StorageAccount":
+      return `${rg}/providers/Microsoft.Storage/storageAccounts/${name}`;
     case "machinelearningservices:Workspace":
       return `${rg}/providers/Microsoft.MachineLearningServices/workspaces/${name}`;
     case "machinelearningservices:Compute":
@@ -145,6 +147,14 @@ export function newResource(args: pulumi.runtime.MockResourceArgs): {
     return { id: result, state: { ...state, result } };
   }
   if (args.type === "command:local:Command") {
+    // A first `pulumi preview` runs no command: every step's stdout is unknown (pulumi-command Create: "In preview
+    // the command is not run"), and what depends on it gets unknown inputs.
+    if (pulumi.runtime.isDryRun()) {
+      return {
+        id: "",
+        state: { ...state, stdout: pulumi.runtime.unknownValue, stderr: pulumi.runtime.unknownValue },
+      };
+    }
     const stdout = model.command(
       args.name,
       args.inputs as Record<string, unknown>,
@@ -158,7 +168,7 @@ export function newResource(args: pulumi.runtime.MockResourceArgs): {
       ? inputs[nameInput]
       : args.type.endsWith("Version")
         ? inputs.version
-        : model.autoName(args.name, CHILD_OF_WORKSPACE.test(args.type));
+        : model.autoName(args.name, CHILD_OF_WORKSPACE.test(args.type), args.type, args.inputs);
   state.name = physical;
   const id = armId(args.type, inputs, physical);
   model.resource(args.type, args.name, id, args.inputs);

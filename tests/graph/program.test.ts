@@ -108,7 +108,7 @@ describe("components", () => {
   test("GPU cluster: VM size from config, scales to zero, size in the name; a step that reuses it", () => {
     const step = obj(cmd("gpu-cluster"));
     expect(step.create).toBe(
-      `exec node --import tsx ops/ensure-compute.ts --compute-id /subscriptions/${SUBSCRIPTION}/resourceGroups/rg-azure-ml-mnist-dev/providers/Microsoft.MachineLearningServices/workspaces/mlw-dev-${SUFFIX}/computes/gnc4ast4v3d${SUFFIX}`,
+      `exec node --import tsx ops/ensure-compute.ts --compute-id /subscriptions/${SUBSCRIPTION}/resourceGroups/rg-azure-ml-mnist-dev/providers/Microsoft.MachineLearningServices/workspaces/mlw-dev-${SUFFIX}/computes/gnc4ast4v3d${SUFFIX} --storage-account-id /subscriptions/${SUBSCRIPTION}/resourceGroups/rg-azure-ml-mnist-dev/providers/Microsoft.Storage/storageAccounts/stdev${SUFFIX}`,
     );
     // updated in place, never replaced: no pending delete of a cluster a revert uses again
     expect(step.triggers).toBeUndefined();
@@ -373,6 +373,18 @@ describe("dependency chain", () => {
     expect(dependsOn(cmd("model-version"), cmd("training-run"))).toBe(true);
   });
 
+  test("identity-based storage: the cluster step grants the cluster's identity a role on the workspace account; jobs run as it", () => {
+    expect(obj(cmd("gpu-cluster")).create).toMatch(
+      /--storage-account-id \/subscriptions\/.+\/providers\/Microsoft\.Storage\/storageAccounts\/stdev\w+$/,
+    );
+    expect(dependsOn(cmd("gpu-cluster"), one(h, "azure-native:storage:StorageAccount"))).toBe(true);
+    // no Pulumi role assignment: replaced create-before-delete, a revert would meet RoleAssignmentExists
+    expect(byType(h, "azure-native:authorization:RoleAssignment")).toEqual([]);
+    expect(JSON.parse(String(obj(cmd("training-run")).environment.JOB_SPEC)).identity).toEqual({
+      identityType: "Managed",
+    });
+  });
+
   test("the cluster is removed explicitly (underlyingResourceAction=Delete, its jobs canceled), with any other of the component's", () => {
     expect(obj(cmd("gpu-cluster")).delete).toMatch(
       /^exec node --import tsx ops\/delete-compute\.ts --compute-id \/subscriptions\/.+\/computes\/gnc4ast4v3d\w+ --owner gpu$/,
@@ -397,7 +409,9 @@ describe("tags", () => {
         r.custom &&
         r.type.startsWith("azure-native:") &&
         !r.type.endsWith(":Blob") &&
-        !r.type.endsWith(":DiagnosticSetting"),
+        !r.type.endsWith(":DiagnosticSetting") &&
+        // role assignments take no tags (Microsoft.Authorization/roleAssignments)
+        !r.type.endsWith(":RoleAssignment"),
     );
     expect(taggable.length).toBeGreaterThanOrEqual(7);
     for (const r of taggable) {

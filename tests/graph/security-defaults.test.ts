@@ -94,14 +94,14 @@ beforeAll(async () => {
 });
 
 describe("declared settings", () => {
-  test("storage: TLS 1.2, HTTPS only, no public blobs, no cross-tenant replication; shared keys on until uploads use Entra", () => {
+  test("storage: TLS 1.2, HTTPS only, no public blobs, no cross-tenant replication, no shared keys", () => {
     expect(obj(one(h, "azure-native:storage:StorageAccount"))).toMatchObject({
       minimumTlsVersion: "TLS1_2",
       enableHttpsTrafficOnly: true,
       allowBlobPublicAccess: false,
       allowCrossTenantReplication: false,
-      // ops/ensure-code.ts uploads with the account key (docs/security.md: what turning this off takes).
-      allowSharedKeyAccess: true,
+      // Entra ID only: ops/ensure-code.ts uploads with a storage token (tests/ops/ensure-assets.test.ts).
+      allowSharedKeyAccess: false,
     });
   });
 
@@ -128,13 +128,15 @@ describe("declared settings", () => {
     expect(appi.workspaceResourceId).toContain(`law-dev-${SUFFIX}`);
   });
 
-  test("workspace: system identity, public endpoint and key-based datastores (each documented), no legacy v1 mode", () => {
+  test("workspace: system identity, identity-based datastores, public endpoint (documented), no legacy v1 mode", () => {
     const ws = obj(one(h, `${ML}:Workspace`));
     expect(ws.identity).toEqual({ type: "SystemAssigned" });
-    // Private endpoints / managed network / identity datastores break the one-command flow: docs/security.md.
+    // No account key in the datastores (AVM TF storage_access_type "identity"; the enum value, 2025-12-01 spelling).
+    expect(ml.SystemDatastoresAuthMode.Identity).toBe("Identity");
+    expect(ws.systemDatastoresAuthMode).toBe(ml.SystemDatastoresAuthMode.Identity);
+    // Private endpoints / managed network break the one-command flow: docs/security.md.
     expect(ws.publicNetworkAccess).toBe("Enabled");
     expect(ws.managedNetwork).toBeUndefined();
-    expect(ws.systemDatastoresAuthMode).toBeUndefined();
     expect(ws.v1LegacyMode).toBeUndefined();
     expect(ws.hbiWorkspace).toBeUndefined();
   });
@@ -147,7 +149,7 @@ describe("declared settings", () => {
       [
         `${RG_ID}/providers/Microsoft.MachineLearningServices/workspaces/mlw-dev-${SUFFIX}`,
         `${RG_ID}/providers/azure-native:keyvault:Vault/kv-dev-${SUFFIX}`,
-        `${RG_ID}/providers/azure-native:storage:StorageAccount/stdev${SUFFIX}/blobServices/default`,
+        `${RG_ID}/providers/Microsoft.Storage/storageAccounts/stdev${SUFFIX}/blobServices/default`,
       ].sort(),
     );
     for (const s of settings) {

@@ -1,9 +1,10 @@
 /**
  * ops/ensure-code.ts and ops/ensure-environment.ts: reuse or register content-addressed versions, as child processes
- * against the fake (a workspace that remembers its versions, its default datastore, blob storage with writes), and
- * their pure helpers.
+ * against the fake (a workspace that remembers its versions, its identity-based default datastore, blob storage with
+ * writes that takes storage tokens and refuses account keys), and their pure helpers.
  */
 import * as fs from "node:fs";
+import * as https from "node:https";
 import * as os from "node:os";
 import * as path from "node:path";
 import { randomBytes } from "node:crypto";
@@ -17,7 +18,7 @@ import {
   installAssetVersions,
   installDatastore,
 } from "./fake/assets";
-import { installBlobWrites, type BlobStore } from "./fake/blobs";
+import { audienceOf, installBlobWrites, isStorageAudience, type BlobStore } from "./fake/blobs";
 import { runCli, type CliResult } from "./fake/runCli";
 import { blobFolderUrl, checkNameSegment, describedBy, jsonObjectFromEnv } from "../../lib/cli/assets";
 import { imageIsPinned, parseEnvironmentSpec } from "../../ops/ensure-environment";
@@ -109,6 +110,70 @@ function installAll(containerExists: boolean) {
 }
 
 const blobPuts = () => fake.requests.filter((q) => q.method === "PUT" && q.path.startsWith(`/${ACCOUNT}/`));
+const blobRequests = () => fake.requests.filter((q) => q.path.startsWith(`/${ACCOUNT}/`));
+
+/** One HTTPS request to the fake from this process (trusting its certificate): status, error code, body. */
+function request(
+  method: string,
+  url: string,
+  headers: Record<string, string>,
+  body = "",
+): Promise<{ status: number; code: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(
+      url,
+      {
+        method,
+        headers: { ...headers, "content-length": String(Buffer.byteLength(body)) },
+        ca: fs.readFileSync(fake.caFile),
+      },
+      (res) => {
+        let text = "";
+        res.on("data", (c: Buffer) => (text += c.toString()));
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            code: String(res.headers["x-ms-error-code"] ?? ""),
+            body: text,
+          }),
+        );
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+/** A token from the fake's Entra for `scope` (client credentials, as EnvironmentCredential asks for one). */
+async function tokenFor(scope: string): Promise<string> {
+  const form = new URLSearchParams({
+    grant_type: "client_credentials",
+    client_id: fake.clientId,
+    client_secret: fake.clientSecret,
+    scope,
+  });
+  const res = await request(
+    "POST",
+    `${fake.url}/${fake.tenant}/oauth2/v2.0/token`,
+    { "content-type": "application/x-www-form-urlencoded" },
+    form.toString(),
+  );
+  return (JSON.parse(res.body) as { access_token: string }).access_token;
+}
+
+/** Put Blob of `text` to `blob` in the workspace container with the given Authorization header. */
+const putBlob = (blob: string, authorization: string, text = "print('pwned')\n") =>
+  request(
+    "PUT",
+    `${fake.url}/${ACCOUNT}/${CONTAINER}/${blob}`,
+    {
+      authorization,
+      "x-ms-date": new Date().toUTCString(),
+      "x-ms-version": "2025-11-05",
+      "x-ms-blob-type": "BlockBlob",
+    },
+    text,
+  );
 
 describe("ensure-code", () => {
   test("a new version: container created, every file uploaded with its content type, then the version PUT", async () => {
@@ -129,7 +194,13 @@ describe("ensure-code", () => {
       expect(blobs.contentTypes!.get(`${prefix}/${rel}`)).toBe(CONTENT_TYPES[rel]);
     }
     expect(blobs.containerExists).toBe(true);
-    expect(blobs.auth.every((a) => a === "SharedKey")).toBe(true);
+    // every blob call carried a storage token; no account key was read or sent
+    expect(blobs.auth.length).toBe(6);
+    expect(blobs.auth.every((a) => a === "Bearer")).toBe(true);
+    for (const q of blobRequests()) {
+      expect(String(q.headers.authorization)).toMatch(/^Bearer /);
+      expect(isStorageAudience(audienceOf(q.token!), ACCOUNT)).toBe(true);
+    }
     // order: the container first, the version last (it must never name a folder that is not complete)
     const puts = fake.requests.filter((q) => q.method === "PUT");
     expect(puts[0].query.get("restype")).toBe("container");
@@ -142,7 +213,7 @@ describe("ensure-code", () => {
         tags: SPEC.tags,
       },
     });
-    expect(fake.count("POST", `${ACCOUNT_ID}/listKeys`)).toBe(1);
+    expect(fake.count("POST", `${ACCOUNT_ID}/listKeys`)).toBe(0);
     expect(r.stderr).toContain(`container ${CONTAINER}: created`);
   });
 
@@ -227,16 +298,16 @@ describe("ensure-code", () => {
     expect(fake.requests).toHaveLength(0);
   });
 
-  test("5xx from ARM (version GET, listKeys) is retried by the toolkit", async () => {
+  test("5xx from ARM (version GET, workspace GET) is retried by the toolkit", async () => {
     const v = versionOf(writeFolder());
     const { assets } = installAll(false);
     fake.sequence("GET", codeId(v), [
       { status: 503, body: { error: { code: "ServiceUnavailable", message: "busy" } } },
       { status: 404, body: { error: { code: "UserError", message: "Could not find asset" } } },
     ]);
-    fake.sequence("POST", `${ACCOUNT_ID}/listKeys`, [
+    fake.sequence("GET", WS_ID, [
       { status: 500, body: { error: { code: "InternalServerError", message: "oops" } } },
-      { status: 200, body: { keys: [{ keyName: "key1", permissions: "Full", value: KEY }] } },
+      { status: 200, body: { id: WS_ID, properties: { storageAccount: ACCOUNT_ID } } },
     ]);
     const r = await ensureCode(v);
     expect(r.code).toBe(0);
@@ -246,7 +317,7 @@ describe("ensure-code", () => {
     expect(assets.puts).toHaveLength(1);
   });
 
-  test("a refused upload fails with the shared-key hint and registers nothing", async () => {
+  test("an upload without a data role (403 AuthorizationPermissionMismatch) names the role and registers nothing", async () => {
     const v = versionOf(writeFolder());
     const { assets } = installAll(true);
     fake.on(
@@ -254,19 +325,61 @@ describe("ensure-code", () => {
       new RegExp(`^/${ACCOUNT}/${CONTAINER}/.+`),
       {
         status: 403,
-        headers: {
-          "content-type": "application/xml",
-          "x-ms-error-code": "KeyBasedAuthenticationNotPermitted",
-        },
-        body: `<?xml version="1.0" encoding="utf-8"?><Error><Code>KeyBasedAuthenticationNotPermitted</Code><Message>Key based authentication is not permitted on this storage account.</Message></Error>`,
+        headers: { "content-type": "application/xml", "x-ms-error-code": "AuthorizationPermissionMismatch" },
+        body: `<?xml version="1.0" encoding="utf-8"?><Error><Code>AuthorizationPermissionMismatch</Code><Message>This request is not authorized to perform this operation using this permission.</Message></Error>`,
       },
       { open: true },
     );
     const r = await ensureCode(v);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("(HTTP 403)");
-    expect(r.stderr).toContain("allowSharedKeyAccess");
+    expect(r.stderr).toContain("Storage Blob Data Contributor");
     expect(assets.puts).toHaveLength(0);
+  });
+
+  test("no listKeys call, and the account refuses a SharedKey upload (403 KeyBasedAuthenticationNotPermitted)", async () => {
+    const v = versionOf(writeFolder());
+    const { blobs } = installAll(true);
+    expect((await ensureCode(v)).code).toBe(0);
+    expect(fake.requests.filter((q) => q.path.toLowerCase().endsWith("/listkeys"))).toHaveLength(0);
+    expect(blobs.auth.every((a) => a === "Bearer")).toBe(true);
+    const uploaded = blobs.blobs.size;
+
+    // What a key-based uploader (the code before this change) would send: refused by the account.
+    const sharedKey = await putBlob("LocalUpload/x/app.py", `SharedKey ${ACCOUNT}:c2lnbmF0dXJlc2lnbmF0dXJl`);
+    expect([sharedKey.status, sharedKey.code]).toEqual([403, "KeyBasedAuthenticationNotPermitted"]);
+    // A token for another audience (ARM's) is refused too; only a storage token writes.
+    const arm = await putBlob("LocalUpload/x/app.py", `Bearer ${await tokenFor(`${fake.url}/.default`)}`);
+    expect([arm.status, arm.code]).toEqual([401, "InvalidAuthenticationInfo"]);
+    expect(blobs.blobs.size).toBe(uploaded);
+    const storage = await putBlob(
+      "LocalUpload/x/app.py",
+      `Bearer ${await tokenFor("https://storage.azure.com/.default")}`,
+    );
+    expect(storage.status).toBe(201);
+    expect(blobs.blobs.size).toBe(uploaded + 1);
+  });
+
+  test("a datastore that names another storage account gets nothing: refused before any blob request", async () => {
+    const v = versionOf(writeFolder());
+    const { assets } = installAll(true);
+    installDatastore(fake, KEY, { accountName: "stsomeoneelse01" });
+    const r = await ensureCode(v);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("refusing to upload to storage account stsomeoneelse01");
+    expect(fake.requests.some((q) => q.path.startsWith("/stsomeoneelse01/"))).toBe(false);
+    expect(blobRequests()).toHaveLength(0);
+    expect(assets.puts).toHaveLength(0);
+  });
+
+  test("a datastore endpoint off Azure Storage gets no token (no --storage-endpoint: real hosts)", async () => {
+    const v = versionOf(writeFolder());
+    installAll(true);
+    installDatastore(fake, KEY, { endpoint: "evil.example" });
+    const r = await ensureCode(v, { AZURE_STORAGE_ENDPOINT_OVERRIDE: "" });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`refusing to send a storage token to https://${ACCOUNT}.blob.evil.example`);
+    expect(blobRequests()).toHaveLength(0);
   });
 
   test("no ASSET_SPEC: usage error before any request", async () => {

@@ -8,7 +8,7 @@ import { FakeAzure, type FakeReq } from "./fake/fakeAzure";
 import { installJobs, jobStore } from "./fake/jobs";
 import { runCli, type CliResult } from "./fake/runCli";
 import { WS_ID } from "./scenarios";
-import { settingChanges } from "../../ops/ensure-compute";
+import { STORAGE_BLOB_DATA_CONTRIBUTOR, roleAssignmentName, settingChanges } from "../../ops/ensure-compute";
 
 const fake = new FakeAzure();
 const outputs: CliResult[] = [];
@@ -130,6 +130,45 @@ test("regression (found by the fault matrix): a revert to an earlier VM size reu
   expect(f.puts).toHaveLength(0);
   expect(f.deletes).toEqual(["gv100"]);
   expect([...f.clusters.keys()].sort()).toEqual(["gt4", "other"]);
+});
+
+test("--storage-account-id: the cluster's identity gets Storage Blob Data Contributor under a name derived from the grant; a second run is the same PUT; RoleAssignmentExists is the grant in place", async () => {
+  installComputes({});
+  const account = "/subscriptions/s-1/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/stdev1";
+  const grants: FakeReq[] = [];
+  let exists = false;
+  fake.on("PUT", /\/roleAssignments\/[0-9a-f-]+$/, (req) => {
+    grants.push(req);
+    if (exists && grants.length === 3)
+      return {
+        status: 409,
+        body: { error: { code: "RoleAssignmentExists", message: "The role assignment already exists." } },
+      };
+    exists = true;
+    return { status: 201, body: {} };
+  });
+  const run = async () => {
+    const r = await runCli(
+      "ensure-compute",
+      ["--compute-id", `${WS_ID}/computes/gt4`, "--storage-account-id", account, "--poll-seconds", "0.05"],
+      fake.env({ COMPUTE_SPEC: JSON.stringify(spec("Standard_NC4as_T4_v3")) }),
+    );
+    outputs.push(r);
+    return r;
+  };
+  for (let i = 0; i < 3; i++) expect((await run()).code).toBe(0);
+  expect(new Set(grants.map((g) => g.path)).size).toBe(1);
+  expect(grants[0].path).toBe(
+    `${account}/providers/Microsoft.Authorization/roleAssignments/${roleAssignmentName(account, "p-1", STORAGE_BLOB_DATA_CONTRIBUTOR)}`,
+  );
+  expect(grants[0].query.get("api-version")).toBe("2022-04-01");
+  expect(JSON.parse(grants[0].body)).toEqual({
+    properties: {
+      roleDefinitionId: `/subscriptions/${WS_ID.split("/")[2]}/providers/Microsoft.Authorization/roleDefinitions/ba92f5b4-2d11-453d-a403-e96b0029c9fe`,
+      principalId: "p-1",
+      principalType: "ServicePrincipal",
+    },
+  });
 });
 
 test("a spec without the owner tag is refused before any request", async () => {

@@ -1,8 +1,9 @@
 /**
  * Asset routes for FakeAzure: a workspace that remembers its code and environment versions (GET, PUT in the shapes
- * of examples/Workspace/{Code,Environment}Version/*.json), its default datastore (examples/Datastore/get.json), the
- * workspace GET naming its storage account, and the account's listKeys (Storage 2023-05-01
- * examples/StorageAccountListKeys.json).
+ * of examples/Workspace/{Code,Environment}Version/*.json), its default datastore (examples/Datastore/get.json,
+ * identity-based: no stored credential), the workspace GET naming its storage account, and the account's listKeys
+ * (Storage 2023-05-01 examples/StorageAccountListKeys.json): Azure still answers listKeys with
+ * `allowSharedKeyAccess: false`, so the route stays, and the tests check that nothing calls it.
  */
 import type { FakeAzure, FakeReq } from "./fakeAzure";
 import { RG, SUB, WS, WS_ID } from "./fakeAzure";
@@ -64,15 +65,21 @@ export function installAssetVersions(fake: FakeAzure, store: AssetStore): void {
 }
 
 /** The default datastore, the workspace (naming its storage account) and the account's keys (both secrets). */
-export function installDatastore(fake: FakeAzure, key: string): void {
+export function installDatastore(
+  fake: FakeAzure,
+  key: string,
+  location: Partial<typeof BLOB_LOCATION> = {},
+): void {
   const key2 = `${key.slice(0, -4)}zzz=`;
   fake.extraSecrets.push(key, key2);
-  // examples/Datastore/get.json, as the workspace's default datastore reports it
+  // examples/Datastore/get.json, as the default datastore of a workspace with systemDatastoresAuthMode Identity
+  // reports it: credentialsType None (the caller's or the compute's identity reads and writes)
   const properties = {
     ...BLOB_LOCATION,
+    ...location,
     datastoreType: "AzureBlob",
     isDefault: true,
-    credentials: { credentialsType: "AccountKey", secrets: { secretsType: "AccountKey" } },
+    credentials: { credentialsType: "None" },
   };
   fake.on("GET", `${WS_ID}/datastores/workspaceblobstore`, {
     status: 200,

@@ -1,4 +1,7 @@
-/** Blob service routes for FakeAzure: path-style URLs (/<account>/<container>/<blob>), Azure's XML list shape. */
+/**
+ * Blob service routes for FakeAzure: path-style URLs (/<account>/<container>/<blob>), Azure's XML list shape, and the
+ * service's credential checks (SharedKey unless the account refuses keys, SAS, storage-audience bearer tokens).
+ */
 import type { FakeAzure, FakeReq, FakeRes } from "./fakeAzure";
 
 const xmlEscape = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
@@ -17,13 +20,46 @@ export interface BlobStore {
   contentTypes?: Map<string, string>;
 }
 
-interface BlobAuthOptions {
+export interface BlobAuthOptions {
   sasSig?: string;
+  /** accept Entra bearer tokens the fake issued for Azure Storage (see isStorageAudience) */
   bearer?: boolean;
+  /**
+   * the account's `allowSharedKeyAccess` (Azure's default: true); false answers SharedKey with the service's
+   * 403 KeyBasedAuthenticationNotPermitted
+   */
+  allowSharedKeyAccess?: boolean;
 }
 
-/** Checks a request's credential: SharedKey for `account`, a SAS with `sig=<sasSig>`, or (`bearer`) a token the fake issued. */
-function blobAuthorizer(fake: FakeAzure, store: BlobStore, opts: BlobAuthOptions): (req: FakeReq) => boolean {
+/**
+ * Audiences a storage token may carry: `https://storage.azure.com/` (any account) or the account's own blob endpoint
+ * (Learn: rest/api/storageservices/authorize-with-azure-active-directory). The fake's Entra puts the requested scope
+ * in the token's `aud` claim, so an ARM token (scope `<ARM endpoint>/.default`) is refused here.
+ */
+export function isStorageAudience(aud: unknown, account: string): boolean {
+  if (typeof aud !== "string") return false;
+  const resource = aud.replace(/\/\.default$/, "").replace(/\/+$/, "");
+  return resource === "https://storage.azure.com" || resource === `https://${account}.blob.core.windows.net`;
+}
+
+/** The `aud` claim of a JWT the fake issued (header.payload.signature, base64url JSON payload). */
+export function audienceOf(token: string): unknown {
+  try {
+    return (
+      JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString("utf8")) as { aud?: unknown }
+    ).aud;
+  } catch {
+    return undefined;
+  }
+}
+
+type Verdict = { ok: true } | { ok: false; res: FakeRes };
+
+/**
+ * Checks a request's credential: SharedKey for `account` (unless the account refuses keys), a SAS with
+ * `sig=<sasSig>`, or (`bearer`) an unexpired token the fake issued for a storage audience.
+ */
+function blobAuthorizer(fake: FakeAzure, store: BlobStore, opts: BlobAuthOptions): (req: FakeReq) => Verdict {
   return (req) => {
     const auth = req.headers.authorization;
     if (
@@ -32,11 +68,12 @@ function blobAuthorizer(fake: FakeAzure, store: BlobStore, opts: BlobAuthOptions
       req.headers["x-ms-date"]
     ) {
       store.auth.push("SharedKey");
-      return true;
+      if (opts.allowSharedKeyAccess === false) return { ok: false, res: keyBasedAuthNotPermitted };
+      return { ok: true };
     }
     if (opts.sasSig && req.query.get("sig") === opts.sasSig) {
       store.auth.push("SAS");
-      return true;
+      return { ok: true };
     }
     if (
       opts.bearer &&
@@ -44,9 +81,10 @@ function blobAuthorizer(fake: FakeAzure, store: BlobStore, opts: BlobAuthOptions
       fake.issued.some((t) => t.token === req.token && t.expiresAt > Date.now())
     ) {
       store.auth.push("Bearer");
-      return true;
+      if (!isStorageAudience(audienceOf(req.token), store.account)) return { ok: false, res: wrongAudience };
+      return { ok: true };
     }
-    return false;
+    return { ok: false, res: denied };
   };
 }
 
@@ -60,6 +98,18 @@ function blobError(status: number, code: string, message: string): FakeRes {
 }
 
 const denied = blobError(403, "AuthenticationFailed", "Server failed to authenticate the request.");
+/** What the service answers a SharedKey request when the account has `allowSharedKeyAccess: false`. */
+const keyBasedAuthNotPermitted = blobError(
+  403,
+  "KeyBasedAuthenticationNotPermitted",
+  "Key based authentication is not permitted on this storage account.",
+);
+/** A bearer token for another resource (an ARM token, say): the service's audience check fails. */
+const wrongAudience = blobError(
+  401,
+  "InvalidAuthenticationInfo",
+  "Server failed to authenticate the request. Audience validation failed.",
+);
 
 /** Serves `blobs` (list + read) and checks each request's credential (see blobAuthorizer). */
 export function installBlobs(fake: FakeAzure, store: BlobStore, opts: BlobAuthOptions = {}): void {
@@ -69,7 +119,8 @@ export function installBlobs(fake: FakeAzure, store: BlobStore, opts: BlobAuthOp
     "GET",
     base,
     (req) => {
-      if (!authorized(req)) return denied;
+      const v = authorized(req);
+      if (!v.ok) return v.res;
       if (req.query.get("restype") !== "container" || req.query.get("comp") !== "list") {
         return { status: 400, body: "unsupported container operation" };
       }
@@ -103,7 +154,8 @@ export function installBlobs(fake: FakeAzure, store: BlobStore, opts: BlobAuthOp
     "GET",
     new RegExp(`^${base}/.+`),
     (req): FakeRes => {
-      if (!authorized(req)) return denied;
+      const v = authorized(req);
+      if (!v.ok) return v.res;
       const name = req.path.slice(base.length + 1);
       const data = store.blobs.get(name);
       if (!data) return { status: 404, headers: { "x-ms-error-code": "BlobNotFound" }, body: "" };
@@ -126,9 +178,14 @@ export function installBlobs(fake: FakeAzure, store: BlobStore, opts: BlobAuthOp
 /**
  * Write side of the Blob service: Create Container (`PUT ?restype=container`: 201, or 409 ContainerAlreadyExists) and
  * Put Blob (`PUT /<container>/<blob>`, BlockBlob; 404 ContainerNotFound while the container is missing), recording
- * each blob's bytes and `x-ms-blob-content-type`.
+ * each blob's bytes and `x-ms-blob-content-type`. By default the account is the workspace's as
+ * components/mlWorkspace.ts declares it: storage bearer tokens only, SharedKey refused (allowSharedKeyAccess: false).
  */
-export function installBlobWrites(fake: FakeAzure, store: BlobStore, opts: BlobAuthOptions = {}): void {
+export function installBlobWrites(
+  fake: FakeAzure,
+  store: BlobStore,
+  opts: BlobAuthOptions = { bearer: true, allowSharedKeyAccess: false },
+): void {
   const base = `/${store.account}/${store.container}`;
   const authorized = blobAuthorizer(fake, store, opts);
   store.contentTypes ??= new Map();
@@ -136,7 +193,8 @@ export function installBlobWrites(fake: FakeAzure, store: BlobStore, opts: BlobA
     "PUT",
     base,
     (req) => {
-      if (!authorized(req)) return denied;
+      const v = authorized(req);
+      if (!v.ok) return v.res;
       if (req.query.get("restype") !== "container")
         return { status: 400, body: "unsupported container operation" };
       if (store.containerExists !== false)
@@ -150,7 +208,8 @@ export function installBlobWrites(fake: FakeAzure, store: BlobStore, opts: BlobA
     "PUT",
     new RegExp(`^${base}/.+`),
     (req) => {
-      if (!authorized(req)) return denied;
+      const v = authorized(req);
+      if (!v.ok) return v.res;
       if (store.containerExists === false)
         return blobError(404, "ContainerNotFound", "The specified container does not exist.");
       if (req.headers["x-ms-blob-type"] !== "BlockBlob") return { status: 400, body: "BlockBlob only" };
