@@ -22,6 +22,9 @@ import type {
 import { FakeEndpoint } from "./fake/endpoints";
 import { FakeAzure } from "./fake/fakeAzure";
 import { runCli, type CliResult } from "./fake/runCli";
+import { installJobs, jobStore, JOBS_PATH } from "./fake/jobs";
+import { MLFLOW_RUN_PATH, WS_ID, installWorkspace } from "./scenarios";
+import type { RunJobResult } from "../../lib/contracts";
 
 const fake = new FakeAzure();
 const outputs: CliResult[] = [];
@@ -135,6 +138,40 @@ test("the graph's serving steps run for real: first up, a new deployment, a reve
   expect(ep.deleted).toEqual([depA, depB]);
   expect(ep.traffic).toEqual({ [depA]: 100 });
 }, 180_000);
+
+test("the graph's training step runs for real: its JOB_SPEC is accepted, a job is submitted and waited for, and the result line is what the component reads", async () => {
+  fake.reset();
+  const regs = await declare();
+  const s = step(regs, "training-run");
+  // the fake's workspace stands in for the graph's (the same shape of id)
+  const graphWs = splitCommand(s.create)[splitCommand(s.create).indexOf("--workspace-id") + 1];
+  const swap = (text: string) => text.split(graphWs).join(WS_ID);
+  const [script, ...args] = splitCommand(swap(s.create)).slice(4);
+  installWorkspace(fake);
+  const store = { ...jobStore(), createdNext: ["Preparing", "Queued", "Running", "Completed"] };
+  installJobs(fake, store);
+  fake.on("GET", MLFLOW_RUN_PATH, (req) => ({
+    status: 200,
+    body: {
+      run: {
+        info: { run_id: req.query.get("run_id"), status: "FINISHED" },
+        data: { metrics: [{ key: "test_accuracy", value: 0.9912, step: 0 }] },
+      },
+    },
+  }));
+  const env = Object.fromEntries(Object.entries(s.environment ?? {}).map(([k, v]) => [k, swap(v)]));
+  const r = await runCli(script.replace(/\.ts$/, ""), [...args, "--poll-seconds", "0.05"], fake.env(env));
+  outputs.push(r);
+  expect([r.code, r.stderr.slice(-300)]).toEqual([0, expect.any(String)]);
+  // the job PUT is the component's typed spec, as the service takes it (Jobs_CreateOrUpdate: {properties})
+  expect(store.puts).toHaveLength(1);
+  const put = JSON.parse(store.puts[0].body) as { properties: Record<string, unknown> };
+  expect(put.properties).toMatchObject({ jobType: "Command", identity: { identityType: "Managed" } });
+  const result = JSON.parse(r.stdout) as RunJobResult;
+  expect(result).toMatchObject({ status: "Completed", testAccuracy: 0.9912, reused: false });
+  expect(result.jobId).toBe(`${JOBS_PATH}/${result.jobName}`);
+  expect(result.jobName).toMatch(/^training-[0-9a-f]{12}-[a-z0-9]{6}$/);
+}, 120_000);
 
 test("no secret appears in any output", () => {
   expect(outputs.length).toBeGreaterThan(15);
