@@ -204,7 +204,12 @@ export class MlWorkspace extends pulumi.ComponentResource {
         disableLocalAuth: true,
         tags,
       },
-      { ...insights.opts, dependsOn: [this.smartDetectionCleanup] },
+      {
+        ...insights.opts,
+        dependsOn: [this.smartDetectionCleanup],
+        // the instrumentation key and connection string are outputs azure-native stores in the state: encrypted there
+        additionalSecretOutputs: ["instrumentationKey", "connectionString"],
+      },
     );
 
     // Workspace storage must be StorageV2 (not Premium, not HNS). No shared keys: every reader and writer uses Entra

@@ -94,6 +94,13 @@ beforeAll(async () => {
 });
 
 describe("declared settings", () => {
+  test("App Insights' instrumentation key and connection string are secret outputs (encrypted in the state)", () => {
+    expect(one(h, "azure-native:applicationinsights:Component").additionalSecretOutputs.sort()).toEqual([
+      "connectionString",
+      "instrumentationKey",
+    ]);
+  });
+
   test("storage: TLS 1.2, HTTPS only, no public blobs, no cross-tenant replication, no shared keys", () => {
     expect(obj(one(h, "azure-native:storage:StorageAccount"))).toMatchObject({
       minimumTlsVersion: "TLS1_2",
