@@ -62,9 +62,9 @@ export class GpuCompute extends pulumi.ComponentResource {
           maxNodeCount: args.maxNodes,
           nodeIdleTimeBeforeScaleDown: isoSeconds(args.idleSeconds),
         },
-        // Nodes keep a public IP: without one the cluster needs a VNet (yours or the workspace's managed
-        // network), which this program does not declare (docs/security.md).
-        enableNodePublicIp: true,
+        // Nodes keep a public IP unless the workspace has a managed network: without one the cluster needs a VNet
+        // (yours or the workspace's managed network; Learn how-to-managed-network, "compute without public IP").
+        enableNodePublicIp: !ws.isolated,
         // The enum, not a string: azure-native types this input `string | RemoteLoginPortPublicAccess`, so a
         // misspelt string ("Disable") passes tsc and fails only in Azure (types/enums/machinelearningservices:
         // Enabled | Disabled | NotSpecified). Disabled closes the nodes' SSH port.

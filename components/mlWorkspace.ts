@@ -13,6 +13,8 @@ import * as ml from "@pulumi/azure-native/machinelearningservices";
 import { SUFFIX_LENGTH, WorkspaceNames, resourceGroupName, workspaceNames } from "../lib/naming";
 import { childName, legacyAliases } from "../lib/children";
 import { stepCommand } from "../lib/steps";
+import type * as azureInputs from "@pulumi/azure-native/types/input";
+import { MANAGED_NETWORK_MODES } from "../lib/config/schema";
 
 export interface MlWorkspaceArgs {
   /** Pulumi project and stack: they name the resource group and the workspace's dependencies. */
@@ -26,11 +28,55 @@ export interface MlWorkspaceArgs {
   readonly tags: Readonly<Record<string, string>>;
   /** Purge the workspace on destroy (Azure otherwise soft-deletes it for 14 days and blocks its name). */
   readonly purgeOnDestroy: boolean;
+  /** The workspace's managed network (default Disabled): see managedNetworkSettings. */
+  readonly managedNetwork?: ManagedNetworkMode;
   /**
    * Nothing is declared in Azure until this settles, and nothing at all if it rejects: the pre-flight, so a
    * shortfall fails `pulumi preview` and `up` before any resource exists.
    */
   readonly after?: Promise<unknown>;
+}
+
+export type ManagedNetworkMode = (typeof MANAGED_NETWORK_MODES)[number];
+
+/**
+ * What the builds and jobs download: the package hosts the training and inference images are built from
+ * (environments/training-gpu.yml, scoring/environment.yml: conda-forge and PyPI; Learn how-to-managed-network,
+ * "Scenario: Use Python packages / conda": `pypi.org`, `*.pythonhosted.org`, `*.anaconda.org`, `*.anaconda.com`), and
+ * the host of MNIST when no `trainingDataUri` is set (keras.datasets.mnist: storage.googleapis.com). Azure ML adds
+ * its own required rules (Microsoft Container Registry, its service tags) by itself.
+ */
+export const OUTBOUND_HOSTS = [
+  "pypi.org",
+  "*.pythonhosted.org",
+  "*.anaconda.org",
+  "*.anaconda.com",
+  "storage.googleapis.com",
+] as const;
+
+/**
+ * The workspace's `managedNetwork` for a mode. Pure.
+ *   - Disabled: unset, as before (no diff on existing stacks);
+ *   - AllowInternetOutbound: the computes live in a network Azure ML manages, outbound open;
+ *   - AllowOnlyApprovedOutbound: outbound only to Azure ML's required targets and the package hosts the image
+ *     builds need, as FQDN rules. FQDN rules make Azure ML deploy an Azure Firewall (Standard unless `firewallSku`
+ *     says Basic), which bills by the hour (Learn how-to-managed-network, "Pricing"); Basic here: it is enough for
+ *     FQDN rules and the cheaper one.
+ * The workspace keeps public network access: the program's steps (uploads, MLflow, smoke test, sample call) run from
+ * outside the network. Turning that off needs a runner inside the network (docs/security.md#managed-network).
+ */
+export function managedNetworkSettings(
+  mode: ManagedNetworkMode,
+): azureInputs.machinelearningservices.ManagedNetworkSettingsArgs | undefined {
+  if (mode === "Disabled") return undefined;
+  if (mode === "AllowInternetOutbound") return { isolationMode: mode };
+  const outboundRules = Object.fromEntries(
+    OUTBOUND_HOSTS.map((host) => [
+      `allow-${host.replace(/^\*\./, "").replace(/\./g, "-")}`,
+      { type: "FQDN" as const, destination: host, category: "UserDefined" as const },
+    ]),
+  );
+  return { isolationMode: mode, firewallSku: "Basic", outboundRules };
 }
 
 /** Options a component adds to `childOptions`: its own dependencies and any other resource option. */
@@ -88,6 +134,8 @@ export class MlWorkspace extends pulumi.ComponentResource {
   readonly workspace: ml.Workspace;
   /** Its delete purges the (retained) workspace when purgeOnDestroy; a no-op otherwise. */
   readonly purgeStep: command.local.Command;
+  /** True when the workspace has a managed network: its computes then take no public IPs. */
+  readonly isolated: boolean;
   /**
    * Its delete removes what Azure adds beside App Insights by itself (the Failure Anomalies smart detector rule, and
    * the Smart Detection action group once no rule uses it). Created before App Insights, so deleted after it.
@@ -102,6 +150,7 @@ export class MlWorkspace extends pulumi.ComponentResource {
     this.stack = args.stack;
     this.location = location;
     this.tags = tags;
+    this.isolated = (args.managedNetwork ?? "Disabled") !== "Disabled";
     const child = (role: string, legacy = role) => ({
       name: childName(name, role),
       opts: { parent: this, aliases: legacyAliases(name, LEGACY_NAME, legacy) },
@@ -272,7 +321,9 @@ export class MlWorkspace extends pulumi.ComponentResource {
         resourceGroupName: rg,
         location,
         registryName: this.names.containerRegistry,
-        sku: { name: "Basic" },
+        // A managed network reaches the registry through a private endpoint, which needs Premium (Learn
+        // how-to-managed-network, "Azure Container Registry ... Premium"); Basic otherwise (cost: docs/security.md).
+        sku: { name: this.isolated ? "Premium" : "Basic" },
         adminUserEnabled: false,
         tags,
       },
@@ -300,6 +351,7 @@ export class MlWorkspace extends pulumi.ComponentResource {
         applicationInsights: this.appInsights.id,
         containerRegistry: this.containerRegistry.id,
         publicNetworkAccess: "Enabled",
+        managedNetwork: managedNetworkSettings(args.managedNetwork ?? "Disabled"),
         // No stored keys (azure-rest-api-specs machinelearningservices stable/2025-12-01 workspaceRP.json).
         systemDatastoresAuthMode: ml.SystemDatastoresAuthMode.Identity,
         tags,

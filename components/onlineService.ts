@@ -213,7 +213,9 @@ export class OnlineService extends pulumi.ComponentResource {
       livenessProbe: probe(s.livenessInitialDelaySeconds),
       readinessProbe: probe(s.readinessInitialDelaySeconds),
       appInsightsEnabled: true,
-      egressPublicNetworkAccess: "Enabled",
+      // the legacy isolation switch; with a workspace managed network it is left out (Learn how-to-managed-network:
+      // not combined with egress_public_network_access)
+      ...(ws.isolated ? {} : { egressPublicNetworkAccess: "Enabled" }),
       environmentVariables: {
         WORKER_COUNT: String(args.workerCount),
         MAX_BATCH_SIZE: String(args.maxBatchSize),

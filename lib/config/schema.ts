@@ -190,6 +190,13 @@ export function isFloatingImage(image: string): boolean {
   return tag === undefined || /^(latest|stable|lts|main|master|edge|nightly)$/i.test(tag);
 }
 
+/** The workspace's managed-network isolation modes (azure-native machinelearningservices IsolationMode, 2025-12-01). */
+export const MANAGED_NETWORK_MODES = [
+  "Disabled",
+  "AllowInternetOutbound",
+  "AllowOnlyApprovedOutbound",
+] as const;
+
 export const SCHEMA = {
   workspace: {
     resourceGroupName: optionalText(
@@ -209,6 +216,12 @@ export const SCHEMA = {
       "purgeOnDestroy",
       false,
       "Purge the workspace on destroy instead of Azure's 14-day soft delete.",
+    ),
+    managedNetwork: choice(
+      "managedNetwork",
+      "Disabled",
+      MANAGED_NETWORK_MODES,
+      "Workspace managed network: Disabled, AllowInternetOutbound or AllowOnlyApprovedOutbound (compute without public IPs; docs/security.md#managed-network says what each costs).",
     ),
   },
   gpu: {

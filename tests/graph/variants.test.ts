@@ -285,6 +285,43 @@ describe("other configurations", () => {
     }
   });
 
+  test("issue #19: managedNetwork AllowOnlyApprovedOutbound isolates the workspace (package hosts as FQDN rules) and takes the cluster's public IPs; the default declares none", async () => {
+    const cluster = (r: Registration[]) => specOf(r, "gpu-cluster", "COMPUTE_SPEC").properties.properties;
+    const plain = await run();
+    expect(obj(find(plain, `${ML}:Workspace`)[0]).managedNetwork).toBeUndefined();
+    expect(cluster(plain).enableNodePublicIp).toBe(true);
+
+    const regs = await run({ managedNetwork: "AllowOnlyApprovedOutbound" });
+    const net = obj(find(regs, `${ML}:Workspace`)[0]).managedNetwork;
+    expect(net.isolationMode).toBe("AllowOnlyApprovedOutbound");
+    expect(net.firewallSku).toBe("Basic");
+    const destinations = Object.values(net.outboundRules).map(
+      (r) => (r as { destination: string }).destination,
+    );
+    expect(destinations.sort()).toEqual([
+      "*.anaconda.com",
+      "*.anaconda.org",
+      "*.pythonhosted.org",
+      "pypi.org",
+      "storage.googleapis.com",
+    ]);
+    // private endpoints to the registry need Premium; the deployment drops the legacy egress switch
+    expect(obj(find(regs, "azure-native:containerregistry:Registry")[0]).sku).toEqual({ name: "Premium" });
+    expect(obj(find(plain, "azure-native:containerregistry:Registry")[0]).sku).toEqual({ name: "Basic" });
+    expect(specOf(regs, "online-deployment", "DEPLOYMENT_SPEC").properties).not.toHaveProperty(
+      "egressPublicNetworkAccess",
+    );
+    expect(cluster(regs).enableNodePublicIp).toBe(false);
+    // the steps still run from outside: the workspace keeps public network access
+    expect(obj(find(regs, `${ML}:Workspace`)[0]).publicNetworkAccess).toBe("Enabled");
+
+    const open = await run({ managedNetwork: "AllowInternetOutbound" });
+    const openNet = obj(find(open, `${ML}:Workspace`)[0]).managedNetwork;
+    expect(openNet.isolationMode).toBe("AllowInternetOutbound");
+    expect(openNet.outboundRules).toBeUndefined();
+    expect(load({ managedNetwork: "Private" })).toThrow("azure-ml-mnist:managedNetwork");
+  });
+
   test("purgeOnDestroy off: the workspace is deleted normally (soft delete), the purge step is a no-op", async () => {
     const regs = await run({ purgeOnDestroy: "false" });
     expect(find(regs, `${ML}:Workspace`)[0].retainOnDelete).toBe(false);
