@@ -23,14 +23,14 @@
  * cluster's system-assigned identity, which the program grants access to the workspace's storage.
  */
 import { createHash } from "node:crypto";
-import { ARM_FLAGS, ArmClient, armCliOptions, type ArmCliOptions } from "../lib/cli/arm";
+import { ARM_FLAGS, ArmClient, armCliOptions, awaitProvisioning, type ArmCliOptions } from "../lib/cli/arm";
 import { usageLine, withFlags } from "../lib/cli/args";
 import { jsonObjectFromEnv } from "../lib/cli/assets";
 import { CliError, UsageError } from "../lib/cli/errors";
 import { azWorkspaceFlags, parseWorkspaceChildId, type ParsedId } from "../lib/cli/ids";
 import { log, writeResult } from "../lib/cli/log";
 import { runCli } from "../lib/cli/run";
-import { formatDuration, since, sleep } from "../lib/cli/time";
+import { formatDuration } from "../lib/cli/time";
 import type { ComputeResult } from "../lib/contracts";
 import { OWNER_TAG, ownedClusters, removeCompute } from "./delete-compute";
 
@@ -119,8 +119,9 @@ export const parseEnsureComputeArgs = withFlags(FLAGS, (a): EnsureComputeOptions
  * datastores are identity-based, so a job (identity `managed`) reads its code and writes its outputs as that
  * identity (Learn how-to-identity-based-service-authentication). A PUT under a name derived from the grant: the
  * same grant is the same assignment, so a retry or a revert never meets "RoleAssignmentExists" the way a Pulumi
- * role assignment replaced create-before-delete would; a 409 RoleAssignmentExists (the grant made under another
- * name) is the grant in place.
+ * role assignment replaced create-before-delete would. The service answers any PUT of a grant that exists (the same
+ * name included) with 409 RoleAssignmentExists, not 200 (Azure/azure-cli#8599; hashicorp/terraform-provider-azurerm
+ * #28694: scope, role and principal define the assignment), so that 409 is the grant in place.
  */
 async function grantStorage(arm: ArmClient, o: EnsureComputeOptions, principalId: string): Promise<void> {
   const scope = o.storageAccountId!;
@@ -166,26 +167,17 @@ interface ComputeBody {
   tags?: Record<string, string>;
 }
 
-/** Polls until the cluster is Succeeded; Failed or the deadline is an error that says what the next `up` does. */
+/** Waits until the cluster is Succeeded; Failed or the deadline is an error that says what the next `up` does. */
 async function settle(arm: ArmClient, o: EnsureComputeOptions, started: number): Promise<ComputeBody> {
-  let last = "";
-  for (;;) {
-    const c = await arm.tryGet<ComputeBody>(o.compute.id);
-    const state = c?.properties?.provisioningState ?? (c ? "Unknown" : "NotFound");
-    if (state !== last) log(`  [${since(started).padStart(8)}] ${state}`);
-    last = state;
-    if (c && state === "Succeeded") return c;
-    if (/^(Failed|Canceled)$/.test(state) || Date.now() - started > o.timeoutMs) {
-      throw new CliError(
-        `compute ${o.compute.name} is ${state}${state === "Failed" ? "" : ` after ${formatDuration(o.timeoutMs / 1000)}`}`,
-        [
-          "The next `pulumi up` writes it again.",
-          `Inspect: az ml compute show -n ${o.compute.name} ${azWorkspaceFlags(o.compute)}`,
-        ],
-      );
-    }
-    await sleep(o.pollMs);
-  }
+  const r = await awaitProvisioning<ComputeBody>(arm, o.compute.id, { ...o, started, whileMissing: true });
+  if (r.body && r.state === "Succeeded") return r.body;
+  throw new CliError(
+    `compute ${o.compute.name} is ${r.state}${r.state === "Failed" ? "" : ` after ${formatDuration(o.timeoutMs / 1000)}`}`,
+    [
+      "The next `pulumi up` writes it again.",
+      `Inspect: az ml compute show -n ${o.compute.name} ${azWorkspaceFlags(o.compute)}`,
+    ],
+  );
 }
 
 /** Ensure the cluster, then sweep the owner's other clusters → print. */

@@ -25,7 +25,7 @@
  * 200/201 with Azure-AsyncOperation) → poll GET until provisioningState is Succeeded, Failed or Canceled.
  * stdout: {"id","name","endpoint","provisioningState","reused","retired"} (DeploymentResult).
  */
-import { ARM_FLAGS, ArmClient, armCliOptions, type ArmCliOptions } from "../lib/cli/arm";
+import { ARM_FLAGS, ArmClient, armCliOptions, awaitProvisioning, type ArmCliOptions } from "../lib/cli/arm";
 import { usageLine, withFlags } from "../lib/cli/args";
 import { checkNameSegment, jsonObjectFromEnv } from "../lib/cli/assets";
 import { mustKeep, retireFailed, retireStale } from "../lib/cli/deployments";
@@ -33,7 +33,7 @@ import { CliError, UsageError, errorMessage } from "../lib/cli/errors";
 import { azWorkspaceFlags, parseWorkspaceChildId, type ParsedId } from "../lib/cli/ids";
 import { log, writeResult } from "../lib/cli/log";
 import { runCli } from "../lib/cli/run";
-import { formatDuration, since, sleep } from "../lib/cli/time";
+import { formatDuration, since } from "../lib/cli/time";
 import type { EndpointBody } from "../lib/cli/traffic";
 import type { DeploymentResult } from "../lib/contracts";
 import { failureDetails } from "../lib/deploymentCheck";
@@ -101,34 +101,25 @@ interface DeploymentBody {
 
 const SETTLED = /^(Succeeded|Failed|Canceled)$/;
 
-/** Polls the deployment until its provisioning settles or the deadline passes; returns its last read. */
+/** Waits until the deployment's provisioning settles; its disappearance or the deadline is an error. */
 async function follow(
   arm: ArmClient,
   id: string,
   o: EnsureDeploymentOptions,
   started: number,
 ): Promise<DeploymentBody> {
-  let last = "";
-  for (;;) {
-    const d = await arm.tryGet<DeploymentBody>(id);
-    const state = d?.properties?.provisioningState ?? (d ? "Unknown" : "NotFound");
-    if (state !== last) log(`  [${since(started).padStart(8)}] ${state}`);
-    last = state;
-    if (d && SETTLED.test(state)) return d;
-    if (!d) throw new CliError(`deployment ${o.deployment} disappeared while it was provisioning`);
-    if (Date.now() - started > o.timeoutMs) {
-      throw new CliError(
-        `deployment ${o.deployment} is still ${state} after ${formatDuration(o.timeoutMs / 1000)}; it keeps provisioning in Azure ML`,
-        [
-          "The next `pulumi up` follows it (same name, same content) instead of creating another.",
-          `Watch it: az ml online-deployment show -n ${o.deployment} -e ${o.endpoint.name} ${azWorkspaceFlags(o.endpoint)}`,
-        ],
-        1,
-        { name: o.deployment, provisioningState: state },
-      );
-    }
-    await sleep(o.pollMs);
-  }
+  const r = await awaitProvisioning<DeploymentBody>(arm, id, { ...o, started, whileMissing: false });
+  if (!r.body) throw new CliError(`deployment ${o.deployment} disappeared while it was provisioning`);
+  if (!r.timedOut) return r.body;
+  throw new CliError(
+    `deployment ${o.deployment} is still ${r.state} after ${formatDuration(o.timeoutMs / 1000)}; it keeps provisioning in Azure ML`,
+    [
+      "The next `pulumi up` follows it (same name, same content) instead of creating another.",
+      `Watch it: az ml online-deployment show -n ${o.deployment} -e ${o.endpoint.name} ${azWorkspaceFlags(o.endpoint)}`,
+    ],
+    1,
+    { name: o.deployment, provisioningState: r.state },
+  );
 }
 
 /** PUT the spec (409s are the service's "busy": the caller's next `up` retries) and follow its operation. */

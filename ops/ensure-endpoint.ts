@@ -22,14 +22,21 @@
  * stdout: {"id","name","scoringUri","swaggerUri","authMode","created","updated"} (EndpointResult), or with --delete
  * {"name","deleted"}.
  */
-import { ARM_FLAGS, ArmClient, armCliOptions, deleteUntilGone, type ArmCliOptions } from "../lib/cli/arm";
+import {
+  ARM_FLAGS,
+  ArmClient,
+  armCliOptions,
+  awaitProvisioning,
+  deleteUntilGone,
+  type ArmCliOptions,
+} from "../lib/cli/arm";
 import { usageLine, withFlags } from "../lib/cli/args";
 import { jsonObjectFromEnv } from "../lib/cli/assets";
 import { CliError, UsageError } from "../lib/cli/errors";
 import { azWorkspaceFlags, parseWorkspaceChildId, type ParsedId } from "../lib/cli/ids";
 import { log, writeResult } from "../lib/cli/log";
 import { runCli } from "../lib/cli/run";
-import { formatDuration, since, sleep } from "../lib/cli/time";
+import { formatDuration, since } from "../lib/cli/time";
 import { ROLLOUT_TAGS, formatTraffic, nonZero, writeTraffic, type EndpointBody } from "../lib/cli/traffic";
 import type { EndpointRemovalResult, EndpointResult } from "../lib/contracts";
 
@@ -122,29 +129,20 @@ export function desiredEndpoint(live: EndpointBody, spec: EndpointSpec): Endpoin
   };
 }
 
-/** Polls the endpoint until it is Succeeded; a Failed or Canceled one, or the deadline, is an error. */
+/** Waits until the endpoint is Succeeded; a Failed or Canceled one, or the deadline, is an error. */
 async function settle(arm: ArmClient, o: EnsureEndpointOptions, started: number): Promise<EndpointBody> {
-  let last = "";
-  for (;;) {
-    const now = await arm.tryGet<EndpointBody>(o.endpoint.id);
-    const state = now?.properties?.provisioningState ?? (now ? "Unknown" : "NotFound");
-    if (state !== last) log(`  [${since(started).padStart(8)}] ${state}`);
-    last = state;
-    if (now && state === "Succeeded") return now;
-    if (/^(Failed|Canceled)$/.test(state)) {
-      throw new CliError(`endpoint ${o.endpoint.name} is ${state}`, [
-        "The next `pulumi up` writes it again.",
-        `Inspect: az ml online-endpoint show -n ${o.endpoint.name} ${azWorkspaceFlags(o.endpoint)}`,
-      ]);
-    }
-    if (Date.now() - started > o.timeoutMs) {
-      throw new CliError(
-        `endpoint ${o.endpoint.name} is still ${state} after ${formatDuration(o.timeoutMs / 1000)}`,
-        ["It keeps provisioning in Azure ML; the next `pulumi up` follows it."],
-      );
-    }
-    await sleep(o.pollMs);
+  const r = await awaitProvisioning<EndpointBody>(arm, o.endpoint.id, { ...o, started, whileMissing: true });
+  if (r.body && r.state === "Succeeded") return r.body;
+  if (!r.timedOut) {
+    throw new CliError(`endpoint ${o.endpoint.name} is ${r.state}`, [
+      "The next `pulumi up` writes it again.",
+      `Inspect: az ml online-endpoint show -n ${o.endpoint.name} ${azWorkspaceFlags(o.endpoint)}`,
+    ]);
   }
+  throw new CliError(
+    `endpoint ${o.endpoint.name} is still ${r.state} after ${formatDuration(o.timeoutMs / 1000)}`,
+    ["It keeps provisioning in Azure ML; the next `pulumi up` follows it."],
+  );
 }
 
 /** PUT the spec as the first write (no traffic), follow it. */

@@ -21,7 +21,7 @@ import {
   type RequestOptions,
 } from "./http";
 import { log } from "./log";
-import { formatDuration, sleep } from "./time";
+import { formatDuration, since, sleep } from "./time";
 
 export const ML_API_VERSION = process.env.AZURE_ML_API_VERSION || "2025-12-01";
 export const DEFAULT_ARM_ENDPOINT = "https://management.azure.com";
@@ -244,6 +244,37 @@ export async function deleteUntilGone(
     const body = await arm.tryGet<{ properties?: { provisioningState?: string } }>(id);
     if (!body) return true;
     o.onStillThere(body.properties?.provisioningState ?? "?", Date.now() > o.deadline);
+    await sleep(o.pollMs);
+  }
+}
+
+/** What awaitProvisioning ended on: the last read (none when the resource is gone), its state, and why it stopped. */
+export interface Provisioned<T> {
+  body?: T;
+  state: string;
+  timedOut: boolean;
+}
+
+/**
+ * The ensure steps' one wait for a resource to settle: GET every `pollMs`, a line per change of
+ * `properties.provisioningState`, until it is Succeeded, Failed or Canceled, or `timeoutMs` from `started` has passed.
+ * A resource that is not there (404) is waited for with `whileMissing` (a PUT whose resource is not readable yet),
+ * else returned at once. The caller says what each outcome means.
+ */
+export async function awaitProvisioning<T extends { properties?: { provisioningState?: string } }>(
+  arm: ArmClient,
+  id: string,
+  o: { started: number; timeoutMs: number; pollMs: number; whileMissing: boolean },
+): Promise<Provisioned<T>> {
+  let last = "";
+  for (;;) {
+    const body = await arm.tryGet<T>(id);
+    const state = body?.properties?.provisioningState ?? (body ? "Unknown" : "NotFound");
+    if (state !== last) log(`  [${since(o.started).padStart(8)}] ${state}`);
+    last = state;
+    if (body && /^(Succeeded|Failed|Canceled)$/.test(state)) return { body, state, timedOut: false };
+    if (!body && !o.whileMissing) return { state, timedOut: false };
+    if (Date.now() - o.started > o.timeoutMs) return { body, state, timedOut: true };
     await sleep(o.pollMs);
   }
 }

@@ -132,14 +132,15 @@ test("regression (found by the fault matrix): a revert to an earlier VM size reu
   expect([...f.clusters.keys()].sort()).toEqual(["gt4", "other"]);
 });
 
-test("--storage-account-id: the cluster's identity gets Storage Blob Data Contributor under a name derived from the grant; a second run is the same PUT; RoleAssignmentExists is the grant in place", async () => {
+test("--storage-account-id: the cluster's identity gets Storage Blob Data Contributor under a name derived from the grant; later runs send the same PUT and take its 409 RoleAssignmentExists as the grant in place", async () => {
   installComputes({});
   const account = "/subscriptions/s-1/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/stdev1";
   const grants: FakeReq[] = [];
   let exists = false;
+  // as the service answers: 201 for a new grant, 409 RoleAssignmentExists for any PUT of one that exists
   fake.on("PUT", /\/roleAssignments\/[0-9a-f-]+$/, (req) => {
     grants.push(req);
-    if (exists && grants.length === 3)
+    if (exists)
       return {
         status: 409,
         body: { error: { code: "RoleAssignmentExists", message: "The role assignment already exists." } },
