@@ -22,12 +22,16 @@ export async function listDeployments(arm: ArmClient, endpoint: ParsedId): Promi
   return items.map((d) => d.name);
 }
 
+/** The command that deletes `dep` by hand. Pure. */
+function deleteByHand(endpoint: ParsedId, dep: string): string {
+  return `az ml online-deployment delete -n ${dep} -e ${endpoint.name} ${azWorkspaceFlags(endpoint)} --yes`;
+}
+
 /** The hint for a failed deployment left in place: it bills, and how to remove it now. Pure. */
 export function leftInPlace(endpoint: ParsedId, dep: string): string {
-  const az = `az ml online-deployment delete -n ${dep} -e ${endpoint.name} ${azWorkspaceFlags(endpoint)} --yes`;
   return (
     `${dep} stays at 0 % for inspection and bills its instances until the next successful \`pulumi up\` ` +
-    `retires it; to stop that now: ${az}`
+    `retires it; to stop that now: ${deleteByHand(endpoint, dep)}`
   );
 }
 
@@ -43,6 +47,44 @@ export function mustKeep(endpoint: EndpointBody | undefined, dep: string): strin
 }
 
 /**
+ * Deletes `dep` unless the endpoint as it reads now says it must stay. Never throws: whether it is gone, and one
+ * sentence on what became of it, for the failure's hints.
+ */
+async function deleteUnlessNeeded(
+  arm: ArmClient,
+  endpoint: ParsedId,
+  dep: string,
+  o: { pollMs: number; timeoutMs: number; cli: string },
+): Promise<{ gone: boolean; said: string }> {
+  try {
+    const keep = mustKeep(await arm.tryGet<EndpointBody>(endpoint.id), dep);
+    if (keep) return { gone: false, said: `${dep} stays: ${keep}.` };
+    log(`${o.cli}: deleting the failed deployment ${dep} (it bills while it stands)`);
+    const deadline = Date.now() + o.timeoutMs;
+    const deleted = await deleteUntilGone(arm, `${endpoint.id}/deployments/${encodeURIComponent(dep)}`, {
+      deadline,
+      pollMs: o.pollMs,
+      what: `deployment ${dep}`,
+      operation: `delete of ${dep}`,
+      onStillThere: (state, past) => {
+        if (past) throw new Error(`deployment ${dep} is still ${state} after its delete`);
+      },
+    });
+    return {
+      gone: true,
+      said: deleted
+        ? `${dep} was deleted (it would bill while it stands); the next \`pulumi up\` creates it again if it is still wanted.`
+        : `${dep} was already gone.`,
+    };
+  } catch (err) {
+    return {
+      gone: false,
+      said: `${dep} could not be deleted (${errorMessage(err)}); it bills until deleted: ${deleteByHand(endpoint, dep)}`,
+    };
+  }
+}
+
+/**
  * Deletes `dep` after it failed (provisioning, smoke test, watch) unless the endpoint as it reads now says it must
  * stay. Never throws: returns one sentence on what became of it, for the failure's hints.
  */
@@ -52,27 +94,7 @@ export async function retireFailed(
   dep: string,
   o: { pollMs: number; timeoutMs: number; cli: string },
 ): Promise<string> {
-  const az = `az ml online-deployment delete -n ${dep} -e ${endpoint.name} ${azWorkspaceFlags(endpoint)} --yes`;
-  try {
-    const keep = mustKeep(await arm.tryGet<EndpointBody>(endpoint.id), dep);
-    if (keep) return `${dep} stays: ${keep}.`;
-    log(`${o.cli}: deleting the failed deployment ${dep} (it bills while it stands)`);
-    const deadline = Date.now() + o.timeoutMs;
-    const gone = await deleteUntilGone(arm, `${endpoint.id}/deployments/${encodeURIComponent(dep)}`, {
-      deadline,
-      pollMs: o.pollMs,
-      what: `deployment ${dep}`,
-      operation: `delete of ${dep}`,
-      onStillThere: (state, past) => {
-        if (past) throw new Error(`deployment ${dep} is still ${state} after its delete`);
-      },
-    });
-    return gone
-      ? `${dep} was deleted (it would bill while it stands); the next \`pulumi up\` creates it again if it is still wanted.`
-      : `${dep} was already gone.`;
-  } catch (err) {
-    return `${dep} could not be deleted (${errorMessage(err)}); it bills until deleted: ${az}`;
-  }
+  return (await deleteUnlessNeeded(arm, endpoint, dep, o)).said;
 }
 
 /**
@@ -96,8 +118,8 @@ export async function retireStale(
     log(
       `${o.cli}: ${dep} holds no traffic and is not the serving deployment: retiring it (it bills while it stands)`,
     );
-    const said = await retireFailed(arm, endpoint, dep, o);
-    if (said.includes("was deleted") || said.includes("already gone")) deleted.push(dep);
+    const { gone, said } = await deleteUnlessNeeded(arm, endpoint, dep, o);
+    if (gone) deleted.push(dep);
     else log(`  ${said}`);
   }
   return deleted;
