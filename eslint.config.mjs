@@ -29,5 +29,46 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
     },
   },
+  {
+    // The program and its components declare resources; they never call Azure themselves. HTTP, tokens and the
+    // Azure ML client belong to the CLIs (ops/), which the program runs as command steps.
+    files: [
+      "index.ts",
+      "program.ts",
+      "components/**/*.ts",
+      "lib/program/**/*.ts",
+      "lib/config/**/*.ts",
+      "lib/core/**/*.ts",
+    ],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          paths: ["http", "https", "node:http", "node:https", "undici"].map((name) => ({
+            name,
+            message: "The program declares resources; HTTP belongs to the CLIs in ops/.",
+          })),
+          patterns: [
+            {
+              group: ["@azure/*"],
+              message: "The program declares resources; Azure SDK calls belong to the CLIs in ops/.",
+            },
+            {
+              group: [
+                "**/lib/azure/*",
+                "**/lib/azureml/*",
+                "../azure/*",
+                "../azureml/*",
+                "../toolkit/*",
+                "**/lib/toolkit/*",
+              ],
+              message:
+                "The program's side imports lib/core, lib/config and lib/program only (README: Layout).",
+            },
+          ],
+        },
+      ],
+    },
+  },
   prettier,
 );

@@ -7,8 +7,8 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { readStackConfig } from "./lib/config/stack";
-import { preflightGate } from "./lib/preflightStep";
-import { requirementPins } from "./lib/pins";
+import { preflightGate } from "./lib/program/preflightStep";
+import { requirementPins } from "./lib/program/pins";
 import { MlWorkspace } from "./components/mlWorkspace";
 import { GpuCompute } from "./components/gpuCompute";
 import { EnvironmentAsset } from "./components/environmentAsset";

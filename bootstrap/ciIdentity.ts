@@ -27,6 +27,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as azuread from "@pulumi/azuread";
 import * as github from "@pulumi/github";
 import * as authorization from "@pulumi/azure-native/authorization";
+import { GUID, STORAGE_ACCOUNT_ID } from "../lib/core/azureRules";
 
 export const GITHUB_OIDC_ISSUER = "https://token.actions.githubusercontent.com";
 export const AZURE_AD_TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange";
@@ -35,7 +36,7 @@ export const DEFAULT_DEPLOY_ENVIRONMENT = "production";
 export const DEFAULT_DEPLOY_ENVIRONMENT_BRANCH = "main";
 
 /**
- * What the quota pre-flight (ops/preflight.ts, lib/cli/quota.ts) reads at subscription scope: Azure ML's regional
+ * What the quota pre-flight (ops/preflight.ts, lib/azureml/quota.ts) reads at subscription scope: Azure ML's regional
  * usages and VM sizes (`/providers/Microsoft.MachineLearningServices/locations/{loc}/usages` and `.../vmSizes`: the
  * resource types `locations/usages` and `locations/vmSizes` of the ML resource provider, azure-rest-api-specs
  * machinelearningservices readme `operation-group-to-resource-type`) and the registration state of resource
@@ -163,8 +164,6 @@ export interface DelegablePrincipals {
   /** never these object ids (the CI principals: the deployer must not widen its own or the preview's rights) */
   never?: readonly string[];
 }
-
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * ABAC condition (version 2.0) for Role Based Access Control Administrator: role assignments may only be written or
@@ -319,12 +318,7 @@ export function readCiIdentitySettings(config: ConfigReader): CiIdentitySettings
       "config stateStorageAccountId and stateContainerName must be set together (azblob state backend)",
     );
   }
-  if (
-    stateStorageAccountId &&
-    !/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Storage\/storageAccounts\/[^/]+$/i.test(
-      stateStorageAccountId,
-    )
-  ) {
+  if (stateStorageAccountId && !STORAGE_ACCOUNT_ID.test(stateStorageAccountId)) {
     throw new Error(
       `config stateStorageAccountId must be a storage account ARM id, got ${JSON.stringify(stateStorageAccountId)}`,
     );

@@ -2,11 +2,11 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { MlWorkspace } from "./mlWorkspace";
-import type { AssetResult } from "../lib/contracts";
-import { hashFolder, shortHash } from "../lib/hashing";
-import { listCodeFiles } from "../lib/assets";
-import { childName } from "../lib/children";
-import { parseJsonLine, stepCommand } from "../lib/steps";
+import type { AssetResult } from "../lib/core/contracts";
+import { hashFolder, shortHash } from "../lib/core/hashing";
+import { listCodeFiles } from "../lib/core/codeFiles";
+import { childName } from "../lib/program/children";
+import { parseJsonLine, stepCommand } from "../lib/program/steps";
 
 export interface CodeAssetArgs {
   readonly workspace: MlWorkspace;

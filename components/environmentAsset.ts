@@ -3,10 +3,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { parse, stringify } from "yaml";
 import * as command from "@pulumi/command";
 import { MlWorkspace } from "./mlWorkspace";
-import type { AssetResult } from "../lib/contracts";
-import { hashValues, shortHash } from "../lib/hashing";
-import { childName } from "../lib/children";
-import { parseJsonLine, stepCommand } from "../lib/steps";
+import type { AssetResult } from "../lib/core/contracts";
+import { hashValues, shortHash } from "../lib/core/hashing";
+import { childName } from "../lib/program/children";
+import { parseJsonLine, stepCommand } from "../lib/program/steps";
 
 export interface EnvironmentAssetArgs {
   readonly workspace: MlWorkspace;

@@ -3,11 +3,11 @@ import * as command from "@pulumi/command";
 import * as ml from "@pulumi/azure-native/machinelearningservices";
 import { MlWorkspace } from "./mlWorkspace";
 import type { GpuSettings } from "../lib/config/schema";
-import { CLUSTER_OWNER_TAG, computeName } from "../lib/naming";
+import { CLUSTER_OWNER_TAG, computeName } from "../lib/core/naming";
 import type * as azureInputs from "@pulumi/azure-native/types/input";
-import type { ComputeResult } from "../lib/contracts";
-import { childName } from "../lib/children";
-import { isoSeconds, parseJsonLine, stepCommand } from "../lib/steps";
+import type { ComputeResult } from "../lib/core/contracts";
+import { childName } from "../lib/program/children";
+import { isoSeconds, parseJsonLine, stepCommand } from "../lib/program/steps";
 
 export interface GpuComputeArgs extends GpuSettings {
   /** The workspace the cluster belongs to (its location, tags, name suffix and destroy order). */

@@ -10,9 +10,9 @@ import * as applicationinsights from "@pulumi/azure-native/applicationinsights";
 import * as authorization from "@pulumi/azure-native/authorization";
 import * as monitor from "@pulumi/azure-native/monitor";
 import * as ml from "@pulumi/azure-native/machinelearningservices";
-import { SUFFIX_LENGTH, WorkspaceNames, resourceGroupName, workspaceNames } from "../lib/naming";
-import { childName, legacyAliases } from "../lib/children";
-import { stepCommand } from "../lib/steps";
+import { SUFFIX_LENGTH, WorkspaceNames, resourceGroupName, workspaceNames } from "../lib/core/naming";
+import { childName, legacyAliases } from "../lib/program/children";
+import { stepCommand } from "../lib/program/steps";
 import type * as azureInputs from "@pulumi/azure-native/types/input";
 import { MANAGED_NETWORK_MODES } from "../lib/config/schema";
 

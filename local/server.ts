@@ -24,7 +24,7 @@ import {
 } from "node:fs";
 import * as net from "node:net";
 import * as path from "node:path";
-import { sleep } from "../lib/cli/time";
+import { sleep } from "../lib/toolkit/time";
 
 export const DEFAULT_PORT = 5001;
 export const DEFAULT_HOST = "127.0.0.1";

@@ -1,6 +1,6 @@
 /**
  * The local sweep (`npm run local -- --sweep N`): which trials to run, what each one gave, which one won, and the
- * table of them. Sampling and selection are lib/sweep.ts's, the same as the cloud sweep and its wait step. Pure.
+ * table of them. Sampling and selection are lib/core/sweep.ts's, the same as the cloud sweep and its wait step. Pure.
  */
 import {
   DEFAULT_SEARCH_SPACE,
@@ -10,7 +10,7 @@ import {
   bestTrial,
   sampleTrial,
   seededRandom,
-} from "../lib/sweep";
+} from "../lib/core/sweep";
 import type { SweepOptions } from "./options";
 
 export interface PlannedTrial {
@@ -76,7 +76,7 @@ export function trialRecord(
   };
 }
 
-/** The winner: lib/sweep.ts's bestTrial over the records (the highest val_accuracy of the completed; ties: first). */
+/** The winner: lib/core/sweep.ts's bestTrial over the records (the highest val_accuracy of the completed; ties: first). */
 export function bestRecord(records: readonly TrialRecord[]): TrialRecord | undefined {
   const best = bestTrial(
     records.map((r) => ({ name: r.name, status: r.status, metric: r.val_accuracy ?? undefined })),

@@ -27,15 +27,15 @@ import {
   listAll,
   retryOnConflict,
   type ArmCliOptions,
-} from "../lib/cli/arm";
-import { usageLine, withFlags } from "../lib/cli/args";
-import { CliError, errorMessage } from "../lib/cli/errors";
-import { azWorkspaceFlags, parseWorkspaceChildId, type ParsedId } from "../lib/cli/ids";
-import { log, writeResult } from "../lib/cli/log";
-import { runCli } from "../lib/cli/run";
-import { formatDuration, since, sleep } from "../lib/cli/time";
-import type { ComputeRemovalResult } from "../lib/contracts";
-import { CLUSTER_OWNER_TAG } from "../lib/naming";
+} from "../lib/azure/arm";
+import { usageLine, withFlags } from "../lib/toolkit/args";
+import { CliError, errorMessage } from "../lib/toolkit/errors";
+import { azWorkspaceFlags, parseWorkspaceChildId, type ParsedId } from "../lib/azureml/ids";
+import { log, writeResult } from "../lib/toolkit/log";
+import { runCli } from "../lib/toolkit/run";
+import { formatDuration, since, sleep } from "../lib/toolkit/time";
+import type { ComputeRemovalResult } from "../lib/core/contracts";
+import { CLUSTER_OWNER_TAG } from "../lib/core/naming";
 import { ACTIVE_STATUSES, type JobItem } from "./submit-job";
 
 const FLAGS = {

@@ -31,14 +31,14 @@ import {
   deleteUntilGone,
   listAll,
   type ArmCliOptions,
-} from "../lib/cli/arm";
-import { usageLine, withFlags } from "../lib/cli/args";
-import { createCredential } from "../lib/cli/credential";
-import { CliError, UsageError } from "../lib/cli/errors";
-import { HttpError, jsonOf } from "../lib/cli/http";
-import { log, writeResult } from "../lib/cli/log";
-import { runCli } from "../lib/cli/run";
-import { formatDuration, since, sleep } from "../lib/cli/time";
+} from "../lib/azure/arm";
+import { usageLine, withFlags } from "../lib/toolkit/args";
+import { createCredential } from "../lib/azure/credential";
+import { CliError, UsageError } from "../lib/toolkit/errors";
+import { HttpError, jsonOf } from "../lib/azure/http";
+import { log, writeResult } from "../lib/toolkit/log";
+import { runCli } from "../lib/toolkit/run";
+import { formatDuration, since, sleep } from "../lib/toolkit/time";
 
 /** Microsoft.Insights/components (azure-rest-api-specs applicationinsights stable/2020-02-02 components_API.json). */
 export const COMPONENTS_API_VERSION = "2020-02-02";

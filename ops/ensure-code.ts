@@ -3,7 +3,7 @@
  * ML's own CLI does: reused when that version is there (nothing uploaded), otherwise the files go to the default
  * datastore's container under `LocalUpload/<version>/<folder name>/` (the container created if missing) and the
  * version is registered with that folder as its `codeUri`. Never deletes: versions are history. The files are those
- * the folder's ignore file leaves in, as with `az ml`: its `.amlignore`, else its `.gitignore` (lib/assets.ts).
+ * the folder's ignore file leaves in, as with `az ml`: its `.amlignore`, else its `.gitignore` (lib/core/codeFiles.ts).
  *
  *   ASSET_SPEC='{"description","tags"}' tsx ops/ensure-code.ts --workspace-id <ARM id> --name NAME --version V
  *     --folder DIR [--storage-endpoint URL] [--arm-endpoint URL]
@@ -14,15 +14,15 @@
  * stdout: {"id","name","version","reused","uploaded"}.
  *
  * The blob calls carry an Entra token for Azure Storage from the same credential as the ARM calls
- * (lib/cli/credential.ts), never an account key: the workspace's storage account has shared keys off
+ * (lib/azure/credential.ts), never an account key: the workspace's storage account has shared keys off
  * (components/mlWorkspace.ts), so the caller needs Storage Blob Data Contributor on it (bootstrap/ciIdentity.ts grants
  * it to the deploy identity). No key fallback: the account refuses keys, and a listKeys key would open every blob of
  * the account to this process.
  */
 import * as path from "node:path";
 import type { TokenCredential } from "@azure/identity";
-import { ArmClient } from "../lib/cli/arm";
-import { usageLine, withFlags } from "../lib/cli/args";
+import { ArmClient } from "../lib/azure/arm";
+import { usageLine, withFlags } from "../lib/toolkit/args";
 import {
   ASSET_VERSION_FLAGS,
   assetTarget,
@@ -37,14 +37,14 @@ import {
   putAssetVersion,
   uploadFiles,
   type AssetTarget,
-} from "../lib/cli/assets";
-import { createCredential } from "../lib/cli/credential";
-import { CliError, UsageError } from "../lib/cli/errors";
-import { log, writeResult } from "../lib/cli/log";
-import { runCli } from "../lib/cli/run";
-import { listCodeFiles, uploadPrefix } from "../lib/assets";
-import type { AssetResult } from "../lib/contracts";
-import { hashFolder, shortHash } from "../lib/hashing";
+} from "../lib/azureml/assets";
+import { createCredential } from "../lib/azure/credential";
+import { CliError, UsageError } from "../lib/toolkit/errors";
+import { log, writeResult } from "../lib/toolkit/log";
+import { runCli } from "../lib/toolkit/run";
+import { listCodeFiles, uploadPrefix } from "../lib/core/codeFiles";
+import type { AssetResult } from "../lib/core/contracts";
+import { hashFolder, shortHash } from "../lib/core/hashing";
 
 const FLAGS = {
   ...ASSET_VERSION_FLAGS,

@@ -23,16 +23,17 @@
  * cluster's system-assigned identity, which the program grants access to the workspace's storage.
  */
 import { createHash } from "node:crypto";
-import { ARM_FLAGS, ArmClient, armCliOptions, awaitProvisioning, type ArmCliOptions } from "../lib/cli/arm";
-import { usageLine, withFlags } from "../lib/cli/args";
-import { jsonObjectFromEnv } from "../lib/cli/assets";
-import { CliError, UsageError } from "../lib/cli/errors";
-import { azWorkspaceFlags, parseWorkspaceChildId, type ParsedId } from "../lib/cli/ids";
-import { log, writeResult } from "../lib/cli/log";
-import { runCli } from "../lib/cli/run";
-import { formatDuration } from "../lib/cli/time";
-import type { ComputeResult } from "../lib/contracts";
+import { ARM_FLAGS, ArmClient, armCliOptions, awaitProvisioning, type ArmCliOptions } from "../lib/azure/arm";
+import { usageLine, withFlags } from "../lib/toolkit/args";
+import { jsonObjectFromEnv } from "../lib/azureml/assets";
+import { CliError, UsageError } from "../lib/toolkit/errors";
+import { azWorkspaceFlags, parseWorkspaceChildId, type ParsedId } from "../lib/azureml/ids";
+import { log, writeResult } from "../lib/toolkit/log";
+import { runCli } from "../lib/toolkit/run";
+import { formatDuration } from "../lib/toolkit/time";
+import type { ComputeResult } from "../lib/core/contracts";
 import { OWNER_TAG, ownedClusters, removeCompute } from "./delete-compute";
+import { STORAGE_ACCOUNT_ID } from "../lib/core/azureRules";
 
 const FLAGS = {
   "compute-id": { type: "string", required: true, placeholder: "<ARM id>" },
@@ -98,12 +99,7 @@ export function parseComputeSpec(raw: Record<string, unknown>): ComputeSpec {
 export const parseEnsureComputeArgs = withFlags(FLAGS, (a): EnsureComputeOptions => {
   const spec = parseComputeSpec(jsonObjectFromEnv("COMPUTE_SPEC"));
   const storage = a["storage-account-id"];
-  if (
-    storage !== undefined &&
-    !/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Storage\/storageAccounts\/[^/]+$/i.test(
-      storage,
-    )
-  )
+  if (storage !== undefined && !STORAGE_ACCOUNT_ID.test(storage))
     throw new UsageError(`--storage-account-id must be a storage account's ARM id, got '${storage}'`);
   return {
     compute: parseWorkspaceChildId(a["compute-id"], ["computes"]),

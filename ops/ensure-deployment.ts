@@ -25,18 +25,25 @@
  * 200/201 with Azure-AsyncOperation) → poll GET until provisioningState is Succeeded, Failed or Canceled.
  * stdout: {"id","name","endpoint","provisioningState","reused","retired"} (DeploymentResult).
  */
-import { ARM_FLAGS, ArmClient, armCliOptions, awaitProvisioning, type ArmCliOptions } from "../lib/cli/arm";
-import { usageLine, withFlags } from "../lib/cli/args";
-import { checkNameSegment, jsonObjectFromEnv } from "../lib/cli/assets";
-import { mustKeep, retireFailed, retireStale } from "../lib/cli/deployments";
-import { CliError, UsageError, errorMessage } from "../lib/cli/errors";
-import { azWorkspaceFlags, parseWorkspaceChildId, type ParsedId } from "../lib/cli/ids";
-import { log, writeResult } from "../lib/cli/log";
-import { runCli } from "../lib/cli/run";
-import { formatDuration, since } from "../lib/cli/time";
-import type { EndpointBody } from "../lib/cli/traffic";
-import type { DeploymentResult } from "../lib/contracts";
-import { failureDetails } from "../lib/deploymentCheck";
+import {
+  ARM_FLAGS,
+  ArmClient,
+  armCliOptions,
+  awaitProvisioning,
+  SETTLED_STATE,
+  type ArmCliOptions,
+} from "../lib/azure/arm";
+import { usageLine, withFlags } from "../lib/toolkit/args";
+import { checkNameSegment, jsonObjectFromEnv } from "../lib/azureml/assets";
+import { mustKeep, retireFailed, retireStale } from "../lib/azureml/deployments";
+import { CliError, UsageError, errorMessage } from "../lib/toolkit/errors";
+import { azWorkspaceFlags, parseWorkspaceChildId, type ParsedId } from "../lib/azureml/ids";
+import { log, writeResult } from "../lib/toolkit/log";
+import { runCli } from "../lib/toolkit/run";
+import { formatDuration, since } from "../lib/toolkit/time";
+import type { EndpointBody } from "../lib/azureml/traffic";
+import type { DeploymentResult } from "../lib/core/contracts";
+import { failureDetails } from "../lib/azureml/deploymentCheck";
 
 const FLAGS = {
   "endpoint-id": { type: "string", required: true, placeholder: "<ARM id>" },
@@ -98,8 +105,6 @@ interface DeploymentBody {
   name?: string;
   properties?: { provisioningState?: string };
 }
-
-const SETTLED = /^(Succeeded|Failed|Canceled)$/;
 
 /** Waits until the deployment's provisioning settles; its disappearance or the deadline is an error. */
 async function follow(
@@ -182,7 +187,7 @@ export async function ensureDeployment(o: EnsureDeploymentOptions): Promise<void
     return;
   }
   let why: string | undefined;
-  if (existing && !SETTLED.test(state ?? "")) {
+  if (existing && !SETTLED_STATE.test(state ?? "")) {
     log(`${CLI}: ${o.deployment} is ${state ?? "?"} (an earlier run started it): following it`);
   } else {
     if (existing) {

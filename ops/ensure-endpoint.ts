@@ -29,16 +29,23 @@ import {
   awaitProvisioning,
   deleteUntilGone,
   type ArmCliOptions,
-} from "../lib/cli/arm";
-import { usageLine, withFlags } from "../lib/cli/args";
-import { jsonObjectFromEnv } from "../lib/cli/assets";
-import { CliError, UsageError } from "../lib/cli/errors";
-import { azWorkspaceFlags, parseWorkspaceChildId, type ParsedId } from "../lib/cli/ids";
-import { log, writeResult } from "../lib/cli/log";
-import { runCli } from "../lib/cli/run";
-import { formatDuration, since } from "../lib/cli/time";
-import { ROLLOUT_TAGS, formatTraffic, nonZero, writeTraffic, type EndpointBody } from "../lib/cli/traffic";
-import type { EndpointRemovalResult, EndpointResult } from "../lib/contracts";
+} from "../lib/azure/arm";
+import { usageLine, withFlags } from "../lib/toolkit/args";
+import { jsonObjectFromEnv } from "../lib/azureml/assets";
+import { CliError, UsageError } from "../lib/toolkit/errors";
+import { azWorkspaceFlags, parseWorkspaceChildId, type ParsedId } from "../lib/azureml/ids";
+import { log, writeResult } from "../lib/toolkit/log";
+import { runCli } from "../lib/toolkit/run";
+import { formatDuration, since } from "../lib/toolkit/time";
+import {
+  ROLLOUT_TAGS,
+  formatTraffic,
+  nonZero,
+  writeTraffic,
+  type EndpointBody,
+} from "../lib/azureml/traffic";
+import type { EndpointRemovalResult, EndpointResult } from "../lib/core/contracts";
+import { ENDPOINT_AUTH_MODES } from "../lib/core/azureRules";
 
 const FLAGS = {
   "endpoint-id": { type: "string", required: true, placeholder: "<ARM id>" },
@@ -64,17 +71,15 @@ export interface EnsureEndpointOptions extends ArmCliOptions {
   removing: boolean;
 }
 
-const AUTH_MODES = ["Key", "AMLToken", "AADToken"];
-
 /** ENDPOINT_SPEC checked: a location, an auth mode the service knows, and no traffic (the rollout owns it). */
 export function parseEndpointSpec(raw: Record<string, unknown>): EndpointSpec {
   if (typeof raw.location !== "string" || raw.location === "")
     throw new UsageError("ENDPOINT_SPEC.location is required (a non-empty string)");
   const props = raw.properties as Record<string, unknown> | undefined;
   if (!props || typeof props !== "object") throw new UsageError("ENDPOINT_SPEC.properties is required");
-  if (!AUTH_MODES.includes(String(props.authMode))) {
+  if (!(ENDPOINT_AUTH_MODES as readonly string[]).includes(String(props.authMode))) {
     throw new UsageError(
-      `ENDPOINT_SPEC.properties.authMode must be one of ${AUTH_MODES.join(", ")}, got ${JSON.stringify(props.authMode)}`,
+      `ENDPOINT_SPEC.properties.authMode must be one of ${ENDPOINT_AUTH_MODES.join(", ")}, got ${JSON.stringify(props.authMode)}`,
     );
   }
   if ("traffic" in props || "mirrorTraffic" in props)
@@ -114,7 +119,7 @@ export function inputChanges(live: EndpointBody, spec: EndpointSpec): string[] {
 
 /**
  * The endpoint as it should read: `live` with the spec's inputs, its traffic, mirror and rollout tags as they are
- * (the PUT body is built from this by lib/cli/traffic.ts putBody, which drops the read-only fields). Pure.
+ * (the PUT body is built from this by lib/azureml/traffic.ts putBody, which drops the read-only fields). Pure.
  */
 export function desiredEndpoint(live: EndpointBody, spec: EndpointSpec): EndpointBody {
   const rolloutTags = Object.fromEntries(

@@ -10,8 +10,8 @@
  * (examples/Workspace/EnvironmentVersion/createOrUpdate.json). The image is built on the first job or deployment.
  * stdout: {"id","name","version","reused"}.
  */
-import { ArmClient } from "../lib/cli/arm";
-import { usageLine, withFlags } from "../lib/cli/args";
+import { ArmClient } from "../lib/azure/arm";
+import { usageLine, withFlags } from "../lib/toolkit/args";
 import {
   ASSET_VERSION_FLAGS,
   assetTarget,
@@ -20,11 +20,11 @@ import {
   jsonObjectFromEnv,
   putAssetVersion,
   type AssetTarget,
-} from "../lib/cli/assets";
-import { UsageError } from "../lib/cli/errors";
-import { log, writeResult } from "../lib/cli/log";
-import { runCli } from "../lib/cli/run";
-import type { AssetResult } from "../lib/contracts";
+} from "../lib/azureml/assets";
+import { UsageError } from "../lib/toolkit/errors";
+import { log, writeResult } from "../lib/toolkit/log";
+import { runCli } from "../lib/toolkit/run";
+import type { AssetResult } from "../lib/core/contracts";
 
 const FLAGS = ASSET_VERSION_FLAGS;
 

@@ -15,8 +15,8 @@
  * (ModelVersions_CreateOrUpdate, ML 2025-12-01, examples/Workspace/ModelVersion/createOrUpdate.json).
  * stdout: {"id","name","version","reused"}.
  */
-import { ArmClient } from "../lib/cli/arm";
-import { usageLine, withFlags } from "../lib/cli/args";
+import { ArmClient } from "../lib/azure/arm";
+import { usageLine, withFlags } from "../lib/toolkit/args";
 import {
   ASSET_VERSION_FLAGS,
   assetTarget,
@@ -25,11 +25,11 @@ import {
   jsonObjectFromEnv,
   putAssetVersion,
   type AssetTarget,
-} from "../lib/cli/assets";
-import { UsageError } from "../lib/cli/errors";
-import { log, writeResult } from "../lib/cli/log";
-import { runCli } from "../lib/cli/run";
-import type { AssetResult } from "../lib/contracts";
+} from "../lib/azureml/assets";
+import { UsageError } from "../lib/toolkit/errors";
+import { log, writeResult } from "../lib/toolkit/log";
+import { runCli } from "../lib/toolkit/run";
+import type { AssetResult } from "../lib/core/contracts";
 
 const FLAGS = ASSET_VERSION_FLAGS;
 const USAGE = usageLine("MODEL_SPEC=<JSON> tsx ops/ensure-model.ts", FLAGS);

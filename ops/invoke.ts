@@ -2,11 +2,11 @@
  * npm run invoke -- --uri URL [--auth Key|AMLToken|AADToken] [--endpoint-id ID] [--arm-endpoint URL] [--key KEY]
  *                   [--request FILE] [--expected FILE] [--min-accuracy F] [--deployment NAME] [--json]
  *                   [--timeout-seconds N] [--retries N] [--retry-delay-seconds F]
- * The invocation client as a CLI (the graph's sample invocation runs it with --json); the logic is lib/invoke.ts
+ * The invocation client as a CLI (the graph's sample invocation runs it with --json); the logic is lib/azureml/invoke.ts
  * (see INVOKE_USAGE there). Never prints the key.
  */
-import { runCli, type Cli } from "../lib/cli/run";
-import { INVOKE_USAGE, parseInvokeArgs, runInvoke, type InvokeOptions } from "../lib/invoke";
+import { runCli, type Cli } from "../lib/toolkit/run";
+import { INVOKE_USAGE, parseInvokeArgs, runInvoke, type InvokeOptions } from "../lib/azureml/invoke";
 
 export const cli: Cli<InvokeOptions> = {
   name: "invoke",

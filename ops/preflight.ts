@@ -2,7 +2,7 @@
  * preflight: checks, before the Pulumi program declares any resource (in `pulumi preview` too), that the
  * subscription can hold the stack: the resource providers it needs are registered, and Azure ML's quota in the
  * region covers the GPU cluster at its maximum size and a new online deployment (ceil(1.2 × instances) × vCPUs,
- * beside whatever already runs). The rules are lib/preflight.ts; this CLI reads what they compare (lib/cli/quota.ts).
+ * beside whatever already runs). The rules are lib/core/preflightRules.ts; this CLI reads what they compare (lib/azureml/quota.ts).
  *
  *   tsx ops/preflight.ts --subscription-id <GUID> --location <region> --gpu-vm-size <size> --gpu-max-nodes N
  *     --gpu-low-priority true|false --instance-type <size> --instance-count N --resource-group <name>
@@ -11,17 +11,23 @@
  * Reads only (Reader at subscription scope). stdout: {"ok": true, "location", "needs", "deploymentExists"}; when
  * the stack does not fit, exit 1 with every problem on stderr, one a line, and {"error", "location", "problems"}.
  */
-import { ARM_FLAGS, ArmClient, armEndpointFrom } from "../lib/cli/arm";
-import { usageLine, withFlags, type FlagValues } from "../lib/cli/args";
-import { CliError, UsageError, errorMessage } from "../lib/cli/errors";
-import { HttpError } from "../lib/cli/http";
-import { log, writeResult } from "../lib/cli/log";
-import { ML_NAMESPACE, findDeployment, mlUsages, mlVmSizes, providerInfos } from "../lib/cli/quota";
-import { runCli } from "../lib/cli/run";
-import type { PreflightFailure, PreflightResult } from "../lib/contracts";
-import { validateName } from "../lib/naming";
-import { REQUIRED_PROVIDERS, deploymentVcpus, providerProblems, quotaProblems } from "../lib/preflight";
-import type { ProviderInfo, QuotaNeedsInput, UsageRow, VmSizeInfo } from "../lib/preflight";
+import { ARM_FLAGS, ArmClient, armEndpointFrom } from "../lib/azure/arm";
+import { usageLine, withFlags, type FlagValues } from "../lib/toolkit/args";
+import { CliError, UsageError, errorMessage } from "../lib/toolkit/errors";
+import { HttpError } from "../lib/azure/http";
+import { log, writeResult } from "../lib/toolkit/log";
+import { ML_NAMESPACE, findDeployment, mlUsages, mlVmSizes, providerInfos } from "../lib/azureml/quota";
+import { runCli } from "../lib/toolkit/run";
+import type { PreflightFailure, PreflightResult } from "../lib/core/contracts";
+import { validateName } from "../lib/core/naming";
+import {
+  REQUIRED_PROVIDERS,
+  deploymentVcpus,
+  providerProblems,
+  quotaProblems,
+} from "../lib/core/preflightRules";
+import type { ProviderInfo, QuotaNeedsInput, UsageRow, VmSizeInfo } from "../lib/core/preflightRules";
+import { GUID, LOCATION, VM_SIZE } from "../lib/core/azureRules";
 
 const FLAGS = {
   "subscription-id": { type: "string", required: true, placeholder: "<GUID>" },
@@ -55,7 +61,7 @@ function matching(flag: string, value: string, re: RegExp, form: string): string
   return value;
 }
 
-/** lib/naming's rule for an Azure name, as a usage error. */
+/** lib/core/naming's rule for an Azure name, as a usage error. */
 function azureName(flag: string, kind: "resourceGroup" | "deployment", value: string): string {
   try {
     return validateName(kind, value);
@@ -63,9 +69,6 @@ function azureName(flag: string, kind: "resourceGroup" | "deployment", value: st
     throw new UsageError(`--${flag}: ${errorMessage(err)}`);
   }
 }
-
-const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const VM_SIZE = /^[A-Za-z][A-Za-z0-9_]{2,63}$/;
 
 function buildOptions(a: FlagValues<typeof FLAGS>): PreflightOptions {
   const vmSize = (flag: "gpu-vm-size" | "instance-type") =>
@@ -77,7 +80,7 @@ function buildOptions(a: FlagValues<typeof FLAGS>): PreflightOptions {
     deployment: azureName("deployment-name", "deployment", a["deployment-name"]),
     armEndpoint: armEndpointFrom(a["arm-endpoint"]),
     stackNeeds: {
-      location: matching("location", a.location, /^[a-z][a-z0-9]{2,39}$/, "a region name such as westeurope"),
+      location: matching("location", a.location, LOCATION, "a region name such as westeurope"),
       gpu: {
         vmSize: vmSize("gpu-vm-size"),
         maxNodes: a["gpu-max-nodes"],

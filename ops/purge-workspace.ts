@@ -8,14 +8,14 @@
  * = `az ml workspace delete --permanently-delete` = `DELETE <id>?api-version=...&forceToPurge=true`.
  * stdout: {"workspace": NAME, "purged": bool}.
  */
-import { ARM_FLAGS, ArmClient, armCliOptions, deleteUntilGone, type ArmCliOptions } from "../lib/cli/arm";
-import { usageLine, withFlags } from "../lib/cli/args";
-import { CliError } from "../lib/cli/errors";
-import { parseWorkspaceChildId, type ParsedId } from "../lib/cli/ids";
-import { log, writeResult } from "../lib/cli/log";
-import { runCli } from "../lib/cli/run";
-import { formatDuration, since } from "../lib/cli/time";
-import type { PurgeResult } from "../lib/contracts";
+import { ARM_FLAGS, ArmClient, armCliOptions, deleteUntilGone, type ArmCliOptions } from "../lib/azure/arm";
+import { usageLine, withFlags } from "../lib/toolkit/args";
+import { CliError } from "../lib/toolkit/errors";
+import { parseWorkspaceChildId, type ParsedId } from "../lib/azureml/ids";
+import { log, writeResult } from "../lib/toolkit/log";
+import { runCli } from "../lib/toolkit/run";
+import { formatDuration, since } from "../lib/toolkit/time";
+import type { PurgeResult } from "../lib/core/contracts";
 
 const FLAGS = {
   "workspace-id": { type: "string", required: true, placeholder: "<ARM id>" },

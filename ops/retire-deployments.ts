@@ -12,16 +12,16 @@
  * A deployment with live traffic cannot be deleted (Azure ML docs, how-to-safely-rollout-online-endpoints).
  * stdout: {"endpoint","kept","deleted":[...],"skipped":[...]} (RetireResult).
  */
-import { ARM_FLAGS, ArmClient, armCliOptions, deleteUntilGone, type ArmCliOptions } from "../lib/cli/arm";
-import { usageLine, withFlags } from "../lib/cli/args";
-import { CliError } from "../lib/cli/errors";
-import { azWorkspaceFlags, parseWorkspaceChildId, type ParsedId } from "../lib/cli/ids";
-import { log, writeResult } from "../lib/cli/log";
-import { listAll } from "../lib/cli/arm";
-import { runCli } from "../lib/cli/run";
-import { formatDuration, since } from "../lib/cli/time";
-import type { EndpointBody } from "../lib/cli/traffic";
-import type { RetireResult } from "../lib/contracts";
+import { ARM_FLAGS, ArmClient, armCliOptions, deleteUntilGone, type ArmCliOptions } from "../lib/azure/arm";
+import { usageLine, withFlags } from "../lib/toolkit/args";
+import { CliError } from "../lib/toolkit/errors";
+import { azWorkspaceFlags, parseWorkspaceChildId, type ParsedId } from "../lib/azureml/ids";
+import { log, writeResult } from "../lib/toolkit/log";
+import { listAll } from "../lib/azure/arm";
+import { runCli } from "../lib/toolkit/run";
+import { formatDuration, since } from "../lib/toolkit/time";
+import type { EndpointBody } from "../lib/azureml/traffic";
+import type { RetireResult } from "../lib/core/contracts";
 
 const FLAGS = {
   "endpoint-id": { type: "string", required: true, placeholder: "<ARM id>" },

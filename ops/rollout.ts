@@ -9,18 +9,18 @@
  *     [--log-lines 50] [--timeout-minutes 30] [--poll-seconds 10] [--arm-endpoint URL]
  *
  * "Previous" = the deployments other than NAME that hold live traffic. None (a first deployment) or direct: 100 % to
- * NAME (set-traffic's write, lib/cli/traffic.ts). Canary: NAME gets --percent of the live traffic; mirror: a copy of
+ * NAME (set-traffic's write, lib/azureml/traffic.ts). Canary: NAME gets --percent of the live traffic; mirror: a copy of
  * --percent (at most 50, Azure's limit) while live traffic stays. Every --interval-seconds for --watch-minutes: one
- * sample call to NAME (deployment header) and a read of its Azure Monitor metrics (lib/cli/metrics.ts). A breach
+ * sample call to NAME (deployment header) and a read of its Azure Monitor metrics (lib/azureml/metrics.ts). A breach
  * puts back what served before and exits 1 with the figures; a clean window gives NAME 100 %.
  * --delete (the graph's delete): moves traffic off NAME only if it still holds some, as set-traffic --delete.
  * stdout: RolloutResult (TrafficResult with --delete).
  */
-import { ARM_FLAGS, ArmClient, armCliOptions, type ArmCliOptions } from "../lib/cli/arm";
-import { usageLine, withFlags } from "../lib/cli/args";
-import { CliError, UsageError, errorMessage } from "../lib/cli/errors";
-import { azWorkspaceFlags, parseWorkspaceChildId, type ParsedId } from "../lib/cli/ids";
-import { log, writeResult } from "../lib/cli/log";
+import { ARM_FLAGS, ArmClient, armCliOptions, type ArmCliOptions } from "../lib/azure/arm";
+import { usageLine, withFlags } from "../lib/toolkit/args";
+import { CliError, UsageError, errorMessage } from "../lib/toolkit/errors";
+import { azWorkspaceFlags, parseWorkspaceChildId, type ParsedId } from "../lib/azureml/ids";
+import { log, writeResult } from "../lib/toolkit/log";
 import {
   breachOf,
   formatFigures,
@@ -29,9 +29,9 @@ import {
   watchFigures,
   type WatchFigures,
   type WatchLimits,
-} from "../lib/cli/metrics";
-import { runCli } from "../lib/cli/run";
-import { formatDuration, since } from "../lib/cli/time";
+} from "../lib/azureml/metrics";
+import { runCli } from "../lib/toolkit/run";
+import { formatDuration, since } from "../lib/toolkit/time";
 import {
   formatTraffic,
   moveTraffic,
@@ -40,20 +40,19 @@ import {
   writeTraffic,
   type EndpointBody,
   type TrafficTarget,
-} from "../lib/cli/traffic";
-import { leftInPlace, listDeployments, retireFailed } from "../lib/cli/deployments";
-import type { RolloutResult, RolloutWatch, TrafficResult } from "../lib/contracts";
-import { failureDetails, SAMPLE_FLAGS, sampleCall, sampleOptions } from "../lib/deploymentCheck";
-import type { InvokeOptions } from "../lib/invoke";
+} from "../lib/azureml/traffic";
+import { leftInPlace, listDeployments, retireFailed } from "../lib/azureml/deployments";
+import type { RolloutResult, RolloutWatch, TrafficResult } from "../lib/core/contracts";
+import { failureDetails, SAMPLE_FLAGS, sampleCall, sampleOptions } from "../lib/azureml/deploymentCheck";
+import type { InvokeOptions } from "../lib/azureml/invoke";
+import { MAX_MIRROR_PERCENT, ROLLOUT_MODES, type RolloutMode } from "../lib/core/azureRules";
 
-const MODES = ["direct", "canary", "mirror"] as const;
-/** "Traffic values need to sum to utmost 50" (the service's check of mirrorTraffic; Learn: how-to-safely-rollout). */
-export const MAX_MIRROR_PERCENT = 50;
+export { MAX_MIRROR_PERCENT };
 
 const FLAGS = {
   "endpoint-id": { type: "string", required: true, placeholder: "<ARM id>" },
   deployment: { type: "string", required: true, placeholder: "NAME" },
-  mode: { type: "string", choices: MODES, default: "direct" },
+  mode: { type: "string", choices: ROLLOUT_MODES, default: "direct" },
   percent: { type: "number", integer: true, min: 1, max: 99, default: 10 },
   "watch-minutes": { type: "number", min: 0, max: 1440, default: 10 },
   "max-error-rate": { type: "number", min: 0, max: 1, default: 0.01 },
@@ -69,7 +68,7 @@ const FLAGS = {
 
 const USAGE = usageLine("tsx ops/rollout.ts", FLAGS);
 
-export type RolloutMode = (typeof MODES)[number];
+export type { RolloutMode };
 
 export interface RolloutOptions extends ArmCliOptions {
   endpoint: ParsedId;

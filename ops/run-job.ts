@@ -15,17 +15,17 @@
  * Failed/Canceled jobs and submits a new one.
  *
  * stderr: both steps' progress. stdout: one JSON line, the wait's result plus {"jobId","reused","submitStatus"}
- * (lib/contracts.ts RunJobResult); on failure the fields known so far plus "error". Exit 0 only when the job
+ * (lib/core/contracts.ts RunJobResult); on failure the fields known so far plus "error". Exit 0 only when the job
  * Completed and passed the gate; 1 on failure; 2 on a usage error; 130/143 on SIGINT/SIGTERM (the job is never
  * canceled by this step).
  */
-import { ArmClient } from "../lib/cli/arm";
-import { usageLine, withFlags } from "../lib/cli/args";
-import { CliError } from "../lib/cli/errors";
-import { parseWorkspaceChildId } from "../lib/cli/ids";
-import { log, writeResult } from "../lib/cli/log";
-import { runCli } from "../lib/cli/run";
-import type { RunJobResult, SubmitResult } from "../lib/contracts";
+import { ArmClient } from "../lib/azure/arm";
+import { usageLine, withFlags } from "../lib/toolkit/args";
+import { CliError } from "../lib/toolkit/errors";
+import { parseWorkspaceChildId } from "../lib/azureml/ids";
+import { log, writeResult } from "../lib/toolkit/log";
+import { runCli } from "../lib/toolkit/run";
+import type { RunJobResult, SubmitResult } from "../lib/core/contracts";
 import { JOB_FLAGS, resolveJob, submitOptionsFrom, type SubmitOptions } from "./submit-job";
 import {
   WAIT_LIMIT_FLAGS,

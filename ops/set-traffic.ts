@@ -8,20 +8,20 @@
  * ARM has no traffic operation: PATCH accepts only tags/identity and a PUT without `traffic` zeroes it,
  * so this reads the endpoint, PUTs the full body back with the new traffic, follows the long-running operation,
  * and re-reads until the (eventually consistent) GET shows it. 409 (endpoint busy updating) is retried; the
- * write is lib/cli/traffic.ts, shared with ops/rollout.ts.
+ * write is lib/azureml/traffic.ts, shared with ops/rollout.ts.
  * stdout: {"endpoint": NAME, "traffic": {...}, "changed": bool}.
  */
-import { ARM_FLAGS, ArmClient, armCliOptions, type ArmCliOptions } from "../lib/cli/arm";
-import { usageLine, withFlags } from "../lib/cli/args";
-import { parseWorkspaceChildId, type ParsedId } from "../lib/cli/ids";
-import { writeResult } from "../lib/cli/log";
-import { runCli } from "../lib/cli/run";
-import { moveTraffic } from "../lib/cli/traffic";
-import type { TrafficResult } from "../lib/contracts";
+import { ARM_FLAGS, ArmClient, armCliOptions, type ArmCliOptions } from "../lib/azure/arm";
+import { usageLine, withFlags } from "../lib/toolkit/args";
+import { parseWorkspaceChildId, type ParsedId } from "../lib/azureml/ids";
+import { writeResult } from "../lib/toolkit/log";
+import { runCli } from "../lib/toolkit/run";
+import { moveTraffic } from "../lib/azureml/traffic";
+import type { TrafficResult } from "../lib/core/contracts";
 
-// The split helpers moved to lib/cli/traffic.ts (shared with ops/rollout.ts); re-exported for existing importers.
-export { decideTraffic, putBody, sameTraffic, trafficAllTo, trafficWithout } from "../lib/cli/traffic";
-export type { EndpointBody, Traffic } from "../lib/cli/traffic";
+// The split helpers moved to lib/azureml/traffic.ts (shared with ops/rollout.ts); re-exported for existing importers.
+export { decideTraffic, putBody, sameTraffic, trafficAllTo, trafficWithout } from "../lib/azureml/traffic";
+export type { EndpointBody, Traffic } from "../lib/azureml/traffic";
 
 const FLAGS = {
   "endpoint-id": { type: "string", required: true, placeholder: "<ARM id>" },

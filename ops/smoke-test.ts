@@ -12,16 +12,16 @@
  * deployment costs until the next successful `up` retires it (--retire-failed deletes it now); exit 1.
  * stdout: {"total","correct","accuracy","latencyMs","passed","deployment"} (SmokeResult).
  */
-import { ARM_FLAGS, ArmClient, armCliOptions } from "../lib/cli/arm";
-import { leftInPlace, retireFailed } from "../lib/cli/deployments";
-import { usageLine, withFlags } from "../lib/cli/args";
-import { CliError } from "../lib/cli/errors";
-import { parseWorkspaceChildId, type ParsedId } from "../lib/cli/ids";
-import { log, writeResult } from "../lib/cli/log";
-import { runCli } from "../lib/cli/run";
-import type { SmokeFailure, SmokeResult } from "../lib/contracts";
-import { failureDetails, SAMPLE_FLAGS, sampleCall, sampleOptions } from "../lib/deploymentCheck";
-import type { InvokeOptions } from "../lib/invoke";
+import { ARM_FLAGS, ArmClient, armCliOptions } from "../lib/azure/arm";
+import { leftInPlace, retireFailed } from "../lib/azureml/deployments";
+import { usageLine, withFlags } from "../lib/toolkit/args";
+import { CliError } from "../lib/toolkit/errors";
+import { parseWorkspaceChildId, type ParsedId } from "../lib/azureml/ids";
+import { log, writeResult } from "../lib/toolkit/log";
+import { runCli } from "../lib/toolkit/run";
+import type { SmokeFailure, SmokeResult } from "../lib/core/contracts";
+import { failureDetails, SAMPLE_FLAGS, sampleCall, sampleOptions } from "../lib/azureml/deploymentCheck";
+import type { InvokeOptions } from "../lib/azureml/invoke";
 
 const FLAGS = {
   "endpoint-id": { type: "string", required: true, placeholder: "<ARM id>" },

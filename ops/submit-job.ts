@@ -16,15 +16,15 @@
  * stdout: {"jobName","jobId","status","reused","studioUrl"}. `resolveJob` is the same step in-process (ops/run-job.ts).
  */
 import { randomInt } from "node:crypto";
-import { ArmClient, armEndpointFrom, listAll } from "../lib/cli/arm";
-import { usageLine, withFlags, type FlagValues } from "../lib/cli/args";
-import { checkNameSegment, jsonObjectFromEnv } from "../lib/cli/assets";
-import { CliError, UsageError } from "../lib/cli/errors";
-import { jsonOf } from "../lib/cli/http";
-import { azWorkspaceFlags, parseWorkspaceChildId, type ParsedId } from "../lib/cli/ids";
-import { log, writeResult } from "../lib/cli/log";
-import { runCli } from "../lib/cli/run";
-import type { SubmitResult } from "../lib/contracts";
+import { ArmClient, armEndpointFrom, listAll } from "../lib/azure/arm";
+import { usageLine, withFlags, type FlagValues } from "../lib/toolkit/args";
+import { checkNameSegment, jsonObjectFromEnv } from "../lib/azureml/assets";
+import { CliError, UsageError } from "../lib/toolkit/errors";
+import { jsonOf } from "../lib/azure/http";
+import { azWorkspaceFlags, parseWorkspaceChildId, type ParsedId } from "../lib/azureml/ids";
+import { log, writeResult } from "../lib/toolkit/log";
+import { runCli } from "../lib/toolkit/run";
+import type { SubmitResult } from "../lib/core/contracts";
 
 /** What names the job to resolve: ops/run-job.ts takes these too. */
 export const JOB_FLAGS = {

@@ -17,14 +17,19 @@
  * and once the sweep completes the best trial (the service's best_child_run_id, else the highest val_accuracy)
  * is the one whose `--metric` is checked; the result line adds "bestTrial" and "trials".
  */
-import { ARM_FLAGS, ArmClient, armCliOptions, type ArmCliOptions } from "../lib/cli/arm";
-import { usageLine, withFlags, type FlagValues } from "../lib/cli/args";
-import { CliError, errorMessage } from "../lib/cli/errors";
-import { HttpError } from "../lib/cli/http";
-import { azWorkspaceFlags, parseWorkspaceChildId, type ParsedId, type WorkspaceScope } from "../lib/cli/ids";
-import { log, writeResult } from "../lib/cli/log";
-import { runCli } from "../lib/cli/run";
-import { elapsedSeconds, formatDuration, since, sleep } from "../lib/cli/time";
+import { ARM_FLAGS, ArmClient, armCliOptions, type ArmCliOptions } from "../lib/azure/arm";
+import { usageLine, withFlags, type FlagValues } from "../lib/toolkit/args";
+import { CliError, errorMessage } from "../lib/toolkit/errors";
+import { HttpError } from "../lib/azure/http";
+import {
+  azWorkspaceFlags,
+  parseWorkspaceChildId,
+  type ParsedId,
+  type WorkspaceScope,
+} from "../lib/azureml/ids";
+import { log, writeResult } from "../lib/toolkit/log";
+import { runCli } from "../lib/toolkit/run";
+import { elapsedSeconds, formatDuration, since, sleep } from "../lib/toolkit/time";
 import {
   childRuns,
   experimentId,
@@ -36,9 +41,9 @@ import {
   trialOf,
   workspaceRegion,
   type TrialRun,
-} from "../lib/cli/workspace";
-import type { TrialResult, WaitResult } from "../lib/contracts";
-import { PRIMARY_METRIC, bestTrial } from "../lib/sweep";
+} from "../lib/azureml/runHistory";
+import type { TrialResult, WaitResult } from "../lib/core/contracts";
+import { PRIMARY_METRIC, bestTrial } from "../lib/core/sweep";
 
 /** The wait's flags but the job's id: what ops/run-job.ts takes too. */
 export const WAIT_LIMIT_FLAGS = {
@@ -531,7 +536,7 @@ export function trialTable(trials: readonly TrialRun[], metric: string, best?: s
 /**
  * The best trial: the service's pick (`best_child_run_id` in the sweep's properties, the documented way to read it:
  * Azure ML docs how-to-train-keras, `returned_sweep_job.properties["best_child_run_id"]`) when it set one, else
- * the completed trial with the highest primary metric (lib/sweep.ts, as the local sweep picks).
+ * the completed trial with the highest primary metric (lib/core/sweep.ts, as the local sweep picks).
  */
 function pickBest(s: SweepWatch, job: JobBody): string | undefined {
   const byService = job.properties?.properties?.best_child_run_id;

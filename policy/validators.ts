@@ -3,6 +3,7 @@
  * (as a policy sees them: plain JSON) and the policy's config, and returns the violation messages (empty = compliant).
  * No Pulumi engine is needed to call them, so tests/policy exercises them directly.
  */
+import { ENDPOINT_AUTH_MODES } from "../lib/core/azureRules";
 
 /** A resource as a policy sees it: its type token and its (resolved) input properties. */
 export interface ResourceUnderTest {
@@ -22,7 +23,7 @@ export const CODE_VERSION = "azure-native:machinelearningservices:CodeVersion";
 export const COMMAND = "command:local:Command";
 
 /** Endpoint auth modes that keep an online endpoint authenticated (ARM: Key | AMLToken | AADToken). */
-export const ALLOWED_ENDPOINT_AUTH_MODES = ["Key", "AMLToken", "AADToken"] as const;
+export const ALLOWED_ENDPOINT_AUTH_MODES = ENDPOINT_AUTH_MODES;
 
 export const DEFAULT_REQUIRED_TAGS = ["project", "stack"];
 

@@ -11,7 +11,7 @@ import {
   type SamplingAlgorithm,
   type SearchSpace,
   type SweepSettings,
-} from "../sweep";
+} from "../core/sweep";
 
 type Raw = Record<string, unknown>;
 

@@ -20,11 +20,11 @@ import {
   defaultTags,
   isFloatingImage,
 } from "./schema";
-import type { SweepSettings } from "../sweep";
+import type { SweepSettings } from "../core/sweep";
 
 export { ConfigError, type ConfigLookup } from "./reader";
 
-const LOCATION = /^[a-z][a-z0-9]{2,39}$/;
+import { LOCATION, MAX_MIRROR_PERCENT } from "../core/azureRules";
 
 /** The validated stack configuration, grouped as the components take it. */
 export interface StackConfig {
@@ -143,12 +143,11 @@ function checkCombinations(r: Reader, cfg: StackConfig, given: Given): void {
         );
     }
   }
-  // Azure mirrors at most 50 % of an endpoint's traffic.
-  if (cfg.rollout.mode === "mirror" && cfg.rollout.percent > 50) {
+  if (cfg.rollout.mode === "mirror" && cfg.rollout.percent > MAX_MIRROR_PERCENT) {
     r.fail(
       SCHEMA.rollout.percent.key,
       String(cfg.rollout.percent),
-      "must be at most 50 with rolloutMode mirror",
+      `must be at most ${MAX_MIRROR_PERCENT} with rolloutMode mirror (Azure mirrors at most ${MAX_MIRROR_PERCENT} % of the traffic)`,
     );
   }
   const s = cfg.serving;

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { githubOidc } from "../../lib/cli/credential";
+import { githubOidc } from "../../lib/azure/credential";
 
 const dir = path.join(__dirname, "..", "..", ".github", "workflows");
 type Job = {

@@ -18,7 +18,7 @@
 //   - the CLIs the steps run behave as their own tests show them against the fake ARM (tests/ops), including
 //     what each leaves behind when it fails, gets SIGTERM (its handler runs) or SIGKILL (nothing runs).
 import { createHash } from "crypto";
-import { splitCommand } from "../../lib/steps";
+import { splitCommand } from "../../lib/program/steps";
 
 interface StateEntry {
   type: string;
@@ -386,7 +386,7 @@ export class SubscriptionModel {
       const id = `${flag("endpoint-id")}/deployments/${flag("deployment")}`;
       const reused = this.existing.has(id);
       if (!reused) this.putDeployment(id, inputs);
-      // lib/cli/deployments.ts retireStale: the others with no traffic, not serving, go
+      // lib/azureml/deployments.ts retireStale: the others with no traffic, not serving, go
       const endpointId = flag("endpoint-id");
       const ep = this.endpoints.get(endpointId);
       for (const other of [...this.deployments.keys()].filter((d) =>

@@ -3,7 +3,7 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { Harness, ROOT, devStackConfig, installMocks, unwrap, valueOf } from "./harness";
-import { flagOf } from "../../lib/steps";
+import { flagOf } from "../../lib/program/steps";
 import { readStackConfig } from "../../lib/config/stack";
 import { MlWorkspace } from "../../components/mlWorkspace";
 import { GpuCompute } from "../../components/gpuCompute";

@@ -14,7 +14,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Harness, devStackConfig, installMocks, unwrap } from "./harness";
 import { SubscriptionModel, type FaultKind } from "./azureModel";
-import { flagOf } from "../../lib/steps";
+import { flagOf } from "../../lib/program/steps";
 import { declareStack } from "../../program";
 
 const KINDS: FaultKind[] = ["fail", "SIGTERM", "SIGKILL"];

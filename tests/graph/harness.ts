@@ -5,7 +5,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { StepFault, SubscriptionModel } from "./azureModel";
-import { flagOf } from "../../lib/steps";
+import { flagOf } from "../../lib/program/steps";
 
 // The real module object (an ES import gives a copy whose properties cannot be spied on).
 const fs = jest.requireActual<typeof fsTypes>("fs");

@@ -2,9 +2,9 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { canonicalJson, hashFolder, hashValues, listAssetFiles } from "../../lib/hashing";
+import { canonicalJson, hashFolder, hashValues, listAssetFiles } from "../../lib/core/hashing";
 import { codeVersionOf } from "../../components/codeAsset";
-import { isExcluded, listCodeFiles, parseIgnoreFile, uploadPrefix } from "../../lib/assets";
+import { isExcluded, listCodeFiles, parseIgnoreFile, uploadPrefix } from "../../lib/core/codeFiles";
 import { environmentVersion } from "../../components/environmentAsset";
 import { ROOT } from "./harness";
 

@@ -7,7 +7,7 @@ import {
   resourceGroupName,
   validateName,
   workspaceNames,
-} from "../../lib/naming";
+} from "../../lib/core/naming";
 
 const STACKS = ["dev", "prod", "Feature/Very_Long-Stack.Name-With-Many-Parts-2026", "123", "a", "---"];
 const SUFFIXES = ["x7k2p9", "000000", "abcdef"];

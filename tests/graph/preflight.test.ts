@@ -1,4 +1,4 @@
-// lib/preflight.ts without a network: the usage rows and VM sizes have the shapes of the 2025-12-01 spec examples
+// lib/core/preflightRules.ts without a network: the usage rows and VM sizes have the shapes of the 2025-12-01 spec examples
 // (tests/fixtures/arm/, examples/Usage/list.json and examples/VirtualMachineSize/list.json; the NC T4 family row
 // and size as third-party listings show them).
 import * as fs from "fs";
@@ -14,7 +14,7 @@ import {
   providerProblems,
   quotaProblems,
   servingNeed,
-} from "../../lib/preflight";
+} from "../../lib/core/preflightRules";
 
 const fixture = <T>(name: string) =>
   (JSON.parse(fs.readFileSync(path.join(__dirname, "..", "fixtures", "arm", name), "utf8")) as { value: T })

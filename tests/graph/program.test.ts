@@ -4,7 +4,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { codeVersionOf } from "../../components/codeAsset";
-import { listAssetFiles } from "../../lib/hashing";
+import { listAssetFiles } from "../../lib/core/hashing";
 import {
   Harness,
   MOCK_KEY,

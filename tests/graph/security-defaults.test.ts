@@ -19,7 +19,7 @@ import {
 import { SubscriptionModel } from "./azureModel";
 import { appInsightsId } from "../../components/mlWorkspace";
 import { SMART_DETECTION_ACTION_GROUP, ruleNameFor } from "../../ops/delete-smart-detection";
-import { flagOf } from "../../lib/steps";
+import { flagOf } from "../../lib/program/steps";
 
 const ML = "azure-native:machinelearningservices";
 const CMD = "command:local:Command";

@@ -1,4 +1,4 @@
-// lib/sweep.ts: the search space as Azure ML takes it, sampling within it, and the choice of the best trial (shared
+// lib/core/sweep.ts: the search space as Azure ML takes it, sampling within it, and the choice of the best trial (shared
 // by the cloud wait step and the local sweep); and the sweep job's parts per sampling algorithm, checked against the
 // rules Azure ML refuses a sweep by (tests/ops/fake/sweep.ts sweepRefusal).
 import { sweepParts } from "../../components/trainingJob";
@@ -11,7 +11,7 @@ import {
   bestTrial,
   sampleTrial,
   seededRandom,
-} from "../../lib/sweep";
+} from "../../lib/core/sweep";
 import { sweepRefusal } from "../ops/fake/sweep";
 
 /** The sweep settings a stack with `sweep` (and the location) reads to. */

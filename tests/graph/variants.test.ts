@@ -3,7 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Harness, Registration, devStackConfig, installMocks, one, unwrap } from "./harness";
 import { execFileSync } from "child_process";
-import { flagOf, splitCommand } from "../../lib/steps";
+import { flagOf, splitCommand } from "../../lib/program/steps";
 
 const ML = "azure-native:machinelearningservices";
 let h: Harness;

@@ -1,9 +1,9 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { UsageError } from "../../lib/cli/errors";
-import { retryDelayMs, type FetchLike } from "../../lib/cli/http";
-import { REDACTED, redact, registerSecret } from "../../lib/cli/redact";
+import { UsageError } from "../../lib/toolkit/errors";
+import { retryDelayMs, type FetchLike } from "../../lib/azure/http";
+import { REDACTED, redact, registerSecret } from "../../lib/toolkit/redact";
 import {
   DEFAULT_EXPECTED,
   DEFAULT_REQUEST,
@@ -21,7 +21,7 @@ import {
   runInvoke,
   scoreResponse,
   validateInputs,
-} from "../../lib/invoke";
+} from "../../lib/azureml/invoke";
 
 const KEY = "s3cr3t-KEY-value-0123456789";
 

@@ -1,4 +1,4 @@
-import { UsageError } from "../../lib/cli/errors";
+import { UsageError } from "../../lib/toolkit/errors";
 import { DEFAULTS } from "../../lib/config/schema";
 import {
   DEFAULT_SWEEP_EPOCHS,

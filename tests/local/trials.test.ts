@@ -1,5 +1,5 @@
 /** The local sweep's pure parts (local/trials.ts): the trials drawn, what each gave, the winner, the table. */
-import { DEFAULT_SEARCH_SPACE, PRIMARY_METRIC, sampleTrial, seededRandom } from "../../lib/sweep";
+import { DEFAULT_SEARCH_SPACE, PRIMARY_METRIC, sampleTrial, seededRandom } from "../../lib/core/sweep";
 import type { PlannedTrial, TrialRecord } from "../../local/trials";
 import { bestRecord, formatTrialTable, planTrials, sweepSummary, trialRecord } from "../../local/trials";
 
@@ -27,7 +27,7 @@ const record = (name: string, val: number | null, extra: Partial<TrialRecord> = 
 });
 
 describe("planTrials", () => {
-  test("trial-1..N, drawn from the space with lib/sweep.ts's seeded sampling", () => {
+  test("trial-1..N, drawn from the space with lib/core/sweep.ts's seeded sampling", () => {
     const plan = planTrials(3, 7);
     const random = seededRandom(7);
     expect(plan).toEqual(
@@ -78,7 +78,7 @@ describe("trialRecord", () => {
   });
 });
 
-describe("bestRecord (lib/sweep.ts's bestTrial)", () => {
+describe("bestRecord (lib/core/sweep.ts's bestTrial)", () => {
   test("the highest val_accuracy of the completed trials; ties go to the first", () => {
     const records = [
       record("trial-1", 0.95),

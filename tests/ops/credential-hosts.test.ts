@@ -2,7 +2,7 @@
  * The ARM token goes to the ARM endpoint's origin (and Azure ML's own service hosts) only. Each probe points a URL
  * that an answer names (`nextLink`, `Azure-AsyncOperation`, `Location`, the workspace's `mlFlowTrackingUri`) at a
  * second fake on another origin: the CLI must fail with a clear error, and that second fake must never see a request
- * carrying a bearer token. Without the origin checks in lib/cli/arm.ts and lib/cli/workspace.ts, each probe hands the
+ * carrying a bearer token. Without the origin checks in lib/azure/arm.ts and lib/azureml/runHistory.ts, each probe hands the
  * second fake a token the first one issued.
  */
 import * as fs from "node:fs";

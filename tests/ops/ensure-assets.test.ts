@@ -20,12 +20,12 @@ import {
 } from "./fake/assets";
 import { audienceOf, installBlobWrites, isStorageAudience, type BlobStore } from "./fake/blobs";
 import { runCli, type CliResult } from "./fake/runCli";
-import { blobFolderUrl, checkNameSegment, describedBy, jsonObjectFromEnv } from "../../lib/cli/assets";
+import { blobFolderUrl, checkNameSegment, describedBy, jsonObjectFromEnv } from "../../lib/azureml/assets";
 import { imageIsPinned, parseEnvironmentSpec } from "../../ops/ensure-environment";
 import { filesMatchingVersion } from "../../ops/ensure-code";
-import { hashFolder, shortHash } from "../../lib/hashing";
-import { listCodeFiles } from "../../lib/assets";
-import { UsageError } from "../../lib/cli/errors";
+import { hashFolder, shortHash } from "../../lib/core/hashing";
+import { listCodeFiles } from "../../lib/core/codeFiles";
+import { UsageError } from "../../lib/toolkit/errors";
 
 const fake = new FakeAzure();
 const outputs: CliResult[] = [];

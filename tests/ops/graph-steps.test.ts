@@ -11,20 +11,20 @@ import * as pulumi from "@pulumi/pulumi";
 import { devStackConfig, installMocks, unwrap, type Harness, type Registration } from "../graph/harness";
 import { SubscriptionModel } from "../graph/azureModel";
 import { declareStack } from "../../program";
-import { splitCommand } from "../../lib/steps";
+import { splitCommand } from "../../lib/program/steps";
 import type {
   AssetResult,
   DeploymentResult,
   EndpointResult,
   RolloutResult,
   SampleResult,
-} from "../../lib/contracts";
+} from "../../lib/core/contracts";
 import { FakeEndpoint } from "./fake/endpoints";
 import { FakeAzure } from "./fake/fakeAzure";
 import { runCli, type CliResult } from "./fake/runCli";
 import { installJobs, jobStore, JOBS_PATH } from "./fake/jobs";
 import { MLFLOW_RUN_PATH, WS_ID, installWorkspace } from "./scenarios";
-import type { RunJobResult } from "../../lib/contracts";
+import type { RunJobResult } from "../../lib/core/contracts";
 
 const fake = new FakeAzure();
 const outputs: CliResult[] = [];

@@ -1,8 +1,8 @@
-/** Unit tests of the CLI toolkit (lib/cli) and the ops CLIs' pure helpers (no processes, no network). */
-import { parseArgs, parseNumber, usageLine } from "../../lib/cli/args";
-import { CliError, UsageError } from "../../lib/cli/errors";
-import { cliExitCode } from "../../lib/cli/run";
-import { mlflowHttpBase, parseModelUri, parseWorkspaceChildId, serviceOrigin } from "../../lib/cli/ids";
+/** Unit tests of the CLI toolkit (lib/toolkit, lib/azure) and the ops CLIs' pure helpers (no processes, no network). */
+import { parseArgs, parseNumber, usageLine } from "../../lib/toolkit/args";
+import { CliError, UsageError } from "../../lib/toolkit/errors";
+import { cliExitCode } from "../../lib/toolkit/run";
+import { mlflowHttpBase, parseModelUri, parseWorkspaceChildId, serviceOrigin } from "../../lib/azureml/ids";
 import {
   assertSafeForToken,
   BearerToken,
@@ -16,16 +16,16 @@ import {
   ERROR_BODY_CHARS,
   isAzureMlServiceUrl,
   type RetryPolicy,
-} from "../../lib/cli/http";
-import { ArmClient } from "../../lib/cli/arm";
-import { formatDuration } from "../../lib/cli/time";
-import { createCredential, githubIdToken, githubOidc } from "../../lib/cli/credential";
+} from "../../lib/azure/http";
+import { ArmClient } from "../../lib/azure/arm";
+import { formatDuration } from "../../lib/toolkit/time";
+import { createCredential, githubIdToken, githubOidc } from "../../lib/azure/credential";
 import { ClientAssertionCredential, DefaultAzureCredential } from "@azure/identity";
-import { redact, redactTruncated, registerSecret, REDACTED } from "../../lib/cli/redact";
+import { redact, redactTruncated, registerSecret, REDACTED } from "../../lib/toolkit/redact";
 import { decideTraffic, putBody, sameTraffic, trafficAllTo, trafficWithout } from "../../ops/set-traffic";
 import { relativeBlobPath } from "../../local/download-model";
 import { cancelCommand, parseWaitArgs, quotaHints } from "../../ops/wait-for-job";
-import { pickUserLog, tail, trustedMlflowBase } from "../../lib/cli/workspace";
+import { pickUserLog, tail, trustedMlflowBase } from "../../lib/azureml/runHistory";
 import type { AccessToken, TokenCredential } from "@azure/identity";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";

@@ -1,11 +1,11 @@
 /**
- * The canary/mirror watch's reading of Azure Monitor (lib/cli/metrics.ts) against the rules of the service it
+ * The canary/mirror watch's reading of Azure Monitor (lib/azureml/metrics.ts) against the rules of the service it
  * reads: RequestsPerMinute takes only the Average aggregation, a failing model answers 424 (a 4xx, not a 5xx), a
  * query returns at most `top` series, and a metric the service could not read comes back with its own errorCode.
  * The rollout runs end to end against the fake ARM and Monitor (tests/ops/fake/monitor.ts).
  */
 import * as path from "node:path";
-import { MAX_SERIES, metricsQuery, requestCounts, type MetricsResponse } from "../../lib/cli/metrics";
+import { MAX_SERIES, metricsQuery, requestCounts, type MetricsResponse } from "../../lib/azureml/metrics";
 import { FakeEndpoint } from "./fake/endpoints";
 import { FakeAzure } from "./fake/fakeAzure";
 import { installMonitor, metricsAnswer, type DeploymentFigures } from "./fake/monitor";

@@ -13,8 +13,8 @@ import {
   requestCounts,
   watchFigures,
   type MetricsResponse,
-} from "../../lib/cli/metrics";
-import { rolloutPlan, rolloutStart } from "../../lib/cli/traffic";
+} from "../../lib/azureml/metrics";
+import { rolloutPlan, rolloutStart } from "../../lib/azureml/traffic";
 import { FakeEndpoint, type Scoring } from "./fake/endpoints";
 import { FakeAzure } from "./fake/fakeAzure";
 import { installMonitor, type DeploymentFigures } from "./fake/monitor";
@@ -242,7 +242,7 @@ test("no secret (endpoint key, client secret, tokens) appears in any output", ()
   for (const o of outputs) for (const s of fake.secrets()) expect(o.stdout + o.stderr).not.toContain(s);
 });
 
-describe("lib/cli/metrics (pure)", () => {
+describe("lib/azureml/metrics (pure)", () => {
   /** A Metrics - List answer in the GetMetric.json shape: `rows` = [statusCodeClass, totals per minute]. */
   const requestsAnswer = (
     rows: Array<[string, Array<number | undefined>]>,

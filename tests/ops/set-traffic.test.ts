@@ -1,5 +1,11 @@
 import { FakeAzure } from "./fake/fakeAzure";
-import { canaryTraffic, putBody, rollbackTraffic, scaleShares, servingBesides } from "../../lib/cli/traffic";
+import {
+  canaryTraffic,
+  putBody,
+  rollbackTraffic,
+  scaleShares,
+  servingBesides,
+} from "../../lib/azureml/traffic";
 import { FakeEndpoint } from "./fake/endpoints";
 import { runCli, type CliResult } from "./fake/runCli";
 import { WS_ID } from "./scenarios";
@@ -158,7 +164,7 @@ test("no secret appears in any output", () => {
   for (const o of outputs) for (const s of fake.secrets()) expect(o.stdout + o.stderr).not.toContain(s);
 });
 
-describe("lib/cli/traffic helpers (pure)", () => {
+describe("lib/azureml/traffic helpers (pure)", () => {
   test("scaleShares: whole percents summing to the total, largest remainder first", () => {
     expect(
       scaleShares(

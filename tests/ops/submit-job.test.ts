@@ -7,7 +7,7 @@ import { fakeJob, installJobs, JOBS_PATH, jobResource, jobStore, type JobStore }
 import { sweepJobSpec } from "./fake/sweep";
 import { runCli, type CliResult } from "./fake/runCli";
 import { checkJobSpec, chooseJob, newJobName, type JobItem } from "../../ops/submit-job";
-import { UsageError } from "../../lib/cli/errors";
+import { UsageError } from "../../lib/toolkit/errors";
 
 const fake = new FakeAzure();
 const outputs: CliResult[] = [];

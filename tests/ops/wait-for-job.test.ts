@@ -1,7 +1,7 @@
 import { FakeAzure, SUB } from "./fake/fakeAzure";
 import { runCli, startCli, waitFor, type CliResult } from "./fake/runCli";
 import { installMetrics, installWorkspace, JOB, JOB_ID, jobBody, RG, STUDIO, WS } from "./scenarios";
-import { trialOf } from "../../lib/cli/workspace";
+import { trialOf } from "../../lib/azureml/runHistory";
 import { WAIT_LIMIT_FLAGS, clockOf, gateFailure, trialTable } from "../../ops/wait-for-job";
 import { installSweep, SWEEP, SWEEP_ID, SWEEP_STUDIO, trialName, type FakeTrial } from "./fake/sweep";
 

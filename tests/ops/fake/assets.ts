@@ -10,7 +10,7 @@ import { RG, SUB, WS, WS_ID } from "./fakeAzure";
 
 export const ACCOUNT = "stmnisttest01";
 export const CONTAINER = "azureml-blobstore-0f0e0d0c-0b0a-0908-0706-050403020100";
-/** Where the default datastore points (a BlobDatastore of lib/cli/assets.ts). */
+/** Where the default datastore points (a BlobDatastore of lib/azureml/assets.ts). */
 export const BLOB_LOCATION = {
   accountName: ACCOUNT,
   containerName: CONTAINER,

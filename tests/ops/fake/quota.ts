@@ -6,7 +6,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { ProviderInfo, UsageRow, VmSizeInfo } from "../../../lib/preflight";
+import type { ProviderInfo, UsageRow, VmSizeInfo } from "../../../lib/core/preflightRules";
 import type { FakeAzure, FakeReq, FakeRes } from "./fakeAzure";
 
 export const LOCATION = "westeurope";

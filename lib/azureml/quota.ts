@@ -4,9 +4,9 @@
  * Reads only. Shapes (azure-rest-api-specs): ML 2025-12-01 examples/Usage/list.json and
  * examples/VirtualMachineSize/list.json; Microsoft.Resources 2025-04-01 examples/GetProvider.json.
  */
-import { type ArmClient, listAll } from "./arm";
-import { jsonOf } from "./http";
-import type { ProviderInfo, UsageRow, VmSizeInfo } from "../preflight";
+import { type ArmClient, listAll } from "../azure/arm";
+import { jsonOf } from "../azure/http";
+import type { ProviderInfo, UsageRow, VmSizeInfo } from "../core/preflightRules";
 
 /** Microsoft.Resources API version of the provider reads. */
 export const RESOURCES_API_VERSION = "2025-04-01";

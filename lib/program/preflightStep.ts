@@ -2,10 +2,10 @@
 // preview too. The workspace's resources wait for `done`; the check needs the deployment's name, which is known once
 // the graph is built, so `start` is called at the end of index.ts.
 import * as authorization from "@pulumi/azure-native/authorization";
-import type { StackConfig } from "./config/stack";
-import type { PreflightResult } from "./contracts";
-import { resourceGroupName } from "./naming";
-import { preflightArgs, servingNeed } from "./preflight";
+import type { StackConfig } from "../config/stack";
+import type { PreflightResult } from "../core/contracts";
+import { resourceGroupName } from "../core/naming";
+import { preflightArgs, servingNeed } from "../core/preflightRules";
 import { runCliStep } from "./steps";
 
 export interface PreflightGate {

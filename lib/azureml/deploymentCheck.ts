@@ -2,16 +2,16 @@
  * Checking one online deployment on its own, before and while it takes traffic (ops/smoke-test.ts, ops/rollout.ts):
  * a sample call with the `azureml-model-deployment` header, which reaches a deployment whatever its share of the
  * traffic, 0 % included (Learn: how-to-safely-rollout-online-endpoints, "Test the new deployment"), through the
- * invocation client (lib/invoke.ts); and the tail of the deployment's inference-server log.
+ * invocation client (lib/azureml/invoke.ts); and the tail of the deployment's inference-server log.
  */
-import type { ArmClient } from "./cli/arm";
-import type { FlagValues } from "./cli/args";
-import { errorMessage } from "./cli/errors";
-import { jsonOf } from "./cli/http";
+import type { ArmClient } from "../azure/arm";
+import type { FlagValues } from "../toolkit/args";
+import { errorMessage } from "../toolkit/errors";
+import { jsonOf } from "../azure/http";
 import { AUTH_MODES, parseInvokeArgs, runInvoke, type InvokeOptions, type InvokeOutcome } from "./invoke";
-import { azWorkspaceFlags, type ParsedId } from "./cli/ids";
-import { log } from "./cli/log";
-import { tail } from "./cli/workspace";
+import { azWorkspaceFlags, type ParsedId } from "./ids";
+import { log } from "../toolkit/log";
+import { tail } from "./runHistory";
 
 /** The sample call's flags (the key comes from env ENDPOINT_KEY only: a key on a command line ends up in logs). */
 export const SAMPLE_FLAGS = {

@@ -11,9 +11,9 @@
  * `AZURE_AUTHORITY_HOST` is honoured by both (sovereign clouds; the tests point it at their local fake).
  */
 import { ClientAssertionCredential, DefaultAzureCredential, type TokenCredential } from "@azure/identity";
-import { CliError } from "./errors";
+import { CliError } from "../toolkit/errors";
 import { HttpClient, assertSafeForToken, jsonOf } from "./http";
-import { registerSecret } from "./redact";
+import { registerSecret } from "../toolkit/redact";
 
 export const ARM_SCOPE_SUFFIX = "/.default";
 

@@ -9,9 +9,9 @@
  * Metrics arrive minutes late: a minute with no data point counts as no requests, which is why the watch also
  * makes sample calls of its own. The parsing and the verdict are pure (unit-tested).
  */
-import type { RolloutWatch } from "../contracts";
-import type { ArmClient } from "./arm";
-import { jsonOf } from "./http";
+import type { RolloutWatch } from "../core/contracts";
+import type { ArmClient } from "../azure/arm";
+import { jsonOf } from "../azure/http";
 
 export const MONITOR_API_VERSION = "2023-10-01";
 

@@ -8,7 +8,7 @@
  */
 import type { TokenCredential } from "@azure/identity";
 import { armScope, createCredential } from "./credential";
-import { CliError, errorMessage } from "./errors";
+import { CliError, errorMessage } from "../toolkit/errors";
 import {
   BearerToken,
   HttpClient,
@@ -20,8 +20,8 @@ import {
   type HttpResponse,
   type RequestOptions,
 } from "./http";
-import { log } from "./log";
-import { formatDuration, since, sleep } from "./time";
+import { log } from "../toolkit/log";
+import { formatDuration, since, sleep } from "../toolkit/time";
 
 export const ML_API_VERSION = process.env.AZURE_ML_API_VERSION || "2025-12-01";
 export const DEFAULT_ARM_ENDPOINT = "https://management.azure.com";
@@ -40,7 +40,7 @@ export interface LroOptions {
 
 /**
  * The ARM client. Its token goes to two kinds of host only: the management endpoint's own origin, and Azure ML's
- * regional service hosts (MLflow and run history accept the same ARM token; lib/cli/workspace.ts). A URL that an
+ * regional service hosts (MLflow and run history accept the same ARM token; lib/azureml/runHistory.ts). A URL that an
  * answer names (`nextLink`, `Azure-AsyncOperation`, `Location`) is followed only on the management endpoint's origin:
  * ARM's long-running-operation and paging URLs are on that endpoint (Learn: azure-resource-manager/management/
  * async-operations, whose examples poll `https://management.azure.com/...`), so one on any other origin is refused
@@ -255,6 +255,9 @@ export interface Provisioned<T> {
   timedOut: boolean;
 }
 
+/** The provisioning states after which nothing changes without a new request. */
+export const SETTLED_STATE = /^(Succeeded|Failed|Canceled)$/;
+
 /**
  * The ensure steps' one wait for a resource to settle: GET every `pollMs`, a line per change of
  * `properties.provisioningState`, until it is Succeeded, Failed or Canceled, or `timeoutMs` from `started` has passed.
@@ -272,7 +275,7 @@ export async function awaitProvisioning<T extends { properties?: { provisioningS
     const state = body?.properties?.provisioningState ?? (body ? "Unknown" : "NotFound");
     if (state !== last) log(`  [${since(o.started).padStart(8)}] ${state}`);
     last = state;
-    if (body && /^(Succeeded|Failed|Canceled)$/.test(state)) return { body, state, timedOut: false };
+    if (body && SETTLED_STATE.test(state)) return { body, state, timedOut: false };
     if (!body && !o.whileMissing) return { state, timedOut: false };
     if (Date.now() - o.started > o.timeoutMs) return { body, state, timedOut: true };
     await sleep(o.pollMs);

@@ -4,11 +4,11 @@
  * (`https://<region>.api.azureml.ms`), found through the workspace's `mlFlowTrackingUri`; both accept the same ARM
  * token (azureml-mlflow and azure-ai-ml do this).
  */
-import type { Trial } from "../sweep";
-import type { ArmClient } from "./arm";
+import type { Trial } from "../core/sweep";
+import type { ArmClient } from "../azure/arm";
 import { type WorkspaceScope, mlflowHttpBase } from "./ids";
-import { CliError } from "./errors";
-import { isAzureMlServiceUrl, jsonOf } from "./http";
+import { CliError } from "../toolkit/errors";
+import { isAzureMlServiceUrl, jsonOf } from "../azure/http";
 
 interface WorkspaceBody {
   properties?: { mlFlowTrackingUri?: string; discoveryUrl?: string; workspaceId?: string };

@@ -8,12 +8,14 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { TokenCredential } from "@azure/identity";
 import { ContainerClient } from "@azure/storage-blob";
-import { contentTypeOf } from "../assets";
-import type { AssetResult } from "../contracts";
-import { armEndpointFrom, type ArmClient } from "./arm";
-import { CliError, UsageError, errorMessage } from "./errors";
+import { contentTypeOf } from "../core/codeFiles";
+import type { AssetResult } from "../core/contracts";
+import { armEndpointFrom, type ArmClient } from "../azure/arm";
+import { CliError, UsageError, errorMessage } from "../toolkit/errors";
 import { parseWorkspaceChildId, type ParsedId, type WorkspaceScope } from "./ids";
-import { log } from "./log";
+import { log } from "../toolkit/log";
+import { STORAGE_SUFFIXES } from "../core/azureRules";
+import { NAME_RULES } from "../core/naming";
 
 /** The JSON object in environment variable `name` (a step's specification); UsageError when absent or not an object. */
 export function jsonObjectFromEnv(
@@ -192,17 +194,12 @@ export function blobFolderUrl(ds: BlobDatastore, prefix: string): string {
 }
 
 /** Azure Storage DNS suffixes (public, US Government, China clouds): the only blob hosts the storage token goes to. */
-export const AZURE_STORAGE_SUFFIXES: readonly string[] = [
-  "core.windows.net",
-  "core.usgovcloudapi.net",
-  "core.chinacloudapi.cn",
-];
+export const AZURE_STORAGE_SUFFIXES = STORAGE_SUFFIXES;
 
 /** Entra scope for any storage account (Learn: rest/api/storageservices/authorize-with-azure-active-directory). */
 export const STORAGE_SCOPE = "https://storage.azure.com/.default";
 
-/** Storage account names: 3-24 lowercase letters and digits (Learn: storage-account-overview). */
-const ACCOUNT_NAME = /^[a-z0-9]{3,24}$/;
+const ACCOUNT_NAME = NAME_RULES.storageAccount.pattern;
 
 /**
  * Checks that the datastore's account is the workspace's own storage account (`storageAccount` of `GET <ws>`): the

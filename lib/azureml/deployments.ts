@@ -8,10 +8,10 @@
  * Never one that holds live or mirrored traffic, or the one recorded as serving (a deployment with traffic cannot
  * be deleted anyway: Learn, how-to-safely-rollout-online-endpoints).
  */
-import { deleteUntilGone, listAll, type ArmClient } from "./arm";
-import { errorMessage } from "./errors";
+import { deleteUntilGone, listAll, type ArmClient } from "../azure/arm";
+import { errorMessage } from "../toolkit/errors";
 import { azWorkspaceFlags, type ParsedId } from "./ids";
-import { log } from "./log";
+import { log } from "../toolkit/log";
 import { SERVING_TAG, nonZero, type EndpointBody } from "./traffic";
 
 /** The names of the endpoint's deployments (OnlineDeployments_List, pages via nextLink). */

@@ -140,7 +140,7 @@ export function ignoreFileOf(folder: string): { file: string; rules: IgnoreRule[
 }
 
 /**
- * The files of a code asset, relative and sorted: the folder's files (lib/hashing.ts listAssetFiles: caches, tests
+ * The files of a code asset, relative and sorted: the folder's files (lib/core/hashing.ts listAssetFiles: caches, tests
  * and dot-folders left out) minus what its ignore file excludes. The one list that is both hashed (the version) and
  * uploaded: the graph (components/codeAsset.ts) and ops/ensure-code.ts must both take it from here.
  */

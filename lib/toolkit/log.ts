@@ -14,7 +14,7 @@ export function hasWrittenResult(): boolean {
 
 /**
  * The one stdout line a caller parses (redacted like everything else). Pass it `line satisfies <contract>` (see
- * lib/contracts.ts) so that what a CLI prints and what its reader expects are one type.
+ * lib/core/contracts.ts) so that what a CLI prints and what its reader expects are one type.
  */
 export function writeResult(result: object): void {
   if (resultWritten) throw new Error("result already written");

@@ -1,5 +1,5 @@
 /** ARM resource ids and azureml:// URIs. Pure functions (unit-tested). */
-import { CliError, UsageError } from "./errors";
+import { CliError, UsageError } from "../toolkit/errors";
 
 export interface WorkspaceScope {
   subscriptionId: string;

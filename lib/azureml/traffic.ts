@@ -6,11 +6,11 @@
  * the properties), follows the long-running operation, and re-reads until the eventually consistent GET shows it.
  * A 409 (the endpoint is busy with another update) is retried. The split helpers are pure (unit-tested).
  */
-import { retryOnConflict, type ArmClient } from "./arm";
-import { CliError } from "./errors";
+import { retryOnConflict, type ArmClient } from "../azure/arm";
+import { CliError } from "../toolkit/errors";
 import { azWorkspaceFlags, type ParsedId } from "./ids";
-import { log } from "./log";
-import { formatDuration, since, sleep } from "./time";
+import { log } from "../toolkit/log";
+import { formatDuration, since, sleep } from "../toolkit/time";
 
 /** deployment name → percent */
 export type Traffic = Record<string, number>;

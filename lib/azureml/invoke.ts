@@ -2,7 +2,7 @@
  * The invocation client: posts a scoring request to an Azure ML online endpoint (or a local azmlinfsrv) the way
  * `az ml online-endpoint invoke` does and checks the predictions against expected labels. Pure (or injectable)
  * functions, tested without processes; ops/invoke.ts is the CLI, local/run-local.ts calls runInvoke() in-process.
- * HTTP, retries, redaction and flags come from the CLI toolkit (lib/cli).
+ * HTTP, retries, redaction and flags come from the CLI toolkit (lib/toolkit, lib/azure).
  *
  *   --uri URL [--auth Key|AMLToken|AADToken] [--endpoint-id ID] [--key KEY] [--request FILE] [--expected FILE]
  *   [--min-accuracy F] [--deployment NAME] [--json]
@@ -11,10 +11,10 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
-import { parseArgs } from "./cli/args";
-import { ArmClient, armEndpointFrom } from "./cli/arm";
-import { createCredential } from "./cli/credential";
-import { CliError, UsageError, errorMessage } from "./cli/errors";
+import { parseArgs } from "../toolkit/args";
+import { ArmClient, armEndpointFrom } from "../azure/arm";
+import { createCredential } from "../azure/credential";
+import { CliError, UsageError, errorMessage } from "../toolkit/errors";
 import {
   assertSafeForToken,
   BearerToken,
@@ -24,13 +24,14 @@ import {
   shortUrl,
   type FetchLike,
   type RetryPolicy,
-} from "./cli/http";
-import { parseWorkspaceChildId } from "./cli/ids";
-import { redact, redactTruncated, registerSecret } from "./cli/redact";
-import type { SampleResult } from "./contracts";
+} from "../azure/http";
+import { parseWorkspaceChildId } from "./ids";
+import { redact, redactTruncated, registerSecret } from "../toolkit/redact";
+import type { SampleResult } from "../core/contracts";
+import { ENDPOINT_AUTH_MODES, type EndpointAuthMode } from "../core/azureRules";
 
 /** The repo root: the default files are found from any working directory. */
-const REPO = path.resolve(__dirname, "..");
+const REPO = path.resolve(__dirname, "..", "..");
 export const DEFAULT_REQUEST = path.join(REPO, "scoring", "sample-request.json");
 export const DEFAULT_EXPECTED = path.join(REPO, "scoring", "sample-labels.json");
 
@@ -39,8 +40,8 @@ export const EXIT_BELOW_ACCURACY = 1;
 export const EXIT_ERROR = 2;
 
 /** The endpoint's auth mode: what goes into `Authorization: Bearer ...`. */
-export const AUTH_MODES = ["Key", "AMLToken", "AADToken"] as const;
-export type AuthMode = (typeof AUTH_MODES)[number];
+export const AUTH_MODES = ENDPOINT_AUTH_MODES;
+export type AuthMode = EndpointAuthMode;
 
 /** The Entra scope of the Azure ML data plane (what `az account get-access-token --resource https://ml.azure.com` asks for). */
 export const ML_DATA_PLANE_SCOPE = "https://ml.azure.com/.default";

@@ -14,10 +14,10 @@
  * call needs none of its token handling; wrapping it would keep most of this file and add a second HTTP stack.
  */
 import type { AccessToken, TokenCredential } from "@azure/identity";
-import { CliError } from "./errors";
-import { log } from "./log";
-import { redact, redactTruncated, registerSecret } from "./redact";
-import { sleep } from "./time";
+import { CliError } from "../toolkit/errors";
+import { log } from "../toolkit/log";
+import { redact, redactTruncated, registerSecret } from "../toolkit/redact";
+import { sleep } from "../toolkit/time";
 
 export interface RetryPolicy {
   /** first backoff step (ms) */
