@@ -1,7 +1,7 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { MlWorkspace } from "./mlWorkspace";
+import type { WorkspaceRef } from "./mlWorkspace";
 import type { AssetResult } from "../lib/core/contracts";
 import { hashFolder, shortHash } from "../lib/core/hashing";
 import { listCodeFiles } from "../lib/core/codeFiles";
@@ -9,11 +9,21 @@ import { childName } from "../lib/program/children";
 import { parseJsonLine, stepCommand } from "../lib/program/steps";
 
 export interface CodeAssetArgs {
-  readonly workspace: MlWorkspace;
+  readonly workspace: WorkspaceRef;
   /** Absolute path of the folder to upload (training/ or scoring/), inside the project. */
   readonly folder: string;
   /** Code asset name in the workspace. */
   readonly assetName: string;
+}
+
+/** What a job or deployment takes from a code asset. */
+export interface CodeRef {
+  /** The content hash (what a job's run hash and a deployment's name include). */
+  readonly version: string;
+  /** The code version's ARM id. */
+  readonly codeId: pulumi.Output<string>;
+  /** Done once the version exists in the workspace. */
+  readonly ready: pulumi.Resource;
 }
 
 /** Version of a code asset: the folder's content hash. */
@@ -32,7 +42,7 @@ export function codeVersionOf(folder: string, files: readonly string[] = listCod
  * Sources: Azure/azure-cli#21957 (CLI v2 archives assets instead of deleting them); azure-ai-ml
  * `_check_and_upload_path` (reuses what exists); azure-rest-api-specs examples/Datastore/get.json (the container).
  */
-export class CodeAsset extends pulumi.ComponentResource {
+export class CodeAsset extends pulumi.ComponentResource implements CodeRef {
   readonly version: string;
   readonly files: string[];
   /** The code version's ARM id (what jobs and deployments name). */

@@ -2,14 +2,14 @@ import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import { parse, stringify } from "yaml";
 import * as command from "@pulumi/command";
-import { MlWorkspace } from "./mlWorkspace";
+import type { WorkspaceRef } from "./mlWorkspace";
 import type { AssetResult } from "../lib/core/contracts";
 import { hashValues, shortHash } from "../lib/core/hashing";
 import { childName } from "../lib/program/children";
 import { parseJsonLine, stepCommand } from "../lib/program/steps";
 
 export interface EnvironmentAssetArgs {
-  readonly workspace: MlWorkspace;
+  readonly workspace: WorkspaceRef;
   /** Environment (container) name in the workspace. */
   readonly environmentName: string;
   /** Base image the conda environment is built on (a dated tag or digest). */
@@ -38,13 +38,14 @@ export function environmentVersion(image: string, condaText: string): string {
   return shortHash(hashValues({ image, conda: condaText }), 16);
 }
 
-const TYPE = "azure-ml-mnist:index:EnvironmentAsset";
-// Before it became reusable this component was `Environments` ("environments"), holding the inference environment.
-const LEGACY = {
-  component: "inference-env",
-  name: "environments",
-  type: "azure-ml-mnist:index:Environments",
-};
+/** An environment a job or deployment runs in: its ARM id (or registry URI) and what identifies its content. */
+export interface EnvironmentRef {
+  readonly environmentId: pulumi.Input<string>;
+  /** Changes whenever the environment's content does (a content-hash version, or the pinned URI itself). */
+  readonly version: string;
+  /** Done once the version exists (none for a curated environment, which always does). */
+  readonly ready?: pulumi.Resource;
+}
 
 /**
  * An environment version built from a conda spec on a base image, versioned by content (a changed spec or image
@@ -52,7 +53,7 @@ const LEGACY = {
  * registered otherwise (ops/ensure-environment.ts; why a step and not a resource: see CodeAsset). The first job or
  * deployment using it builds the image in the workspace registry.
  */
-export class EnvironmentAsset extends pulumi.ComponentResource {
+export class EnvironmentAsset extends pulumi.ComponentResource implements EnvironmentRef {
   readonly version: string;
   /** The environment version's ARM id (what jobs and deployments name). */
   readonly environmentId: pulumi.Output<string>;
@@ -60,8 +61,7 @@ export class EnvironmentAsset extends pulumi.ComponentResource {
   readonly ready: pulumi.CustomResource;
 
   constructor(name: string, args: EnvironmentAssetArgs, opts?: pulumi.ComponentResourceOptions) {
-    const legacy = name === LEGACY.component ? [{ name: LEGACY.name, type: LEGACY.type }] : [];
-    super(TYPE, name, {}, { ...opts, aliases: [...(opts?.aliases ?? []), ...legacy] });
+    super("azure-ml-mnist:index:EnvironmentAsset", name, {}, opts);
     const ws = args.workspace;
     if (!fs.existsSync(args.condaFile)) throw new Error(`environment spec ${args.condaFile} is missing`);
     const condaText = withPipPackages(fs.readFileSync(args.condaFile, "utf8"), args.extraPip);

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as ml from "@pulumi/azure-native/machinelearningservices";
-import { MlWorkspace } from "./mlWorkspace";
+import type { WorkspaceRef } from "./mlWorkspace";
 import type { GpuSettings } from "../lib/config/schema";
 import { CLUSTER_OWNER_TAG, computeName } from "../lib/core/naming";
 import type * as azureInputs from "@pulumi/azure-native/types/input";
@@ -11,7 +11,21 @@ import { isoSeconds, parseJsonLine, stepCommand } from "../lib/program/steps";
 
 export interface GpuComputeArgs extends GpuSettings {
   /** The workspace the cluster belongs to (its location, tags, name suffix and destroy order). */
-  readonly workspace: MlWorkspace;
+  readonly workspace: WorkspaceRef;
+  /**
+   * Set on a second cluster of the same size in the workspace: it goes into the cluster's Azure name (shortened with
+   * a hash of the whole, so two qualifiers never meet) to keep the two apart.
+   */
+  readonly nameQualifier?: string;
+}
+
+/** What a job takes from a cluster: its id, what its name encodes, and the step that makes it exist. */
+export interface ComputeRef {
+  readonly computeId: pulumi.Output<string>;
+  readonly vmSize: string;
+  readonly lowPriority: boolean;
+  /** Done once the cluster exists. */
+  readonly ready: pulumi.Resource;
 }
 
 /**
@@ -25,9 +39,10 @@ export interface GpuComputeArgs extends GpuSettings {
  * (the 2025-12-01 Compute_Delete takes Delete|Detach; azure-native's generic delete sends none, and a cluster
  * re-created under the same name after a detach kept its old VM size: Azure/azure-rest-api-specs#18889).
  */
-export class GpuCompute extends pulumi.ComponentResource {
+export class GpuCompute extends pulumi.ComponentResource implements ComputeRef {
   /** The step that makes the cluster exist (its delete removes it, and any other of this component's). */
   readonly cluster: command.local.Command;
+  readonly ready: pulumi.Resource;
   /** The cluster's ARM id (what a job's `computeId` names). */
   readonly computeId: pulumi.Output<string>;
   readonly computeName: pulumi.Output<string>;
@@ -43,9 +58,8 @@ export class GpuCompute extends pulumi.ComponentResource {
     this.lowPriority = args.lowPriority;
 
     // VM size and priority are immutable: they are part of the name, so changing them makes a new cluster.
-    // A second cluster of the same size adds its own name, so the two never share one.
     const physical = ws.nameSuffix.apply((s) =>
-      computeName(args.vmSize, args.lowPriority, s, name === "gpu" ? undefined : name),
+      computeName(args.vmSize, args.lowPriority, s, args.nameQualifier),
     );
     const computeId = pulumi.interpolate`${ws.workspaceId}/computes/${physical}`;
     // The Compute body (2025-12-01), typed with azure-native's own input shape.
@@ -84,7 +98,7 @@ export class GpuCompute extends pulumi.ComponentResource {
         // --storage-account-id: the cluster's identity gets Storage Blob Data Contributor on the workspace's account
         // (no account keys there; jobs run as that identity), as an idempotent grant inside the step
         create: stepCommand("ops/ensure-compute.ts", [
-          ...["--compute-id", computeId, "--storage-account-id", ws.storageAccount.id],
+          ...["--compute-id", computeId, "--storage-account-id", ws.storageAccountId],
         ]),
         // the stored (current) cluster and any other of this component's
         delete: stepCommand("ops/delete-compute.ts", ["--compute-id", computeId, "--owner", name]),
@@ -93,6 +107,7 @@ export class GpuCompute extends pulumi.ComponentResource {
       },
       ws.childOptions(this),
     );
+    this.ready = this.cluster;
     const result = this.cluster.stdout.apply((out) =>
       parseJsonLine<ComputeResult>(out, "ops/ensure-compute.ts"),
     );

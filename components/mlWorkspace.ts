@@ -11,7 +11,7 @@ import * as authorization from "@pulumi/azure-native/authorization";
 import * as monitor from "@pulumi/azure-native/monitor";
 import * as ml from "@pulumi/azure-native/machinelearningservices";
 import { SUFFIX_LENGTH, WorkspaceNames, resourceGroupName, workspaceNames } from "../lib/core/naming";
-import { childName, legacyAliases } from "../lib/program/children";
+import { childName } from "../lib/program/children";
 import { stepCommand } from "../lib/program/steps";
 import type * as azureInputs from "@pulumi/azure-native/types/input";
 import { MANAGED_NETWORK_MODES } from "../lib/config/schema";
@@ -30,6 +30,8 @@ export interface MlWorkspaceArgs {
   readonly purgeOnDestroy: boolean;
   /** The workspace's managed network (default Disabled): see managedNetworkSettings. */
   readonly managedNetwork?: ManagedNetworkMode;
+  /** Set on a second workspace in the same stack: it goes into the resource group's name to keep the two apart. */
+  readonly nameQualifier?: string;
   /**
    * Nothing is declared in Azure until this settles, and nothing at all if it rejects: the pre-flight, so a
    * shortfall fails `pulumi preview` and `up` before any resource exists.
@@ -84,8 +86,26 @@ export type ChildOptions = Omit<pulumi.CustomResourceOptions, "parent" | "depend
   readonly dependsOn?: pulumi.Resource[];
 };
 
-/** The name index.ts gave the one workspace before child names carried the component's name. */
-const LEGACY_NAME = "ml";
+/**
+ * What a component declared inside a workspace takes from it: names, location, tags, the name suffix, the storage
+ * account its jobs write to, and `childOptions` (destroy order). MlWorkspace is one; a test or another program can
+ * hand any object of this shape.
+ */
+export interface WorkspaceRef {
+  readonly stack: string;
+  readonly location: string;
+  readonly tags: Readonly<Record<string, string>>;
+  /** The per-stack random suffix of the names Azure keeps after a delete. */
+  readonly nameSuffix: pulumi.Output<string>;
+  readonly resourceGroupName: pulumi.Output<string>;
+  /** The workspace's ARM id. */
+  readonly workspaceId: pulumi.Output<string>;
+  /** The ARM id of the workspace's storage account (jobs write their outputs there). */
+  readonly storageAccountId: pulumi.Output<string>;
+  /** True with a managed network: computes get no public IP. */
+  readonly isolated: boolean;
+  childOptions(parent: pulumi.Resource, extra?: ChildOptions): pulumi.CustomResourceOptions;
+}
 
 /**
  * The ARM id an Application Insights component gets (Microsoft.Insights/components, the id azure-native reports),
@@ -108,7 +128,7 @@ const ALL_LOGS = [{ categoryGroup: "allLogs", enabled: true }];
  * because Azure reserves them after delete (soft delete, global uniqueness). Components that declare resources
  * inside the workspace take its handles: names, location, tags, the name suffix and `childOptions` (destroy order).
  */
-export class MlWorkspace extends pulumi.ComponentResource {
+export class MlWorkspace extends pulumi.ComponentResource implements WorkspaceRef {
   /** The stack the names derive from. */
   readonly stack: string;
   readonly location: string;
@@ -129,6 +149,7 @@ export class MlWorkspace extends pulumi.ComponentResource {
   readonly logAnalytics: operationalinsights.Workspace;
   readonly appInsights: applicationinsights.Component;
   readonly storageAccount: storage.StorageAccount;
+  readonly storageAccountId: pulumi.Output<string>;
   readonly keyVault: keyvault.Vault;
   readonly containerRegistry: containerregistry.Registry;
   readonly workspace: ml.Workspace;
@@ -151,10 +172,7 @@ export class MlWorkspace extends pulumi.ComponentResource {
     this.location = location;
     this.tags = tags;
     this.isolated = (args.managedNetwork ?? "Disabled") !== "Disabled";
-    const child = (role: string, legacy = role) => ({
-      name: childName(name, role),
-      opts: { parent: this, aliases: legacyAliases(name, LEGACY_NAME, legacy) },
-    });
+    const child = (role: string) => ({ name: childName(name, role), opts: { parent: this } });
 
     // Destroyed with the stack, so a re-created stack gets fresh names while soft-deleted ones expire.
     const suffix = child("name-suffix");
@@ -178,9 +196,9 @@ export class MlWorkspace extends pulumi.ComponentResource {
       this.resourceGroup = new resources.ResourceGroup(
         c.name,
         {
-          // A second workspace in the stack adds its own name, so the two never share one.
+          // A second workspace in the stack sets nameQualifier, so the two never share one.
           resourceGroupName: gate.apply(() =>
-            resourceGroupName(args.project, args.stack, name === LEGACY_NAME ? undefined : name),
+            resourceGroupName(args.project, args.stack, args.nameQualifier),
           ),
           location,
           tags,
@@ -288,6 +306,7 @@ export class MlWorkspace extends pulumi.ComponentResource {
       st.opts,
     );
     this.storageAccountName = this.storageAccount.name;
+    this.storageAccountId = this.storageAccount.id;
 
     // RBAC mode: the service's own access policies would otherwise fight the ones in this program.
     // No purge protection: once on it cannot be turned off, and a vault with it cannot be purged before its retention

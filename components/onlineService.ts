@@ -2,26 +2,31 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as monitor from "@pulumi/azure-native/monitor";
 import type * as azureInputs from "@pulumi/azure-native/types/input";
-import { MlWorkspace } from "./mlWorkspace";
-import { RegisteredModel } from "./registeredModel";
-import { CodeAsset } from "./codeAsset";
-import { EnvironmentAsset } from "./environmentAsset";
+import type { WorkspaceRef } from "./mlWorkspace";
+import type { ModelRef } from "./registeredModel";
+import type { CodeRef } from "./codeAsset";
+import type { EnvironmentRef } from "./environmentAsset";
 import type { DeploymentSettings, RolloutSettings, ServingSettings } from "../lib/config/schema";
 import type { AutoscaleSettings } from "../lib/config/objects";
 import type { DeploymentResult, EndpointResult } from "../lib/core/contracts";
 import { deploymentName, endpointName } from "../lib/core/naming";
 import { hashValues } from "../lib/core/hashing";
-import { childName, legacyAliases } from "../lib/program/children";
+import { childName } from "../lib/program/children";
 import { isoSeconds, parseJsonLine, stepCommand } from "../lib/program/steps";
 
 export interface OnlineServiceArgs extends ServingSettings {
-  readonly workspace: MlWorkspace;
-  /** The model version the deployment serves. */
-  readonly model: RegisteredModel;
+  readonly workspace: WorkspaceRef;
+  /** The model version the deployment serves: the workspace's own, or one from a registry. */
+  readonly model: ModelRef;
   /** scoring/ as a code asset (score.py). */
-  readonly scoringCode: CodeAsset;
+  readonly scoringCode: CodeRef;
   /** The inference environment the deployment runs in. */
-  readonly environment: EnvironmentAsset;
+  readonly environment: EnvironmentRef;
+  /**
+   * Set on a second service in the stack: it goes into the endpoint's Azure name (shortened with a hash of the whole,
+   * so two qualifiers never meet) to keep the two apart.
+   */
+  readonly nameQualifier?: string;
   /** How a new deployment takes the traffic once its smoke test passed. */
   readonly rollout: RolloutSettings;
   /** Share of the sample digits the smoke test (and a canary's sample calls) must classify correctly. */
@@ -94,6 +99,44 @@ export function deploymentHash(parts: {
 }
 
 /**
+ * The name an OnlineService of these inputs gives its deployment: a hash of everything that defines it, so a new
+ * model, code, environment, size or setting rolls out as a new deployment. Known before anything is declared (the
+ * pre-flight needs it).
+ */
+export function deploymentNameOf(
+  a: ServingSettings & {
+    readonly model: { readonly modelName: string; readonly modelVersion: string };
+    readonly scoringCodeVersion: string;
+    readonly environmentVersion: string;
+  },
+): string {
+  return deploymentName(
+    deploymentHash({
+      model: `${a.model.modelName}:${a.model.modelVersion}`,
+      scoringCodeVersion: a.scoringCodeVersion,
+      environmentVersion: a.environmentVersion,
+      instanceType: a.instanceType,
+      instanceCount: a.instanceCount,
+      workerCount: a.workerCount,
+      maxBatchSize: a.maxBatchSize,
+      settings: a.settings,
+    }),
+  );
+}
+
+/** What a caller of a live service takes from it: where to call, how to authenticate, and when it is live. */
+export interface ServiceRef {
+  readonly scoringUri: pulumi.Output<string>;
+  readonly authMode: ServingSettings["authMode"];
+  /** The endpoint's ARM id (where the caller reads the key with listKeys when it runs). */
+  readonly endpointId: pulumi.Output<string>;
+  /** The deployment's ARM id: a new one means a new deployment. */
+  readonly deploymentId: pulumi.Output<string>;
+  /** Done once the deployment holds 100 % of the traffic. */
+  readonly live: pulumi.CustomResource;
+}
+
+/**
  * A managed online endpoint and a safe rollout of each new deployment of the registered model:
  *   1. the endpoint's own inputs are written by a step that carries its live traffic (ops/ensure-endpoint.ts);
  *   2. the deployment is created beside the one serving, or reused when it exists (ops/ensure-deployment.ts: its
@@ -108,7 +151,7 @@ export function deploymentHash(parts: {
  * Nothing here deletes a deployment that holds traffic, and no step ever holds the endpoint key: the steps that call
  * the endpoint read it (listKeys) or a token when they run.
  */
-export class OnlineService extends pulumi.ComponentResource {
+export class OnlineService extends pulumi.ComponentResource implements ServiceRef {
   readonly authMode: ServingSettings["authMode"];
   /** Its delete is never needed: done once the new deployment answered the sample digits correctly. */
   readonly smoke: command.local.Command;
@@ -136,12 +179,9 @@ export class OnlineService extends pulumi.ComponentResource {
     const ws = args.workspace;
     const rg = ws.resourceGroupName;
     this.authMode = args.authMode;
-    const legacy = (child: string) => legacyAliases(name, "online", child);
 
     // Unique within the Azure region across all subscriptions; a second service in the stack adds its own name.
-    const physicalName = ws.nameSuffix.apply((s) =>
-      endpointName(ws.stack, s, name === "online" ? undefined : name),
-    );
+    const physicalName = ws.nameSuffix.apply((s) => endpointName(ws.stack, s, args.nameQualifier));
     const endpointId = pulumi.interpolate`${ws.workspaceId}/onlineEndpoints/${physicalName}`;
     // OnlineEndpointTrackedResource (2025-12-01) without traffic: the rollout steps own it.
     const endpointSpec = {
@@ -175,18 +215,11 @@ export class OnlineService extends pulumi.ComponentResource {
     this.scoringUri = ep.apply((r) => r.scoringUri);
     this.swaggerUri = ep.apply((r) => r.swaggerUri);
     const s: DeploymentSettings = args.settings;
-    this.deploymentName = deploymentName(
-      deploymentHash({
-        model: `${args.model.modelName}:${args.model.modelVersion}`,
-        scoringCodeVersion: args.scoringCode.version,
-        environmentVersion: args.environment.version,
-        instanceType: args.instanceType,
-        instanceCount: args.instanceCount,
-        workerCount: args.workerCount,
-        maxBatchSize: args.maxBatchSize,
-        settings: s,
-      }),
-    );
+    this.deploymentName = deploymentNameOf({
+      ...args,
+      scoringCodeVersion: args.scoringCode.version,
+      environmentVersion: args.environment.version,
+    });
     const probe = (initialDelaySeconds: number) => ({
       initialDelay: isoSeconds(initialDelaySeconds),
       period: isoSeconds(s.probePeriodSeconds),
@@ -243,7 +276,7 @@ export class OnlineService extends pulumi.ComponentResource {
       },
       {
         parent: this,
-        dependsOn: [this.endpoint, args.model.ready],
+        dependsOn: [this.endpoint, ...(args.model.ready ? [args.model.ready] : [])],
       },
     );
     const dep = this.deployment.stdout.apply((out) =>
@@ -281,7 +314,7 @@ export class OnlineService extends pulumi.ComponentResource {
         logging: "stderr",
         triggers: [this.deploymentId],
       },
-      { parent: this, dependsOn: [this.smoke, this.endpoint], aliases: legacy("traffic") },
+      { parent: this, dependsOn: [this.smoke, this.endpoint] },
     );
 
     // Only after the new deployment holds 100 % and has passed: the previous ones go (never one with traffic).

@@ -1,16 +1,29 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { MlWorkspace } from "./mlWorkspace";
-import { TrainingJob } from "./trainingJob";
+import type { WorkspaceRef } from "./mlWorkspace";
+import type { TrainingRef } from "./trainingJob";
 import type { ModelSettings } from "../lib/config/schema";
 import type { AssetResult } from "../lib/core/contracts";
 import { childName } from "../lib/program/children";
 import { parseJsonLine, stepCommand } from "../lib/program/steps";
 
 export interface RegisteredModelArgs extends ModelSettings {
-  readonly workspace: MlWorkspace;
+  readonly workspace: WorkspaceRef;
   /** The training whose accepted job output becomes the model version. */
-  readonly training: TrainingJob;
+  readonly training: TrainingRef;
+}
+
+/**
+ * What a deployment takes from a model: the id it names (a workspace model version's ARM id, or a registry's
+ * `azureml://registries/R/models/N/versions/V`: Learn concept-online-deployment-model-specification), its name and
+ * version (in the deployment's content hash), and the step that makes it exist, if any.
+ */
+export interface ModelRef {
+  readonly modelId: pulumi.Input<string>;
+  readonly modelName: string;
+  readonly modelVersion: string;
+  /** Done once the version exists; none for a registry version, which exists before the stack runs. */
+  readonly ready?: pulumi.Resource;
 }
 
 /** The job output folder that training/app.py writes the model into (`--output-dir ${{outputs.model_dir}}`). */
@@ -24,7 +37,7 @@ const MODEL_OUTPUT = "model_dir";
  * delete the version the serving deployment came from before its successor exists (see ops/ensure-model.ts).
  * Versions stay with the workspace as history.
  */
-export class RegisteredModel extends pulumi.ComponentResource {
+export class RegisteredModel extends pulumi.ComponentResource implements ModelRef {
   /** Done once the version exists: what a deployment of it waits for. */
   readonly ready: pulumi.CustomResource;
   /** The model version's ARM id (what a deployment names). */
@@ -45,7 +58,11 @@ export class RegisteredModel extends pulumi.ComponentResource {
       modelUri: pulumi.interpolate`azureml://jobs/${args.training.modelJobName}/outputs/${MODEL_OUTPUT}`,
       jobName: args.training.modelJobName,
       description: "Keras CNN (mnist_cnn.keras, its ONNX copy mnist_cnn.onnx, model_meta.json, metrics.json)",
-      tags: { ...ws.tags, runHash: args.training.hash },
+      tags: {
+        ...ws.tags,
+        runHash: args.training.hash,
+        testAccuracy: args.training.testAccuracy.apply(String),
+      },
     });
     const ensure = new command.local.Command(
       childName(name, "version"),

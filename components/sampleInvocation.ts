@@ -1,14 +1,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { OnlineService, SAMPLE_LABELS, SAMPLE_REQUEST } from "./onlineService";
+import { SAMPLE_LABELS, SAMPLE_REQUEST, type ServiceRef } from "./onlineService";
 import type { SampleSettings } from "../lib/config/schema";
 import type { SampleResult } from "../lib/core/contracts";
-import { childName, legacyAliases } from "../lib/program/children";
+import { childName } from "../lib/program/children";
 import { parseJsonLine, stepCommand } from "../lib/program/steps";
 
 export interface SampleInvocationArgs extends SampleSettings {
   /** The live service to call (its scoring URI, auth mode, key and deployment). */
-  readonly service: OnlineService;
+  readonly service: ServiceRef;
 }
 
 /**
@@ -37,11 +37,7 @@ export class SampleInvocation extends pulumi.ComponentResource {
         logging: "stderr",
         triggers: [svc.deploymentId, svc.live.id],
       },
-      {
-        parent: this,
-        dependsOn: [svc.live],
-        aliases: legacyAliases(name, "sample", "invoke"),
-      },
+      { parent: this, dependsOn: [svc.live] },
     );
     this.result = this.invocation.stdout.apply((out) => parseJsonLine<SampleResult>(out, "ops/invoke.ts"));
     this.registerOutputs({ result: this.result });

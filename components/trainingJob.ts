@@ -1,12 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import type * as azureInputs from "@pulumi/azure-native/types/input";
-import { MlWorkspace } from "./mlWorkspace";
-import { GpuCompute } from "./gpuCompute";
-import { CodeAsset } from "./codeAsset";
+import type { WorkspaceRef } from "./mlWorkspace";
+import type { ComputeRef } from "./gpuCompute";
+import type { CodeRef } from "./codeAsset";
+import type { EnvironmentRef } from "./environmentAsset";
 import type { TrainingSettings } from "../lib/config/schema";
 import type { RunJobResult } from "../lib/core/contracts";
-import { PRIMARY_METRIC, type SweepSettings, azureSearchSpace } from "../lib/core/sweep";
+import { PRIMARY_METRIC, type SweepSettings, azureSearchSpace, sweepMinutes } from "../lib/core/sweep";
 import { hashValues, shortHash } from "../lib/core/hashing";
 import { childName } from "../lib/program/children";
 import { parseJsonLine, stepCommand } from "../lib/program/steps";
@@ -18,19 +19,25 @@ export interface Hyperparameters {
   readonly seed: number;
 }
 
-/** An environment a job can run in: its ARM id (or registry URI) and what identifies its content. */
-export interface EnvironmentRef {
-  readonly environmentId: pulumi.Input<string>;
-  /** Changes whenever the environment's content does (a content-hash version, or the pinned URI itself). */
-  readonly version: string;
+export type { EnvironmentRef };
+
+/** What a model registration takes from a training: the accepted job whose output is the model. */
+export interface TrainingRef {
+  /** The run hash: the model version. */
+  readonly hash: string;
+  /** The job whose output is the model (a sweep's best trial). */
+  readonly modelJobName: pulumi.Output<string>;
+  readonly testAccuracy: pulumi.Output<number>;
+  /** Done once the job is accepted (completed, accurate enough). */
+  readonly accepted: pulumi.Resource;
 }
 
 export interface TrainingJobArgs extends Omit<TrainingSettings, "environment" | "image"> {
-  readonly workspace: MlWorkspace;
+  readonly workspace: WorkspaceRef;
   /** The cluster the job runs on. */
-  readonly compute: GpuCompute;
+  readonly compute: ComputeRef;
   /** training/ as a code asset. */
-  readonly code: CodeAsset;
+  readonly code: CodeRef;
   /** The environment the job runs in (built from environments/training-gpu.yml, or a curated one). */
   readonly environment: EnvironmentRef;
 }
@@ -88,10 +95,7 @@ const SAMPLING: Record<SweepSettings["sampling"], SamplingAlgorithmArgs> = {
   bayesian: { samplingAlgorithmType: "Bayesian" },
 };
 
-/** How long a sweep may run: every trial its whole limit, `concurrency` at a time. */
-export function sweepMinutes(sweep: SweepSettings, trialMinutes: number): number {
-  return trialMinutes * Math.ceil(sweep.trials / sweep.concurrency);
-}
+export { sweepMinutes };
 
 /** The sweep job's own parts (azure-rest-api-specs 2025-12-01 examples/Job/SweepJob/createOrUpdate.json). */
 export function sweepParts(sweep: SweepSettings, timeoutMinutes: number) {
@@ -146,6 +150,32 @@ export function trainingJobHash(parts: {
   return shortHash(hashValues(parts), 12);
 }
 
+/** What identifies a training run: the hyperparameters and settings, and the versions of what it runs on. */
+export type RunHashInputs = Omit<TrainingJobArgs, "workspace" | "compute" | "code" | "environment"> & {
+  readonly codeVersion: string;
+  readonly environmentVersion: string;
+  readonly vmSize: string;
+  readonly lowPriority: boolean;
+};
+
+/** The run hash a TrainingJob of these inputs gets: known before anything is declared (the pre-flight needs it). */
+export function runHashOf(a: RunHashInputs): string {
+  const sweep = a.sweep;
+  return trainingJobHash({
+    codeVersion: a.codeVersion,
+    environmentId: a.environmentVersion,
+    vmSize: a.vmSize,
+    lowPriority: a.lowPriority,
+    inputs: literalInputs(a, sweep !== undefined),
+    dataUri: a.dataUri,
+    command: trainingCommand(a.dataUri !== undefined, sweep !== undefined),
+    timeoutMinutes: a.timeoutMinutes,
+    retrainNonce: a.retrainNonce,
+    // Absent for one node and no sweep, so single-node runs keep the hashes they always had.
+    fixed: { outputs: JOB_OUTPUTS, identity: JOB_IDENTITY, parallel: distributionOf(a.nodes), sweep },
+  });
+}
+
 /** The job's specification: azure-native's own input types, so it is checked here and shown in previews. */
 export type CommandJobSpec = azureInputs.machinelearningservices.CommandJobArgs;
 export type SweepJobSpec = azureInputs.machinelearningservices.SweepJobArgs;
@@ -171,7 +201,7 @@ export const PREPARING_MINUTES = 90;
  * (`properties` filter; no $filter); pulumi/pulumi-command v1.2.1 provider/pkg/provider/local (a failed create
  * returns no state).
  */
-export class TrainingJob extends pulumi.ComponentResource {
+export class TrainingJob extends pulumi.ComponentResource implements TrainingRef {
   readonly hash: string;
   /** What the submit step sends (azure-native's CommandJob or SweepJob shape, resolved). */
   readonly spec: pulumi.Output<JobSpec>;
@@ -195,18 +225,12 @@ export class TrainingJob extends pulumi.ComponentResource {
     const inputs = literalInputs(args, sweep !== undefined);
     const cmd = trainingCommand(args.dataUri !== undefined, sweep !== undefined);
     const parallel = distributionOf(args.nodes);
-    this.hash = trainingJobHash({
+    this.hash = runHashOf({
+      ...args,
       codeVersion: args.code.version,
-      environmentId: args.environment.version,
+      environmentVersion: args.environment.version,
       vmSize: args.compute.vmSize,
       lowPriority: args.compute.lowPriority,
-      inputs,
-      dataUri: args.dataUri,
-      command: cmd,
-      timeoutMinutes: args.timeoutMinutes,
-      retrainNonce: args.retrainNonce,
-      // Absent for one node and no sweep, so single-node runs keep the hashes they always had.
-      fixed: { outputs: JOB_OUTPUTS, identity: JOB_IDENTITY, parallel, sweep },
     });
 
     type JobInput =
@@ -273,7 +297,11 @@ export class TrainingJob extends pulumi.ComponentResource {
         logging: "stderr",
       },
       ws.childOptions(this, {
-        dependsOn: [args.code.ready, args.compute.cluster],
+        dependsOn: [
+          args.code.ready,
+          args.compute.ready,
+          ...(args.environment.ready ? [args.environment.ready] : []),
+        ],
       }),
     );
     this.accepted = run;

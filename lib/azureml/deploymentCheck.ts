@@ -8,7 +8,7 @@ import type { ArmClient } from "../azure/arm";
 import type { FlagValues } from "../toolkit/args";
 import { errorMessage } from "../toolkit/errors";
 import { jsonOf } from "../azure/http";
-import { AUTH_MODES, parseInvokeArgs, runInvoke, type InvokeOptions, type InvokeOutcome } from "./invoke";
+import { AUTH_FLAG, invokeOptions, runInvoke, type InvokeOptions, type InvokeOutcome } from "./invoke";
 import { azWorkspaceFlags, type ParsedId } from "./ids";
 import { log } from "../toolkit/log";
 import { tail } from "./runHistory";
@@ -16,7 +16,7 @@ import { tail } from "./runHistory";
 /** The sample call's flags (the key comes from env ENDPOINT_KEY only: a key on a command line ends up in logs). */
 export const SAMPLE_FLAGS = {
   uri: { type: "string", placeholder: "URL" },
-  auth: { type: "string", choices: AUTH_MODES, default: "Key" },
+  auth: AUTH_FLAG,
   request: { type: "string", placeholder: "FILE" },
   expected: { type: "string", placeholder: "FILE" },
   "min-accuracy": { type: "number", min: 0, max: 1, default: 1 },
@@ -28,23 +28,25 @@ export const SAMPLE_FLAGS = {
 export type SampleFlagValues = FlagValues<typeof SAMPLE_FLAGS>;
 
 /**
- * The invocation client's options for a call to `deployment` alone, checked by the client's own parser (URI,
- * auth mode, endpoint id, request/expected pairing) so both CLIs accept exactly what ops/invoke.ts accepts.
+ * The invocation client's options for a call to `deployment` alone, checked by the client's own rules (URI, auth
+ * mode, endpoint id, request/expected pairing: invokeOptions) so both CLIs accept exactly what ops/invoke.ts accepts.
  */
 export function sampleOptions(
   a: SampleFlagValues & { uri: string },
   target: { endpointId: string; deployment: string; armEndpoint: string },
+  env: NodeJS.ProcessEnv = process.env,
 ): InvokeOptions {
-  const optional = (flag: string, v: string | undefined) => (v === undefined ? [] : [`--${flag}`, v]);
-  const argv = [
-    ...["--uri", a.uri, "--auth", a.auth, "--endpoint-id", target.endpointId],
-    ...["--arm-endpoint", target.armEndpoint, "--deployment", target.deployment],
-    ...optional("request", a.request),
-    ...optional("expected", a.expected),
-    ...["--min-accuracy", String(a["min-accuracy"]), "--timeout-seconds", String(a["timeout-seconds"])],
-    ...["--retries", String(a.retries), "--retry-delay-seconds", String(a["retry-delay-seconds"])],
-  ];
-  return parseInvokeArgs(argv)!;
+  return invokeOptions(
+    {
+      ...a,
+      "endpoint-id": target.endpointId,
+      "arm-endpoint": target.armEndpoint,
+      deployment: target.deployment,
+      key: undefined,
+      json: false,
+    },
+    env,
+  );
 }
 
 export interface SampleCall {

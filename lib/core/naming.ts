@@ -1,6 +1,7 @@
 // Azure resource names: built from the project, the stack and a per-stack random suffix, and checked against
 // Azure's rules here so a bad name fails at preview instead of half-way through `pulumi up`.
 // Pure functions: the suffix is a plain string here; components call them inside `suffix.apply(...)`.
+import { createHash } from "crypto";
 
 /** Length of the per-stack random suffix (lowercase letters and digits). */
 export const SUFFIX_LENGTH = 6;
@@ -81,6 +82,17 @@ export function alnum(text: string, maxLength: number): string {
     .slice(0, maxLength);
 }
 
+/**
+ * `text` made to fit `max` characters by `clean` (slug or alnum). When it must be cut, its last 3 characters are a
+ * hash of the whole text, so two qualifiers that share a long prefix ("trainer-1", "trainer-2") never meet.
+ */
+export function fitted(text: string, max: number, clean: (t: string, n: number) => string, sep = ""): string {
+  const whole = clean(text, 1000);
+  if (whole.length <= max) return whole;
+  const hash = createHash("sha256").update(text).digest("hex").slice(0, 3);
+  return `${clean(text, max - hash.length - sep.length)}${sep}${hash}`;
+}
+
 function joined(prefix: string, middle: string, suffix: string): string {
   return middle ? `${prefix}-${middle}-${suffix}` : `${prefix}-${suffix}`;
 }
@@ -94,7 +106,7 @@ export function checkSuffix(suffix: string): string {
 
 /** Resource group created by the program when config `resourceGroupName` is not set (no suffix: RGs are not soft-deleted). */
 export function resourceGroupName(project: string, stack: string, qualifier?: string): string {
-  const q = qualifier ? `-${slug(qualifier, 8)}` : "";
+  const q = qualifier ? `-${fitted(qualifier, 8, slug, "-")}` : "";
   return validateName("resourceGroup", `rg-${slug(project, 40)}-${slug(stack, 40)}${q}`);
 }
 
@@ -135,8 +147,8 @@ export function computeName(
   qualifier?: string,
 ): string {
   checkSuffix(suffix);
-  // A qualifier (a second cluster's component name) goes first, shortened to 4 characters.
-  const q = qualifier ? alnum(qualifier, 4) : "";
+  // A qualifier (a second cluster's) goes first, at most 4 characters.
+  const q = qualifier ? fitted(qualifier, 4, alnum) : "";
   let size = alnum(vmSize.replace(/^Standard_/i, ""), 64);
   const room = 24 - 1 - q.length - SUFFIX_LENGTH - 1; // letter prefix "g", priority letter
   if (size.length > room) size = size.slice(0, room);
@@ -146,9 +158,12 @@ export function computeName(
 /** Online endpoint name: unique in the Azure region across all subscriptions, hence the suffix. */
 export function endpointName(stack: string, suffix: string, qualifier?: string): string {
   checkSuffix(suffix);
-  // A qualifier (a second endpoint's component name) goes before the stack.
-  const middle = qualifier ? `${qualifier}-${stack}` : stack;
-  return validateName("endpoint", joined("mnist", slug(middle, 32 - 7 - SUFFIX_LENGTH), suffix));
+  // A qualifier (a second endpoint's) goes before the stack, at most 8 characters.
+  const room = 32 - 7 - SUFFIX_LENGTH;
+  const middle = qualifier
+    ? `${fitted(qualifier, 8, slug, "-")}-${slug(stack, room - 9)}`
+    : slug(stack, room);
+  return validateName("endpoint", joined("mnist", middle, suffix));
 }
 
 /** Deployment name from a content hash: a new model/code/environment/size rolls out as a new deployment. */

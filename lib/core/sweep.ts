@@ -146,3 +146,8 @@ export function bestTrial(trials: readonly Trial[]): Trial | undefined {
   }
   return best;
 }
+
+/** How long a sweep may run: every trial its whole limit, `concurrency` at a time (its job-level timeout). */
+export function sweepMinutes(sweep: { trials: number; concurrency: number }, trialMinutes: number): number {
+  return trialMinutes * Math.ceil(sweep.trials / sweep.concurrency);
+}

@@ -1,6 +1,9 @@
 // components/naming.ts: every generated name satisfies Azure's rules, for awkward stack names too.
 import {
   NAME_RULES,
+  alnum,
+  fitted,
+  slug,
   computeName,
   deploymentName,
   endpointName,
@@ -45,4 +48,26 @@ test("invalid names are rejected with the kind, the value and the rule", () => {
   expect(() => validateName("endpoint", "1mnist")).toThrow("letter first");
   expect(() => validateName("workspace", "w")).toThrow("3-33");
   expect(() => workspaceNames("dev", "BAD")).toThrow("suffix");
+});
+
+describe("qualifiers that must be cut keep a hash of the whole, so two never meet", () => {
+  test.each([
+    ["cluster", (q: string) => computeName("Standard_NC4as_T4_v3", false, "dx7k2p", q)],
+    ["endpoint", (q: string) => endpointName("dev", "dx7k2p", q)],
+    ["resource group", (q: string) => resourceGroupName("azure-ml-mnist-pulumi", "dev", q)],
+  ])("%s", (_kind, name) => {
+    const one = name("trainer-1");
+    const two = name("trainer-2");
+    expect(one).not.toBe(two);
+    // the same qualifier gives the same name (names are stable across runs)
+    expect(name("trainer-1")).toBe(one);
+    // and a short qualifier is kept whole
+    expect(name("eu")).toContain("eu");
+  });
+
+  test("fitted: whole when it fits, else cut with 3 hash characters", () => {
+    expect(fitted("cpu", 4, alnum)).toBe("cpu");
+    expect(fitted("trainer-1", 4, alnum)).toMatch(/^t[0-9a-f]{3}$/);
+    expect(fitted("canary-eu", 8, slug, "-")).toMatch(/^cana-[0-9a-f]{3}$/);
+  });
 });
