@@ -47,7 +47,7 @@ const FLAGS = {
   ...ARM_FLAGS,
 } as const;
 
-const USAGE = usageLine("tsx ops/delete-compute.ts", FLAGS);
+const USAGE = usageLine("bash scripts/env.sh tsx ops/delete-compute.ts", FLAGS);
 
 /** Delete the cluster's VMs with it; Detach would leave them behind (and a same-name cluster would reuse them). */
 export const DELETE_QUERY = { underlyingResourceAction: "Delete" } as const;

@@ -57,7 +57,7 @@ const FLAGS = {
   ...ARM_FLAGS,
 } as const;
 
-const USAGE = usageLine("tsx ops/delete-smart-detection.ts", FLAGS);
+const USAGE = usageLine("bash scripts/env.sh tsx ops/delete-smart-detection.ts", FLAGS);
 
 export interface ComponentRef {
   subscriptionId: string;

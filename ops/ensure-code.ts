@@ -52,7 +52,7 @@ const FLAGS = {
   "storage-endpoint": { type: "string", placeholder: "URL" },
 } as const;
 
-const USAGE = usageLine("ASSET_SPEC=<JSON> tsx ops/ensure-code.ts", FLAGS);
+const USAGE = usageLine("ASSET_SPEC='<JSON>' bash scripts/env.sh tsx ops/ensure-code.ts", FLAGS);
 
 export interface CodeOptions extends AssetTarget {
   /** the folder as given (relative to the working directory, the project root when the graph runs it) */

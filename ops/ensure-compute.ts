@@ -42,7 +42,7 @@ const FLAGS = {
   ...ARM_FLAGS,
 } as const;
 
-const USAGE = usageLine("COMPUTE_SPEC=<JSON> tsx ops/ensure-compute.ts", FLAGS);
+const USAGE = usageLine("COMPUTE_SPEC='<JSON>' bash scripts/env.sh tsx ops/ensure-compute.ts", FLAGS);
 const CLI = "ensure-compute";
 
 /** The Compute body this step PUTs (ComputeResource, 2025-12-01, AmlCompute). */

@@ -56,7 +56,7 @@ const FLAGS = {
   "poll-seconds": { type: "number", min: 0, default: 15 },
 } as const;
 
-const USAGE = usageLine("DEPLOYMENT_SPEC=<JSON> tsx ops/ensure-deployment.ts", FLAGS);
+const USAGE = usageLine("DEPLOYMENT_SPEC='<JSON>' bash scripts/env.sh tsx ops/ensure-deployment.ts", FLAGS);
 const CLI = "ensure-deployment";
 
 /** The OnlineDeployment body this step PUTs (OnlineDeploymentTrackedResource, 2025-12-01). */

@@ -53,7 +53,7 @@ const FLAGS = {
   ...ARM_FLAGS,
 } as const;
 
-const USAGE = usageLine("ENDPOINT_SPEC=<JSON> tsx ops/ensure-endpoint.ts", FLAGS);
+const USAGE = usageLine("ENDPOINT_SPEC='<JSON>' bash scripts/env.sh tsx ops/ensure-endpoint.ts", FLAGS);
 const CLI = "ensure-endpoint";
 
 /** The endpoint's inputs this step owns (OnlineEndpointTrackedResource, 2025-12-01, without traffic). */

@@ -28,7 +28,7 @@ import type { AssetResult } from "../lib/core/contracts";
 
 const FLAGS = ASSET_VERSION_FLAGS;
 
-const USAGE = usageLine("ENVIRONMENT_SPEC=<JSON> tsx ops/ensure-environment.ts", FLAGS);
+const USAGE = usageLine("ENVIRONMENT_SPEC='<JSON>' bash scripts/env.sh tsx ops/ensure-environment.ts", FLAGS);
 
 /** The EnvironmentVersion properties this step registers (2025-12-01, conda file as YAML text). */
 export interface EnvironmentSpec {

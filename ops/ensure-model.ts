@@ -32,7 +32,7 @@ import { runCli } from "../lib/toolkit/run";
 import type { AssetResult } from "../lib/core/contracts";
 
 const FLAGS = ASSET_VERSION_FLAGS;
-const USAGE = usageLine("MODEL_SPEC=<JSON> tsx ops/ensure-model.ts", FLAGS);
+const USAGE = usageLine("MODEL_SPEC='<JSON>' bash scripts/env.sh tsx ops/ensure-model.ts", FLAGS);
 
 /** The ModelVersion properties this step registers (2025-12-01). */
 export interface ModelSpec {

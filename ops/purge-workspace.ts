@@ -22,7 +22,7 @@ const FLAGS = {
   ...ARM_FLAGS,
 } as const;
 
-const USAGE = usageLine("tsx ops/purge-workspace.ts", FLAGS);
+const USAGE = usageLine("bash scripts/env.sh tsx ops/purge-workspace.ts", FLAGS);
 
 export interface PurgeOptions extends ArmCliOptions {
   /** the workspace's id and name */

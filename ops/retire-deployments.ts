@@ -29,7 +29,7 @@ const FLAGS = {
   ...ARM_FLAGS,
 } as const;
 
-const USAGE = usageLine("tsx ops/retire-deployments.ts", FLAGS);
+const USAGE = usageLine("bash scripts/env.sh tsx ops/retire-deployments.ts", FLAGS);
 
 export interface RetireOptions extends ArmCliOptions {
   endpoint: ParsedId;

@@ -66,7 +66,7 @@ const FLAGS = {
   ...ARM_FLAGS,
 } as const;
 
-const USAGE = usageLine("tsx ops/rollout.ts", FLAGS);
+const USAGE = usageLine("bash scripts/env.sh tsx ops/rollout.ts", FLAGS);
 
 export type { RolloutMode };
 

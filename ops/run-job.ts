@@ -40,7 +40,7 @@ const NAME = "run-job";
 
 const FLAGS = { ...JOB_FLAGS, ...WAIT_LIMIT_FLAGS } as const;
 
-const USAGE = usageLine("JOB_SPEC=<JSON> tsx ops/run-job.ts", FLAGS);
+const USAGE = usageLine("JOB_SPEC='<JSON>' bash scripts/env.sh tsx ops/run-job.ts", FLAGS);
 
 export interface RunJobOptions {
   /** what resolves the run hash to a job (workspace, hash, name prefix, JOB_SPEC) */

@@ -30,7 +30,7 @@ const FLAGS = {
   ...ARM_FLAGS,
 } as const;
 
-const USAGE = usageLine("tsx ops/set-traffic.ts", FLAGS);
+const USAGE = usageLine("bash scripts/env.sh tsx ops/set-traffic.ts", FLAGS);
 
 export interface TrafficOptions extends ArmCliOptions {
   /** the endpoint's id, name and workspace */

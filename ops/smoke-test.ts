@@ -33,7 +33,7 @@ const FLAGS = {
   ...ARM_FLAGS,
 } as const;
 
-const USAGE = usageLine("tsx ops/smoke-test.ts", FLAGS);
+const USAGE = usageLine("bash scripts/env.sh tsx ops/smoke-test.ts", FLAGS);
 
 export interface SmokeOptions {
   endpoint: ParsedId;

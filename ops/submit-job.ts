@@ -35,7 +35,7 @@ export const JOB_FLAGS = {
 
 const FLAGS = { ...JOB_FLAGS, "arm-endpoint": { type: "string", placeholder: "URL" } } as const;
 
-const USAGE = usageLine("JOB_SPEC=<JSON> tsx ops/submit-job.ts", FLAGS);
+const USAGE = usageLine("JOB_SPEC='<JSON>' bash scripts/env.sh tsx ops/submit-job.ts", FLAGS);
 
 /** The job types this step submits: a single training run, or a hyperparameter sweep over the same command. */
 export type JobType = "Command" | "Sweep";

@@ -65,7 +65,7 @@ const FLAGS = {
   ...WAIT_LIMIT_FLAGS,
 } as const;
 
-const USAGE = usageLine("tsx ops/wait-for-job.ts", FLAGS);
+const USAGE = usageLine("bash scripts/env.sh tsx ops/wait-for-job.ts", FLAGS);
 
 export const TERMINAL = new Set(["Completed", "Failed", "Canceled"]);
 /**

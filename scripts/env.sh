@@ -14,6 +14,13 @@ cd "$ROOT"
 log() { printf '[setup] %s\n' "$*" >&2; }
 hash_of() { cat "$@" | sha256sum | cut -c1-16; }
 
+# `npm run pulumi` needs the Pulumi CLI, which no package here provides: say how to get it instead of a bare
+# "exec: pulumi: not found" (after installing nothing). 127 is the shell's own "command not found".
+if [ "${1:-}" = pulumi ] && ! command -v pulumi >/dev/null 2>&1; then
+  log "error: the Pulumi CLI is not on PATH: install it with 'curl -fsSL https://get.pulumi.com | sh' (then open a new shell) or 'brew install pulumi/tap/pulumi' (https://www.pulumi.com/docs/iac/download-install/)"
+  exit 127
+fi
+
 # One installer at a time: parallel runs (test suites, editors, terminals) would otherwise race in node_modules.
 mkdir -p .tools
 exec 9>.tools/setup.lock
@@ -54,12 +61,35 @@ if [ ! -f .venv/.setup-stamp ] || [ "$(cat .venv/.setup-stamp)" != "$py_stamp" ]
     fi
   done
   if [ -z "$PY" ]; then
-    log "error: Python 3.11 is required for training/ and scoring/ (found: $(python3 --version 2>&1 || echo none))"
+    log "error: Python 3.11 is required for training/ and scoring/ (found: $(python3 --version 2>&1 || echo none)); install it, then run npm run setup again:"
+    # What installs a python3.11 on this machine's PATH, with the venv module (Debian and Ubuntu ship it apart).
+    found=""
+    if command -v uv >/dev/null 2>&1; then
+      log "  uv python install 3.11        (puts python3.11 in $(uv python dir --bin 2>/dev/null || echo '~/.local/bin'); that folder must be on PATH)"
+      found=1
+    fi
+    if command -v brew >/dev/null 2>&1; then
+      log "  brew install python@3.11"
+      found=1
+    fi
+    if command -v apt-get >/dev/null 2>&1; then
+      log "  sudo apt-get install python3.11 python3.11-venv        (Ubuntu 24.04 and later: add ppa:deadsnakes/ppa first)"
+      found=1
+    elif command -v dnf >/dev/null 2>&1; then
+      log "  sudo dnf install python3.11"
+      found=1
+    fi
+    [ -n "$found" ] || log "  Python 3.11 from https://www.python.org/downloads/ (or: curl -LsSf https://astral.sh/uv/install.sh | sh && uv python install 3.11)"
     exit 1
   fi
   log "creating the Python venv in .venv from requirements-dev.txt ($($PY --version))"
   rm -rf .venv
-  "$PY" -m venv .venv
+  # Debian and Ubuntu ship venv's pip bootstrap apart, in python3.11-venv: without it this fails half-way.
+  if ! "$PY" -m venv .venv >&2; then
+    rm -rf .venv
+    log "error: '$PY -m venv' failed; on Debian or Ubuntu install the venv module: sudo apt-get install python3.11-venv"
+    exit 1
+  fi
   .venv/bin/python -m pip install --quiet --upgrade pip >&2
   .venv/bin/python -m pip install --quiet -r requirements-dev.txt >&2
   echo "$py_stamp" > .venv/.setup-stamp

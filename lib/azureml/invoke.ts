@@ -11,7 +11,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
-import { parseArgs } from "../toolkit/args";
+import { parseArgs, type FlagValues } from "../toolkit/args";
 import { ArmClient, armEndpointFrom } from "../azure/arm";
 import { createCredential } from "../azure/credential";
 import { CliError, UsageError, errorMessage } from "../toolkit/errors";
@@ -28,7 +28,7 @@ import {
 import { parseWorkspaceChildId } from "./ids";
 import { redact, redactTruncated, registerSecret } from "../toolkit/redact";
 import type { SampleResult } from "../core/contracts";
-import { ENDPOINT_AUTH_MODES, type EndpointAuthMode } from "../core/azureRules";
+import { ENDPOINT_AUTH_MODES, endpointAuthModeOf, type EndpointAuthMode } from "../core/azureRules";
 
 /** The repo root: the default files are found from any working directory. */
 const REPO = path.resolve(__dirname, "..", "..");
@@ -94,9 +94,12 @@ Posts a scoring request to an Azure ML online endpoint (or a local azmlinfsrv) t
 
 Exit codes: 0 accuracy >= min, 1 accuracy below min, 2 usage, file, HTTP or transport error.`;
 
-const FLAGS = {
+/** `--auth`: the ARM spellings, or the Azure ML CLI YAML's (key, aml_token, aad_token), in any case. */
+export const AUTH_FLAG = { type: "string", placeholder: AUTH_MODES.join("|"), default: "Key" } as const;
+
+export const INVOKE_FLAGS = {
   uri: { type: "string", required: true },
-  auth: { type: "string", choices: AUTH_MODES, default: "Key" },
+  auth: AUTH_FLAG,
   "endpoint-id": { type: "string" },
   "arm-endpoint": { type: "string" },
   key: { type: "string", secret: true },
@@ -138,10 +141,25 @@ function checkAuth(auth: AuthMode, endpointId: string | undefined, key: string |
  * Throws UsageError with a readable message on bad input. Files are checked by loadInvokeInputs().
  */
 export function parseInvokeArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): InvokeOptions | null {
-  const v = parseArgs(argv, FLAGS);
-  if (v === null) return null;
+  const v = parseArgs(argv, INVOKE_FLAGS);
+  return v === null ? null : invokeOptions(v, env);
+}
+
+/**
+ * The client's options from flag values (as parseArgs gives them, ranges already checked): the URI, the auth mode
+ * against the key and endpoint id, the request/expected pairing. Other CLIs that call the client (the smoke test,
+ * the rollout's sample calls) hand their values here, so they accept exactly what ops/invoke.ts accepts.
+ */
+export function invokeOptions(
+  v: FlagValues<typeof INVOKE_FLAGS>,
+  env: NodeJS.ProcessEnv = process.env,
+): InvokeOptions {
   checkUri(v.uri);
-  const auth = v.auth;
+  const auth = endpointAuthModeOf(v.auth);
+  if (auth === undefined)
+    throw new UsageError(
+      `--auth must be one of ${AUTH_MODES.join(", ")}, got '${v.auth}' (the Azure ML CLI's key, aml_token, aad_token work too)`,
+    );
   checkAuth(auth, v["endpoint-id"], v.key);
   const expectedFile = v.expected ?? (v.request === undefined ? DEFAULT_EXPECTED : undefined);
   if (expectedFile === undefined && v["min-accuracy"] > 0) {

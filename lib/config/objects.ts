@@ -21,6 +21,29 @@ export function unknownFields(r: Reader, key: string, given: Raw, known: readonl
   }
 }
 
+const INTEGER_TEXT = /^[+-]?\d+$/;
+const DECIMAL_TEXT = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/**
+ * A number field's value as written, or as `pulumi config set --path` stores it: that keeps only integers, true and
+ * false typed and every other value a string ("0.2"), so a string that is wholly a number counts as that number
+ * (pulumi.com/docs/iac/cli/commands/pulumi_config_set: "integers are treated as numbers. All other values are treated
+ * as strings"). Anything else is returned as it is, for the field's rule to refuse.
+ */
+function numeric(v: unknown, integer = false): unknown {
+  if (typeof v !== "string") return v;
+  const t = v.trim();
+  return (integer ? INTEGER_TEXT : DECIMAL_TEXT).test(t) ? Number(t) : v;
+}
+
+/** A list (or `{choice: [...]}`) of numbers, each as `numeric` reads it. */
+function numericList(v: unknown, integer = false): unknown {
+  if (Array.isArray(v)) return v.map((x) => numeric(x, integer));
+  if (v !== null && typeof v === "object" && Array.isArray((v as Raw).choice))
+    return { ...(v as Raw), choice: numericList((v as Raw).choice, integer) };
+  return v;
+}
+
 /** A number field: an integer in [min, max], or (`decimal`) a number in (min, max]. */
 export function numberField(
   r: Reader,
@@ -31,15 +54,15 @@ export function numberField(
   [min, max]: [number, number],
   decimal = false,
 ): number {
-  const v = given[field];
-  if (v === undefined) return def;
+  if (given[field] === undefined) return def;
+  const v = numeric(given[field], !decimal);
   const ok = decimal
     ? typeof v === "number" && Number.isFinite(v) && v > min && v <= max
     : typeof v === "number" && Number.isInteger(v) && v >= min && v <= max;
   if (ok) return v as number;
   r.fail(
     `${key}.${field}`,
-    v,
+    given[field],
     decimal ? `must be a number in (${min}, ${max}]` : `must be an integer in [${min}, ${max}]`,
   );
   return def;
@@ -74,7 +97,7 @@ function values(
   gridDefault: readonly number[],
   sampling: SamplingAlgorithm,
 ): Range | Choice {
-  const v = given[field];
+  const v = numericList(given[field]);
   const grid = sampling === "grid";
   if (v === undefined) return grid ? { choice: [...gridDefault] } : def;
   const inside = (x: unknown): x is number => typeof x === "number" && x > 0 && x < 1;
@@ -95,21 +118,21 @@ function values(
   }
   r.fail(
     `${key}.${field}`,
-    v,
+    given[field],
     "must be [min, max] with 0 < min < max < 1, or {choice: [values]} with each value in (0, 1)",
   );
   return grid ? { choice: [...gridDefault] } : def;
 }
 
 function batchSizes(r: Reader, key: string, given: Raw): readonly number[] {
-  const v = given.batchSize;
+  const v = numericList(given.batchSize, true);
   if (v === undefined) return DEFAULT_SEARCH_SPACE.batchSize;
   const ok =
     Array.isArray(v) &&
     v.length > 0 &&
     v.every((x) => typeof x === "number" && Number.isInteger(x) && x >= 1 && x <= 4096);
   if (!ok) {
-    r.fail(`${key}.batchSize`, v, "must be a non-empty list of integers in [1, 4096]");
+    r.fail(`${key}.batchSize`, given.batchSize, "must be a non-empty list of integers in [1, 4096]");
     return DEFAULT_SEARCH_SPACE.batchSize;
   }
   return v as number[];
@@ -210,8 +233,13 @@ export function readSweep(r: Reader): SweepSettings | undefined {
     delayEvaluation: numberField(r, key, given, "delayEvaluation", 3, [0, 100]),
   };
   const taken = { concurrency: sweep.concurrency, batchSize: sweep.searchSpace.batchSize };
+  // Compared as read: a concurrency of "2" (a --path set) is set, not left to the default that adapts.
+  const read = {
+    concurrency: numeric(given.concurrency, true),
+    batchSize: numericList(given.batchSize, true),
+  };
   const set = (["concurrency", "batchSize"] as const).filter(
-    (f) => JSON.stringify(given[f]) === JSON.stringify(taken[f]),
+    (f) => JSON.stringify(read[f]) === JSON.stringify(taken[f]),
   );
   GIVEN.set(sweep, new Set(set));
   return sweep;

@@ -189,7 +189,9 @@ describe("bad config is rejected with the key, the value and the rule", () => {
   test("malformed objects", () => {
     expect(problems({ tags: "[1,2]" })).toContain(`${P}:tags = [1,2] is invalid: must be an object`);
     expect(problems({ tags: "not json" })).toContain(`${P}:tags = "not json" is invalid: must be an object`);
-    expect(problems({ tags: JSON.stringify({ team: 7 }) })).toContain(`${P}:tags.team = 7 is invalid`);
+    expect(problems({ tags: JSON.stringify({ team: { a: 1 } }) })).toContain(
+      `${P}:tags.team = {"a":1} is invalid`,
+    );
     expect(problems({ tags: JSON.stringify({ "a/b": "x" }) })).toContain(`${P}:tags.a/b`);
     expect(problems({ deployment: "42" })).toContain(`${P}:deployment = 42 is invalid: must be an object`);
     expect(problems({ deployment: JSON.stringify({ requestTimeoutMs: 500000 }) })).toContain(
@@ -198,8 +200,8 @@ describe("bad config is rejected with the key, the value and the rule", () => {
     expect(problems({ deployment: JSON.stringify({ requestTimeout: 5 }) })).toContain(
       `${P}:deployment.requestTimeout = 5 is invalid: unknown setting`,
     );
-    expect(problems({ deployment: JSON.stringify({ probePeriodSeconds: "10" }) })).toContain(
-      `${P}:deployment.probePeriodSeconds = "10" is invalid`,
+    expect(problems({ deployment: JSON.stringify({ probePeriodSeconds: "ten" }) })).toContain(
+      `${P}:deployment.probePeriodSeconds = "ten" is invalid`,
     );
     expect(
       problems({ workerCount: "4", deployment: JSON.stringify({ maxConcurrentRequestsPerInstance: 2 }) }),
@@ -262,6 +264,7 @@ describe("bad config is rejected with the key, the value and the rule", () => {
       gpuVmSize: "Standard_NC24ads_A100_v4",
       gpuLowPriority: "true",
       trainingEnvironment: "azureml://registries/azureml/environments/tensorflow-2.16-cuda12/labels/latest",
+      allowFloatingImageTags: "true",
       trainingDataUri: "azureml://datastores/workspaceblobstore/paths/mnist/",
       endpointAuthMode: "AADToken",
       learningRate: "1e-4",
@@ -353,5 +356,117 @@ describe("sweep config Azure ML would refuse", () => {
     const set = problems({ gpuMaxNodes: "3", trainingNodes: "3", batchSize: "100" });
     expect(set).toContain(`${P}:batchSize = "100" is invalid: must be a multiple of trainingNodes (3)`);
     expect(set).not.toContain("is the default");
+  });
+});
+
+// What a newcomer writes, the way the tools they follow write it.
+describe("values as `pulumi config set --path`, the Azure ML CLI and azureml-examples spell them", () => {
+  // `--path` keeps integers and true/false typed, every other value a string: `sweep.slackFactor 0.2` is "0.2"
+  // (pulumi.com/docs/iac/cli/commands/pulumi_config_set).
+  test("numbers inside object keys may be the strings a --path set stores; anything else is refused naming the field", () => {
+    const sweep = read({
+      gpuMaxNodes: "4",
+      sweep: JSON.stringify({
+        slackFactor: "0.2",
+        trials: "6",
+        concurrency: "2",
+        learningRate: ["0.001", "0.01"],
+        dropout: { choice: ["0.25", 0.5] },
+        batchSize: ["64", 128],
+      }),
+    }).training.sweep!;
+    expect(sweep).toMatchObject({ slackFactor: 0.2, trials: 6, concurrency: 2 });
+    expect(sweep.searchSpace).toEqual({
+      learningRate: [0.001, 0.01],
+      dropout: { choice: [0.25, 0.5] },
+      batchSize: [64, 128],
+    });
+    const c = read({
+      autoscale: JSON.stringify({ minInstances: "1", maxInstances: "3", cpuTarget: "60" }),
+      deployment: JSON.stringify({ requestTimeoutMs: "30000" }),
+    });
+    expect(c.serving.autoscale).toMatchObject({ minInstances: 1, maxInstances: 3, cpuTarget: 60 });
+    expect(c.serving.settings.requestTimeoutMs).toBe(30000);
+    for (const [value, rule] of [
+      ["abc", "must be a number in (0, 1]"],
+      ["", "must be a number in (0, 1]"],
+      ["0x1", "must be a number in (0, 1]"],
+      ["Infinity", "must be a number in (0, 1]"],
+      ["2", "must be a number in (0, 1]"],
+    ]) {
+      expect(problems({ sweep: JSON.stringify({ slackFactor: value }) })).toContain(
+        `${P}:sweep.slackFactor = ${JSON.stringify(value)} is invalid: ${rule}`,
+      );
+    }
+    // an integer field stays an integer: "2.5" is refused, as 2.5 is
+    expect(problems({ autoscale: JSON.stringify({ maxInstances: "2.5" }) })).toContain(
+      `${P}:autoscale.maxInstances = "2.5" is invalid: must be an integer in [1, 50]`,
+    );
+    expect(problems({ sweep: JSON.stringify({ learningRate: ["0.001", "fast"] }) })).toContain(
+      `${P}:sweep.learningRate = ["0.001","fast"] is invalid`,
+    );
+    expect(problems({ sweep: JSON.stringify({ batchSize: ["64", "big"] }) })).toContain(
+      `${P}:sweep.batchSize = ["64","big"] is invalid`,
+    );
+  });
+
+  test('a concurrency set as the string "2" is set, not the default that adapts to gpuMaxNodes', () => {
+    expect(problems({ sweep: JSON.stringify({ concurrency: "2" }) })).toContain(
+      `${P}:sweep.concurrency = 2 is invalid: × trainingNodes (1) must not exceed gpuMaxNodes (1)`,
+    );
+  });
+
+  test("a tag value a --path set stored as a number or boolean is the string Azure takes", () => {
+    expect(read({ tags: JSON.stringify({ costCenter: 1234, shared: true }) }).workspace.tags).toMatchObject({
+      costCenter: "1234",
+      shared: "true",
+    });
+  });
+
+  test("endpointAuthMode: any case, and the CLI YAML's key | aml_token | aad_token, become the ARM value", () => {
+    const modeOf = (v: string) => read({ endpointAuthMode: v }).serving.authMode;
+    for (const [given, mode] of [
+      ["key", "Key"],
+      ["KEY", "Key"],
+      ["aml_token", "AMLToken"],
+      ["amltoken", "AMLToken"],
+      ["AMLToken", "AMLToken"],
+      ["aad_token", "AADToken"],
+      ["AADTOKEN", "AADToken"],
+    ]) {
+      expect([given, modeOf(given)]).toEqual([given, mode]);
+    }
+    for (const bad of ["token", "aml-token", "Key ", "toString", "__proto__"]) {
+      expect(problems({ endpointAuthMode: bad })).toContain(
+        `${P}:endpointAuthMode = ${JSON.stringify(bad)} is invalid: must be one of Key, AMLToken, AADToken`,
+      );
+    }
+  });
+
+  test("trainingEnvironment: azureml:AzureML-<name>:<version> is the azureml registry's version", () => {
+    const pinned = "azureml://registries/azureml/environments/AzureML-tensorflow-2.16-cuda12/versions/26";
+    expect(
+      read({ trainingEnvironment: "azureml:AzureML-tensorflow-2.16-cuda12:26" }).training.environment,
+    ).toBe(pinned);
+    // both spellings are one environment, so one run hash
+    expect(read({ trainingEnvironment: pinned }).training.environment).toBe(pinned);
+    // a short name that is not curated is a workspace's own environment, not the registry's
+    expect(problems({ trainingEnvironment: "azureml:my-env:3" })).toContain(
+      `${P}:trainingEnvironment = "azureml:my-env:3" is invalid: must be empty`,
+    );
+  });
+
+  test("trainingEnvironment: a label (azureml:...@latest, .../labels/...) moves; refused unless allowFloatingImageTags", () => {
+    const latest = "azureml://registries/azureml/environments/AzureML-tensorflow-2.16-cuda12/labels/latest";
+    for (const given of ["azureml:AzureML-tensorflow-2.16-cuda12@latest", latest]) {
+      const message = problems({ trainingEnvironment: given });
+      expect(message).toContain(
+        `${P}:trainingEnvironment = ${JSON.stringify(latest)} is invalid: names a label`,
+      );
+      expect(message).toContain("pin a version");
+      expect(read({ trainingEnvironment: given, allowFloatingImageTags: "true" }).training.environment).toBe(
+        latest,
+      );
+    }
   });
 });
