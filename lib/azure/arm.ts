@@ -1,10 +1,16 @@
 /**
- * Azure Resource Manager access for the CLIs: plain REST over the toolkit's HttpClient.
+ * Azure Resource Manager access for the CLIs: plain REST over lib/azure/http.ts's HttpClient (a core-rest-pipeline
+ * pipeline).
  *
  * Why not `@azure/arm-machinelearning` (2.1.1, no longer a dependency)? It is generated for API 2022-10-01, has no
  * `forceToPurge` on workspace delete, and a read-modify-write PUT of an endpoint through its 2022 models would
  * drop properties that newer API versions return. These CLIs need a handful of GET/PUT/DELETE/POST calls, so
  * they use the REST API version the Pulumi provider uses (azure-native 3.28.0 → 2025-12-01).
+ *
+ * Long-running operations are polled here, not by @azure/core-lro 2.7.2: its createHttpPoller (http/operation.js
+ * inferLroMode, findResourceLocation) polls a PUT answered without an operation header by the body's provisioningState
+ * and GETs the resource again once an Azure-AsyncOperation succeeds, where waitForLro waits for the operation only and
+ * leaves reading the resource to awaitProvisioning / deleteUntilGone (their own progress lines and deadlines).
  */
 import type { TokenCredential } from "@azure/identity";
 import { armScope, createCredential } from "./credential";

@@ -8,16 +8,37 @@
  * request is retried only when its method is idempotent (a scoring POST may still be running); on request, a
  * 404 right after a resource was submitted is retried for a short window.
  *
- * Not @azure/core-rest-pipeline: its retry policies report only through @azure/logger (no "retrying in 1.0s"
- * line on stderr, which `pulumi up` streams), it exports no retry strategy to extend with the 404 window, its
- * bearer policy does not re-ask the credential on a plain 401 and refuses plain-http loopback, and the scoring
- * call needs none of its token handling; wrapping it would keep most of this file and add a second HTTP stack.
+ * Built on @azure/core-rest-pipeline (createEmptyPipeline, its default HttpClient): its retryPolicy() runs this
+ * file's RetryStrategy (which also writes the "retrying in 1.0s" lines to stderr, which `pulumi up` streams), its
+ * redirectPolicy follows same-origin redirects, and two policies of this file set the token and time each attempt.
+ * Its own bearerTokenAuthenticationPolicy is not used: it throws for any non-https URL (plain-http loopback
+ * included; policies/bearerTokenAuthenticationPolicy.js sendRequest) and asks the credential again only on a 401
+ * that carries WWW-Authenticate, where this client refreshes on any 401 (twice at most) and pins the token's hosts.
+ * A caller's `fetch` (tests, the scoring client) replaces only the transport: the same pipeline runs over it.
  */
 import type { AccessToken, TokenCredential } from "@azure/identity";
+import {
+  createDefaultHttpClient,
+  createEmptyPipeline,
+  createHttpHeaders,
+  createPipelineRequest,
+  isRestError,
+  redirectPolicy,
+  retryPolicy,
+  RestError,
+  type HttpClient as Transport,
+  type HttpHeaders as PipelineHeaders,
+  type HttpMethods,
+  type Pipeline,
+  type PipelinePolicy,
+  type PipelineRequest,
+  type PipelineResponse,
+  type RetryModifiers,
+  type RetryStrategy,
+} from "@azure/core-rest-pipeline";
 import { CliError } from "../toolkit/errors";
 import { log } from "../toolkit/log";
 import { redact, redactTruncated, registerSecret } from "../toolkit/redact";
-import { sleep } from "../toolkit/time";
 
 export interface RetryPolicy {
   /** first backoff step (ms) */
@@ -267,11 +288,9 @@ export interface HttpClientOptions {
   retry?: RetryPolicy;
   /** where retry notes go (default: stderr) */
   log?: (message: string) => void;
+  /** the transport (default: core-rest-pipeline's HttpClient); the pipeline's policies run over it all the same */
   fetch?: FetchLike;
 }
-
-/** What one attempt got: an answer, or the reason there was none. */
-type Attempt = { res: HttpResponse } | { failure: string; timedOut: boolean };
 
 /** A request's state across attempts: when it started, and what the next attempt must do about the token. */
 interface Round {
@@ -283,6 +302,50 @@ interface Round {
   authRetries: number;
   forceNewToken: boolean;
   claims?: string;
+  /** wall time of the last attempt that got an answer (ms) */
+  latencyMs: number;
+}
+
+/** The RestError code of an attempt that got no answer in time (other transport failures: REQUEST_SEND_ERROR). */
+const TIMED_OUT = "TIMED_OUT";
+
+/** core-rest-pipeline's headers as the WHATWG Headers this file's callers read. */
+function toHeaders(headers: PipelineHeaders): Headers {
+  const out = new Headers();
+  for (const [name, value] of headers) out.append(name, value);
+  return out;
+}
+
+/** A `fetch` as core-rest-pipeline's transport: headers with their case, the attempt's timeout as its signal. */
+function fetchTransport(fetchImpl: FetchLike): Transport {
+  return {
+    async sendRequest(request: PipelineRequest): Promise<PipelineResponse> {
+      const res = await fetchImpl(request.url, {
+        method: request.method,
+        headers: request.headers.toJSON({ preserveCase: true }),
+        body: request.body as string | undefined,
+        signal: request.timeout > 0 ? AbortSignal.timeout(request.timeout) : undefined,
+      });
+      const bodyAsText = await res.text();
+      const headers = createHttpHeaders();
+      res.headers.forEach((value, name) => headers.set(name, value));
+      return { status: res.status, headers, bodyAsText, request };
+    },
+  };
+}
+
+/**
+ * What a failed attempt says, one line: "no answer within 5.0s", or the system error's code (ECONNREFUSED, from
+ * fetch's `cause` or the Node transport's RestError), else its message.
+ */
+function failureText(err: unknown, timeoutMs: number): { text: string; timedOut: boolean } {
+  const e = err as Error & { cause?: { code?: string; message?: string }; code?: string };
+  const timedOut = e?.name === "TimeoutError" || e?.name === "AbortError";
+  if (timedOut) return { text: `no answer within ${(timeoutMs / 1000).toFixed(1)}s`, timedOut };
+  // the Node transport's RestError carries the system error's code (ECONNREFUSED), as fetch's `cause` does
+  const own = [RestError.REQUEST_SEND_ERROR, RestError.PARSE_ERROR];
+  const code = isRestError(e) && e.code && !own.includes(e.code) ? e.code : undefined;
+  return { text: redact(String(e?.cause?.code ?? e?.cause?.message ?? code ?? e?.message ?? e)), timedOut };
 }
 
 export class HttpClient {
@@ -290,14 +353,23 @@ export class HttpClient {
   private readonly token?: BearerToken;
   private readonly tokenFor?: (url: URL) => boolean;
   private readonly note: (message: string) => void;
-  private readonly fetchImpl: FetchLike;
+  private readonly transport: Transport;
+  private readonly pipeline: Pipeline;
+  private readonly rounds = new WeakMap<PipelineRequest, Round>();
 
   constructor(options: HttpClientOptions = {}) {
     this.token = options.token;
     this.tokenFor = options.tokenFor;
     this.retry = options.retry ?? retryPolicyFromEnv();
     this.note = options.log ?? log;
-    this.fetchImpl = options.fetch ?? fetch;
+    this.transport = options.fetch ? fetchTransport(options.fetch) : createDefaultHttpClient();
+    // Outermost first: redirects, then the retries (this file's strategy decides each one, so no count of the
+    // policy's own), the token, and the attempt itself next to the transport.
+    this.pipeline = createEmptyPipeline();
+    this.pipeline.addPolicy(redirectPolicy());
+    this.pipeline.addPolicy(retryPolicy([this.strategy()], { maxRetries: Number.POSITIVE_INFINITY }));
+    this.pipeline.addPolicy(this.tokenPolicy());
+    this.pipeline.addPolicy(this.attemptPolicy());
   }
 
   /** tokens the credential handed out so far (tests) */
@@ -315,104 +387,144 @@ export class HttpClient {
       attempt: 0,
       authRetries: 0,
       forceNewToken: false,
+      latencyMs: 0,
     };
-    for (;;) {
-      round.attempt++;
-      const got = await this.attempt(round);
-      if ("failure" in got) {
-        await this.afterFailure(round, got.failure, got.timedOut);
-        continue;
-      }
-      const wait = this.retryWait(round, got.res);
-      if (wait === undefined) return this.settle(round, got.res);
-      if (wait > 0) await sleep(wait);
+    const headers = createHttpHeaders(opts.headers);
+    if (!headers.has("accept")) headers.set("accept", "application/json");
+    if (opts.body !== undefined && !headers.has("content-type"))
+      headers.set("content-type", "application/json");
+    const request = createPipelineRequest({
+      url,
+      method: method.toUpperCase() as HttpMethods,
+      headers,
+      body:
+        opts.body === undefined
+          ? undefined
+          : typeof opts.body === "string"
+            ? opts.body
+            : JSON.stringify(opts.body),
+      timeout: this.retry.requestTimeoutMs,
+      // plain http as fetch sent it; a token goes over it to the loopback only (assertSafeForToken, token policy)
+      allowInsecureConnection: true,
+    });
+    this.rounds.set(request, round);
+    let res: PipelineResponse;
+    try {
+      res = await this.pipeline.sendRequest(this.transport, request);
+    } catch (err) {
+      if (!isRestError(err)) throw err;
+      const tries = `${round.attempt} attempt${round.attempt === 1 ? "" : "s"}`;
+      throw new CliError(`${method} ${url.split("?")[0]} failed after ${tries}: ${err.message}`);
     }
+    return this.settle(round, {
+      status: res.status,
+      headers: toHeaders(res.headers),
+      text: res.bodyAsText ?? "",
+      url,
+      latencyMs: round.latencyMs,
+      attempts: round.attempt,
+    });
   }
 
   async getJson<T>(url: string, opts: RequestOptions = {}): Promise<T> {
     return jsonOf<T>(await this.request("GET", url, opts));
   }
 
-  private async headersFor(round: Round): Promise<Record<string, string>> {
-    const headers: Record<string, string> = { ...round.opts.headers };
-    const has = (name: string) => Object.keys(headers).some((k) => k.toLowerCase() === name);
-    if (!has("accept")) headers.accept = "application/json";
-    if (round.opts.body !== undefined && !has("content-type")) headers["content-type"] = "application/json";
-    if (this.token && !round.opts.anonymous) {
-      assertSafeForToken(round.url);
-      const u = new URL(round.url);
-      if (this.tokenFor && !this.tokenFor(u)) {
-        throw new CliError(
-          `refusing to send the access token for ${this.token.scope} to ${u.origin}: not a host that token is for`,
-        );
-      }
-      headers.authorization = `Bearer ${await this.token.get(round.forceNewToken, round.claims)}`;
-    }
-    round.forceNewToken = false;
-    round.claims = undefined;
-    return headers;
+  private roundOf(request: PipelineRequest): Round {
+    const round = this.rounds.get(request);
+    if (!round) throw new Error(`internal: ${shortUrl(request.url)} was not sent by HttpClient.request`);
+    return round;
   }
 
-  private async attempt(round: Round): Promise<Attempt> {
-    const { method, url, opts } = round;
-    const body =
-      opts.body === undefined
-        ? undefined
-        : typeof opts.body === "string"
-          ? opts.body
-          : JSON.stringify(opts.body);
-    const headers = await this.headersFor(round);
-    const t0 = performance.now();
-    try {
-      const res = await this.fetchImpl(url, {
-        method,
-        headers,
-        body,
-        signal: AbortSignal.timeout(this.retry.requestTimeoutMs),
-      });
-      const text = await res.text();
-      const latencyMs = performance.now() - t0;
-      return {
-        res: { status: res.status, headers: res.headers, text, url, latencyMs, attempts: round.attempt },
-      };
-    } catch (err) {
-      const e = err as Error & { cause?: { code?: string; message?: string } };
-      const timedOut = e.name === "TimeoutError" || e.name === "AbortError";
-      const failure = timedOut
-        ? `no answer within ${(this.retry.requestTimeoutMs / 1000).toFixed(1)}s`
-        : (e.cause?.code ?? e.cause?.message ?? e.message);
-      return { failure: redact(String(failure)), timedOut };
-    }
+  /** The bearer token, on every attempt: only over TLS (or loopback) and only to the hosts it is for. */
+  private tokenPolicy(): PipelinePolicy {
+    return {
+      name: "opsBearerToken",
+      sendRequest: async (request, next) => {
+        const round = this.roundOf(request);
+        if (this.token && !round.opts.anonymous) {
+          assertSafeForToken(request.url);
+          const u = new URL(request.url);
+          if (this.tokenFor && !this.tokenFor(u)) {
+            throw new CliError(
+              `refusing to send the access token for ${this.token.scope} to ${u.origin}: not a host that token is for`,
+            );
+          }
+          request.headers.set(
+            "authorization",
+            `Bearer ${await this.token.get(round.forceNewToken, round.claims)}`,
+          );
+        }
+        round.forceNewToken = false;
+        round.claims = undefined;
+        return next(request);
+      },
+    };
   }
 
-  /** After a network error or timeout: wait and go on, or throw when the policy says stop. */
-  private async afterFailure(round: Round, failure: string, timedOut: boolean): Promise<void> {
+  /** One attempt: counted and timed; a failure becomes a RestError (what the retry policy hands its strategies). */
+  private attemptPolicy(): PipelinePolicy {
+    return {
+      name: "opsAttempt",
+      sendRequest: async (request, next) => {
+        const round = this.roundOf(request);
+        round.attempt++;
+        const t0 = performance.now();
+        try {
+          const res = await next(request);
+          round.latencyMs = performance.now() - t0;
+          return res;
+        } catch (err) {
+          const { text, timedOut } = failureText(err, this.retry.requestTimeoutMs);
+          throw new RestError(text, { code: timedOut ? TIMED_OUT : RestError.REQUEST_SEND_ERROR, request });
+        }
+      },
+    };
+  }
+
+  /** The retry policy as core-rest-pipeline's RetryStrategy: wait and go on, or let the answer or error stand. */
+  private strategy(): RetryStrategy {
+    return {
+      name: "opsRetry",
+      retry: ({ response, responseError }): RetryModifiers => {
+        const request = responseError?.request ?? response?.request;
+        const round = request && this.rounds.get(request);
+        if (!round) return { skipStrategy: true };
+        const wait = responseError
+          ? this.failureWait(round, responseError)
+          : this.retryWait(round, response!);
+        return wait === undefined ? { skipStrategy: true } : { retryAfterInMs: wait };
+      },
+    };
+  }
+
+  /** After a network error or timeout: how long to wait, or undefined when the policy says stop. */
+  private failureWait(round: Round, error: RestError): number | undefined {
     const { method, url, attempt } = round;
-    const retryable = !timedOut || isIdempotent(method);
-    if (!retryable || attempt >= this.retry.maxAttempts) {
-      const tries = `${attempt} attempt${attempt === 1 ? "" : "s"}`;
-      throw new CliError(`${method} ${url.split("?")[0]} failed after ${tries}: ${failure}`);
-    }
+    const retryable = error.code !== TIMED_OUT || isIdempotent(method);
+    if (!retryable || attempt >= this.retry.maxAttempts) return undefined;
     const wait = backoffMs(attempt, this.retry);
     this.note(
-      `  network error (${failure}) on ${method} ${shortUrl(url)}; retrying in ${(wait / 1000).toFixed(1)}s (attempt ${attempt}/${this.retry.maxAttempts})`,
+      `  network error (${error.message}) on ${method} ${shortUrl(url)}; retrying in ${(wait / 1000).toFixed(1)}s (attempt ${attempt}/${this.retry.maxAttempts})`,
     );
-    await sleep(wait);
+    return wait;
   }
 
   /** How long to wait before trying again (0: at once, for a fresh token), or undefined: this answer stands. */
-  private retryWait(round: Round, res: HttpResponse): number | undefined {
+  private retryWait(round: Round, res: PipelineResponse): number | undefined {
     const { url, opts, attempt } = round;
     if (res.status === 401 && this.token && !opts.anonymous && round.authRetries < 2) {
       // An expired or revoked token: drop ours and ask the credential again.
       round.authRetries++;
       round.forceNewToken = true;
-      round.claims = claimsChallenge(res.headers.get("www-authenticate"));
-      this.note(`  401 from ${shortUrl(url)} (${serviceErrorText(res.text)}); getting a fresh token`);
+      round.claims = claimsChallenge(res.headers.get("www-authenticate") ?? null);
+      this.note(
+        `  401 from ${shortUrl(url)} (${serviceErrorText(res.bodyAsText ?? "")}); getting a fresh token`,
+      );
       return 0;
     }
     if (RETRYABLE_STATUSES.has(res.status) && attempt < this.retry.maxAttempts) {
-      const wait = retryDelayMs(attempt, this.retry, res.headers);
+      const wait = retryDelayMs(attempt, this.retry, toHeaders(res.headers));
       this.note(
         `  HTTP ${res.status} from ${shortUrl(url)}; retrying in ${(wait / 1000).toFixed(1)}s (attempt ${attempt}/${this.retry.maxAttempts})`,
       );
