@@ -6,6 +6,13 @@ import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { StepFault, SubscriptionModel } from "./azureModel";
 import { flagOf } from "../../lib/program/steps";
+import * as mlEnums from "@pulumi/azure-native/types/enums/machinelearningservices";
+import * as storageEnums from "@pulumi/azure-native/types/enums/storage";
+import * as keyvaultEnums from "@pulumi/azure-native/types/enums/keyvault";
+import * as registryEnums from "@pulumi/azure-native/types/enums/containerregistry";
+import * as insightsEnums from "@pulumi/azure-native/types/enums/applicationinsights";
+import * as logsEnums from "@pulumi/azure-native/types/enums/operationalinsights";
+import * as monitorEnums from "@pulumi/azure-native/types/enums/monitor";
 
 // The real module object (an ES import gives a copy whose properties cannot be spied on).
 const fs = jest.requireActual<typeof fsTypes>("fs");
@@ -130,6 +137,129 @@ export function subscriptionModel(): SubscriptionModel {
   return model;
 }
 
+/**
+ * Inputs azure-native types `string | <enum>`: tsc takes any string there ("Disable" for "Disabled"), Azure does not.
+ * Per resource type the program declares, and per spec its steps carry as JSON in their environment (the
+ * step's env var → the resource type it is the body of): property path (`*` = every item or value) → the enum object
+ * of @pulumi/azure-native/types/enums/<namespace>, which lists what the API version accepts.
+ */
+type EnumObject = Record<string, string>;
+const ENUM_INPUTS: Record<string, Record<string, EnumObject>> = {
+  "azure-native:machinelearningservices:Compute": {
+    "identity.type": mlEnums.ManagedServiceIdentityType,
+    "properties.computeType": mlEnums.ComputeType,
+    "properties.properties.vmPriority": mlEnums.VmPriority,
+    "properties.properties.osType": mlEnums.OsType,
+    "properties.properties.remoteLoginPortPublicAccess": mlEnums.RemoteLoginPortPublicAccess,
+  },
+  "azure-native:machinelearningservices:Workspace": {
+    "identity.type": mlEnums.ManagedServiceIdentityType,
+    publicNetworkAccess: mlEnums.PublicNetworkAccessType,
+    systemDatastoresAuthMode: mlEnums.SystemDatastoresAuthMode,
+    "managedNetwork.isolationMode": mlEnums.IsolationMode,
+    "managedNetwork.outboundRules.*.type": mlEnums.RuleType,
+    "managedNetwork.outboundRules.*.category": mlEnums.RuleCategory,
+  },
+  "azure-native:machinelearningservices:OnlineEndpoint": {
+    "identity.type": mlEnums.ManagedServiceIdentityType,
+    "properties.authMode": mlEnums.EndpointAuthMode,
+    "properties.publicNetworkAccess": mlEnums.PublicNetworkAccessType,
+  },
+  "azure-native:machinelearningservices:OnlineDeployment": {
+    "properties.endpointComputeType": mlEnums.EndpointComputeType,
+    "properties.egressPublicNetworkAccess": mlEnums.EgressPublicNetworkAccessType,
+    "properties.scaleSettings.scaleType": mlEnums.ScaleType,
+    "sku.tier": mlEnums.SkuTier,
+  },
+  "azure-native:machinelearningservices:Job": {
+    "properties.jobType": mlEnums.JobType,
+    "properties.objective.goal": mlEnums.Goal,
+    "properties.samplingAlgorithm.samplingAlgorithmType": mlEnums.SamplingAlgorithmType,
+    "properties.earlyTermination.policyType": mlEnums.EarlyTerminationPolicyType,
+    "properties.inputs.*.jobInputType": mlEnums.JobInputType,
+    "properties.outputs.*.jobOutputType": mlEnums.JobOutputType,
+    "properties.outputs.*.mode": mlEnums.OutputDeliveryMode,
+  },
+  "azure-native:storage:StorageAccount": {
+    kind: storageEnums.Kind,
+    "sku.name": storageEnums.SkuName,
+    minimumTlsVersion: storageEnums.MinimumTlsVersion,
+    accessTier: storageEnums.AccessTier,
+    publicNetworkAccess: storageEnums.PublicNetworkAccess,
+  },
+  "azure-native:keyvault:Vault": {
+    "properties.sku.family": keyvaultEnums.SkuFamily,
+    "properties.sku.name": keyvaultEnums.SkuName,
+  },
+  "azure-native:containerregistry:Registry": { "sku.name": registryEnums.SkuName },
+  "azure-native:applicationinsights:Component": {
+    applicationType: insightsEnums.ApplicationType,
+    ingestionMode: insightsEnums.IngestionMode,
+  },
+  "azure-native:operationalinsights:Workspace": { "sku.name": logsEnums.WorkspaceSkuNameEnum },
+  "azure-native:monitor:AutoscaleSetting": {
+    "profiles.*.rules.*.metricTrigger.statistic": monitorEnums.MetricStatisticType,
+    "profiles.*.rules.*.metricTrigger.timeAggregation": monitorEnums.TimeAggregationType,
+    "profiles.*.rules.*.metricTrigger.operator": monitorEnums.ComparisonOperationType,
+    "profiles.*.rules.*.scaleAction.direction": monitorEnums.ScaleDirection,
+    "profiles.*.rules.*.scaleAction.type": monitorEnums.ScaleType,
+  },
+};
+
+/** The steps' JSON specs: env var → the azure-native type whose body it is (its `properties` and envelope). */
+const STEP_SPECS: Record<string, string> = {
+  COMPUTE_SPEC: "azure-native:machinelearningservices:Compute",
+  ENDPOINT_SPEC: "azure-native:machinelearningservices:OnlineEndpoint",
+  DEPLOYMENT_SPEC: "azure-native:machinelearningservices:OnlineDeployment",
+};
+
+/** Every value at `path` in `obj` (`*`: each array item or object value). */
+function valuesAt(obj: unknown, path: string[]): unknown[] {
+  if (path.length === 0) return [obj];
+  if (obj === null || typeof obj !== "object") return [];
+  const [head, ...rest] = path;
+  const o = obj as Record<string, unknown>;
+  const next = head === "*" ? Object.values(o) : [o[head]];
+  return next.flatMap((v) => valuesAt(v, rest));
+}
+
+/** What is not one of its enum's values in `inputs` of a resource of `type` (unknowns and absent ones pass). */
+export function enumViolations(type: string, inputs: unknown): string[] {
+  const table = ENUM_INPUTS[type] ?? {};
+  const out: string[] = [];
+  for (const [p, enumObject] of Object.entries(table)) {
+    const allowed = Object.values(enumObject);
+    for (const v of valuesAt(inputs, p.split("."))) {
+      if (typeof v === "string" && v !== pulumi.runtime.unknownValue && !allowed.includes(v))
+        out.push(`${type} ${p}: '${v}' is not one of ${allowed.join(", ")}`);
+    }
+  }
+  return out;
+}
+
+/** The enum violations of one registration: its own inputs, and the specs a step carries (STEP_SPECS). */
+function inputViolations(args: pulumi.runtime.MockResourceArgs): string[] {
+  if (args.type !== "command:local:Command") return enumViolations(args.type, args.inputs);
+  const env = (args.inputs.environment ?? {}) as Record<string, unknown>;
+  const JOB = "azure-native:machinelearningservices:Job";
+  const out: string[] = [];
+  for (const [name, type] of [...Object.entries(STEP_SPECS), ["JOB_SPEC", JOB]]) {
+    const raw = env[name];
+    if (typeof raw !== "string" || raw === pulumi.runtime.unknownValue) continue;
+    // JOB_SPEC is a job's `properties`; the others are whole bodies
+    const spec = JSON.parse(raw) as unknown;
+    out.push(
+      ...enumViolations(type, name === "JOB_SPEC" ? { properties: spec } : spec).map(
+        (m) => `${args.name} ${name}: ${m}`,
+      ),
+    );
+  }
+  return out;
+}
+
+/** Enum violations and capture failures seen by the mocks since the last settle(), which throws them. */
+const harnessErrors: string[] = [];
+
 const CHILD_OF_WORKSPACE = /^azure-native:machinelearningservices:(Compute|Job|\w+Version|Online\w+)$/;
 
 export function newResource(args: pulumi.runtime.MockResourceArgs): {
@@ -138,6 +268,8 @@ export function newResource(args: pulumi.runtime.MockResourceArgs): {
 } {
   const inputs = args.inputs as Record<string, string>;
   const state: Record<string, unknown> = { ...args.inputs };
+  // an input Azure would refuse fails the test (settle() throws it), as the deployment would
+  harnessErrors.push(...inputViolations(args));
   if (args.type === "random:index/randomString:RandomString") {
     // The program's one workspace gets SUFFIX the first time; any other (or a re-created one) a suffix of its own.
     const result = model.random(
@@ -347,8 +479,8 @@ export function installMocks(preview = false, keep?: SubscriptionModel): Harness
       };
       registrations.push(record);
     } catch (e) {
-      // Never break the registration itself, or every test hangs.
-      console.error("registration capture failed", e);
+      // Never break the registration itself, or every test hangs: the failure is thrown by settle() instead.
+      harnessErrors.push(`registration capture failed for ${req.getType()} ${req.getName()}: ${String(e)}`);
     }
     let finish: (ok: boolean) => void = () => undefined;
     const done = new Promise<boolean>((r) => (finish = r));
@@ -418,7 +550,10 @@ export function installMocks(preview = false, keep?: SubscriptionModel): Harness
         await new Promise((r) => setTimeout(r, 0));
         await new Promise((r) => setImmediate(r));
         quiet = pending.length === count ? quiet + 1 : 0;
-        if (quiet >= 2) return;
+        if (quiet >= 2) {
+          if (harnessErrors.length) throw new Error(harnessErrors.splice(0).join("\n"));
+          return;
+        }
       }
       throw new Error(`registrations still arriving after 2000 rounds (${pending.length} so far)`);
     },

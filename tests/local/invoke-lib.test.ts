@@ -134,9 +134,13 @@ describe("parseInvokeArgs", () => {
   });
 
   test("a usage error never echoes the key", () => {
+    // it must throw (a parse that accepted 2 would skip the check below without failing)
+    expect.assertions(3);
     try {
       parseInvokeArgs(["--key", KEY, "--min-accuracy", "2", "--uri", "http://x/score"], {});
     } catch (err) {
+      expect(err).toBeInstanceOf(UsageError);
+      expect((err as Error).message).toContain("--min-accuracy");
       expect((err as Error).message).not.toContain(KEY);
     }
   });

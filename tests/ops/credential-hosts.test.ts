@@ -162,7 +162,25 @@ test("the ARM endpoint's own origin still gets every follow-up (the fake's LRO a
   expectNoTokenThere();
 });
 
+test("a token for another audience is refused by ARM (401 InvalidAuthenticationTokenAudience), and the CLI fails", async () => {
+  fake.on("GET", JOB_ID, jobBody("Completed"));
+  // the CLI asks Entra for a storage token where ARM's is needed (AZURE_ARM_SCOPE is read by armScope)
+  const r = await runCli(
+    "wait-for-job",
+    ["--job-id", JOB_ID, "--poll-seconds", "0.05"],
+    fake.env({ NODE_EXTRA_CA_CERTS: caBundle(), AZURE_ARM_SCOPE: "https://storage.azure.com/.default" }),
+  );
+  outputs.push(r);
+  expect(r.code).not.toBe(0);
+  expect(r.stderr).toContain("InvalidAuthenticationTokenAudience");
+  expect(fake.issued.map((t) => t.aud)).toContain("https://storage.azure.com");
+  // the client asked for a fresh token twice (the refresh cap), and ARM refused each
+  expect(fake.count("GET", JOB_ID)).toBe(3);
+  expectNoTokenThere();
+});
+
 test("no secret appears in any output", () => {
+  expect(outputs.length).toBeGreaterThan(4);
   for (const o of outputs)
     for (const s of [...fake.secrets(), ...other.secrets()]) expect(o.stdout + o.stderr).not.toContain(s);
 });

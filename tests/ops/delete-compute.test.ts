@@ -123,7 +123,7 @@ test("an id that is not .../computes/<name> is a usage error before any request"
   const r = await deleteCompute(`${WS_ID}/jobs/${COMPUTE}`);
   expect(r.code).toBe(2);
   expect(r.stderr).toContain("computes/<name>");
-  expect(r.stderr).toContain("usage: tsx ops/delete-compute.ts --compute-id <ARM id>");
+  expect(r.stderr).toContain("usage: bash scripts/env.sh tsx ops/delete-compute.ts --compute-id <ARM id>");
   expect(fake.requests).toHaveLength(0);
 });
 
@@ -206,5 +206,6 @@ test("activeOn: the cluster's id in any case, active statuses only", () => {
 });
 
 test("no secret appears in any output", () => {
+  expect(outputs.length).toBeGreaterThan(3);
   for (const o of outputs) for (const s of fake.secrets()) expect(o.stdout + o.stderr).not.toContain(s);
 });

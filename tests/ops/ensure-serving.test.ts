@@ -5,6 +5,7 @@
  * register, never delete).
  */
 import { FakeEndpoint } from "./fake/endpoints";
+import { MODEL_VERSION, check } from "./fake/schemas";
 import { FakeAzure } from "./fake/fakeAzure";
 import { runCli, type CliResult } from "./fake/runCli";
 import { WS_ID } from "./scenarios";
@@ -231,6 +232,9 @@ describe("ensure-model", () => {
     );
     fake.on("PUT", MODEL_ID, (req) => {
       puts.push(JSON.parse(req.body));
+      // ModelVersions_CreateOrUpdate takes a ModelVersionResource of 2025-12-01 (fake/schemas.ts)
+      const refused = check(MODEL_VERSION, JSON.parse(req.body));
+      if (refused) return refused;
       exists = true;
       return { status: 201, body: { id: MODEL_ID } };
     });

@@ -20,6 +20,7 @@ import type {
   SampleResult,
 } from "../../lib/core/contracts";
 import { FakeEndpoint } from "./fake/endpoints";
+import { MODEL_VERSION, check } from "./fake/schemas";
 import { FakeAzure } from "./fake/fakeAzure";
 import { runCli, type CliResult } from "./fake/runCli";
 import { installJobs, jobStore, JOBS_PATH } from "./fake/jobs";
@@ -75,6 +76,9 @@ function installModels(): string[] {
     models.has(req.path) ? { status: 200, body: { id: req.path } } : { status: 404, body: {} },
   );
   fake.on("PUT", re, (req) => {
+    // ModelVersions_CreateOrUpdate takes a ModelVersionResource of 2025-12-01 (fake/schemas.ts)
+    const refused = check(MODEL_VERSION, JSON.parse(req.body));
+    if (refused) return refused;
     models.add(req.path);
     return { status: 201, body: { id: req.path } };
   });

@@ -9,7 +9,7 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { networkInterfaces } from "node:os";
 import * as path from "node:path";
-import { FakeAzure } from "./fake/fakeAzure";
+import { FakeAzure, ML_AUDIENCE } from "./fake/fakeAzure";
 import { REPO, runCli, type CliResult } from "./fake/runCli";
 import { WS_ID } from "./scenarios";
 
@@ -72,7 +72,8 @@ test("AMLToken: the token comes from the endpoint's token operation, inside the 
 });
 
 test("AADToken: an Entra token for the Azure ML data plane", async () => {
-  installScoring((a) => fake.issued.some((t) => a === `Bearer ${t.token}`));
+  // the token must be one Entra issued for the ML data plane (https://ml.azure.com), not ARM's
+  installScoring((a) => fake.issued.some((t) => a === `Bearer ${t.token}` && t.aud === ML_AUDIENCE));
   const r = await invoke(["--auth", "AADToken"]);
   expect(r.code).toBe(0);
   expect(r.json).toMatchObject({ passed: true });

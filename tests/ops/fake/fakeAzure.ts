@@ -5,7 +5,11 @@
  *     secret @azure/identity's EnvironmentCredential (inside DefaultAzureCredential) sends, or with a GitHub
  *     ID token as client assertion (`github.ts`, which also serves GitHub's ID-token endpoint);
  *   - ARM and the workspace data-plane services, answering with the documented JSON shapes; every such request
- *     must carry a token this fake issued and that has not expired (else ARM's 401 ExpiredAuthenticationToken);
+ *     must carry a token this fake issued, that has not expired (else ARM's 401 ExpiredAuthenticationToken) and
+ *     that was issued for the route's audience (ARM's unless the route says otherwise; else ARM's 401
+ *     InvalidAuthenticationTokenAudience): Entra records the requested scope's resource as the token's `aud`;
+ *   - a request no route answers is recorded, and fails the test (an afterEach every fake registers) unless the
+ *     test calls allowUnrouted();
  *   - Blob storage (path-style URLs, the XML list shape), checked for a SharedKey/SAS credential.
  * Test-only: nothing in ops/ knows about it.
  */
@@ -22,9 +26,13 @@ import { FakeGithubOidc } from "./github";
 export interface FakeReq {
   method: string;
   path: string;
+  /** the path as sent (percent-encoded), as a SharedKey signature covers it */
+  rawPath: string;
   query: URLSearchParams;
   headers: IncomingHttpHeaders;
   body: string;
+  /** the body's bytes as received (binary uploads; `body` is them as UTF-8 text) */
+  bytes?: Buffer;
   /** the bearer token it carried, if any */
   token?: string;
 }
@@ -44,6 +52,28 @@ interface Route {
   handler: Handler;
   /** no bearer token needed (AAD, SAS links, blob with its own auth) */
   open: boolean;
+  /** the audiences a bearer token must carry (non-open routes; default: ARM's, see armAudiences) */
+  audiences?: (fake: FakeAzure) => string[];
+}
+
+/** An audience without its trailing slashes (Entra writes ARM's as `https://management.azure.com/`). */
+export const normalizeAudience = (aud: string): string => aud.replace(/\/\.default$/, "").replace(/\/+$/, "");
+
+/** The audience of a token Entra issues for `scope`: the resource's identifier, without `/.default`. */
+// "The value of the scope parameter is constructed by using the identifier URI for the resource ... suffixed with .default" (Learn: identity-platform/scopes-oidc, "The .default scope"); the token's `aud` is that resource
+export const audienceOfScope = (scope: string): string => scope.replace(/\/\.default$/, "");
+
+/** The Azure ML data plane's audience (scoring with AADToken auth; Learn: how-to-authenticate-online-endpoint). */
+export const ML_AUDIENCE = "https://ml.azure.com";
+
+/**
+ * Audiences ARM takes: management.azure.com and management.core.windows.net, with or without the slash (its 401
+ * lists them, see wrongAudience),
+ * and, for this fake standing in as a custom ARM endpoint, its own origin (lib/azure/credential.ts armScope asks a
+ * non-public endpoint's own origin, as a sovereign cloud's ARM is). MLflow and run history take the ARM token too.
+ */
+export function armAudiences(fake: FakeAzure): string[] {
+  return ["https://management.azure.com", "https://management.core.windows.net", fake.url];
 }
 
 const b64url = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
@@ -61,6 +91,8 @@ export class FakeAzure {
   tokenLifetimeSec = 3600;
   readonly issued: Array<{
     token: string;
+    /** the `aud` claim: the requested scope's resource (audienceOfScope) */
+    aud: string;
     expiresAt: number;
     revoked?: boolean;
     withClaims: boolean;
@@ -69,6 +101,8 @@ export class FakeAzure {
   }> = [];
   readonly github = new FakeGithubOidc(this);
   readonly requests: FakeReq[] = [];
+  /** requests no route answered (each is a test failure unless the test allowed them, see allowUnrouted) */
+  readonly unrouted: FakeReq[] = [];
   /** extra values that must never appear in CLI output (keys, SAS signatures) */
   readonly extraSecrets: string[] = [];
   url = "";
@@ -76,6 +110,27 @@ export class FakeAzure {
   private server?: https.Server;
   private routes: Route[] = [];
   private dir = "";
+  private unroutedAllowed = false;
+
+  constructor() {
+    // Every suite that creates a fake gets the check: a request no route answers is a test failure (the CLI called
+    // something this test did not mean it to), unless the test says it means it (allowUnrouted).
+    if (typeof afterEach === "function") afterEach(() => this.assertAllRouted());
+  }
+
+  /** This test means requests to go unanswered (404 NoRoute), e.g. run history that has no details for a run. */
+  allowUnrouted(): void {
+    this.unroutedAllowed = true;
+  }
+
+  /** Throws when a request found no route and the test did not allow it; forgets them either way. */
+  assertAllRouted(): void {
+    const missed = this.unrouted.splice(0).map((r) => `${r.method} ${r.path}`);
+    const allowed = this.unroutedAllowed;
+    this.unroutedAllowed = false;
+    if (missed.length && !allowed)
+      throw new Error(`the fake Azure had no route for: ${[...new Set(missed)].join(", ")}`);
+  }
 
   async start(): Promise<void> {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "fake-azure-"));
@@ -115,6 +170,7 @@ export class FakeAzure {
             req.url ?? "/",
             req.headers,
             Buffer.concat(chunks).toString("utf8"),
+            Buffer.concat(chunks),
           ).then(
             (r) => {
               const headers: Record<string, string> = { ...r.headers };
@@ -150,6 +206,8 @@ export class FakeAzure {
   reset(): void {
     this.routes = [];
     this.requests.length = 0;
+    this.unrouted.length = 0;
+    this.unroutedAllowed = false;
     this.tokenLifetimeSec = 3600;
     this.github.lifetimeSec = 300;
     this.installAad();
@@ -187,11 +245,28 @@ export class FakeAzure {
     ];
   }
 
-  on(method: string, p: string | RegExp, handler: Handler | FakeRes, opts: { open?: boolean } = {}): void {
+  /** `audiences`: what a bearer token must be for on this route (default: ARM's); ignored on open routes. */
+  on(
+    method: string,
+    p: string | RegExp,
+    handler: Handler | FakeRes,
+    opts: { open?: boolean; audiences?: (fake: FakeAzure) => string[] } = {},
+  ): void {
     const match =
       typeof p === "string" ? (x: string) => x.toLowerCase() === p.toLowerCase() : (x: string) => p.test(x);
     const h: Handler = typeof handler === "function" ? handler : () => handler;
-    this.routes.unshift({ method: method.toUpperCase(), match, handler: h, open: opts.open ?? false });
+    this.routes.unshift({
+      method: method.toUpperCase(),
+      match,
+      handler: h,
+      open: opts.open ?? false,
+      audiences: opts.audiences,
+    });
+  }
+
+  /** The `aud` of a token this fake issued (undefined for any other string). */
+  audienceOf(token: string | undefined): string | undefined {
+    return this.issued.find((t) => t.token === token)?.aud;
   }
 
   /** Answers the given responses in order, repeating the last one. */
@@ -265,10 +340,11 @@ export class FakeAzure {
         const refused = this.clientAuthError(form);
         if (refused) return { status: 401, body: { error: "invalid_client", error_description: refused } };
         const now = Math.floor(Date.now() / 1000);
+        const aud = audienceOfScope(form.get("scope") ?? "");
         const token = [
           b64url({ alg: "RS256", typ: "JWT" }),
           b64url({
-            aud: form.get("scope"),
+            aud,
             iss: `${this.url}/${t}/`,
             iat: now,
             exp: now + this.tokenLifetimeSec,
@@ -278,6 +354,7 @@ export class FakeAzure {
         ].join(".");
         this.issued.push({
           token,
+          aud,
           expiresAt: Date.now() + this.tokenLifetimeSec * 1000,
           withClaims: form.has("claims"),
           assertion: form.get("client_assertion") ?? undefined,
@@ -316,6 +393,7 @@ export class FakeAzure {
     rawUrl: string,
     headers: IncomingHttpHeaders,
     body: string,
+    bytes?: Buffer,
   ): Promise<FakeRes> {
     const u = new URL(rawUrl, "https://127.0.0.1");
     const auth = headers.authorization;
@@ -323,18 +401,22 @@ export class FakeAzure {
     const req: FakeReq = {
       method,
       path: decodeURIComponent(u.pathname),
+      rawPath: u.pathname,
       query: u.searchParams,
       headers,
       body,
+      bytes,
       token,
     };
     this.requests.push(req);
     const route = this.routes.find((r) => r.method === method && r.match(req.path));
-    if (!route)
+    if (!route) {
+      this.unrouted.push(req);
       return {
         status: 404,
         body: { error: { code: "NoRoute", message: `fake has no route for ${method} ${req.path}` } },
       };
+    }
     if (!route.open) {
       const known = this.issued.find((t) => t.token === token);
       if (!known) {
@@ -375,6 +457,8 @@ export class FakeAzure {
           },
         };
       }
+      const audiences = (route.audiences ?? armAudiences)(this).map(normalizeAudience);
+      if (!audiences.includes(normalizeAudience(known.aud))) return wrongAudience(known.aud, audiences);
       if (req.path.startsWith("/subscriptions/") && !req.query.get("api-version")) {
         return {
           status: 400,
@@ -389,4 +473,22 @@ export class FakeAzure {
     }
     return route.handler(req, this);
   }
+}
+
+/** ARM's answer to a token for another resource (a storage or ML token sent to ARM, say). */
+// ARM's 401 {"code":"InvalidAuthenticationTokenAudience","message":"The access token has been obtained for wrong audience or resource '...'. It should exactly match with one of the allowed audiences ..."} (as quoted in Azure-Samples/active-directory-dotnetcore-daemon-v2#145)
+function wrongAudience(aud: string, allowed: string[]): FakeRes {
+  return {
+    status: 401,
+    headers: {
+      "www-authenticate":
+        'Bearer error="invalid_token", error_description="The access token is from wrong audience or resource."',
+    },
+    body: {
+      error: {
+        code: "InvalidAuthenticationTokenAudience",
+        message: `The access token has been obtained for wrong audience or resource '${aud}'. It should exactly match with one of the allowed audiences ${allowed.map((a) => `'${a}/'`).join(",")}.`,
+      },
+    },
+  };
 }

@@ -8,6 +8,7 @@
  */
 import type { FakeAzure, FakeReq } from "./fakeAzure";
 import { SUB, WS_ID } from "./fakeAzure";
+import { JOB_BASE, check } from "./schemas";
 
 export interface FakeJob {
   name: string;
@@ -154,6 +155,9 @@ export function installJobs(fake: FakeAzure, store: JobStore): void {
   });
   fake.on("PUT", new RegExp(`^${JOBS_PATH}/[^/]+$`), (req) => {
     store.puts.push(req);
+    // the body as Jobs_CreateOrUpdate takes it: a CommandJob or SweepJob of 2025-12-01 (schemas.ts)
+    const refused = check(JOB_BASE, JSON.parse(req.body));
+    if (refused) return refused;
     const name = req.path.slice(JOBS_PATH.length + 1);
     const spec = (JSON.parse(req.body) as { properties: Record<string, unknown> }).properties;
     const props = (spec.properties ?? {}) as Record<string, string>;
