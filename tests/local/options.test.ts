@@ -1,15 +1,27 @@
 import { UsageError } from "../../lib/toolkit/errors";
 import { DEFAULTS } from "../../lib/config/schema";
 import {
+  CLOUD_MIN_ACCURACY,
   DEFAULT_SWEEP_EPOCHS,
   DEFAULT_SWEEP_SEED,
+  QUICK_MIN_ACCURACY,
   RUN_LOCAL_USAGE,
+  TRAINING_DEFAULT_EPOCHS,
+  gateOf,
   parseRunLocalArgs,
   parseServeArgs,
   trainArgs,
 } from "../../local/options";
 import { isNoise, lineSplitter, parseResultLine } from "../../local/proc";
-import { formatSummaryBlock, runStamp, summarize, type Summary } from "../../local/run-local";
+import { CHAMPION, assertSafeName, describeVersions, modelUri } from "../../local/registry";
+import {
+  type Candidate,
+  formatSummaryBlock,
+  runStamp,
+  summarize,
+  versionTags,
+  type Summary,
+} from "../../local/run-local";
 import {
   fromRoot,
   mlflowStoreFile,
@@ -36,6 +48,7 @@ describe("npm run local flags", () => {
       seed: undefined,
       trainLimit: undefined,
       sweep: undefined,
+      minAccuracy: undefined,
       port: 5001,
       host: "127.0.0.1",
       workers: 2, // the cloud's serving.workerCount: local serves like the cloud
@@ -116,6 +129,8 @@ describe("npm run local flags", () => {
     [["--sweep", "3", "--batch-size", "64"], /--sweep draws .* per trial: drop --batch-size/],
     [["--sweep", "3", "--epochs", "5"], /--sweep-epochs: drop --epochs/],
     [["--skip-train", "--sweep", "3"], /--skip-train.*--sweep/],
+    [["--min-accuracy", "1.5"], /--min-accuracy/],
+    [["--min-accuracy", "-0.1"], /--min-accuracy/],
     [["--nope"], /nope/],
   ])("rejects %j", (argv, msg) => {
     expect(() => parseRunLocalArgs(argv)).toThrow(UsageError);
@@ -142,6 +157,25 @@ describe("npm run local flags", () => {
     ])!;
     expect(o).toMatchObject({ sweep: { trials: 2, epochs: 1, seed: 9 }, trainLimit: 300, seed: 3 });
     expect(o.epochs).toBeUndefined();
+  });
+  test("the gate: the cloud's minTestAccuracy for a full-length run, the quick floor for a shortened one", () => {
+    expect(CLOUD_MIN_ACCURACY).toBe(DEFAULTS.training.minTestAccuracy);
+    expect(QUICK_MIN_ACCURACY).toBeLessThan(CLOUD_MIN_ACCURACY);
+    const gate = (argv: string[]) => gateOf(parseRunLocalArgs(argv)!);
+    expect(gate([])).toBe(CLOUD_MIN_ACCURACY);
+    expect(gate(["--epochs", String(TRAINING_DEFAULT_EPOCHS)])).toBe(CLOUD_MIN_ACCURACY);
+    expect(gate(["--epochs", "30", "--data", "/full/mnist.npz"])).toBe(CLOUD_MIN_ACCURACY);
+    expect(gate(["--epochs", "1"])).toBe(QUICK_MIN_ACCURACY);
+    expect(gate(["--train-limit", "1000"])).toBe(QUICK_MIN_ACCURACY);
+    expect(gate(["--sweep", "2"])).toBe(QUICK_MIN_ACCURACY);
+    expect(gate(["--epochs", "1", "--min-accuracy", "0.5"])).toBe(0.5);
+    expect(gate(["--min-accuracy", "0"])).toBe(0);
+    expect(gate(["--skip-train", "--min-accuracy", "0.9"])).toBe(0.9); // not a training flag
+    expect(RUN_LOCAL_USAGE).toContain("--min-accuracy F");
+  });
+  test("the epochs the gate counts as full length are training/app.py's default", () => {
+    const app = readFileSync(path.join(ROOT, "training", "app.py"), "utf8");
+    expect(app).toContain(`parser.add_argument("--epochs", type=int, default=${TRAINING_DEFAULT_EPOCHS},`);
   });
   test("the usage names the sweep flags", () => {
     for (const flag of ["--sweep N", "--sweep-epochs E", "--sweep-seed S", "--dropout F"]) {
@@ -252,9 +286,12 @@ describe("misc pure helpers", () => {
     const s: Summary = {
       passed: true,
       test_accuracy: 0.9875,
+      min_accuracy: 0.98,
       model_name: "mnist-cnn",
       model_version: "3",
-      model_dir: "/r/mnist-cnn/3",
+      model_uri: "models:/mnist-cnn/3",
+      mlflow_run_id: "abc",
+      model_dir: "/s/mlartifacts/abc/artifacts/model",
       data: "/d.npz",
       run_dir: "/runs/x",
       scoring_uri: "http://127.0.0.1:5001/score",
@@ -270,7 +307,8 @@ describe("misc pure helpers", () => {
       finished_at: "2026-01-01T00:00:00Z",
     };
     const b = formatSummaryBlock(s);
-    expect(b).toContain("mnist-cnn:3");
+    expect(b).toContain("models:/mnist-cnn/3  (/s/mlartifacts/abc/artifacts/model)");
+    expect(b).toContain("--min-accuracy 0.98");
     expect(b).toContain("98.75%");
     expect(b).toContain("20/20 correct (100.00%)");
     expect(b).toContain("2.00 ms/image");
@@ -279,28 +317,48 @@ describe("misc pure helpers", () => {
       "prepare skipped",
     );
     expect(b).not.toContain("sweep");
+    const failed = formatSummaryBlock({
+      ...s,
+      passed: false,
+      model_version: null,
+      model_uri: "runs:/abc/model",
+    });
+    expect(failed).toContain("runs:/abc/model  (not registered)");
+    expect(failed).toContain("FAILED");
   });
-  test("summary of a run", () => {
-    const model = {
+  test("summary of a run: registered past the gate, or not", () => {
+    const version = {
       name: "mnist-cnn",
       version: "3",
-      dir: "/r/mnist-cnn/3",
+      source: "file:///s/mlartifacts/abc/artifacts/model",
+      runId: "abc",
+      aliases: [CHAMPION],
+      tags: {},
       createdAt: "",
-      source: {},
+      dir: "/s/mlartifacts/abc/artifacts/model",
       files: [],
     };
+    const model: Candidate = {
+      name: "mnist-cnn",
+      version,
+      runId: "abc",
+      dir: version.dir,
+      testAccuracy: 0.99,
+      dataPath: null,
+    };
     const timings = { prepare: null, train: null, register: null, serve_start: 8, invoke: 0.2, total: 9 };
-    const s = summarize(
-      { runDir: "/runs/x", timings, keep: false },
-      { model, testAccuracy: 0.99, dataPath: null },
-      { total: 20, correct: 19, accuracy: 0.95, latencyMs: 40.26, passed: false },
-      { scoringUri: "http://127.0.0.1:5001/score", pid: 42 },
-      "/runs/x/azmlinfsrv.log",
-    );
+    const run = { runDir: "/runs/x", timings, keep: false, min: 0.9 };
+    const server = { scoringUri: "http://127.0.0.1:5001/score", pid: 42 };
+    const sample = { total: 20, correct: 19, accuracy: 0.95, latencyMs: 40.26, passed: true };
+    const s = summarize(run, model, sample, server, "/runs/x/azmlinfsrv.log");
     expect(s).toMatchObject({
-      passed: false,
+      passed: true,
       test_accuracy: 0.99,
+      min_accuracy: 0.9,
       model_version: "3",
+      model_uri: "models:/mnist-cnn/3",
+      mlflow_run_id: "abc",
+      model_dir: version.dir,
       sample_correct: 19,
       sample_accuracy: 0.95,
       latency_ms: 40.3,
@@ -309,6 +367,59 @@ describe("misc pure helpers", () => {
       timings,
       sweep: null,
     });
+    // below the gate: the sample check failed, nothing registered
+    const below = summarize(run, { ...model, version: null }, { ...sample, passed: false }, server, "l");
+    expect(below).toMatchObject({ passed: false, model_version: null, model_uri: "runs:/abc/model" });
+    // the sample passed but nothing was registered: not passed either
+    expect(summarize(run, { ...model, version: null }, sample, server, "l").passed).toBe(false);
+  });
+  test("the tags of a registered version: run id, test accuracy, source, the gate", () => {
+    const o = parseRunLocalArgs(["--epochs", "2", "--train-limit", "500"])!;
+    const c = { runId: "abc", testAccuracy: 0.97, dataPath: "/d.npz", metrics: { train_seconds: 5.5 } };
+    const sample = { total: 20, correct: 20, accuracy: 1, latencyMs: 1, passed: true };
+    expect(versionTags(o, c, sample, 0.8, "/runs/x")).toEqual({
+      source: "npm run local",
+      run_id: "abc",
+      test_accuracy: 0.97,
+      sample_accuracy: 1,
+      min_accuracy: 0.8,
+      data: "/d.npz",
+      run_dir: "/runs/x",
+      train_limit: 500,
+      train_seconds: 5.5,
+      sweep_trial: undefined,
+      sweep_experiment: undefined,
+    });
+    const sweep = parseRunLocalArgs(["--sweep", "2"])!;
+    const won = { best: "trial-2", mlflow_experiment: "mnist-cnn-sweep-x" } as Candidate["sweep"];
+    expect(versionTags(sweep, { ...c, sweep: won }, sample, 0.8, "/r")).toMatchObject({
+      source: "npm run local --sweep",
+      sweep_trial: "trial-2",
+      sweep_experiment: "mnist-cnn-sweep-x",
+    });
+  });
+});
+
+describe("registry names", () => {
+  test("models:/ URIs: the alias champion by default, or a version", () => {
+    expect(modelUri("mnist-cnn", {})).toBe("models:/mnist-cnn@champion");
+    expect(modelUri("mnist-cnn", { alias: "challenger" })).toBe("models:/mnist-cnn@challenger");
+    expect(modelUri("mnist-cnn", { version: "4", alias: CHAMPION })).toBe("models:/mnist-cnn/4");
+  });
+  test("versions listed newest first with their aliases", () => {
+    expect(describeVersions([])).toBe("none");
+    expect(
+      describeVersions([
+        { version: "1", aliases: [] },
+        { version: "2", aliases: ["champion"] },
+      ]),
+    ).toBe("2 (@champion), 1");
+  });
+  test("safe names", () => {
+    expect(() => assertSafeName("x", "mnist-cnn")).not.toThrow();
+    expect(() => assertSafeName("x", "1.2_a")).not.toThrow();
+    for (const bad of ["", "..", "../x", "a/b", "-x", "a b", "m@champion"])
+      expect(() => assertSafeName("x", bad)).toThrow();
   });
 });
 

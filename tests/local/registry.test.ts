@@ -1,155 +1,184 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+/**
+ * The local MLflow Model Registry, for real, in a temp state folder: `npm run local` (1,000 images, 1 epoch) registers
+ * its run's MLflow model past the gate, with tags and the alias champion; the version leads to the run and the run to
+ * its model; `npm run serve` serves models:/mnist-cnn@champion; a run below the gate registers nothing and exits 1
+ * with both numbers. ~2 minutes on 2 cores.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import {
-  VERSION_FILE,
-  assertSafeName,
-  compareVersions,
-  getVersion,
-  latestOf,
-  latestVersion,
-  listFiles,
-  listModels,
-  listVersions,
-  nextVersion,
-  nextVersionOf,
-  registerModel,
-  sortByCreatedAt,
-} from "../../local/registry";
+import { runStreaming } from "../../local/proc";
+import { CHAMPION, ModelNotFound, resolveModel } from "../../local/registry";
+import { freePort } from "../../local/server";
+import { PYTHON, ROOT, runTsx } from "./helpers";
 
-function modelFolder(): string {
-  const dir = mkdtempSync(path.join(tmpdir(), "model-src-"));
-  writeFileSync(path.join(dir, "mnist_cnn.keras"), "fake keras");
-  writeFileSync(path.join(dir, "metrics.json"), JSON.stringify({ test_accuracy: 0.99 }));
-  mkdirSync(path.join(dir, "extra"));
-  writeFileSync(path.join(dir, "extra", "note.txt"), "x");
-  return dir;
+jest.setTimeout(300_000);
+
+const state = mkdtempSync(path.join(tmpdir(), "mlflow-registry-"));
+const trackingUri = `sqlite:///${state}/mlflow.db`;
+const env = { MNIST_LOCAL_DIR: state, PATH: `${path.dirname(PYTHON)}:${process.env.PATH}` };
+const TINY = ["--train-limit", "1000", "--epochs", "1", "--workers", "1"];
+
+// What the MLflow store says, read with MLflow's own client: the registered model, its versions and aliases, and the
+// run of the champion with its logged model.
+const READ_STORE = `
+import json, sys
+from pathlib import Path
+from mlflow import MlflowClient
+from mlflow.artifacts import download_artifacts
+client = MlflowClient(sys.argv[1])
+model = client.get_registered_model("mnist-cnn")
+versions = client.search_model_versions("name = 'mnist-cnn'")
+champion = client.get_model_version_by_alias("mnist-cnn", "champion")
+run = client.get_run(champion.run_id)
+folder = Path(download_artifacts(f"runs:/{champion.run_id}/model", tracking_uri=sys.argv[1]))
+print("RESULT " + json.dumps({
+    "aliases": model.aliases, "versions": sorted(str(v.version) for v in versions),
+    "champion": {"version": str(champion.version), "run_id": champion.run_id, "source": champion.source,
+                 "tags": champion.tags},
+    "run": {"artifact_uri": run.info.artifact_uri, "status": run.info.status, "metrics": run.data.metrics},
+    "model_files": sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()),
+    "mlmodel": (folder / "MLmodel").read_text(),
+    "runs": len(client.search_runs([e.experiment_id for e in client.search_experiments()])),
+}))
+`;
+
+interface Store {
+  aliases: Record<string, number>;
+  versions: string[];
+  champion: { version: string; run_id: string; source: string; tags: Record<string, string> };
+  run: { artifact_uri: string; status: string; metrics: Record<string, number> };
+  model_files: string[];
+  mlmodel: string;
+  runs: number;
 }
 
-describe("pure helpers", () => {
-  test("nextVersionOf", () => {
-    expect(nextVersionOf([])).toBe("1");
-    expect(nextVersionOf(["1", "2", "10"])).toBe("11");
-    expect(nextVersionOf(["3", "azure-abc", "2024-01"])).toBe("4");
+async function readStore(): Promise<Store> {
+  const r = await runStreaming(PYTHON, ["-c", READ_STORE, trackingUri], { cwd: ROOT });
+  if (r.code !== 0 || !r.result) throw new Error(r.tail.join("\n"));
+  return r.result as unknown as Store;
+}
+
+const summary = () => JSON.parse(readFileSync(path.join(state, "summary.json"), "utf8"));
+
+test("before any run: --skip-train and serve find no champion and say so", async () => {
+  const r = await runTsx("local/run-local.ts", ["--skip-train"], env, 60_000);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toContain("--skip-train: no models:/mnist-cnn@champion in");
+  expect(r.stderr).toContain("(versions: none)");
+  await expect(resolveModel({ trackingUri, name: "mnist-cnn" })).rejects.toBeInstanceOf(ModelNotFound);
+});
+
+test("npm run local past the gate: the run's MLflow model registered with its tags and the alias champion", async () => {
+  const r = await runTsx(
+    "local/run-local.ts",
+    [...TINY, "--min-accuracy", "0", "--port", String(await freePort())],
+    env,
+    240_000,
+  );
+  const s = summary();
+  expect(r.stderr).toBe("");
+  expect(r.code).toBe(0);
+  expect(r.stdout).toContain("gate: test accuracy");
+  expect(r.stdout).toMatch(
+    /\[5\/7\] register\n {2}registered runs:\/\w+\/model as models:\/mnist-cnn\/1 in /,
+  );
+  expect(s).toMatchObject({
+    passed: true,
+    model_version: "1",
+    model_uri: "models:/mnist-cnn/1",
+    min_accuracy: 0,
   });
-  test("compareVersions: numeric when both are integers", () => {
-    expect(["10", "9", "1"].sort(compareVersions)).toEqual(["1", "9", "10"]);
-    expect(compareVersions("v2", "v10")).toBeLessThan(0);
+
+  const store = await readStore();
+  expect(store.aliases).toEqual({ [CHAMPION]: 1 });
+  expect(store.versions).toEqual(["1"]);
+  // the version leads to its run, the run to its model: the source is the run's artifact folder model/
+  expect(store.champion.run_id).toBe(s.mlflow_run_id);
+  expect(store.champion.source).toBe(`${store.run.artifact_uri}/model`);
+  expect(store.champion.tags).toMatchObject({
+    run_id: s.mlflow_run_id,
+    source: "npm run local",
+    test_accuracy: String(s.test_accuracy),
+    min_accuracy: "0",
+    sample_accuracy: String(s.sample_accuracy),
+    train_limit: "1000",
+    run_dir: s.run_dir,
   });
-  test("latest by createdAt, not by number", () => {
-    const vs = [
-      { version: "1", createdAt: "2026-01-01T00:00:00Z" },
-      { version: "7", createdAt: "2026-01-02T00:00:00Z" }, // downloaded from Azure, older than local 3
-      { version: "3", createdAt: "2026-01-03T00:00:00Z" },
-    ];
-    expect(latestOf(vs)?.version).toBe("3");
-    expect(sortByCreatedAt(vs).map((v) => v.version)).toEqual(["1", "7", "3"]);
-    expect(latestOf([])).toBeUndefined();
-  });
-  test("same createdAt: higher version wins", () => {
-    const t = "2026-01-01T00:00:00Z";
-    expect(
-      latestOf([
-        { version: "2", createdAt: t },
-        { version: "1", createdAt: t },
-      ])?.version,
-    ).toBe("2");
-  });
-  test("safe names", () => {
-    expect(() => assertSafeName("x", "mnist-cnn")).not.toThrow();
-    expect(() => assertSafeName("x", "1.2_a")).not.toThrow();
-    for (const bad of ["", "..", "../x", "a/b", "-x", "a b"])
-      expect(() => assertSafeName("x", bad)).toThrow();
+  expect(store.run.status).toBe("FINISHED");
+  expect(store.run.metrics.test_accuracy).toBeCloseTo(s.test_accuracy);
+  // the MLflow model: Keras with its ONNX copy, signature and input example; served from where the version points
+  expect(store.model_files).toEqual(
+    expect.arrayContaining(["MLmodel", "data/model.keras", "mnist_cnn.onnx", "input_example.json"]),
+  );
+  expect(store.mlmodel).toMatch(/onnx:\n(\s+.*\n)*?\s+data: mnist_cnn.onnx/);
+  expect(store.mlmodel).toContain('"shape": [-1, 28, 28, 1]');
+  expect(store.mlmodel).toContain('"shape": [-1, 10]');
+  expect(`file://${s.model_dir}`).toBe(store.champion.source);
+  const meta = JSON.parse(readFileSync(path.join(s.run_dir, "outputs", "model_meta.json"), "utf8"));
+  expect(meta.mlflow_model).toEqual({
+    uri: `runs:/${s.mlflow_run_id}/model`,
+    artifact_uri: store.champion.source,
   });
 });
 
-describe("registry on disk", () => {
-  test("register, list, latest, next", () => {
-    const reg = mkdtempSync(path.join(tmpdir(), "registry-"));
-    const src = modelFolder();
-    expect(listVersions(reg, "mnist-cnn")).toEqual([]);
-    expect(nextVersion(reg, "mnist-cnn")).toBe("1");
-    expect(latestVersion(reg, "mnist-cnn")).toBeUndefined();
+test("npm run serve resolves models:/mnist-cnn@champion and serves it", async () => {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    [path.join(ROOT, "node_modules", "tsx", "dist", "cli.mjs"), "local/serve.ts", "--port", String(port)],
+    { cwd: ROOT, env: { ...process.env, ...env, MNIST_LOCAL_DIR: state }, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let out = "";
+  child.stderr.on("data", (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`serve not ready:\n${out}`)), 120_000);
+      child.stdout.on("data", (c: Buffer) => {
+        out += c.toString();
+        if (out.includes("serve: ready")) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      child.on("close", () => reject(new Error(`serve exited:\n${out}`)));
+    });
+    const champion = await resolveModel({ trackingUri, name: "mnist-cnn" });
+    expect(out).toContain(`serve: models:/mnist-cnn/1 @champion (created ${champion.createdAt}`);
+    expect(out).toContain(`from ${path.relative(ROOT, champion.dir)}`);
+    const body = readFileSync(path.join(ROOT, "scoring", "sample-request.json"));
+    const res = await fetch(`http://127.0.0.1:${port}/score`, { method: "POST", body });
+    expect(res.status).toBe(200);
+    const answer = (await res.json()) as { predictions: number[] };
+    expect(answer.predictions).toHaveLength(JSON.parse(body.toString()).data.length);
+  } finally {
+    child.kill("SIGTERM");
+    await exited;
+  }
+  // a version that is not there: the versions that are, with their aliases
+  const r = await runTsx("local/serve.ts", ["--version", "7"], env, 60_000);
+  expect(r.code).not.toBe(0);
+  expect(r.stderr).toContain("no models:/mnist-cnn/7 in");
+  expect(r.stderr).toContain("(versions: 1 (@champion))");
+});
 
-    const v1 = registerModel({
-      registry: reg,
-      name: "mnist-cnn",
-      sourceDir: src,
-      source: { test_accuracy: 0.99 },
-      createdAt: new Date("2026-01-01T00:00:00Z"),
-    });
-    expect(v1.version).toBe("1");
-    expect(v1.dir).toBe(path.join(reg, "mnist-cnn", "1"));
-    expect(v1.files).toEqual(["extra/note.txt", "metrics.json", "mnist_cnn.keras"]);
-    expect(readFileSync(path.join(v1.dir, "mnist_cnn.keras"), "utf8")).toBe("fake keras");
-    const meta = JSON.parse(readFileSync(path.join(v1.dir, VERSION_FILE), "utf8"));
-    expect(meta).toEqual({
-      name: "mnist-cnn",
-      version: "1",
-      createdAt: "2026-01-01T00:00:00.000Z",
-      source: { test_accuracy: 0.99 },
-      files: v1.files,
-    });
-
-    const v2 = registerModel({
-      registry: reg,
-      name: "mnist-cnn",
-      sourceDir: src,
-      createdAt: new Date("2026-01-02T00:00:00Z"),
-    });
-    expect(v2.version).toBe("2");
-    expect(v2.source).toEqual({ dir: path.resolve(src) });
-    // An Azure version downloaded later but created earlier.
-    registerModel({
-      registry: reg,
-      name: "mnist-cnn",
-      sourceDir: src,
-      version: "17",
-      createdAt: new Date("2025-12-01T00:00:00Z"),
-    });
-    expect(listVersions(reg, "mnist-cnn").map((v) => v.version)).toEqual(["17", "1", "2"]);
-    expect(latestVersion(reg, "mnist-cnn")?.version).toBe("2");
-    expect(nextVersion(reg, "mnist-cnn")).toBe("18");
-    expect(getVersion(reg, "mnist-cnn", "1")?.source).toEqual({ test_accuracy: 0.99 });
-    expect(getVersion(reg, "mnist-cnn", "99")).toBeUndefined();
-    expect(listModels(reg)).toEqual(["mnist-cnn"]);
-  });
-
-  test("incomplete folders are not versions, but their numbers are not reused", () => {
-    const reg = mkdtempSync(path.join(tmpdir(), "registry-"));
-    mkdirSync(path.join(reg, "m", "4"), { recursive: true }); // no model-version.json
-    mkdirSync(path.join(reg, "m", ".tmp-5-123"), { recursive: true }); // a crashed copy
-    expect(listVersions(reg, "m")).toEqual([]);
-    expect(nextVersion(reg, "m")).toBe("6");
-  });
-
-  test("errors: existing version, empty or missing source; filter", () => {
-    const reg = mkdtempSync(path.join(tmpdir(), "registry-"));
-    const src = modelFolder();
-    registerModel({ registry: reg, name: "m", sourceDir: src, version: "1" });
-    expect(() => registerModel({ registry: reg, name: "m", sourceDir: src, version: "1" })).toThrow(
-      /already exists/,
-    );
-    expect(
-      registerModel({ registry: reg, name: "m", sourceDir: src, version: "1", overwrite: true }).version,
-    ).toBe("1");
-    expect(() => registerModel({ registry: reg, name: "m", sourceDir: path.join(src, "nope") })).toThrow(
-      /not found/,
-    );
-    expect(() => registerModel({ registry: reg, name: "m", sourceDir: src, filter: () => false })).toThrow(
-      /no model files/,
-    );
-    const only = registerModel({
-      registry: reg,
-      name: "m",
-      sourceDir: src,
-      filter: (f) => f.endsWith(".keras"),
-    });
-    expect(only.files).toEqual(["mnist_cnn.keras"]);
-    expect(listFiles(only.dir)).toEqual(["mnist_cnn.keras", VERSION_FILE]);
-    expect(existsSync(path.join(reg, "m", `.tmp-2-${process.pid}`))).toBe(false);
-    expect(() => registerModel({ registry: reg, name: "../evil", sourceDir: src })).toThrow(
-      /invalid model name/,
-    );
-  });
+test("a run below the gate registers nothing and exits 1 with both numbers", async () => {
+  const before = await readStore();
+  const r = await runTsx(
+    "local/run-local.ts",
+    [...TINY, "--min-accuracy", "0.999", "--port", String(await freePort())],
+    env,
+    240_000,
+  );
+  expect(r.code).toBe(1);
+  expect(r.stderr).toMatch(
+    /run-local: FAILED: test accuracy 0\.\d{4} is below --min-accuracy 0\.999: the model is not registered/,
+  );
+  expect(r.stdout).not.toContain("] serve"); // neither served
+  const after = await readStore();
+  expect(after.runs).toBe(before.runs + 1); // the training run is in MLflow ...
+  expect(after.versions).toEqual(["1"]); // ... but no version was registered
+  expect(after.aliases).toEqual({ [CHAMPION]: 1 }); // and the champion stayed
 });

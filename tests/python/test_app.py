@@ -7,6 +7,7 @@ import hashlib
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -103,6 +104,67 @@ def test_logs_metrics_to_mlflow(trained, monkeypatch):
     assert run.info.run_id == meta["mlflow_run_id"]
 
 
+def _logged_model(trained, tmp_path):
+    """The run's MLflow model folder (runs:/<run>/model), downloaded from the session's store."""
+    from mlflow.artifacts import download_artifacts
+
+    meta = json.loads((trained["dir"] / "model_meta.json").read_text())
+    uri = meta["mlflow_model"]["uri"]
+    assert uri == f"runs:/{meta['mlflow_run_id']}/model"
+    return Path(download_artifacts(uri, dst_path=str(tmp_path), tracking_uri=trained["tracking_uri"])), meta
+
+
+def test_logs_the_mlflow_model_to_the_run(trained, tmp_path, monkeypatch, mnist_arrays):
+    """The run leads to its model: model/ holds an MLflow model with the Keras model and its ONNX copy as flavors, a
+    signature of (-1, 28, 28, 1) float32 images -> (-1, 10) probabilities, and an input example; MLflow's own
+    loaders read both flavors and they agree with the saved model."""
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    import mlflow.onnx
+    import mlflow.pyfunc
+    import onnxruntime as ort
+    from mlflow.models import Model
+
+    folder, meta = _logged_model(trained, tmp_path)
+    assert meta["mlflow_model"]["artifact_uri"].endswith(f"{meta['mlflow_run_id']}/artifacts/model")
+    mlmodel = Model.load(str(folder))
+    assert {"keras", "onnx", "python_function"} <= set(mlmodel.flavors)
+    assert mlmodel.flavors["onnx"]["data"] == "mnist_cnn.onnx"
+    assert (folder / "mnist_cnn.onnx").read_bytes() == (trained["dir"] / "mnist_cnn.onnx").read_bytes()
+    assert json.loads((folder / "model_meta.json").read_text()) == meta
+    (image,) = mlmodel.signature.inputs.inputs
+    (probabilities,) = mlmodel.signature.outputs.inputs
+    assert (image.name, str(image.type), image.shape) == ("image", "float32", (-1, 28, 28, 1))
+    assert (str(probabilities.type), probabilities.shape) == ("float32", (-1, 10))
+    assert mlmodel.saved_input_example_info["type"] == "ndarray"
+    example = np.asarray(json.loads((folder / mlmodel.saved_input_example_info["artifact_path"]).read_text()))
+    assert example.shape == (2, 28, 28, 1) and 0 <= example.min() <= example.max() <= 1
+
+    images = (mnist_arrays["x_test"][:50].astype(np.float32) / 255)[..., None]
+    keras_probs = mlflow.pyfunc.load_model(str(folder)).predict(images)  # python_function: the Keras flavor
+    session = mlflow.onnx.load_model(str(folder))  # the onnx flavor: an onnx.ModelProto
+    onnx_probs = ort.InferenceSession(session.SerializeToString()).run(None, {"image": images})[0]
+    assert keras_probs.shape == (50, 10)
+    np.testing.assert_allclose(keras_probs, onnx_probs, atol=1e-5)
+
+
+def test_score_py_serves_the_mlflow_model_folder(trained, tmp_path, monkeypatch, sample_request):
+    """What the local registry's versions point at: score.py finds the ONNX copy in an MLflow model folder, or without
+    it, the Keras model under data/; the answers are those of the training output folder."""
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    from conftest import SCORE, load_module
+
+    score = load_module("score_mlflow_layout", SCORE)
+    folder, _ = _logged_model(trained, tmp_path)
+    batch = score.parse_request(sample_request)
+    expected = score._onnx_forward(score.find_model_file(trained["dir"]))(batch)
+    assert score.find_model_file(folder) == folder / "mnist_cnn.onnx"
+    np.testing.assert_allclose(score._onnx_forward(folder / "mnist_cnn.onnx")(batch), expected, atol=1e-6)
+    (folder / "mnist_cnn.onnx").unlink()
+    assert score.find_model_file(folder) == folder / "data" / "model.keras"
+    np.testing.assert_allclose(score._keras_forward(folder / "data" / "model.keras")(batch), expected, atol=1e-5)
+
+
+@pytest.mark.slow
 def test_trains_from_a_gzipped_idx_folder(tmp_path, data_dir, trained):
     out = tmp_path / "out"
     proc = run_app(
