@@ -3,19 +3,29 @@
  * subscription can hold the stack: the resource providers it needs are registered, and Azure ML's quota in the
  * region covers the GPU cluster at its maximum size and a new online deployment (ceil(1.2 × instances) × vCPUs,
  * beside whatever already runs). The rules are lib/core/preflightRules.ts; this CLI reads what they compare (lib/azureml/quota.ts).
+ * It also says what the stack costs, from the prices the same VM sizes list carries (lib/core/cost.ts): the endpoint
+ * per hour and per month, an upper bound of the training run, the cluster at zero when idle; and it refuses an
+ * endpoint that costs more per hour than --max-hourly-cost (config maxHourlyCost).
  *
  *   tsx ops/preflight.ts --subscription-id <GUID> --location <region> --gpu-vm-size <size> --gpu-max-nodes N
- *     --gpu-low-priority true|false --instance-type <size> --instance-count N --resource-group <name>
- *     --stack <name> --deployment-name <d-...> [--arm-endpoint URL]
+ *     --gpu-low-priority true|false --gpu-idle-seconds N --instance-type <size> --instance-count N
+ *     [--min-instances N] --training-nodes N --job-timeout-minutes N [--sweep-trials N --sweep-concurrency N]
+ *     [--max-hourly-cost X] [--cost-summary FILE] --resource-group <name> --stack <name>
+ *     --deployment-name <d-...> [--arm-endpoint URL]
  *
- * Reads only (Reader at subscription scope). stdout: {"ok": true, "location", "needs", "deploymentExists"}; when
- * the stack does not fit, exit 1 with every problem on stderr, one a line, and {"error", "location", "problems"}.
+ * --instance-count is what the quota must hold (with autoscale its maxInstances), --min-instances autoscale's
+ * minimum; --cost-summary: a file the cost lines are written to as markdown (the pull-request comment's section).
+ *
+ * Reads only (Reader at subscription scope). stdout: {"ok": true, "location", "needs", "deploymentExists", "cost"};
+ * when the stack does not fit or costs more than --max-hourly-cost, exit 1 with every problem on stderr, one a line,
+ * and {"error", "location", "problems", "cost"}.
  */
 import { ARM_FLAGS, ArmClient, armEndpointFrom } from "../lib/azure/arm";
 import { usageLine, withFlags, type FlagValues } from "../lib/toolkit/args";
 import { CliError, UsageError, errorMessage } from "../lib/toolkit/errors";
 import { HttpError } from "../lib/azure/http";
 import { log, writeResult } from "../lib/toolkit/log";
+import * as fs from "node:fs";
 import { ML_NAMESPACE, findDeployment, mlUsages, mlVmSizes, providerInfos } from "../lib/azureml/quota";
 import { runCli } from "../lib/toolkit/run";
 import type { PreflightFailure, PreflightResult } from "../lib/core/contracts";
@@ -27,6 +37,7 @@ import {
   quotaProblems,
 } from "../lib/core/preflightRules";
 import type { ProviderInfo, QuotaNeedsInput, UsageRow, VmSizeInfo } from "../lib/core/preflightRules";
+import { type CostEstimate, type CostInput, costEstimate, costMarkdown } from "../lib/core/cost";
 import { GUID, LOCATION, VM_SIZE } from "../lib/core/azureRules";
 
 const FLAGS = {
@@ -35,15 +46,23 @@ const FLAGS = {
   "gpu-vm-size": { type: "string", required: true, placeholder: "<VM size>" },
   "gpu-max-nodes": { type: "number", required: true, min: 1, integer: true },
   "gpu-low-priority": { type: "string", required: true, placeholder: "true|false" },
+  "gpu-idle-seconds": { type: "number", required: true, min: 0, integer: true },
   "instance-type": { type: "string", required: true, placeholder: "<VM size>" },
   "instance-count": { type: "number", required: true, min: 1, integer: true },
+  "min-instances": { type: "number", min: 1, integer: true },
+  "training-nodes": { type: "number", required: true, min: 1, integer: true },
+  "job-timeout-minutes": { type: "number", required: true, min: 1, integer: true },
+  "sweep-trials": { type: "number", min: 1, integer: true },
+  "sweep-concurrency": { type: "number", min: 1, integer: true },
+  "max-hourly-cost": { type: "number", min: 0 },
+  "cost-summary": { type: "string", placeholder: "<file>" },
   "resource-group": { type: "string", required: true, placeholder: "<name>" },
   stack: { type: "string", required: true, placeholder: "<name>" },
   "deployment-name": { type: "string", required: true, placeholder: "<d-...>" },
   "arm-endpoint": ARM_FLAGS["arm-endpoint"],
 } as const;
 
-const USAGE = usageLine("tsx ops/preflight.ts", FLAGS);
+const USAGE = usageLine("bash scripts/env.sh tsx ops/preflight.ts", FLAGS);
 
 export interface PreflightOptions {
   subscriptionId: string;
@@ -53,6 +72,10 @@ export interface PreflightOptions {
   armEndpoint: string;
   /** what the rules compare, `deploymentExists` still to be read */
   stackNeeds: Omit<QuotaNeedsInput, "deploymentExists">;
+  /** what the cost estimate prices */
+  costInput: CostInput;
+  /** where the cost lines go as markdown, if anywhere */
+  costSummaryFile?: string;
 }
 
 /** The value of a flag that must match `re`, else a usage error that names the flag and the expected form. */
@@ -70,9 +93,27 @@ function azureName(flag: string, kind: "resourceGroup" | "deployment", value: st
   }
 }
 
+/** The sweep's trials and concurrency: both flags or neither. */
+function sweepOf(a: FlagValues<typeof FLAGS>): CostInput["training"]["sweep"] {
+  const trials = a["sweep-trials"];
+  const concurrency = a["sweep-concurrency"];
+  if (trials === undefined && concurrency === undefined) return undefined;
+  if (trials === undefined || concurrency === undefined)
+    throw new UsageError("--sweep-trials and --sweep-concurrency go together");
+  return { trials, concurrency };
+}
+
 function buildOptions(a: FlagValues<typeof FLAGS>): PreflightOptions {
   const vmSize = (flag: "gpu-vm-size" | "instance-type") =>
     matching(flag, a[flag], VM_SIZE, "an Azure VM size such as Standard_DS3_v2");
+  const minInstances = a["min-instances"];
+  if (minInstances !== undefined && minInstances > a["instance-count"])
+    throw new UsageError(
+      `--min-instances (${minInstances}) must not exceed --instance-count (${a["instance-count"]}, autoscale's maximum)`,
+    );
+  const sweep = sweepOf(a);
+  const lowPriority =
+    matching("gpu-low-priority", a["gpu-low-priority"], /^(true|false)$/, "true or false") === "true";
   return {
     subscriptionId: matching("subscription-id", a["subscription-id"], GUID, "a subscription GUID"),
     resourceGroup: azureName("resource-group", "resourceGroup", a["resource-group"]),
@@ -81,14 +122,24 @@ function buildOptions(a: FlagValues<typeof FLAGS>): PreflightOptions {
     armEndpoint: armEndpointFrom(a["arm-endpoint"]),
     stackNeeds: {
       location: matching("location", a.location, LOCATION, "a region name such as westeurope"),
-      gpu: {
-        vmSize: vmSize("gpu-vm-size"),
-        maxNodes: a["gpu-max-nodes"],
-        lowPriority:
-          matching("gpu-low-priority", a["gpu-low-priority"], /^(true|false)$/, "true or false") === "true",
-      },
+      gpu: { vmSize: vmSize("gpu-vm-size"), maxNodes: a["gpu-max-nodes"], lowPriority },
       serving: { instanceType: vmSize("instance-type"), instanceCount: a["instance-count"] },
     },
+    costInput: {
+      serving: {
+        instanceType: vmSize("instance-type"),
+        instanceCount: a["instance-count"],
+        ...(minInstances !== undefined ? { minInstances } : {}),
+      },
+      gpu: { vmSize: vmSize("gpu-vm-size"), lowPriority, idleSeconds: a["gpu-idle-seconds"] },
+      training: {
+        nodes: a["training-nodes"],
+        timeoutMinutes: a["job-timeout-minutes"],
+        ...(sweep ? { sweep } : {}),
+      },
+      ...(a["max-hourly-cost"] !== undefined ? { maxHourlyCost: a["max-hourly-cost"] } : {}),
+    },
+    ...(a["cost-summary"] ? { costSummaryFile: a["cost-summary"] } : {}),
   };
 }
 
@@ -175,16 +226,47 @@ export async function gatherFacts(arm: ArmClient, o: PreflightOptions): Promise<
   return { providers, quota: { rows, sizes }, deploymentExists: endpoint !== undefined };
 }
 
+/** The cost lines on stderr and, when asked, as markdown in the summary file (written before any refusal). */
+function reportCost(o: PreflightOptions, cost: CostEstimate | undefined, why: string): void {
+  const where = { stack: o.stack, location: o.stackNeeds.location };
+  if (cost) {
+    log(`preflight: cost (estimated retail prices of the VM sizes list of ${where.location}):`);
+    for (const line of cost.lines) log(`  ${line}`);
+  } else log(`preflight: cost not estimated: ${why}`);
+  if (!o.costSummaryFile) return;
+  const markdown = cost
+    ? costMarkdown(cost, where)
+    : `#### Cost before anything runs: stack ${where.stack} in ${where.location} (pre-flight)\n\nNot estimated: ${why}\n`;
+  fs.writeFileSync(o.costSummaryFile, markdown);
+}
+
 export async function preflight(o: PreflightOptions): Promise<void> {
   const { location } = o.stackNeeds;
   log(
     `preflight: stack ${o.stack} in ${location} (subscription ${o.subscriptionId}, resource group ${o.resourceGroup})`,
   );
   const facts = await gatherFacts(new ArmClient(o.armEndpoint), o).catch((err) => explainForbidden(err, o));
-  const problems = preflightProblems(o.stackNeeds, facts);
+  const cost = facts.quota ? costEstimate(o.costInput, facts.quota.sizes) : undefined;
+  reportCost(o, cost, `${ML_NAMESPACE} must be registered first (its VM sizes list carries the prices)`);
+  const quota = preflightProblems(o.stackNeeds, facts);
+  const problems = cost?.problem
+    ? [
+        ...quota,
+        `${cost.problem}: raise maxHourlyCost (or remove it), lower instanceCount (autoscale.maxInstances) or pick a cheaper instanceType`,
+      ]
+    : quota;
   if (problems.length) {
-    const result = { location, problems } satisfies Omit<PreflightFailure, "error">;
-    throw new CliError(`stack ${o.stack} does not fit this subscription in ${location}`, problems, 1, result);
+    const result = { location, problems, ...(cost ? { cost } : {}) } satisfies Omit<
+      PreflightFailure,
+      "error"
+    >;
+    const fits = `stack ${o.stack} does not fit this subscription in ${location}`;
+    const message = !cost?.problem
+      ? fits
+      : quota.length
+        ? `${fits}, and ${cost.problem}`
+        : `stack ${o.stack}: ${cost.problem}`;
+    throw new CliError(message, problems, 1, result);
   }
   const input = { ...o.stackNeeds, deploymentExists: facts.deploymentExists };
   const needs = quotaNeeds(input, facts.quota!.sizes);
@@ -194,7 +276,8 @@ export async function preflight(o: PreflightOptions): Promise<void> {
     location,
     needs,
     deploymentExists: facts.deploymentExists,
-  } satisfies PreflightResult);
+    cost: cost!,
+  } satisfies PreflightResult & { cost: CostEstimate });
 }
 
 export const cli = { name: "preflight", usage: USAGE, parse: parsePreflightArgs, main: preflight };

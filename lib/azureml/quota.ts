@@ -20,7 +20,10 @@ export function mlUsages(arm: ArmClient, sub: string, location: string): Promise
   return listAll<UsageRow>(arm, arm.url(`${mlLocation(sub, location)}/usages`));
 }
 
-/** The VM sizes Azure ML offers in a region, with family and vCPUs (`.../locations/{loc}/vmSizes`). */
+/**
+ * The VM sizes Azure ML offers in a region, with family, vCPUs and estimated prices (`.../locations/{loc}/vmSizes`;
+ * `estimatedVMPrices` is optional per size: lib/core/cost.ts says "no price published" without it).
+ */
 export function mlVmSizes(arm: ArmClient, sub: string, location: string): Promise<VmSizeInfo[]> {
   return listAll<VmSizeInfo>(arm, arm.url(`${mlLocation(sub, location)}/vmSizes`));
 }

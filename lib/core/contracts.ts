@@ -1,6 +1,7 @@
 // The one JSON line each CLI the graph runs prints on stdout: the CLIs write these shapes (`satisfies`) and the
 // components parse them, both from this file, so the two cannot drift apart. A failed run prints
 // `{"error": "...", ...what is known}` instead.
+import type { CostEstimate } from "./cost";
 
 /** A sweep's trial as ops/wait-for-job.ts reports it. */
 export interface TrialResult {
@@ -102,6 +103,8 @@ export interface PreflightResult {
   };
   /** the stack already runs a deployment of this name: the rollout places nothing new */
   deploymentExists: boolean;
+  /** what the stack costs, from the region's estimated VM prices (lib/core/cost.ts) */
+  cost: CostEstimate;
 }
 
 /** What ops/preflight.ts prints (exit 1) when the stack does not fit: every problem, as on stderr. */
@@ -110,6 +113,8 @@ export interface PreflightFailure {
   location: string;
   /** one line each, naming family, need, limit and how to get more (or the command that registers a provider) */
   problems: string[];
+  /** the estimate, when the prices could be read (a maxHourlyCost refusal carries it) */
+  cost?: CostEstimate;
 }
 
 /** What ops/smoke-test.ts prints when the new deployment, called directly, answers the sample digits right. */
@@ -227,4 +232,28 @@ export interface ComputeResult {
   created: boolean;
   updated: boolean;
   retired: string[];
+}
+
+/**
+ * What ops/promote-model.ts prints: the champion/challenger gate's outcome and the registry version. Refused by the
+ * gate (exit 1): the same fields with `promoted: false`, `margin` and `error`.
+ */
+export interface PromotionResult {
+  /** true when the version is now the registry's champion (promoted, or already it) */
+  promoted: boolean;
+  /** true when the registry version already existed (nothing uploaded or registered) */
+  reused: boolean;
+  /** the registry's name */
+  registry: string;
+  name: string;
+  version: string;
+  /** `azureml://registries/<registry>/models/<name>/versions/<version>`, what a deployment's `model` takes */
+  registryModelId: string;
+  /** the challenger's test accuracy (the workspace version's `testAccuracy` tag) */
+  challengerAccuracy: number;
+  /** the champion before this step; absent when the registry had none for this model */
+  championVersion?: string;
+  championAccuracy?: number;
+  /** the gain over the champion the challenger had to reach (`--min-gain`, may be negative) */
+  minGain: number;
 }

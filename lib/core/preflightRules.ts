@@ -12,17 +12,20 @@
 //   only the vmFamily row holds the subscription's usage. This is Azure ML's own quota, not the VM quota
 //   `az vm list-usage` shows.
 // - `GET .../locations/{loc}/vmSizes` gives each size's `family` key (standardDSv2Family) and `vCPUs`
-//   (examples/VirtualMachineSize/list.json).
+//   (examples/VirtualMachineSize/list.json), and its estimated prices (lib/core/cost.ts reads them).
 // - Low-priority cores are one regional value across families; dedicated cores have a limit per family (GPU
 //   families start at 0) (Azure ML docs, how-to-manage-quotas).
 // - A managed online deployment needs ceil(1.2 × instances) × vCPUs of its size (the docs: "request 10 instances
 //   … must have a quota for 12"), except the SKUs the managed-endpoint SKU list marks "Skip 20% Reservation";
 //   during a rollout the old deployment still holds its share.
+import type { EstimatedVmPrices } from "./cost";
 
+// azure-rest-api-specs ML stable/2025-12-01 machineLearningServices.json definitions VirtualMachineSize (examples/VirtualMachineSize/list.json)
 export interface VmSizeInfo {
   name: string;
   family?: string;
   vCPUs?: number;
+  estimatedVMPrices?: EstimatedVmPrices;
 }
 
 export interface UsageRow {
@@ -225,16 +228,27 @@ export function providerProblems(providers: readonly ProviderInfo[]): string[] {
   return problems.length ? [...problems, HOW_TO_SKIP] : [];
 }
 
-/** The pre-flight CLI's arguments for a stack (ops/preflight.ts). */
-export function preflightArgs(p: {
+/** What the pre-flight CLI (ops/preflight.ts) is told of a stack. */
+export interface PreflightStack {
   subscriptionId: string;
   location: string;
-  gpu: { vmSize: string; maxNodes: number; lowPriority: boolean };
-  serving: { instanceType: string; instanceCount: number };
+  gpu: { vmSize: string; maxNodes: number; lowPriority: boolean; idleSeconds: number };
+  /** instanceCount: with autoscale its maxInstances (servingNeed); minInstances: autoscale's, absent without it */
+  serving: { instanceType: string; instanceCount: number; minInstances?: number };
+  training: { nodes: number; timeoutMinutes: number; sweep?: { trials: number; concurrency: number } };
   resourceGroupName: string;
   stack: string;
   deploymentName: string;
-}): string[] {
+  /** the most the endpoint may cost per hour; absent: no limit */
+  maxHourlyCost?: number;
+  /** where the pre-flight writes its cost lines as markdown (the pull-request comment's section) */
+  costSummaryFile?: string;
+}
+
+/** The pre-flight CLI's arguments for a stack (ops/preflight.ts); optional flags only when set. */
+export function preflightArgs(p: PreflightStack): string[] {
+  const optional = (flag: string, v: string | number | undefined) =>
+    v === undefined ? [] : [flag, String(v)];
   return [
     "--subscription-id",
     p.subscriptionId,
@@ -246,10 +260,21 @@ export function preflightArgs(p: {
     String(p.gpu.maxNodes),
     "--gpu-low-priority",
     String(p.gpu.lowPriority),
+    "--gpu-idle-seconds",
+    String(p.gpu.idleSeconds),
     "--instance-type",
     p.serving.instanceType,
     "--instance-count",
     String(p.serving.instanceCount),
+    ...optional("--min-instances", p.serving.minInstances),
+    "--training-nodes",
+    String(p.training.nodes),
+    "--job-timeout-minutes",
+    String(p.training.timeoutMinutes),
+    ...optional("--sweep-trials", p.training.sweep?.trials),
+    ...optional("--sweep-concurrency", p.training.sweep?.concurrency),
+    ...optional("--max-hourly-cost", p.maxHourlyCost),
+    ...optional("--cost-summary", p.costSummaryFile),
     "--resource-group",
     p.resourceGroupName,
     "--stack",

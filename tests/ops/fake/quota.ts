@@ -19,7 +19,38 @@ function fixture<T>(name: string): T[] {
 
 /** A fresh copy of the usage rows of westeurope (NCASv3_T4 limit 8, DSv2 limit 24 with 8 in use). */
 export const usageRows = (): UsageRow[] => fixture<UsageRow>("usages-westeurope.json");
+/**
+ * The VM sizes of westeurope. DS2_v2 and DS3_v2 carry the spec example's estimatedVMPrices (USD per OneHour; Linux
+ * Standard 0.15 and 0.29, LowPriority 0.03 and 0.06); Standard_NC4as_T4_v3 carries none (the example lists no GPU
+ * size): a size with no price published, unless a test gives it T4_PRICES.
+ */
 export const vmSizes = (): VmSizeInfo[] => fixture<VmSizeInfo>("vmsizes-westeurope.json");
+
+// azure-rest-api-specs ML stable/2025-12-01 definitions EstimatedVMPrices (shape of examples/VirtualMachineSize/list.json)
+/** Prices for Standard_NC4as_T4_v3 in the example's shape; the figures are the tests' own (the example has no T4). */
+export const T4_PRICES: NonNullable<VmSizeInfo["estimatedVMPrices"]> = {
+  billingCurrency: "USD",
+  unitOfMeasure: "OneHour",
+  values: [
+    { retailPrice: 0.71, osType: "Windows", vmTier: "Standard" },
+    { retailPrice: 0.105, osType: "Linux", vmTier: "LowPriority" },
+    { retailPrice: 0.526, osType: "Linux", vmTier: "Standard" },
+    { retailPrice: 0.052, osType: "Linux", vmTier: "Spot" },
+  ],
+};
+
+/** The sizes with `name`'s estimatedVMPrices replaced (`undefined`: removed, no price published). */
+export function withPrices(
+  sizes: VmSizeInfo[],
+  name: string,
+  prices: VmSizeInfo["estimatedVMPrices"],
+): VmSizeInfo[] {
+  return sizes.map((s) => {
+    if (s.name !== name) return s;
+    const { estimatedVMPrices: _old, ...rest } = s;
+    return prices ? { ...rest, estimatedVMPrices: prices } : rest;
+  });
+}
 /**
  * The rows as a subscription with workspaces lists them: before each family row, this workspace's and its
  * clusters' rows of the same name (examples/Usage/list.json carries types .../workspaces/usages,
