@@ -62,6 +62,8 @@ export const ROLES = {
   acrPush: "8311e382-0749-4cb8-b61a-304f252e45ec",
   azureMlDataScientist: "f6c7c914-8db3-469d-8ca1-694a8f32e121",
   azureMlMetricsWriter: "635dd51f-9968-44d3-b7fb-6d9a6bd613ae",
+  /** registries/read + registries/assets/*: write model versions into a registry (Learn: built-in roles, AI + ML). */
+  azureMlRegistryUser: "1823dd4f-9b8c-4ab6-ab4e-7397a3684615",
 } as const;
 
 /**
@@ -219,6 +221,12 @@ export interface CiIdentitySettings {
   manageGithubEnvironment: boolean;
   /** The one branch the deploy environment admits (environment target). */
   deployEnvironmentBranch: string;
+  /**
+   * Environment target only: a second GitHub environment (e.g. "dev") whose jobs also act as the deploy identity,
+   * with the same branch policy. The deploy workflow runs the dev stack in it and the prod stack in the deploy
+   * environment, whose required reviewers then approve each promotion to prod.
+   */
+  stagingEnvironment?: string;
   deployRoleAdmin: DeployRoleAdmin;
   /** Object ids the constrained role-assignment right may grant to; absent: any service principal but the CI's. */
   delegablePrincipalIds?: string[];
@@ -280,6 +288,18 @@ export function readCiIdentitySettings(config: ConfigReader): CiIdentitySettings
       `config manageGithubEnvironment must be true or false, got ${JSON.stringify(manageValue)}`,
     );
   }
+  const stagingValue = config.get("stagingEnvironment") || undefined;
+  if (stagingValue && deployTarget.kind !== "environment") {
+    throw new Error(
+      "config stagingEnvironment needs an environment target (it cannot be used with deployBranch)",
+    );
+  }
+  if (stagingValue && stagingValue === deployTarget.name) {
+    throw new Error(`config stagingEnvironment must differ from deployEnvironment (${deployTarget.name})`);
+  }
+  const stagingEnvironment = stagingValue
+    ? validateEnvironmentName(stagingValue, "stagingEnvironment")
+    : undefined;
   const deployEnvironmentBranch = validateBranchName(
     config.get("deployEnvironmentBranch") || DEFAULT_DEPLOY_ENVIRONMENT_BRANCH,
     "deployEnvironmentBranch",
@@ -350,6 +370,7 @@ export function readCiIdentitySettings(config: ConfigReader): CiIdentitySettings
     deployTarget,
     manageGithubEnvironment: deployTarget.kind === "environment" && manageValue !== "false",
     deployEnvironmentBranch,
+    ...(stagingEnvironment ? { stagingEnvironment } : {}),
     deployRoleAdmin: oneOf(
       config.get("deployRoleAdmin"),
       ["constrained", "userAccessAdministrator", "none"] as const,
@@ -375,6 +396,8 @@ export interface CiIdentityArgs extends CiIdentitySettings {
   subscriptionId: pulumi.Input<string>;
   /** Object ids that own the app registrations and service principals (e.g. the admin running bootstrap). */
   owners?: pulumi.Input<pulumi.Input<string>[]>;
+  /** The shared model registry (ARM id): the deploy identity promotes into it (dev) and deploys from it (prod). */
+  registryId?: pulumi.Input<string>;
   /** Prefix of the app registrations' display names; default `gha-<repo>`. */
   displayNamePrefix?: string;
 }
@@ -405,6 +428,9 @@ export class CiIdentity extends pulumi.ComponentResource {
   public readonly deploySubject: string;
   /** The GitHub environment of the deploy job and its branch policy (environment target, when managed). */
   public readonly deployEnvironment?: github.RepositoryEnvironment;
+  /** The staging environment's OIDC subject and its federated credential on the deploy app (stagingEnvironment). */
+  public readonly stagingSubject?: string;
+  public readonly stagingFederatedCredential?: azuread.ApplicationFederatedIdentityCredential;
   public readonly deployBranchPolicy?: github.RepositoryEnvironmentDeploymentPolicy;
 
   constructor(name: string, args: CiIdentityArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -459,6 +485,24 @@ export class CiIdentity extends pulumi.ComponentResource {
       const guard = this.guardDeployEnvironment(name, args.repository, args.deployTarget.name, args);
       this.deployEnvironment = guard.environment;
       this.deployBranchPolicy = guard.policy;
+    }
+    if (args.stagingEnvironment) {
+      const staging = { kind: "environment", name: args.stagingEnvironment } as const;
+      this.stagingSubject = deploySubject(args.repository, staging);
+      this.stagingFederatedCredential = new azuread.ApplicationFederatedIdentityCredential(
+        `${name}-deploy-staging`,
+        {
+          applicationId: deploy.app.id,
+          displayName: "github-deploy-staging",
+          description: `GitHub Actions OIDC: ${this.stagingSubject}`,
+          audiences: [AZURE_AD_TOKEN_EXCHANGE_AUDIENCE],
+          issuer: GITHUB_OIDC_ISSUER,
+          subject: this.stagingSubject,
+        },
+        { parent: this },
+      );
+      if (args.manageGithubEnvironment)
+        this.guardDeployEnvironment(`${name}-staging`, args.repository, args.stagingEnvironment, args);
     }
 
     const stateScope =
@@ -527,6 +571,9 @@ export class CiIdentity extends pulumi.ComponentResource {
         role: ROLES.storageBlobDataContributor,
         scope: previewStateScope,
       });
+    }
+    if (args.registryId) {
+      deployGrants.push({ name: "registry-assets", role: ROLES.azureMlRegistryUser, scope: args.registryId });
     }
     if (args.secretsKeyVaultId) {
       deployGrants.push({

@@ -15,6 +15,7 @@ import * as azuread from "@pulumi/azuread";
 import * as authorization from "@pulumi/azure-native/authorization";
 import * as resources from "@pulumi/azure-native/resources";
 import { CiIdentity, readCiIdentitySettings } from "./ciIdentity";
+import { ModelRegistry, validateRegistryName } from "./modelRegistry";
 
 const config = new pulumi.Config();
 const resourceGroupName = config.require("resourceGroupName");
@@ -27,6 +28,9 @@ const createResourceGroup = config.getBoolean("createResourceGroup") ?? true;
 const mainStack = config.get("mainStack") ?? "dev";
 // Validated before anything is declared, so a config typo fails the preview instead of half-applying.
 const settings = readCiIdentitySettings(config);
+// The registry dev promotes into and prod deploys from; unset: no registry (a single-stack setup).
+const registryName = config.get("registryName");
+if (registryName) validateRegistryName(registryName);
 
 const client = authorization.getClientConfigOutput();
 
@@ -46,6 +50,16 @@ if (createResourceGroup) {
   resourceGroupId = resources.getResourceGroupOutput({ resourceGroupName }).apply((rg) => rg.id);
 }
 
+const registry = registryName
+  ? new ModelRegistry("models", {
+      registryName,
+      // from the group's id: created after the group
+      resourceGroupName: resourceGroupId.apply((id) => id.split("/")[4]),
+      location: config.get("registryLocation") ?? new pulumi.Config("azure-native").require("location"),
+      tags: { project: "azure-ml-mnist", "managed-by": "ci-bootstrap" },
+    })
+  : undefined;
+
 let identity: CiIdentity | undefined;
 if (settings) {
   const admin = azuread.getClientConfigOutput();
@@ -54,10 +68,13 @@ if (settings) {
     resourceGroupId,
     subscriptionId: client.subscriptionId,
     owners: [admin.objectId],
+    registryId: registry?.registryId,
   });
 }
 
 export const stackResourceGroupName = resourceGroupName;
+/** What both stacks' config `modelRegistryId` takes. */
+export const modelRegistryId = registry?.registryId;
 export const stackResourceGroupId = resourceGroupId;
 export const tenantId = client.tenantId;
 export const subscriptionId = client.subscriptionId;
@@ -65,6 +82,7 @@ export const previewClientId = identity?.previewClientId;
 export const deployClientId = identity?.deployClientId;
 export const previewSubject = identity?.previewSubject;
 export const deploySubject = identity?.deploySubject;
+export const stagingSubject = identity?.stagingSubject;
 /** The one branch the deploy environment admits; undefined when the environment is not managed here. */
 export const deployEnvironmentBranch = identity?.deployBranchPolicy?.branchPattern;
 /** What to set as GitHub repository variables (Settings > Secrets and variables > Actions > Variables). */

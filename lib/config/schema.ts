@@ -8,8 +8,10 @@ import { type AutoscaleSettings, numberField, readAutoscale, readSweep, unknownF
 import type { SweepSettings } from "../core/sweep";
 import {
   ENDPOINT_AUTH_MODES,
+  endpointAuthModeOf,
   GPU_VM_SIZE,
   MAX_MIRROR_PERCENT,
+  REGISTRY_ID,
   ROLLOUT_MODES,
   VM_SIZE,
   type EndpointAuthMode,
@@ -94,6 +96,13 @@ const ASSET_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$/;
 const ASSET_RULE = "must be 1-255 letters, digits, '_', '.', '-', starting with a letter, digit or '_'";
 const REGISTRY_ENV =
   /^azureml:\/\/registries\/[A-Za-z0-9_-]+\/environments\/[A-Za-z0-9_.-]+\/(versions|labels)\/[A-Za-z0-9_.-]+$/;
+/**
+ * The short form of a curated environment, `azureml:<name>:<version>` or `azureml:<name>@latest` (Learn:
+ * how-to-manage-environments-v2 "Use a curated environment"; azureml-examples cli/jobs/single-step/scikit-learn/iris/job.yml).
+ * Only curated names: "The prefixes "Microsoft" and "AzureML" are reserved for curated environments" (Learn:
+ * python/api/azureml-core/azureml.core.environment(class)); any other short name is a workspace's own environment.
+ */
+const CURATED_SHORT = /^azureml:(AzureML-[A-Za-z0-9_.-]+)(?:@(latest)|:([A-Za-z0-9_.-]+))$/;
 const WORKSPACE_ENV =
   /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.MachineLearningServices\/workspaces\/[^/]+\/environments\/[^/]+\/versions\/[^/]+$/i;
 const IMAGE = /^[a-z0-9.-]+(:\d+)?\/[a-z0-9._/-]+(:[A-Za-z0-9._-]{1,128}|@sha256:[a-f0-9]{64})$/;
@@ -162,10 +171,15 @@ function readTags(r: Reader): Record<string, string> {
   for (const [k, v] of entries) {
     if (!TAG_KEY.test(k)) {
       r.fail(`tags.${k}`, k, "tag names are 1-512 characters without < > % & \\ ? /");
-    } else if (typeof v !== "string" || v.length > 256) {
+    } else if (
+      !(typeof v === "string" || typeof v === "number" || typeof v === "boolean") ||
+      String(v).length > 256
+    ) {
       r.fail(`tags.${k}`, v, "tag values must be strings of at most 256 characters");
     } else {
-      tags[k] = v;
+      // `pulumi config set --path tags.costCenter 1234` stores a number (and true/false a boolean): Azure's tag
+      // values are strings, so it is one.
+      tags[k] = String(v);
     }
   }
   return tags;
@@ -187,6 +201,27 @@ export const DEFAULT_TRAINING_IMAGE = "mcr.microsoft.com/azureml/openmpi5.0-cuda
  * https://mcr.microsoft.com/v2/azureml/openmpi4.1.0-ubuntu22.04/tags/list
  */
 export const DEFAULT_INFERENCE_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:20250601.v1";
+
+/**
+ * `trainingEnvironment` in the one form the job takes: a short curated reference becomes the azureml registry's URI
+ * (`@latest` its `labels/latest`, `:N` its `versions/N`), so both spellings of one environment hash alike; anything
+ * else is returned unchanged.
+ */
+export function registryEnvironmentOf(reference: string): string {
+  const m = CURATED_SHORT.exec(reference);
+  if (!m) return reference;
+  const [, name, label, version] = m;
+  return `azureml://registries/azureml/environments/${name}/${label ? `labels/${label}` : `versions/${version}`}`;
+}
+
+/**
+ * A registry environment named by a label (`.../labels/latest`): the label moves as new versions come out ("Azure ML
+ * routinely updates these environments", Learn: how-to-manage-environments-v2), but the URI, which is all the job's
+ * hash sees, stays the same, so a new version would silently reuse the old job. A version never moves.
+ */
+export function isFloatingEnvironment(reference: string): boolean {
+  return /^azureml:\/\/registries\/[^/]+\/environments\/[^/]+\/labels\//.test(reference);
+}
 
 /** Tags that move: an image named by one is not the same image tomorrow. */
 export function isFloatingImage(image: string): boolean {
@@ -265,12 +300,16 @@ export const SCHEMA = {
       description:
         "Empty (default): build the training environment from environments/training-gpu.yml on trainingImage. Or a curated environment: registry URI or workspace environment version ARM id.",
       read: (r: Reader) => {
-        const v = r.raw("trainingEnvironment", "unset");
-        if (v !== undefined && !REGISTRY_ENV.test(v) && !WORKSPACE_ENV.test(v)) {
+        const given = r.raw("trainingEnvironment", "unset");
+        if (given === undefined) return undefined;
+        const v = registryEnvironmentOf(given);
+        if (!REGISTRY_ENV.test(v) && !WORKSPACE_ENV.test(v)) {
           r.fail(
             "trainingEnvironment",
-            v,
-            "must be empty (build from environments/training-gpu.yml), azureml://registries/<registry>/environments/<name>/versions/<n> (or /labels/<label>) or a workspace environment version ARM id",
+            given,
+            "must be empty (build from environments/training-gpu.yml), a curated environment azureml:AzureML-<name>:<version> " +
+              "(or @latest), azureml://registries/<registry>/environments/<name>/versions/<n> (or /labels/<label>), " +
+              "or a workspace environment version ARM id",
           );
         }
         return v;
@@ -366,6 +405,33 @@ export const SCHEMA = {
   model: {
     modelName: text("modelName", "mnist-cnn", "Name of the registered model.", ASSET_NAME, ASSET_RULE),
   },
+  registry: {
+    modelSource: choice(
+      "modelSource",
+      "train",
+      ["train", "registry"] as const,
+      "train: this stack trains, gates and registers the model, and promotes it when modelRegistryId is set (dev); registry: it deploys registryModelVersion from the registry and never trains (prod).",
+    ),
+    registryId: optionalText(
+      "modelRegistryId",
+      "ARM id of the Azure ML registry (the bootstrap project's output modelRegistryId): dev promotes into it, prod deploys from it.",
+      REGISTRY_ID,
+      "must be the ARM id of an Azure ML registry (/subscriptions/.../providers/Microsoft.MachineLearningServices/registries/NAME)",
+    ),
+    modelVersion: optionalText(
+      "registryModelVersion",
+      "With modelSource registry: the registry version to deploy (dev's output registryModelId ends with it; an earlier one rolls prod back).",
+      ASSET_NAME,
+      ASSET_RULE,
+    ),
+    minGain: decimal(
+      "promotionMinGain",
+      0,
+      -1,
+      1,
+      "Promotion: the new version's test accuracy must be at least the champion's plus this, in (-1, 1] (negative allows a small drop).",
+    ),
+  },
   inference: {
     image: text(
       "inferenceImage",
@@ -376,12 +442,25 @@ export const SCHEMA = {
     ),
   },
   serving: {
-    authMode: choice(
-      "endpointAuthMode",
-      "Key",
-      ENDPOINT_AUTH_MODES,
-      "Endpoint auth mode, Key, AMLToken or AADToken.",
-    ),
+    authMode: {
+      key: "endpointAuthMode",
+      type: "string",
+      default: "Key",
+      description: "Endpoint auth mode, Key, AMLToken or AADToken.",
+      // Any case, and the CLI YAML's key | aml_token | aad_token; the program and the CLIs get the ARM value.
+      read: (r: Reader): EndpointAuthMode => {
+        const v = r.raw("endpointAuthMode");
+        if (v === undefined) return "Key";
+        const mode = endpointAuthModeOf(v);
+        if (mode) return mode;
+        r.fail(
+          "endpointAuthMode",
+          v,
+          `must be one of ${ENDPOINT_AUTH_MODES.join(", ")} (any case; also the CLI's key, aml_token, aad_token)`,
+        );
+        return "Key";
+      },
+    } satisfies Setting<EndpointAuthMode>,
     // The ONNX path holds the bench's load on 2 cores with headroom (bench/RESULTS.md): DS2_v2 ($0.15/h in East US)
     // instead of DS3_v2 ($0.29/h), same DSv2 quota family, 4 vCPUs of quota instead of 8.
     instanceType: text(
@@ -484,6 +563,17 @@ export const SCHEMA = {
       false,
       "Accept image tags that move (latest, stable, ...) for trainingImage and inferenceImage.",
     ),
+    maxHourlyCost: {
+      key: "maxHourlyCost",
+      type: "string",
+      default: undefined,
+      description:
+        "Empty (default): no limit. Else a number in (0, 1000000]: the pre-flight (preflightChecks) fails when the endpoint costs more per hour (autoscale: at maxInstances), in the currency of Azure ML's VM prices (USD).",
+      read: (r: Reader) =>
+        r.raw("maxHourlyCost", "unset") === undefined
+          ? undefined
+          : r.decimal("maxHourlyCost", 0, 0, 1_000_000),
+    } satisfies Setting<number | undefined>,
   },
   sample: {
     minAccuracy: decimal(
@@ -501,6 +591,7 @@ export type WorkspaceSettings = ValuesOf<Schema["workspace"]>;
 export type GpuSettings = ValuesOf<Schema["gpu"]>;
 export type TrainingSettings = ValuesOf<Schema["training"]>;
 export type ModelSettings = ValuesOf<Schema["model"]>;
+export type RegistrySettings = ValuesOf<Schema["registry"]>;
 export type InferenceSettings = ValuesOf<Schema["inference"]>;
 export type ServingSettings = ValuesOf<Schema["serving"]>;
 export type SampleSettings = ValuesOf<Schema["sample"]>;

@@ -7,6 +7,7 @@ import {
   type GpuSettings,
   type InferenceSettings,
   type ModelSettings,
+  type RegistrySettings,
   type PreflightSettings,
   type RolloutSettings,
   SCHEMA,
@@ -18,6 +19,7 @@ import {
   type ValuesOf,
   type WorkspaceSettings,
   defaultTags,
+  isFloatingEnvironment,
   isFloatingImage,
 } from "./schema";
 import type { SweepSettings } from "../core/sweep";
@@ -35,6 +37,7 @@ export interface StackConfig {
   readonly gpu: GpuSettings;
   readonly training: TrainingSettings;
   readonly model: ModelSettings;
+  readonly registry: RegistrySettings;
   readonly inference: InferenceSettings;
   readonly serving: ServingSettings;
   readonly sample: SampleSettings;
@@ -75,6 +78,13 @@ interface Given {
 
 /** Rules between keys (each key alone is checked by its setting). */
 function checkCombinations(r: Reader, cfg: StackConfig, given: Given): void {
+  // A stack that deploys from the registry needs to know which registry and which version: nothing to default to.
+  if (cfg.registry.modelSource === "registry") {
+    for (const name of ["registryId", "modelVersion"] as const) {
+      if (cfg.registry[name] === undefined)
+        r.fail(SCHEMA.registry[name].key, "(unset)", "is required with modelSource registry");
+    }
+  }
   const t = cfg.training;
   if (t.nodes > cfg.gpu.maxNodes) {
     r.fail(SCHEMA.training.nodes.key, String(t.nodes), `must not exceed gpuMaxNodes (${cfg.gpu.maxNodes})`);
@@ -142,6 +152,15 @@ function checkCombinations(r: Reader, cfg: StackConfig, given: Given): void {
           "names a tag that moves: pin a dated tag or a digest (or set allowFloatingImageTags: true)",
         );
     }
+    const env = cfg.training.environment;
+    if (env !== undefined && isFloatingEnvironment(env))
+      r.fail(
+        SCHEMA.training.environment.key,
+        env,
+        "names a label that moves to each new version, and the job would be reused across them: pin a version " +
+          "(azureml:<name>:<version>, or .../versions/<n>; `az ml environment show --registry-name azureml " +
+          "--name <name> --label latest` shows the version it names now), or set allowFloatingImageTags: true",
+      );
   }
   if (cfg.rollout.mode === "mirror" && cfg.rollout.percent > MAX_MIRROR_PERCENT) {
     r.fail(

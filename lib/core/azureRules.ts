@@ -11,6 +11,23 @@ export const LOCATION = /^[a-z][a-z0-9]{2,39}$/;
 /** An online endpoint's auth modes (REST 2025-12-01 EndpointAuthMode: AMLToken | Key | AADToken). */
 export const ENDPOINT_AUTH_MODES = ["Key", "AMLToken", "AADToken"] as const;
 export type EndpointAuthMode = (typeof ENDPOINT_AUTH_MODES)[number];
+/**
+ * Other spellings of the auth modes, lower-cased: the CLI's YAML writes `auth_mode: key | aml_token | aad_token`
+ * (Learn: reference-yaml-endpoint-online); the ARM values themselves are matched in any case.
+ */
+export const ENDPOINT_AUTH_MODE_ALIASES: Readonly<Record<string, EndpointAuthMode>> = {
+  key: "Key",
+  aml_token: "AMLToken",
+  amltoken: "AMLToken",
+  aad_token: "AADToken",
+  aadtoken: "AADToken",
+};
+/** The ARM auth mode a spelling names (`key`, `aml_token`, `AMLToken`, `aadtoken`, ...), undefined for none. */
+export function endpointAuthModeOf(spelling: string): EndpointAuthMode | undefined {
+  return Object.hasOwn(ENDPOINT_AUTH_MODE_ALIASES, spelling.toLowerCase())
+    ? ENDPOINT_AUTH_MODE_ALIASES[spelling.toLowerCase()]
+    : undefined;
+}
 
 /** How a new deployment gets traffic after its smoke test. */
 export const ROLLOUT_MODES = ["direct", "canary", "mirror"] as const;
@@ -18,6 +35,15 @@ export type RolloutMode = (typeof ROLLOUT_MODES)[number];
 
 /** "Traffic values need to sum to utmost 50": the service's cap on mirrorTraffic (Learn: how-to-safely-rollout). */
 export const MAX_MIRROR_PERCENT = 50;
+
+/** An Azure ML registry's name: 3-32 characters, alphanumeric first (the 2025-12-01 spec allows 3-33, Learn 2-32). */
+export const REGISTRY_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_-]{2,31}$/;
+/** An Azure ML registry's ARM id. */
+export const REGISTRY_ID = new RegExp(
+  String.raw`^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.MachineLearningServices/registries/` +
+    REGISTRY_NAME.source.slice(1),
+  "i",
+);
 
 /** A subscription, tenant or client id. */
 export const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

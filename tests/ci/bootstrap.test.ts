@@ -110,3 +110,75 @@ test("config errors name the key", () => {
   ).toThrow(/deployEnvironment/);
   expect(() => load({ resourceGroupName: "bad/name" })).toThrow(/resourceGroupName/);
 });
+
+test("registryName: one shared registry, its primary region listed in regionDetails, and the deploy identity may write its assets", async () => {
+  const { program, registered } = load({
+    resourceGroupName: "rg-mnist-dev",
+    githubRepository: "contoso/azure-ml-mnist",
+    registryName: "mnist-models",
+    registryLocation: "westeurope",
+  });
+  const registryId = await promiseOf(program.modelRegistryId!);
+  await settle();
+  const reg = registered.find((r) => r.type === "azure-native:machinelearningservices:Registry");
+  expect(reg?.inputs).toMatchObject({
+    registryName: "mnist-models",
+    resourceGroupName: "rg-mnist-dev",
+    location: "westeurope",
+    identity: { type: "SystemAssigned" },
+  });
+  expect((reg?.inputs.regionDetails as { location: string }[]).map((d) => d.location)).toEqual([
+    "westeurope",
+  ]);
+  const grants = registered.filter(
+    (r) => r.type === "azure-native:authorization:RoleAssignment" && r.inputs.scope === registryId,
+  );
+  expect(grants.map((g) => [g.name, String(g.inputs.roleDefinitionId).split("/").pop()])).toEqual([
+    ["ci-deploy-registry-assets", "1823dd4f-9b8c-4ab6-ab4e-7397a3684615"],
+  ]);
+});
+
+test("without registryName there is no registry; a bad one is refused naming the key", () => {
+  const { registered } = load({ resourceGroupName: "rg-mnist-dev" });
+  expect(
+    registered.filter((r) => r.type.endsWith(":Registry") && r.type.includes("machinelearning")),
+  ).toEqual([]);
+  expect(() => load({ resourceGroupName: "rg", registryName: "-bad" })).toThrow(/registryName/);
+});
+
+test("stagingEnvironment: the deploy app also trusts the dev environment, which admits main only as well", async () => {
+  const { program, registered } = load({
+    resourceGroupName: "rg-mnist-dev",
+    githubRepository: "contoso/azure-ml-mnist",
+    stagingEnvironment: "dev",
+  });
+  expect(program.stagingSubject).toBe("repo:contoso/azure-ml-mnist:environment:dev");
+  await settle();
+  const subjects = registered
+    .filter((r) => r.type.endsWith("ApplicationFederatedIdentityCredential"))
+    .map((r) => [r.name, r.inputs.subject]);
+  expect(subjects).toEqual([
+    ["ci-preview", "repo:contoso/azure-ml-mnist:pull_request"],
+    ["ci-deploy", "repo:contoso/azure-ml-mnist:environment:production"],
+    ["ci-deploy-staging", "repo:contoso/azure-ml-mnist:environment:dev"],
+  ]);
+  const envs = registered
+    .filter((r) => r.type === "github:index/repositoryEnvironment:RepositoryEnvironment")
+    .map((r) => r.inputs.environment);
+  expect(envs).toEqual(["production", "dev"]);
+  const branches = registered
+    .filter((r) => r.type.endsWith("RepositoryEnvironmentDeploymentPolicy"))
+    .map((r) => r.inputs.branchPattern);
+  expect(branches).toEqual(["main", "main"]);
+  expect(() =>
+    load({ resourceGroupName: "rg", githubRepository: "o/r", stagingEnvironment: "production" }),
+  ).toThrow(/stagingEnvironment must differ/);
+  expect(() =>
+    load({
+      resourceGroupName: "rg",
+      githubRepository: "o/r",
+      deployBranch: "main",
+      stagingEnvironment: "dev",
+    }),
+  ).toThrow(/stagingEnvironment/);
+});

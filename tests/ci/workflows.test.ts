@@ -3,7 +3,15 @@
  * branch guard and the preview's config step (both executed with bash).
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
@@ -14,6 +22,7 @@ type Job = {
   permissions?: unknown;
   steps?: {
     name?: string;
+    if?: string;
     uses?: string;
     run?: string;
     with?: Record<string, unknown>;
@@ -23,6 +32,7 @@ type Job = {
   needs?: string | string[];
   environment?: unknown;
   env?: Record<string, string>;
+  outputs?: Record<string, string>;
 };
 type Workflow = {
   on: Record<string, unknown>;
@@ -189,6 +199,100 @@ describe("pull-request workflow", () => {
     });
   });
 
+  describe("the pre-flight's cost lines", () => {
+    const steps = preview.jobs.preview.steps!;
+    const pulumi = stepUsing(preview.jobs.preview, "pulumi/actions")!;
+    const toSummary = steps.find((s) => s.name === "Cost lines into the run summary")!;
+    const toComment = steps.find((s) => s.name === "Cost lines into the preview comment")!;
+    const HEADING = "#### :tropical_drink: `preview` on azure-ml-mnist/pr";
+    const PULUMI_BODY = `${HEADING}\n\n<details>\n<summary>Pulumi report</summary>\n<pre>\n+ 3 to create\n</pre>\n</details>`;
+    const COST =
+      "#### Cost before anything runs: stack pr in westeurope (pre-flight)\n\n- **endpoint**: 0.15 USD/h\n";
+    let work = "";
+    beforeEach(() => {
+      work = mkdtempSync(path.join(tmpdir(), "preview-cost-"));
+      // a `gh` that answers from comments.json and keeps what a PATCH would send (`-F body=@file`)
+      writeFileSync(
+        path.join(work, "gh"),
+        [
+          "#!/usr/bin/env bash",
+          'echo "$*" >> "$WORK/calls"',
+          'if [ "$2" = "--paginate" ]; then cat "$WORK/comments.json"; exit 0; fi',
+          'if [ "$2" = "-X" ]; then cp "${6#body=@}" "$WORK/patched.md"; echo "{}"; exit 0; fi',
+          'id="${2##*/}"; jq -r --argjson id "$id" \'.[] | select(.id == $id) | .body\' "$WORK/comments.json"',
+        ].join("\n"),
+      );
+      chmodSync(path.join(work, "gh"), 0o755);
+    });
+    afterEach(() => rmSync(work, { recursive: true, force: true }));
+    const run = (comments: { id: number; body: string }[], summary: string | null) => {
+      writeFileSync(path.join(work, "comments.json"), JSON.stringify(comments));
+      const file = path.join(work, "cost.md");
+      if (summary !== null) writeFileSync(file, summary);
+      return spawnSync("bash", ["-c", toComment.run!], {
+        cwd: work,
+        env: {
+          PATH: `${work}:${process.env.PATH}`,
+          WORK: work,
+          RUNNER_TEMP: work,
+          GITHUB_REPOSITORY: "octo/azure-ml-mnist",
+          PR_NUMBER: "7",
+          PREVIEW_STACK: "pr",
+          PREFLIGHT_COST_SUMMARY: file,
+        },
+        encoding: "utf8",
+      });
+    };
+    const patched = () => readFileSync(path.join(work, "patched.md"), "utf8");
+
+    test("the pre-flight's summary file is named in the job's env; the steps come after the preview, token scoped", () => {
+      expect(preview.jobs.preview.env?.PREFLIGHT_COST_SUMMARY).toBe(
+        "${{ github.workspace }}/.preflight-cost.md",
+      );
+      expect(steps.indexOf(pulumi)).toBeLessThan(steps.indexOf(toSummary));
+      expect(steps.indexOf(toSummary)).toBeLessThan(steps.indexOf(toComment));
+      // the run summary even when the preview failed (a maxHourlyCost refusal); the comment only with a fresh diff
+      expect(toSummary.if).toBe("${{ !cancelled() }}");
+      expect(toComment.if).toBeUndefined();
+      expect(toComment.uses).toBeUndefined();
+      expect(toComment.env).toEqual({
+        GH_TOKEN: "${{ github.token }}",
+        PR_NUMBER: "${{ github.event.pull_request.number }}",
+      });
+    });
+
+    test("appends the cost lines under pulumi's diff in its own comment, and only there", () => {
+      const other = {
+        id: 11,
+        body: "#### :tropical_drink: `preview` on azure-ml-mnist/staging\n<summary>Pulumi report</summary>",
+      };
+      const r = run([{ id: 10, body: "LGTM" }, other, { id: 12, body: PULUMI_BODY }], COST);
+      expect(r.status).toBe(0);
+      expect(patched()).toBe(`${PULUMI_BODY}\n\n<!-- preflight-cost -->\n${COST}`);
+      expect(readFileSync(path.join(work, "calls"), "utf8")).toContain(
+        "api -X PATCH repos/octo/azure-ml-mnist/issues/comments/12 -F",
+      );
+    });
+
+    test("a re-run replaces its earlier cost section instead of adding a second", () => {
+      const earlier = `${PULUMI_BODY}\n\n<!-- preflight-cost -->\n#### Cost before anything runs: old figures\n`;
+      expect(run([{ id: 12, body: earlier }], COST).status).toBe(0);
+      expect(patched()).toBe(`${PULUMI_BODY}\n\n<!-- preflight-cost -->\n${COST}`);
+      expect(patched()).not.toContain("old figures");
+    });
+
+    test("no summary (pre-flight off) or no pulumi comment: nothing is edited, the job goes on", () => {
+      const none = run([{ id: 12, body: PULUMI_BODY }], null);
+      expect(none.status).toBe(0);
+      expect(none.stdout).toContain("no cost lines from the pre-flight");
+      expect(existsSync(path.join(work, "calls"))).toBe(false);
+      const missing = run([{ id: 10, body: "LGTM" }], COST);
+      expect(missing.status).toBe(0);
+      expect(missing.stdout).toContain("::warning::no pulumi preview comment for stack pr");
+      expect(existsSync(path.join(work, "patched.md"))).toBe(false);
+    });
+  });
+
   test("skips fork pull requests and logs in by OIDC with the preview identity", () => {
     expect(preview.jobs.preview.if).toContain(
       "github.event.pull_request.head.repo.full_name == github.repository",
@@ -254,6 +358,64 @@ describe("deploy workflow", () => {
       const text = readFileSync(path.join(dir, file), "utf8");
       expect(text).not.toMatch(/client-secret|ARM_CLIENT_SECRET|AZURE_CREDENTIALS/);
     }
+  });
+});
+
+describe("deploy workflow: prod from the registry, after dev, behind production's approval", () => {
+  const job = deploy.jobs["deploy-prod"];
+  const promoted = job.steps!.find((s) => s.name === "The version dev promoted")!;
+  const runPromoted = (id: string) => {
+    const work = mkdtempSync(path.join(tmpdir(), "promoted-"));
+    const out = path.join(work, "out");
+    writeFileSync(out, "");
+    const r = spawnSync("bash", ["-c", promoted.run!], {
+      env: { PATH: process.env.PATH, REGISTRY_MODEL_ID: id, GITHUB_OUTPUT: out },
+      encoding: "utf8",
+    });
+    const written = readFileSync(out, "utf8");
+    rmSync(work, { recursive: true, force: true });
+    return { status: r.status, stdout: r.stdout, written };
+  };
+
+  test("runs after dev, in the production environment, only when a prod stack is named", () => {
+    expect(job.needs).toBe("deploy");
+    expect(job.environment).toBe("production");
+    expect(job.if).toContain("vars.PROD_STACK_NAME != ''");
+    expect(job.steps![0].name).toBe("Deploy from main only");
+    expect(job.steps![0].run).toBe(deploy.jobs.deploy.steps![0].run);
+    expect(effective(deploy, job)).toEqual({ "id-token": "write", contents: "read" });
+    // dev hands over the registry id it promoted; the dev job runs in its own environment when one is set
+    expect(deploy.jobs.deploy.outputs?.registryModelId).toBe("${{ steps.up.outputs.registryModelId }}");
+    expect(String(deploy.jobs.deploy.environment)).toContain("vars.DEV_ENVIRONMENT");
+  });
+
+  test("the version comes through env and must be a registry model id; only its version goes on", () => {
+    expect(promoted.env).toEqual({ REGISTRY_MODEL_ID: "${{ needs.deploy.outputs.registryModelId }}" });
+    expect(promoted.run).not.toContain("${{");
+    const ok = runPromoted("azureml://registries/mnist-models/models/mnist-cnn/versions/0123456789ab");
+    expect(ok).toMatchObject({ status: 0, written: "version=0123456789ab\n" });
+    for (const bad of ["", "0123456789ab", "azureml://registries/r/models/m/versions/1;touch x", "$(id)"]) {
+      const r = runPromoted(bad);
+      expect({ bad, status: r.status, written: r.written }).toEqual({ bad, status: 1, written: "" });
+    }
+  });
+
+  test("pulumi up of the prod stack with exactly that version, the policy pack, secrets on that step only", () => {
+    const up = stepUsing(job, "pulumi/actions")!;
+    expect(up.with).toMatchObject({
+      command: "up",
+      "stack-name": "${{ vars.PROD_STACK_NAME }}",
+      policyPacks: "policy",
+    });
+    const configMap = JSON.parse(
+      String(up.with!["config-map"]).replace("${{ steps.promoted.outputs.version }}", "V"),
+    );
+    expect(configMap).toEqual({ "azure-ml-mnist:registryModelVersion": { value: "V", secret: false } });
+    for (const step of job.steps!) {
+      if (step === up) continue;
+      expect(JSON.stringify(step)).not.toContain("secrets.");
+    }
+    expect(JSON.stringify(job.env)).not.toContain("secrets.");
   });
 });
 

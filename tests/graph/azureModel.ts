@@ -300,7 +300,8 @@ export class SubscriptionModel {
       properties?: { model?: string };
     };
     const model = spec.properties?.model ?? "";
-    if (model && !this.existing.has(model))
+    // a registry's version exists before the stack runs (dev promoted it)
+    if (model && !model.startsWith("azureml://registries/") && !this.existing.has(model))
       this.violations.push(`deployment ${id} names a missing model ${model}`);
     if (!this.existing.has(id)) {
       this.existing.add(id);
@@ -328,7 +329,7 @@ export class SubscriptionModel {
     flag: (f: string) => string,
     inputs: Record<string, unknown>,
     end: "Completed" | "Running",
-  ): { jobName: string; jobId: string; reused: boolean; status: string } {
+  ): { jobName: string; jobId: string; reused: boolean; status: string; submitStatus: string } {
     const ws = flag("workspace-id");
     const runHash = flag("run-hash");
     const mine = [...this.jobs].filter(([id, j]) => id.startsWith(`${ws}/jobs/`) && j.runHash === runHash);
@@ -351,10 +352,13 @@ export class SubscriptionModel {
       reused = false;
     }
     const job = this.jobs.get(jobId)!;
+    // submit-job's `status` (run-job's submitStatus): the job's status when the run hash was resolved; a new job is
+    // NotStarted (tests/graph/model-contract.test.ts compares it with the real CLI's)
+    const submitStatus = reused ? job.status : "NotStarted";
     if (end === "Completed" && job.status === "Running") {
       job.status = this.failingRuns.delete(runHash) ? "Failed" : "Completed";
     }
-    return { jobName: jobId.split("/").pop()!, jobId, reused, status: job.status };
+    return { jobName: jobId.split("/").pop()!, jobId, reused, status: job.status, submitStatus };
   }
 
   /** What the ops CLIs do when a step runs them; undefined when the step runs some other command. */
@@ -380,6 +384,17 @@ export class SubscriptionModel {
       }
       return JSON.stringify({ id, name: flag("name"), version: flag("version"), reused });
     }
+    if (script === "ops/promote-model.ts") {
+      // ops/promote-model.ts: the registry keeps every version it was given (never deleted, reused when there)
+      const [, name, version] = /\/models\/([^/]+)\/versions\/([^/]+)$/.exec(flag("model-id")) ?? [];
+      const registry = flag("registry-id").split("/").pop();
+      const registryModelId = `azureml://registries/${registry}/models/${name}/versions/${version}`;
+      const reused = this.existing.has(registryModelId);
+      this.existing.add(registryModelId);
+      this.log.push(`promote ${registryModelId}`);
+      const minGain = Number(flag("min-gain") || 0);
+      return JSON.stringify({ promoted: true, reused, registry, name, version, registryModelId, minGain });
+    }
     if (script === "ops/ensure-endpoint.ts") return this.ensureEndpoint(flag("endpoint-id"), has("delete"));
     if (script === "ops/ensure-compute.ts") return this.ensureCompute(flag("compute-id"), inputs);
     if (script === "ops/ensure-deployment.ts") {
@@ -389,6 +404,7 @@ export class SubscriptionModel {
       // lib/azureml/deployments.ts retireStale: the others with no traffic, not serving, go
       const endpointId = flag("endpoint-id");
       const ep = this.endpoints.get(endpointId);
+      const retired: string[] = [];
       for (const other of [...this.deployments.keys()].filter((d) =>
         d.startsWith(`${endpointId}/deployments/`),
       )) {
@@ -396,6 +412,7 @@ export class SubscriptionModel {
         if (other === id || !ep) continue;
         if ((ep.traffic[dep] ?? 0) > 0 || (ep.mirror[dep] ?? 0) > 0 || ep.serving === dep) continue;
         this.deleteDeployment(other);
+        if (!this.existing.has(other)) retired.push(dep);
       }
       return JSON.stringify({
         id,
@@ -403,6 +420,7 @@ export class SubscriptionModel {
         endpoint: flag("endpoint-id").split("/").pop(),
         provisioningState: "Succeeded",
         reused,
+        retired,
       });
     }
     if (script === "ops/smoke-test.ts") return this.smoke(flag("endpoint-id"), flag("deployment"));
@@ -420,7 +438,7 @@ export class SubscriptionModel {
         jobId: r.jobId,
         status: "Completed",
         reused: r.reused,
-        submitStatus: r.reused ? "Completed" : "NotStarted",
+        submitStatus: r.submitStatus,
         testAccuracy: sweep ? 0.9931 : 0.9912,
         ...(sweep
           ? {
