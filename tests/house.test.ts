@@ -6,6 +6,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import * as ts from "typescript";
 import * as azureRules from "../lib/core/azureRules";
 
 const REPO = path.resolve(__dirname, "..");
@@ -91,24 +92,39 @@ describe("the house", () => {
   });
 });
 
-/** Regex literals of a source text, as written (comments and strings left out as far as a line scan can). */
+const parsed = new Map<string, ts.Node[]>();
+
+/** Every node of a source text, depth first (parsed once per text). */
+function nodes(text: string): ts.Node[] {
+  const cached = parsed.get(text);
+  if (cached) return cached;
+  const out: ts.Node[] = [];
+  parsed.set(text, out);
+  const visit = (n: ts.Node) => {
+    out.push(n);
+    n.forEachChild(visit);
+  };
+  visit(ts.createSourceFile("x.ts", text, ts.ScriptTarget.Latest, true));
+  return out;
+}
+
+/** The regular expression literals of a source text (their pattern), read by the TypeScript parser. */
 export function regexLiterals(text: string): string[] {
-  const code = text
-    .split("\n")
-    .filter((l) => !/^\s*(\/\/|\*|\/\*)/.test(l))
-    .join("\n");
-  return [...code.matchAll(/(?<=[=(,:[!&|?]\s*)\/((?:\\.|\[(?:\\.|[^\]])*\]|[^/\n\\[])+)\/[a-z]*/g)]
-    .map((m) => m[1])
+  return nodes(text)
+    .filter(ts.isRegularExpressionLiteral)
+    .map((n) => n.text.slice(1, n.text.lastIndexOf("/")))
     .filter((r) => r.length >= 12);
 }
 
 /** A child process's stdio setting: a Node idiom, not a fact. */
 const STDIO = /^("(ignore|pipe|inherit)"(, )?)+$/;
 
-/** Array literals of two or more strings, normalised (`["a", "b"]`). */
+/** Array literals of two or more strings, normalised (`"a", "b"`). */
 export function stringLists(text: string): string[] {
-  return [...text.matchAll(/\[\s*("[^"\n]*"(?:\s*,\s*"[^"\n]*")+)\s*,?\s*\]/g)]
-    .map((m) => m[1].replace(/\s+/g, " "))
+  return nodes(text)
+    .filter(ts.isArrayLiteralExpression)
+    .filter((a) => a.elements.length >= 2 && a.elements.every(ts.isStringLiteral))
+    .map((a) => a.elements.map((e) => JSON.stringify((e as ts.StringLiteral).text)).join(", "))
     .filter((l) => !STDIO.test(l));
 }
 
