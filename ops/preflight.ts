@@ -12,9 +12,12 @@
  *     [--min-instances N] --training-nodes N --job-timeout-minutes N [--sweep-trials N --sweep-concurrency N]
  *     [--max-hourly-cost X] [--cost-summary FILE] --resource-group <name> --stack <name>
  *     --deployment-name <d-...> [--arm-endpoint URL]
+ *   tsx ops/preflight.ts --no-training --subscription-id <GUID> --location <region> --instance-type <size> ...
  *
  * --instance-count is what the quota must hold (with autoscale its maxInstances), --min-instances autoscale's
  * minimum; --cost-summary: a file the cost lines are written to as markdown (the pull-request comment's section).
+ * --no-training: the stack never trains (modelSource registry: no GPU cluster, no job), so only the endpoint's quota
+ * and cost are checked; the GPU and training flags are then refused, and without it they are required.
  *
  * Reads only (Reader at subscription scope). stdout: {"ok": true, "location", "needs", "deploymentExists", "cost"};
  * when the stack does not fit or costs more than --max-hourly-cost, exit 1 with every problem on stderr, one a line,
@@ -43,15 +46,17 @@ import { GUID, LOCATION, VM_SIZE } from "../lib/core/azureRules";
 const FLAGS = {
   "subscription-id": { type: "string", required: true, placeholder: "<GUID>" },
   location: { type: "string", required: true, placeholder: "<region>" },
-  "gpu-vm-size": { type: "string", required: true, placeholder: "<VM size>" },
-  "gpu-max-nodes": { type: "number", required: true, min: 1, integer: true },
-  "gpu-low-priority": { type: "string", required: true, placeholder: "true|false" },
-  "gpu-idle-seconds": { type: "number", required: true, min: 0, integer: true },
+  // The GPU and training flags: required unless --no-training, refused with it (buildOptions).
+  "no-training": { type: "boolean" },
+  "gpu-vm-size": { type: "string", placeholder: "<VM size>" },
+  "gpu-max-nodes": { type: "number", min: 1, integer: true },
+  "gpu-low-priority": { type: "string", placeholder: "true|false" },
+  "gpu-idle-seconds": { type: "number", min: 0, integer: true },
   "instance-type": { type: "string", required: true, placeholder: "<VM size>" },
   "instance-count": { type: "number", required: true, min: 1, integer: true },
   "min-instances": { type: "number", min: 1, integer: true },
-  "training-nodes": { type: "number", required: true, min: 1, integer: true },
-  "job-timeout-minutes": { type: "number", required: true, min: 1, integer: true },
+  "training-nodes": { type: "number", min: 1, integer: true },
+  "job-timeout-minutes": { type: "number", min: 1, integer: true },
   "sweep-trials": { type: "number", min: 1, integer: true },
   "sweep-concurrency": { type: "number", min: 1, integer: true },
   "max-hourly-cost": { type: "number", min: 0 },
@@ -62,7 +67,24 @@ const FLAGS = {
   "arm-endpoint": ARM_FLAGS["arm-endpoint"],
 } as const;
 
-const USAGE = usageLine("bash scripts/env.sh tsx ops/preflight.ts", FLAGS);
+/** The flags that describe the GPU cluster and the training run: all of them without --no-training, none with it. */
+const TRAINING_FLAGS = [
+  "gpu-vm-size",
+  "gpu-max-nodes",
+  "gpu-low-priority",
+  "gpu-idle-seconds",
+  "training-nodes",
+  "job-timeout-minutes",
+  "sweep-trials",
+  "sweep-concurrency",
+] as const;
+/** Of TRAINING_FLAGS, those a stack that trains must give. */
+const REQUIRED_TRAINING_FLAGS = TRAINING_FLAGS.filter((f) => !f.startsWith("sweep-"));
+
+const USAGE =
+  usageLine("bash scripts/env.sh tsx ops/preflight.ts", FLAGS) +
+  `\n  without --no-training, ${REQUIRED_TRAINING_FLAGS.map((f) => `--${f}`).join(", ")} are required;` +
+  "\n  with --no-training (a stack that never trains, modelSource registry) they and the sweep flags are refused";
 
 export interface PreflightOptions {
   subscriptionId: string;
@@ -94,7 +116,7 @@ function azureName(flag: string, kind: "resourceGroup" | "deployment", value: st
 }
 
 /** The sweep's trials and concurrency: both flags or neither. */
-function sweepOf(a: FlagValues<typeof FLAGS>): CostInput["training"]["sweep"] {
+function sweepOf(a: FlagValues<typeof FLAGS>): NonNullable<CostInput["training"]>["sweep"] {
   const trials = a["sweep-trials"];
   const concurrency = a["sweep-concurrency"];
   if (trials === undefined && concurrency === undefined) return undefined;
@@ -103,17 +125,52 @@ function sweepOf(a: FlagValues<typeof FLAGS>): CostInput["training"]["sweep"] {
   return { trials, concurrency };
 }
 
+const vmSize = (flag: string, value: string) =>
+  matching(flag, value, VM_SIZE, "an Azure VM size such as Standard_DS3_v2");
+
+/**
+ * The GPU cluster and the training run, as the quota rules and the cost estimate take them: from the flags that a
+ * stack that trains must give; nothing with --no-training, where any of those flags is a usage error.
+ */
+function trainingOf(
+  a: FlagValues<typeof FLAGS>,
+): { quota: QuotaNeedsInput["gpu"]; cost: Pick<CostInput, "gpu" | "training"> } | undefined {
+  if (a["no-training"]) {
+    const given = TRAINING_FLAGS.filter((f) => a[f] !== undefined);
+    if (given.length)
+      throw new UsageError(
+        `--no-training: the stack has no GPU cluster and no training run; leave out ${given.map((f) => `--${f}`).join(", ")}`,
+      );
+    return undefined;
+  }
+  const missing = REQUIRED_TRAINING_FLAGS.find((f) => a[f] === undefined);
+  if (missing)
+    throw new UsageError(`--${missing} is required (or --no-training, for a stack that never trains)`);
+  const gpuVmSize = vmSize("gpu-vm-size", a["gpu-vm-size"]!);
+  const lowPriority =
+    matching("gpu-low-priority", a["gpu-low-priority"]!, /^(true|false)$/, "true or false") === "true";
+  const sweep = sweepOf(a);
+  return {
+    quota: { vmSize: gpuVmSize, maxNodes: a["gpu-max-nodes"]!, lowPriority },
+    cost: {
+      gpu: { vmSize: gpuVmSize, lowPriority, idleSeconds: a["gpu-idle-seconds"]! },
+      training: {
+        nodes: a["training-nodes"]!,
+        timeoutMinutes: a["job-timeout-minutes"]!,
+        ...(sweep ? { sweep } : {}),
+      },
+    },
+  };
+}
+
 function buildOptions(a: FlagValues<typeof FLAGS>): PreflightOptions {
-  const vmSize = (flag: "gpu-vm-size" | "instance-type") =>
-    matching(flag, a[flag], VM_SIZE, "an Azure VM size such as Standard_DS3_v2");
   const minInstances = a["min-instances"];
   if (minInstances !== undefined && minInstances > a["instance-count"])
     throw new UsageError(
       `--min-instances (${minInstances}) must not exceed --instance-count (${a["instance-count"]}, autoscale's maximum)`,
     );
-  const sweep = sweepOf(a);
-  const lowPriority =
-    matching("gpu-low-priority", a["gpu-low-priority"], /^(true|false)$/, "true or false") === "true";
+  const training = trainingOf(a);
+  const instanceType = vmSize("instance-type", a["instance-type"]);
   return {
     subscriptionId: matching("subscription-id", a["subscription-id"], GUID, "a subscription GUID"),
     resourceGroup: azureName("resource-group", "resourceGroup", a["resource-group"]),
@@ -122,21 +179,16 @@ function buildOptions(a: FlagValues<typeof FLAGS>): PreflightOptions {
     armEndpoint: armEndpointFrom(a["arm-endpoint"]),
     stackNeeds: {
       location: matching("location", a.location, LOCATION, "a region name such as westeurope"),
-      gpu: { vmSize: vmSize("gpu-vm-size"), maxNodes: a["gpu-max-nodes"], lowPriority },
-      serving: { instanceType: vmSize("instance-type"), instanceCount: a["instance-count"] },
+      ...(training ? { gpu: training.quota } : {}),
+      serving: { instanceType, instanceCount: a["instance-count"] },
     },
     costInput: {
       serving: {
-        instanceType: vmSize("instance-type"),
+        instanceType,
         instanceCount: a["instance-count"],
         ...(minInstances !== undefined ? { minInstances } : {}),
       },
-      gpu: { vmSize: vmSize("gpu-vm-size"), lowPriority, idleSeconds: a["gpu-idle-seconds"] },
-      training: {
-        nodes: a["training-nodes"],
-        timeoutMinutes: a["job-timeout-minutes"],
-        ...(sweep ? { sweep } : {}),
-      },
+      ...training?.cost,
       ...(a["max-hourly-cost"] !== undefined ? { maxHourlyCost: a["max-hourly-cost"] } : {}),
     },
     ...(a["cost-summary"] ? { costSummaryFile: a["cost-summary"] } : {}),
@@ -172,16 +224,20 @@ export function preflightProblems(stackNeeds: PreflightOptions["stackNeeds"], fa
 /** The vCPUs the stack asks for (sizes found: the rules passed). */
 export function quotaNeeds(input: QuotaNeedsInput, sizes: readonly VmSizeInfo[]): PreflightResult["needs"] {
   const size = (name: string) => sizes.find((s) => s.name.toLowerCase() === name.toLowerCase());
-  const gpu = size(input.gpu.vmSize);
   const dep = size(input.serving.instanceType);
   const { instanceType, instanceCount } = input.serving;
+  const gpuNeed = (gpu: NonNullable<QuotaNeedsInput["gpu"]>) => {
+    const info = size(gpu.vmSize);
+    return {
+      vmSize: gpu.vmSize,
+      family: info?.family ?? "unknown",
+      vCPUs: gpu.maxNodes * (info?.vCPUs ?? 0),
+      lowPriority: gpu.lowPriority,
+    };
+  };
   return {
-    gpu: {
-      vmSize: input.gpu.vmSize,
-      family: gpu?.family ?? "unknown",
-      vCPUs: input.gpu.maxNodes * (gpu?.vCPUs ?? 0),
-      lowPriority: input.gpu.lowPriority,
-    },
+    // absent when the stack never trains (--no-training): no cluster, nothing to hold
+    ...(input.gpu ? { gpu: gpuNeed(input.gpu) } : {}),
     deployment: {
       instanceType,
       family: dep?.family ?? "unknown",
@@ -270,7 +326,8 @@ export async function preflight(o: PreflightOptions): Promise<void> {
   }
   const input = { ...o.stackNeeds, deploymentExists: facts.deploymentExists };
   const needs = quotaNeeds(input, facts.quota!.sizes);
-  log(`preflight: ok (GPU ${needs.gpu.vCPUs} vCPUs, new deployment ${needs.deployment.vCPUs} vCPUs)`);
+  const gpu = needs.gpu ? `GPU ${needs.gpu.vCPUs} vCPUs` : "no GPU cluster (--no-training)";
+  log(`preflight: ok (${gpu}, new deployment ${needs.deployment.vCPUs} vCPUs)`);
   writeResult({
     ok: true,
     location,

@@ -96,8 +96,11 @@ export interface PreflightResult {
   location: string;
   /** what the stack asks of Azure ML's quota in the region, in vCPUs */
   needs: {
-    /** the GPU cluster at gpuMaxNodes: its family's dedicated vCPUs, or the regional low-priority vCPUs */
-    gpu: { vmSize: string; family: string; vCPUs: number; lowPriority: boolean };
+    /**
+     * the GPU cluster at gpuMaxNodes: its family's dedicated vCPUs, or the regional low-priority vCPUs; absent when
+     * the stack never trains (--no-training, modelSource registry: no cluster)
+     */
+    gpu?: { vmSize: string; family: string; vCPUs: number; lowPriority: boolean };
     /** a new deployment's ceil(1.2 × instanceCount) × vCPUs of its family; 0 when it already exists */
     deployment: { instanceType: string; family: string; vCPUs: number };
   };

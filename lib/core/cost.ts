@@ -1,5 +1,5 @@
 // What the stack costs, before anything runs: the pre-flight (ops/preflight.ts) prices the online endpoint, the
-// training run and the idle cluster from the estimated VM prices Azure ML lists with each VM size of the region, and
+// training run and the idle cluster (a stack that never trains, modelSource registry, has neither) from the estimated VM prices Azure ML lists with each VM size of the region, and
 // holds the endpoint to `maxHourlyCost`. Pure: the VM sizes come in as data.
 //
 // Facts it relies on:
@@ -73,8 +73,10 @@ export interface CostInput {
     /** autoscale's minInstances; absent without autoscale */
     minInstances?: number;
   };
-  gpu: { vmSize: string; lowPriority: boolean; idleSeconds: number };
-  training: {
+  /** the GPU cluster; absent (with `training`): the stack never trains, no cluster and no run to price */
+  gpu?: { vmSize: string; lowPriority: boolean; idleSeconds: number };
+  /** the training run; absent (with `gpu`): the stack never trains (modelSource registry) */
+  training?: {
     nodes: number;
     /** the job's time limit (a sweep's trialTimeout) */
     timeoutMinutes: number;
@@ -116,9 +118,10 @@ export interface TrainingCost {
 export interface CostEstimate {
   hoursPerMonth: number;
   endpoint: EndpointCost;
-  training: TrainingCost;
-  /** the GPU cluster between runs: min nodes 0, nothing billed */
-  idleCluster: { minNodes: 0; perHour: 0; releasedAfterSeconds: number };
+  /** the training run's upper bound; absent when the stack never trains (modelSource registry) */
+  training?: TrainingCost;
+  /** the GPU cluster between runs: min nodes 0, nothing billed; absent when the stack has no cluster */
+  idleCluster?: { minNodes: 0; perHour: 0; releasedAfterSeconds: number };
   maxHourlyCost?: number;
   /** the maxHourlyCost refusal, when the endpoint's hourly cost at its maximum exceeds it */
   problem?: string;
@@ -155,7 +158,10 @@ function endpointCost(input: CostInput, sizes: readonly PricedSize[]): EndpointC
   return { ...base, price, perHour, perMonth };
 }
 
-function trainingCost(input: CostInput, sizes: readonly PricedSize[]): TrainingCost {
+/** What a stack that trains has: its GPU cluster and its run. */
+type Training = { gpu: NonNullable<CostInput["gpu"]>; training: NonNullable<CostInput["training"]> };
+
+function trainingCost(input: Training, sizes: readonly PricedSize[]): TrainingCost {
   const { nodes, timeoutMinutes, sweep } = input.training;
   const tier: GpuTier = input.gpu.lowPriority ? "LowPriority" : "Standard";
   const price = hourlyPrice(sizes, input.gpu.vmSize, tier);
@@ -206,21 +212,45 @@ function trainingLine(t: TrainingCost, idleSeconds: number): string {
   return `training: at most ${money(t.maxCost, t.price.currency, true)}: ${run} ${idle} = ${hours} of ${p}`;
 }
 
+/** The lines of a stack that never trains (modelSource registry): no run and no cluster to price. */
+export const NO_TRAINING_LINES = [
+  "training: none (modelSource registry: this stack deploys a registry version and never trains)",
+  "GPU cluster: none (no cluster is declared without training)",
+] as const;
+
+/** The training run and the idle cluster: their figures and lines, or none when the stack never trains. */
+function trainingPart(
+  input: CostInput,
+  sizes: readonly PricedSize[],
+  endpoint: EndpointCost,
+): { fields: Pick<CostEstimate, "training" | "idleCluster">; lines: string[] } {
+  const { gpu } = input;
+  if (!gpu || !input.training) return { fields: {}, lines: [...NO_TRAINING_LINES] };
+  const training = trainingCost({ gpu, training: input.training }, sizes);
+  const known = training.price?.currency ?? endpoint.price?.currency;
+  const idleCurrency = known ? ` ${known}` : "";
+  return {
+    fields: {
+      training,
+      idleCluster: { minNodes: 0, perHour: 0, releasedAfterSeconds: gpu.idleSeconds },
+    },
+    lines: [
+      trainingLine(training, gpu.idleSeconds),
+      `GPU cluster when idle: 0.00${idleCurrency}/h (min nodes 0: it scales to zero ${gpu.idleSeconds} s after its last job)`,
+    ],
+  };
+}
+
 /**
  * The stack's cost from the VM sizes list: the endpoint per hour and per month (its instance range with autoscale),
- * an upper bound of the training run, the idle cluster; and the refusal when the endpoint's hourly cost at its
- * maximum exceeds `maxHourlyCost`. A size without a price is said so and is never a problem by itself.
+ * an upper bound of the training run, the idle cluster (both "none" for a stack that never trains: no `gpu` and
+ * `training` in the input); and the refusal when the endpoint's hourly cost at its maximum exceeds
+ * `maxHourlyCost`. A size without a price is said so and is never a problem by itself.
  */
 export function costEstimate(input: CostInput, sizes: readonly PricedSize[]): CostEstimate {
   const endpoint = endpointCost(input, sizes);
-  const training = trainingCost(input, sizes);
-  const known = training.price?.currency ?? endpoint.price?.currency;
-  const idleCurrency = known ? ` ${known}` : "";
-  const lines = [
-    endpointLine(endpoint),
-    trainingLine(training, input.gpu.idleSeconds),
-    `GPU cluster when idle: 0.00${idleCurrency}/h (min nodes 0: it scales to zero ${input.gpu.idleSeconds} s after its last job)`,
-  ];
+  const run = trainingPart(input, sizes, endpoint);
+  const lines = [endpointLine(endpoint), ...run.lines];
   const limit = input.maxHourlyCost;
   let problem: string | undefined;
   if (limit !== undefined) {
@@ -243,8 +273,7 @@ export function costEstimate(input: CostInput, sizes: readonly PricedSize[]): Co
   return {
     hoursPerMonth: HOURS_PER_MONTH,
     endpoint,
-    training,
-    idleCluster: { minNodes: 0, perHour: 0, releasedAfterSeconds: input.gpu.idleSeconds },
+    ...run.fields,
     ...(limit !== undefined ? { maxHourlyCost: limit } : {}),
     ...(problem ? { problem } : {}),
     lines,
@@ -263,7 +292,7 @@ export function costMarkdown(estimate: CostEstimate, where: { stack: string; loc
     ...estimate.lines.map(bullet),
     "",
     `Retail prices from Azure ML's VM sizes list of ${where.location} (estimatedVMPrices), ${estimate.hoursPerMonth} hours ` +
-      "a month; the training figure is an upper bound; storage, registry, logs and traffic are not included.",
+      `a month; ${estimate.training ? "the training figure is an upper bound; " : ""}storage, registry, logs and traffic are not included.`,
     "",
   ].join("\n");
 }

@@ -44,7 +44,8 @@ export interface ProviderInfo {
 /** What the stack will ask of Azure ML's quota. */
 export interface QuotaNeedsInput {
   location: string;
-  gpu: { vmSize: string; maxNodes: number; lowPriority: boolean };
+  /** the GPU cluster at its maximum; absent: the stack never trains (modelSource registry), no cluster to hold */
+  gpu?: { vmSize: string; maxNodes: number; lowPriority: boolean };
   serving: { instanceType: string; instanceCount: number };
   /** The deployment this `up` declares already exists (nothing new to place) */
   deploymentExists: boolean;
@@ -160,8 +161,8 @@ export function quotaProblems(
   const where = `in ${input.location}`;
   let dedicatedNeed = 0;
 
-  const gpu = sizeInfo(sizes, input.gpu.vmSize, "gpuVmSize", problems);
-  if (gpu) {
+  const gpu = input.gpu && sizeInfo(sizes, input.gpu.vmSize, "gpuVmSize", problems);
+  if (input.gpu && gpu) {
     const need = input.gpu.maxNodes * gpu.vCPUs!;
     const why = `gpuMaxNodes ${input.gpu.maxNodes} × ${gpu.vCPUs} vCPUs of ${gpu.name}`;
     if (input.gpu.lowPriority) {
@@ -232,9 +233,16 @@ export function providerProblems(providers: readonly ProviderInfo[]): string[] {
 export interface PreflightStack {
   subscriptionId: string;
   location: string;
+  /**
+   * whether the stack trains (modelSource train): false (modelSource registry) declares no GPU cluster and no job,
+   * so the pre-flight is told --no-training and neither the cluster's quota nor a training run is checked or priced
+   */
+  trains: boolean;
+  /** the GPU cluster's config; passed on only when the stack trains */
   gpu: { vmSize: string; maxNodes: number; lowPriority: boolean; idleSeconds: number };
   /** instanceCount: with autoscale its maxInstances (servingNeed); minInstances: autoscale's, absent without it */
   serving: { instanceType: string; instanceCount: number; minInstances?: number };
+  /** the training run's config; passed on only when the stack trains */
   training: { nodes: number; timeoutMinutes: number; sweep?: { trials: number; concurrency: number } };
   resourceGroupName: string;
   stack: string;
@@ -245,34 +253,47 @@ export interface PreflightStack {
   costSummaryFile?: string;
 }
 
-/** The pre-flight CLI's arguments for a stack (ops/preflight.ts); optional flags only when set. */
+/**
+ * The pre-flight CLI's arguments for a stack (ops/preflight.ts); optional flags only when set. A stack that never
+ * trains gets --no-training and none of the GPU cluster's or the training run's flags (the CLI refuses them there).
+ */
 export function preflightArgs(p: PreflightStack): string[] {
   const optional = (flag: string, v: string | number | undefined) =>
     v === undefined ? [] : [flag, String(v)];
+  const gpu = p.trains
+    ? [
+        "--gpu-vm-size",
+        p.gpu.vmSize,
+        "--gpu-max-nodes",
+        String(p.gpu.maxNodes),
+        "--gpu-low-priority",
+        String(p.gpu.lowPriority),
+        "--gpu-idle-seconds",
+        String(p.gpu.idleSeconds),
+      ]
+    : ["--no-training"];
+  const training = p.trains
+    ? [
+        "--training-nodes",
+        String(p.training.nodes),
+        "--job-timeout-minutes",
+        String(p.training.timeoutMinutes),
+        ...optional("--sweep-trials", p.training.sweep?.trials),
+        ...optional("--sweep-concurrency", p.training.sweep?.concurrency),
+      ]
+    : [];
   return [
     "--subscription-id",
     p.subscriptionId,
     "--location",
     p.location,
-    "--gpu-vm-size",
-    p.gpu.vmSize,
-    "--gpu-max-nodes",
-    String(p.gpu.maxNodes),
-    "--gpu-low-priority",
-    String(p.gpu.lowPriority),
-    "--gpu-idle-seconds",
-    String(p.gpu.idleSeconds),
+    ...gpu,
     "--instance-type",
     p.serving.instanceType,
     "--instance-count",
     String(p.serving.instanceCount),
     ...optional("--min-instances", p.serving.minInstances),
-    "--training-nodes",
-    String(p.training.nodes),
-    "--job-timeout-minutes",
-    String(p.training.timeoutMinutes),
-    ...optional("--sweep-trials", p.training.sweep?.trials),
-    ...optional("--sweep-concurrency", p.training.sweep?.concurrency),
+    ...training,
     ...optional("--max-hourly-cost", p.maxHourlyCost),
     ...optional("--cost-summary", p.costSummaryFile),
     "--resource-group",

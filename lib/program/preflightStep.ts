@@ -13,7 +13,10 @@ import { runCliStep } from "./steps";
 /** The environment variable naming the file the pre-flight writes its cost lines to, as markdown. */
 export const COST_SUMMARY_ENV = "PREFLIGHT_COST_SUMMARY";
 
-/** What the pre-flight is told of the stack: quota needs, what the cost estimate prices, the cost limit. */
+/**
+ * What the pre-flight is told of the stack: quota needs, what the cost estimate prices, the cost limit; whether it
+ * trains at all (a stack with modelSource registry has no GPU cluster and no training run to check or price).
+ */
 export function preflightStack(
   cfg: StackConfig,
   subscriptionId: string,
@@ -24,6 +27,8 @@ export function preflightStack(
   return {
     subscriptionId,
     location: cfg.location,
+    // modelSource registry declares no GPU cluster and no job: the pre-flight is told --no-training
+    trains: cfg.registry.modelSource === "train",
     gpu: cfg.gpu,
     serving: {
       ...servingNeed(cfg.serving),

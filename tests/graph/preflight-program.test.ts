@@ -139,3 +139,59 @@ test("preflightStack: what the program tells the pre-flight of a stack (autoscal
   expect(plain).not.toHaveProperty("costSummaryFile");
   expect(plain.serving).not.toHaveProperty("minInstances");
 });
+
+/** The stack config the program reads, from devStackConfig's overrides. */
+const stackConfig = (overrides: Record<string, string> = {}) => {
+  const config = devStackConfig(overrides);
+  return readStackConfig((k) => config[k.includes(":") ? k : `azure-ml-mnist:${k}`], "azure-ml-mnist", "dev");
+};
+
+/** A stack that deploys from the registry (modelSource registry, as Pulumi.prod.yaml): no GPU cluster, no job. */
+const REGISTRY = {
+  modelSource: "registry",
+  modelRegistryId:
+    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.MachineLearningServices/registries/mnist-models",
+  registryModelVersion: "1",
+};
+
+test("preflightStack: a registry stack never trains, so the pre-flight gets --no-training and no GPU or training flag", () => {
+  const registry = preflightStack(stackConfig(REGISTRY), SUBSCRIPTION, "d-3f9c2a1b7e6d", {});
+  expect(registry.trains).toBe(false);
+  const args = preflightArgs(registry);
+  expect(args).toContain("--no-training");
+  for (const flag of ["--gpu-vm-size", "--gpu-max-nodes", "--training-nodes", "--job-timeout-minutes"])
+    expect(args).not.toContain(flag);
+  // the endpoint is still checked
+  expect(args.slice(args.indexOf("--instance-type"), args.indexOf("--instance-type") + 2)).toEqual([
+    "--instance-type",
+    "Standard_DS2_v2",
+  ]);
+
+  // the default dev stack trains: every GPU and training flag, no --no-training
+  const dev = preflightStack(stackConfig(), SUBSCRIPTION, "d-3f9c2a1b7e6d", {});
+  expect(dev.trains).toBe(true);
+  const devArgs = preflightArgs(dev);
+  expect(devArgs).not.toContain("--no-training");
+  expect(devArgs.slice(devArgs.indexOf("--gpu-vm-size"), devArgs.indexOf("--gpu-vm-size") + 2)).toEqual([
+    "--gpu-vm-size",
+    "Standard_NC4as_T4_v3",
+  ]);
+  expect(devArgs).toContain("--training-nodes");
+});
+
+test("a registry stack with no GPU quota at all: the preview declares the graph (no cluster, no training price)", async () => {
+  installUsages(fake, SUBSCRIPTION, withRow(usageRows(), "Standard NCASv3_T4", { limit: 0 }));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "preflight-registry-"));
+  const summary = path.join(dir, "cost.md");
+  try {
+    const { declared, errors } = await preview(REGISTRY, { [COST_SUMMARY_ENV]: summary });
+    expect(errors).toEqual([]);
+    expect(azure(declared)).toContain("azure-native:machinelearningservices:Workspace");
+    expect(declared).toContain("command:online-deployment");
+    const md = fs.readFileSync(summary, "utf8");
+    expect(md).toContain("- **training**: none (modelSource registry");
+    expect(md).toContain("- **GPU cluster**: none");
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

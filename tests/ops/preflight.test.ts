@@ -22,11 +22,12 @@ import { preflightProblems, quotaNeeds } from "../../ops/preflight";
 import {
   HOURS_PER_MONTH,
   type CostInput,
+  NO_TRAINING_LINES,
   costEstimate,
   costMarkdown,
   hourlyPrice,
 } from "../../lib/core/cost";
-import { preflightArgs } from "../../lib/core/preflightRules";
+import { preflightArgs, quotaProblems } from "../../lib/core/preflightRules";
 
 const STACK = "dev";
 const DEPLOYMENT = "d-3f9c2a1b7e6d";
@@ -65,9 +66,28 @@ beforeAll(() => fake.start());
 afterAll(() => fake.stop());
 beforeEach(() => fake.reset());
 
-async function preflight(over: Record<string, string> = {}): Promise<CliResult> {
+async function preflight(over: Record<string, string> = {}, switches: string[] = []): Promise<CliResult> {
   const argv = Object.entries({ ...ARGS, ...over }).flatMap(([k, v]) => [`--${k}`, v]);
-  const r = await runCli("preflight", argv, fake.env());
+  const r = await runCli("preflight", [...switches, ...argv], fake.env());
+  outputs.push(r);
+  return r;
+}
+
+/** The flags of the GPU cluster and the training run, which a stack that never trains does not pass. */
+const TRAINING_FLAGS = [
+  "gpu-vm-size",
+  "gpu-max-nodes",
+  "gpu-low-priority",
+  "gpu-idle-seconds",
+  "training-nodes",
+  "job-timeout-minutes",
+];
+
+/** The pre-flight of a stack that never trains (modelSource registry): --no-training, no GPU or training flags. */
+async function preflightNoTraining(over: Record<string, string> = {}): Promise<CliResult> {
+  const rest = Object.fromEntries(Object.entries(ARGS).filter(([k]) => !TRAINING_FLAGS.includes(k)));
+  const argv = Object.entries({ ...rest, ...over }).flatMap(([k, v]) => [`--${k}`, v]);
+  const r = await runCli("preflight", ["--no-training", ...argv], fake.env());
   outputs.push(r);
   return r;
 }
@@ -443,6 +463,125 @@ describe("cost before anything runs (prices of the spec example, examples/Virtua
   });
 });
 
+describe("a stack that never trains (--no-training, modelSource registry: no GPU cluster, no job)", () => {
+  const lines = (r: CliResult) =>
+    r.stderr
+      .split("\n")
+      .filter((l) => l.startsWith("  "))
+      .map((l) => l.trim());
+  /** No GPU quota at all: a stack that trains would fail here ("no GPU quota" above). */
+  const noGpuQuota = () => withRow(usageRows(), "Standard NCASv3_T4", { limit: 0 });
+  let dir = "";
+  beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), "preflight-registry-"))));
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  test("0 GPU quota: passes; no GPU need, the endpoint priced, training and the cluster none", async () => {
+    subscription(noGpuQuota(), workspaces(), undefined, pricedSizes());
+    const summary = path.join(dir, "cost.md");
+    const r = await preflightNoTraining({ "cost-summary": summary });
+    expect(r.code).toBe(0);
+    const { cost, ...rest } = r.json!;
+    expect(rest).toEqual({
+      ok: true,
+      location: LOCATION,
+      needs: { deployment: NEEDS.deployment },
+      deploymentExists: false,
+    });
+    const expected = [
+      "endpoint: 0.29 USD/h, 211.70 USD/month (730 h a month): 1 × Standard_DS3_v2 at 0.29 USD/h each (Linux, Standard)",
+      "training: none (modelSource registry: this stack deploys a registry version and never trains)",
+      "GPU cluster: none (no cluster is declared without training)",
+    ];
+    expect(lines(r).filter((l) => /^[A-Za-z ]+: /.test(l) && !l.startsWith("deployment "))).toEqual(expected);
+    expect(cost).toEqual({
+      hoursPerMonth: 730,
+      endpoint: {
+        instanceType: "Standard_DS3_v2",
+        instances: { min: 1, max: 1 },
+        autoscale: false,
+        price: { perHour: 0.29, currency: "USD" },
+        perHour: { min: 0.29, max: 0.29 },
+        perMonth: { min: 211.7, max: 211.7 },
+      },
+      lines: expected,
+    });
+    // nothing of the GPU cluster: no size, no family, no need, no quota row
+    for (const s of ["NC4as_T4", "NCASv3_T4", "gpuMaxNodes", "GPU cluster when idle", "node-hours"])
+      expect(r.stderr).not.toContain(s);
+    expect(r.stderr).toContain("preflight: ok (no GPU cluster (--no-training), new deployment 8 vCPUs)");
+    const md = fs.readFileSync(summary, "utf8");
+    expect(md).toContain(
+      "- **training**: none (modelSource registry: this stack deploys a registry version and never trains)",
+    );
+    expect(md).toContain("- **GPU cluster**: none (no cluster is declared without training)");
+    expect(md).not.toContain("upper bound");
+    expect(md).toContain("730 hours a month; storage, registry, logs and traffic are not included.");
+  });
+
+  test("the endpoint's quota is still checked: 0 deployment quota fails, naming the family and the need", async () => {
+    subscription(
+      withRow(noGpuQuota(), "Standard DSv2 Family Cluster Dedicated", { limit: 0 }),
+      workspaces(),
+      undefined,
+      pricedSizes(),
+    );
+    const r = await preflightNoTraining();
+    expect(r.code).toBe(1);
+    expect(r.json?.error).toBe("stack dev does not fit this subscription in westeurope");
+    const problems = r.json?.problems as string[];
+    expect(problems[0]).toMatch(
+      /^quota: Standard DSv2 Family Cluster Dedicated vCPUs in westeurope: need 8 more .*limit 0, in use 8/,
+    );
+    expect(problems.some((p) => p.includes("NCASv3_T4"))).toBe(false);
+    expect(problems.at(-1)).toContain("preflightChecks: false");
+  });
+
+  test("the endpoint's cost is still held to --max-hourly-cost", async () => {
+    subscription(noGpuQuota(), workspaces(), undefined, pricedSizes());
+    const r = await preflightNoTraining({ "max-hourly-cost": "0.1" });
+    expect(r.code).toBe(1);
+    expect(r.json?.error).toBe(
+      "stack dev: the endpoint costs up to 0.29 USD/h (1 × Standard_DS3_v2, at 0.29 USD/h each), more than maxHourlyCost 0.10 USD/h",
+    );
+    expect(r.json?.cost).not.toHaveProperty("training");
+    expect(r.json?.cost).not.toHaveProperty("idleCluster");
+  });
+
+  test("without --no-training the same subscription still fails on the GPU shortfall", async () => {
+    subscription(noGpuQuota(), workspaces(), undefined, pricedSizes());
+    const r = await preflight();
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("Standard NCASv3_T4 Family Cluster Dedicated vCPUs in westeurope: need 4");
+  });
+
+  test("the GPU and training flags: refused with --no-training, each required without it", async () => {
+    const withIt = await preflightNoTraining({ "gpu-vm-size": "Standard_NC4as_T4_v3", "sweep-trials": "2" });
+    expect(withIt.code).toBe(2);
+    expect(withIt.stderr).toContain(
+      "--no-training: the stack has no GPU cluster and no training run; leave out --gpu-vm-size, --sweep-trials",
+    );
+    for (const flag of TRAINING_FLAGS) {
+      const argv = Object.entries(ARGS)
+        .filter(([k]) => k !== flag)
+        .flatMap(([k, v]) => [`--${k}`, v]);
+      const r = await runCli("preflight", argv, fake.env());
+      outputs.push(r);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`--${flag} is required (or --no-training, for a stack that never trains)`);
+    }
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  test("pure: quotaProblems and quotaNeeds without a GPU cluster check only the deployment", () => {
+    const serving = { instanceType: "Standard_DS3_v2", instanceCount: 1 };
+    const input = { location: LOCATION, serving, deploymentExists: false };
+    expect(quotaProblems(input, vmSizes(), noGpuQuota())).toEqual([]);
+    expect(quotaNeeds(input, vmSizes())).toEqual({ deployment: NEEDS.deployment });
+    const full = withRow(noGpuQuota(), "Standard DSv2 Family Cluster Dedicated", { limit: 4 });
+    expect(quotaProblems(input, vmSizes(), full)[0]).toContain("need 8 more");
+  });
+});
+
 describe("cost arithmetic (lib/core/cost.ts, pure)", () => {
   const input = (over: Partial<CostInput> = {}): CostInput => ({
     serving: { instanceType: "Standard_DS2_v2", instanceCount: 2 },
@@ -519,6 +658,31 @@ describe("cost arithmetic (lib/core/cost.ts, pure)", () => {
     );
   });
 
+  test("no gpu and no training (a stack that never trains): training and the cluster none, no figures", () => {
+    const c = costEstimate(
+      { serving: { instanceType: "Standard_DS2_v2", instanceCount: 2 }, maxHourlyCost: 1 },
+      sizes,
+    );
+    expect(c.lines).toEqual([
+      "endpoint: 0.30 USD/h, 219.00 USD/month (730 h a month): 2 × Standard_DS2_v2 at 0.15 USD/h each (Linux, Standard)",
+      "training: none (modelSource registry: this stack deploys a registry version and never trains)",
+      "GPU cluster: none (no cluster is declared without training)",
+      "maxHourlyCost: 1.00 USD/h, the endpoint's 0.30 USD/h at most is within it",
+    ]);
+    expect(c.lines.slice(1, 3)).toEqual(NO_TRAINING_LINES);
+    expect(c).not.toHaveProperty("training");
+    expect(c).not.toHaveProperty("idleCluster");
+    expect(c.problem).toBeUndefined();
+    const md = costMarkdown(c, { stack: "prod", location: "westeurope" });
+    expect(md).toContain("- **training**: none (modelSource registry");
+    expect(md).toContain("- **GPU cluster**: none");
+    expect(md).not.toContain("the training figure is an upper bound");
+    // with training the sentence stays
+    expect(costMarkdown(costEstimate(input(), sizes), { stack: "dev", location: "westeurope" })).toContain(
+      "a month; the training figure is an upper bound; storage",
+    );
+  });
+
   test("the markdown has one bullet per line, the label in bold", () => {
     const md = costMarkdown(costEstimate({ ...input(), maxHourlyCost: 1 }, sizes), {
       stack: "pr",
@@ -537,6 +701,7 @@ describe("cost arithmetic (lib/core/cost.ts, pure)", () => {
     const base = {
       subscriptionId: SUB,
       location: LOCATION,
+      trains: true,
       gpu: { vmSize: "Standard_NC4as_T4_v3", maxNodes: 2, lowPriority: true, idleSeconds: 120 },
       serving: { instanceType: "Standard_DS2_v2", instanceCount: 4 },
       training: { nodes: 1, timeoutMinutes: 60 },
@@ -565,6 +730,25 @@ describe("cost arithmetic (lib/core/cost.ts, pure)", () => {
       "/tmp/cost.md",
       "120",
     ]);
+    expect(all).not.toContain("--no-training");
+    // a stack that never trains: --no-training and none of the GPU or training flags, the rest as before
+    const registry = preflightArgs({
+      ...base,
+      trains: false,
+      serving: { ...base.serving, minInstances: 1 },
+      training: { ...base.training, sweep: { trials: 8, concurrency: 2 } },
+      maxHourlyCost: 0.5,
+    });
+    expect(registry).toContain("--no-training");
+    for (const flag of TRAINING_FLAGS) expect(registry).not.toContain(`--${flag}`);
+    for (const flag of ["--sweep-trials", "--sweep-concurrency"]) expect(registry).not.toContain(flag);
+    const at = (flag: string) => registry[registry.indexOf(flag) + 1];
+    expect([
+      at("--instance-type"),
+      at("--instance-count"),
+      at("--min-instances"),
+      at("--max-hourly-cost"),
+    ]).toEqual(["Standard_DS2_v2", "4", "1", "0.5"]);
   });
 });
 
