@@ -87,9 +87,10 @@ test("no checkout leaves its token in the git config (persist-credentials: false
 });
 
 describe("pull-request workflow", () => {
-  test("runs on pull_request and tests before previewing", () => {
+  test("runs on pull_request and runs every test (both tiers) before previewing", () => {
     expect(Object.keys(preview.on)).toEqual(["pull_request"]);
-    expect(preview.jobs.test.steps?.some((s) => s.run === "npm test")).toBe(true);
+    expect(preview.jobs.test.steps?.some((s) => s.run === "npm run test:full")).toBe(true);
+    expect(deploy.jobs.test.steps?.some((s) => s.run === "npm run test:full")).toBe(true);
     expect(preview.jobs.preview.needs).toBe("test");
   });
 

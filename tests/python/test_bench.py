@@ -9,6 +9,7 @@ import pytest
 from conftest import ROOT, run_script
 
 
+@pytest.mark.slow
 def test_eval_each_epoch_records_test_accuracy_per_epoch(tmp_path, data_dir):
     """Each epoch row gets test_accuracy and the cumulative train_seconds (evaluations excluded)."""
     out = tmp_path / "out"

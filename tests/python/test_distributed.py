@@ -83,6 +83,7 @@ def lines(stdout: str, prefix: str) -> list[str]:
     return [line for line in stdout.splitlines() if line.startswith(prefix)]
 
 
+@pytest.mark.slow
 def test_two_workers_train_one_model_together(two_workers, trained):
     chief, worker = two_workers["chief"], two_workers["worker"]
     assert "workers: 2 (MultiWorkerMirroredStrategy, 2 replicas in sync), this is worker 0 (chief);" in chief["stdout"]
@@ -103,6 +104,7 @@ def test_two_workers_train_one_model_together(two_workers, trained):
     assert metrics["steps"] == steps and len(metrics["epochs"]) == 1
 
 
+@pytest.mark.slow
 def test_only_the_chief_writes(two_workers):
     chief, worker = two_workers["chief"], two_workers["worker"]
     names = {"mnist_cnn.keras", "mnist_cnn.onnx", "model_meta.json", "metrics.json", "training_curve.png"}
@@ -124,6 +126,7 @@ def test_only_the_chief_writes(two_workers):
     assert json.loads((chief["out"] / "model_meta.json").read_text())["mlflow_run_id"] == run.info.run_id
 
 
+@pytest.mark.slow
 def test_model_meta_records_the_workers_global_batch_and_learning_rate(two_workers, trained):
     meta = json.loads((two_workers["chief"]["out"] / "model_meta.json").read_text())
     distribution, hp = meta["distribution"], meta["hyperparameters"]
@@ -138,6 +141,7 @@ def test_model_meta_records_the_workers_global_batch_and_learning_rate(two_worke
     assert single["learning_rate"] == distribution["learning_rate"]
 
 
+@pytest.mark.slow
 def test_the_saved_model_classifies_like_the_single_process_one(two_workers, trained, mnist_arrays, sample_request,
                                                                  sample_labels):
     import keras

@@ -20,6 +20,7 @@ def app(monkeypatch):
     return app_module
 
 
+@pytest.mark.slow
 def test_two_seeded_runs_into_one_sqlite_store(tmp_path, data_dir):
     """Same seed twice: keras.utils.set_random_seed seeds Python's random before the run starts, so MLflow's random
     names would repeat; app.py names them itself. Both runs are queryable, with val_accuracy per epoch."""

@@ -115,6 +115,7 @@ def _requests(sample_request: str) -> list[tuple[str, bytes]]:
     return out
 
 
+@pytest.mark.slow
 def test_every_answer_matches_the_documents_and_they_accept_what_the_server_scores(
     server, documents, openapi, sample_request
 ):
