@@ -258,7 +258,9 @@ test("an id that is not a component's is a usage error before any request", asyn
   const r = await cleanup(`${RG_PATH}/providers/Microsoft.Insights/actionGroups/${APPI}`);
   expect(r.code).toBe(2);
   expect(r.stderr).toContain("providers/Microsoft.Insights/components/<name>");
-  expect(r.stderr).toContain("usage: bash scripts/env.sh tsx ops/delete-smart-detection.ts --app-insights-id <ARM id>");
+  expect(r.stderr).toContain(
+    "usage: bash scripts/env.sh tsx ops/delete-smart-detection.ts --app-insights-id <ARM id>",
+  );
   expect(fake.requests.filter((q) => q.path.startsWith("/subscriptions/"))).toHaveLength(0);
 });
 

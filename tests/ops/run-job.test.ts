@@ -201,7 +201,9 @@ test("a bad JOB_SPEC: exit 2 with run-job's usage line, nothing reaches the fake
   outputs.push(r);
   expect(r.code).toBe(2);
   expect(r.stderr).toContain(`JOB_SPEC.properties.runHash must equal --run-hash ${HASH}`);
-  expect(r.stderr).toContain("usage: JOB_SPEC='<JSON>' bash scripts/env.sh tsx ops/run-job.ts --workspace-id <ARM id>");
+  expect(r.stderr).toContain(
+    "usage: JOB_SPEC='<JSON>' bash scripts/env.sh tsx ops/run-job.ts --workspace-id <ARM id>",
+  );
   expect(r.json).toHaveProperty("error");
   expect(fake.requests).toHaveLength(0);
 });
