@@ -561,6 +561,25 @@ export function installMocks(preview = false, keep?: SubscriptionModel): Harness
 }
 
 /** Resolves an Output's value (undefined when unknown, as in preview). */
+/**
+ * Loads index.ts afresh (jest.isolateModules) with Pulumi.dev.yaml plus `overrides` under the harness's mocks, as
+ * `pulumi up` would run it; returns what it registered.
+ */
+export async function runProgram(
+  h: Harness,
+  overrides: Record<string, string | undefined> = {},
+): Promise<Registration[]> {
+  await h.settle();
+  h.reset();
+  pulumi.runtime.setAllConfig(devStackConfig(overrides));
+  jest.isolateModules(() => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded after the mocks, so its resources register against them
+    require("../../index");
+  });
+  await h.settle();
+  return [...h.registrations];
+}
+
 export function valueOf<T>(o: pulumi.Output<T>): Promise<T> {
   return new Promise<T>((resolve) => o.apply(resolve));
 }

@@ -23,6 +23,7 @@ import {
   ACCOUNT,
   CONTAINER,
   assetStore,
+  datastoreAnswer,
   installAssetVersions,
   installDatastore,
   type AssetStore,
@@ -547,22 +548,7 @@ test("promote-model: the first run uploads and registers in the registry, the se
     pageSize: 50,
   };
   installBlobs(fake, storage, { bearer: true, allowSharedKeyAccess: false });
-  fake.on("GET", `${WS_ID}/datastores/workspaceblobstore`, {
-    status: 200,
-    body: {
-      id: `${WS_ID}/datastores/workspaceblobstore`,
-      name: "workspaceblobstore",
-      properties: {
-        datastoreType: "AzureBlob",
-        accountName: ACCOUNT,
-        containerName: CONTAINER,
-        endpoint: "core.windows.net",
-        protocol: "https",
-        isDefault: true,
-        credentials: { credentialsType: "None" },
-      },
-    },
-  });
+  fake.on("GET", `${WS_ID}/datastores/workspaceblobstore`, datastoreAnswer());
   const version = "3f9c2a1b4d5e";
   const job = `training-${version}-abcdef`;
   const modelId = `${WS_ID}/models/mnist-cnn/versions/${version}`;

@@ -1,8 +1,7 @@
 // The deployment's name is known before anything is declared (program.ts planStack): the pre-flight gets it at once
 // instead of waiting for the last line of the program. It must be the name the components arrive at, for every
 // shape of stack: checked here against what the program actually declares.
-import * as pulumi from "@pulumi/pulumi";
-import { Harness, ROOT, Registration, devStackConfig, installMocks, unwrap } from "./harness";
+import { Harness, runProgram, ROOT, Registration, devStackConfig, installMocks, unwrap } from "./harness";
 import { flagOf } from "../../lib/program/steps";
 import { readStackConfig } from "../../lib/config/stack";
 import { planStack } from "../../program";
@@ -13,17 +12,7 @@ beforeAll(() => {
   h = installMocks(false);
 });
 
-async function run(overrides: Record<string, string | undefined>): Promise<Registration[]> {
-  await h.settle();
-  h.reset();
-  pulumi.runtime.setAllConfig(devStackConfig(overrides));
-  jest.isolateModules(() => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded after the mocks
-    require("../../index");
-  });
-  await h.settle();
-  return [...h.registrations];
-}
+const run = (overrides: Record<string, string | undefined>) => runProgram(h, overrides);
 
 const declared = (regs: Registration[]) => {
   const step = regs.find((r) => r.type === "command:local:Command" && r.name === "online-deployment")!;

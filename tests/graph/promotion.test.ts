@@ -1,8 +1,7 @@
 // Train once, promote, deploy the same version elsewhere: the dev stack (modelSource train + modelRegistryId)
 // promotes its gated model after the live sample call; the prod stack (modelSource registry) never trains and
 // deploys exactly the configured registry version through the same endpoint, smoke test, rollout and sample call.
-import * as pulumi from "@pulumi/pulumi";
-import { Harness, Registration, devStackConfig, installMocks, unwrap } from "./harness";
+import { Harness, runProgram, Registration, installMocks, unwrap } from "./harness";
 import { flagOf } from "../../lib/program/steps";
 import { readStackConfig } from "../../lib/config/stack";
 import { ConfigError } from "../../lib/config/reader";
@@ -18,17 +17,7 @@ beforeAll(() => {
   h = installMocks(false);
 });
 
-async function run(overrides: Record<string, string | undefined>): Promise<Registration[]> {
-  await h.settle();
-  h.reset();
-  pulumi.runtime.setAllConfig(devStackConfig(overrides));
-  jest.isolateModules(() => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded after the mocks
-    require("../../index");
-  });
-  await h.settle();
-  return [...h.registrations];
-}
+const run = (overrides: Record<string, string | undefined>) => runProgram(h, overrides);
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 const obj = (r: Registration) => unwrap(r.object) as Record<string, any>;

@@ -1,7 +1,7 @@
 // The real program re-evaluated with other config (jest.isolateModules): run identity, auth modes, existing
 // resource group, purge off, and bad config rejected before any resource is declared.
 import * as pulumi from "@pulumi/pulumi";
-import { Harness, Registration, devStackConfig, installMocks, one, unwrap } from "./harness";
+import { Harness, Registration, devStackConfig, installMocks, one, runProgram, unwrap } from "./harness";
 import { execFileSync } from "child_process";
 import { flagOf, splitCommand } from "../../lib/program/steps";
 
@@ -15,17 +15,7 @@ beforeAll(() => {
 });
 
 /** Loads index.ts afresh with Pulumi.dev.yaml plus overrides; returns what it registered. */
-async function run(overrides: Record<string, string | undefined> = {}): Promise<Registration[]> {
-  await h.settle();
-  h.reset();
-  pulumi.runtime.setAllConfig(devStackConfig(overrides));
-  jest.isolateModules(() => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded after the mocks, so its resources register against them
-    require("../../index");
-  });
-  await h.settle();
-  return [...h.registrations];
-}
+const run = (overrides: Record<string, string | undefined> = {}) => runProgram(h, overrides);
 
 function load(overrides: Record<string, string | undefined>): () => void {
   return () => {

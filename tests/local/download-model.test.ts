@@ -6,6 +6,7 @@ import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { installBlobs, type BlobStore } from "../ops/fake/blobs";
+import { datastoreAnswer } from "../ops/fake/assets";
 import { FakeAzure } from "../ops/fake/fakeAzure";
 import { runCli, type CliResult } from "../ops/fake/runCli";
 import { JOB, WS_ID } from "../ops/scenarios";
@@ -48,27 +49,7 @@ function modelVersion(modelUri: string) {
   };
 }
 
-function datastore(credentialsType: string) {
-  return {
-    status: 200,
-    body: {
-      id: `${WS_ID}/datastores/workspaceblobstore`,
-      name: "workspaceblobstore",
-      properties: {
-        datastoreType: "AzureBlob",
-        accountName: ACCOUNT,
-        containerName: CONTAINER,
-        endpoint: "core.windows.net",
-        protocol: "https",
-        isDefault: true,
-        credentials: {
-          credentialsType,
-          ...(credentialsType === "None" ? {} : { secrets: { secretsType: credentialsType } }),
-        },
-      },
-    },
-  };
-}
+const datastore = (credentialsType: string) => datastoreAnswer(credentialsType, ACCOUNT);
 
 function modelFiles(): Map<string, Buffer> {
   return new Map<string, Buffer>([

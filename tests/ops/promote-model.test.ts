@@ -5,6 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { installBlobs, type BlobStore } from "./fake/blobs";
+import { datastoreAnswer } from "./fake/assets";
 import { FakeAzure, WS_ID } from "./fake/fakeAzure";
 import {
   REGISTRY,
@@ -38,7 +39,7 @@ beforeEach(() => {
   storage = { account: ACCOUNT, container: CONTAINER, blobs: new Map(), auth: [], pageSize: 2 };
   // the workspace's storage: shared keys off, the caller's Entra identity reads (Storage Blob Data Reader)
   installBlobs(fake, storage, { bearer: true, allowSharedKeyAccess: false });
-  fake.on("GET", `${WS_ID}/datastores/workspaceblobstore`, datastoreAnswer());
+  fake.on("GET", `${WS_ID}/datastores/workspaceblobstore`, datastoreAnswer("None", ACCOUNT));
 });
 
 const jobOf = (version: string) => `train-mnist-${version}`;
@@ -328,7 +329,7 @@ describe("promote-model", () => {
     registry.pendingUploads.length = 0;
     installRegistry(fake, registry);
     installBlobs(fake, storage, { bearer: true, allowSharedKeyAccess: false });
-    fake.on("GET", `${WS_ID}/datastores/workspaceblobstore`, datastoreAnswer());
+    fake.on("GET", `${WS_ID}/datastores/workspaceblobstore`, datastoreAnswer("None", ACCOUNT));
     const again = workspaceVersion("2", { testAccuracy: "0.99", runHash: "2" });
     const second = await promote("2");
     expect(second.code).toBe(0);
@@ -388,26 +389,6 @@ describe("promote-model", () => {
     expect(fake.requests.filter((q) => q.path.startsWith("/subscriptions/"))).toHaveLength(0);
   });
 });
-
-/** examples/Datastore/get.json, identity-based (credentialsType None) as the workspace's default datastore is. */
-function datastoreAnswer() {
-  return {
-    status: 200,
-    body: {
-      id: `${WS_ID}/datastores/workspaceblobstore`,
-      name: "workspaceblobstore",
-      properties: {
-        datastoreType: "AzureBlob",
-        accountName: ACCOUNT,
-        containerName: CONTAINER,
-        endpoint: "core.windows.net",
-        protocol: "https",
-        isDefault: true,
-        credentials: { credentialsType: "None" },
-      },
-    },
-  };
-}
 
 afterEach(() => {
   // the CLI never sends DELETE, to the registry or anywhere (a deleted registry version can never come back)

@@ -49,6 +49,7 @@ import { FakeEndpoint } from "./fake/endpoints";
 import { MODEL_VERSION, check } from "./fake/schemas";
 import { FakeAzure, WS_ID } from "./fake/fakeAzure";
 import { installBlobs, type BlobStore } from "./fake/blobs";
+import { datastoreAnswer } from "./fake/assets";
 import { installJobs, jobStore, type JobStore } from "./fake/jobs";
 import {
   REGISTRY,
@@ -197,22 +198,7 @@ function installModelVersions(): Map<string, Record<string, unknown>> {
 
 /** examples/Datastore/get.json: the default datastore, identity-based (credentialsType None). */
 function installDatastore(): void {
-  fake.on("GET", `${WS_ID}/datastores/workspaceblobstore`, {
-    status: 200,
-    body: {
-      id: `${WS_ID}/datastores/workspaceblobstore`,
-      name: "workspaceblobstore",
-      properties: {
-        datastoreType: "AzureBlob",
-        accountName: ACCOUNT,
-        containerName: CONTAINER,
-        endpoint: "core.windows.net",
-        protocol: "https",
-        isDefault: true,
-        credentials: { credentialsType: "None" },
-      },
-    },
-  });
+  fake.on("GET", `${WS_ID}/datastores/workspaceblobstore`, datastoreAnswer("None", ACCOUNT));
 }
 
 /** What the training job writes into its output model_dir (the default path of a job output on workspaceblobstore). */

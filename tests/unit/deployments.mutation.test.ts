@@ -120,3 +120,112 @@ test("retireStale: every deployment but the kept one and those with traffic or t
   const empty = world(undefined, []);
   expect(await retireStale(empty.arm, EP, "keep", O)).toEqual([]);
 });
+
+/**
+ * A deployment `b` whose DELETE is answered by `onDelete` (in turn), whose async operation answers `ops` statuses
+ * in turn, and whose GET after the delete answers `reads` provisioning states in turn (then 404).
+ */
+function slowDelete(o: {
+  onDelete: FakeAnswer[];
+  ops?: Array<{ status: string; error?: { code: string; message: string } }>;
+  reads?: string[];
+}) {
+  const deletes = [...o.onDelete];
+  const ops = [...(o.ops ?? [])];
+  const reads = [...(o.reads ?? [])];
+  const DEP = `${ENDPOINT_ID}/deployments/b`;
+  return fakeArm((req) => {
+    if (req.path === ENDPOINT_ID && req.method === "GET") return { status: 200, body: {} };
+    if (req.path === DEP && req.method === "DELETE") return deletes.shift() ?? { status: 200 };
+    if (req.path === "/ops/1" && req.method === "GET") return { status: 200, body: ops.shift() ?? { status: "Succeeded" } };
+    if (req.path === DEP && req.method === "GET") {
+      const state = reads.shift();
+      return state === undefined ? undefined : { status: 200, body: { properties: { provisioningState: state } } };
+    }
+    return undefined;
+  });
+}
+const ASYNC = { status: 202, headers: { "azure-asyncoperation": "https://arm.test/ops/1" } };
+const DELETED =
+  "b was deleted (it would bill while it stands); the next `pulumi up` creates it again if it is still wanted.";
+
+describe("retireFailed: the delete as ARM answers it", () => {
+  test("a long-running delete is followed to its end", async () => {
+    const { arm, requests } = slowDelete({ onDelete: [ASYNC], ops: [{ status: "InProgress" }, { status: "InProgress" }] });
+    expect(await retireFailed(arm, EP, "b", O)).toBe(DELETED);
+    expect(requests.filter((r) => r.path === "/ops/1").length).toBe(3);
+  });
+
+  test("a long-running delete that fails: said with the operation's name and the manual command", async () => {
+    const { arm } = slowDelete({
+      onDelete: [ASYNC],
+      ops: [{ status: "Failed", error: { code: "Busy", message: "the node is draining" } }],
+    });
+    expect(await retireFailed(arm, EP, "b", O)).toBe(
+      "b could not be deleted (delete of b failed: Busy: the node is draining); it bills until deleted: " +
+        "az ml online-deployment delete -n b -e ep-1 -g rg-a -w mlw-a --yes",
+    );
+  });
+
+  test("a long-running delete still running at the deadline: said, with the operation's name", async () => {
+    const { arm } = slowDelete({ onDelete: [ASYNC], ops: Array(50).fill({ status: "InProgress" }) });
+    const said = await retireFailed(arm, EP, "b", { ...O, pollMs: 5, timeoutMs: 20 });
+    expect(said).toMatch(/^b could not be deleted \(delete of b: the operation did not finish within /);
+  });
+
+  test("a 409 (busy) is retried until the delete goes through", async () => {
+    const busy: FakeAnswer = { status: 409, body: { error: { code: "Conflict", message: "busy" } } };
+    const { arm, requests } = slowDelete({ onDelete: [busy, busy] });
+    expect(await retireFailed(arm, EP, "b", O)).toBe(DELETED);
+    expect(requests.filter((r) => r.method === "DELETE").length).toBe(3);
+  });
+
+  test("a 409 past the deadline stands: said", async () => {
+    const busy: FakeAnswer = { status: 409, body: { error: { code: "Conflict", message: "busy" } } };
+    const { arm, requests } = slowDelete({ onDelete: [busy, busy, busy] });
+    const said = await retireFailed(arm, EP, "b", { ...O, timeoutMs: -1 });
+    expect(said).toMatch(/^b could not be deleted \(.*409.*busy.*\); it bills until deleted: /);
+    expect(requests.filter((r) => r.method === "DELETE").length).toBe(1);
+  });
+
+  test("still there after the delete: read again until it is gone", async () => {
+    const { arm, requests } = slowDelete({ onDelete: [{ status: 200 }], reads: ["Deleting", "Deleting"] });
+    expect(await retireFailed(arm, EP, "b", O)).toBe(DELETED);
+    expect(requests.filter((r) => r.method === "GET" && r.path.endsWith("/deployments/b")).length).toBe(3);
+  });
+
+  test("still there past the deadline: said, with its state", async () => {
+    const { arm } = slowDelete({ onDelete: [{ status: 200 }], reads: ["Deleting", "Deleting"] });
+    expect(await retireFailed(arm, EP, "b", { ...O, timeoutMs: -1 })).toBe(
+      "b could not be deleted (deployment b is still Deleting after its delete); it bills until deleted: " +
+        "az ml online-deployment delete -n b -e ep-1 -g rg-a -w mlw-a --yes",
+    );
+  });
+});
+
+describe("retireStale: the endpoint as it reads at each delete", () => {
+  test("a deployment that took traffic since the listing is kept, said, and not counted as retired", async () => {
+    let reads = 0;
+    const logged: string[] = [];
+    const write = jest.spyOn(process.stderr, "write").mockImplementation((s) => {
+      logged.push(String(s));
+      return true;
+    });
+    try {
+      const { arm, requests } = fakeArm((req) => {
+        if (req.path === ENDPOINT_ID && req.method === "GET")
+          // the first read (the listing's) has no traffic on b; b takes 10 % before its delete
+          return { status: 200, body: { properties: { traffic: reads++ === 0 ? { a: 100 } : { a: 90, b: 10 } } } };
+        if (req.path === `${ENDPOINT_ID}/deployments` && req.method === "GET")
+          return { status: 200, body: { value: [{ name: "a" }, { name: "b" }] } };
+        return undefined;
+      });
+      expect(await retireStale(arm, EP, "keep", O)).toEqual([]);
+      expect(requests.some((r) => r.method === "DELETE")).toBe(false);
+      expect(logged.join("")).toContain("  b stays: it holds 10 % of the traffic.");
+      expect(logged.join("")).not.toMatch(/\ba holds no traffic/);
+    } finally {
+      write.mockRestore();
+    }
+  });
+});

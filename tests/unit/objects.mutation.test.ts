@@ -154,3 +154,161 @@ describe("readSweep", () => {
     ]);
   });
 });
+
+describe("readSweep: malformed lists in the search space", () => {
+  const RANGE_RULE =
+    "must be [min, max] with 0 < min < max < 1, or {choice: [values]} with each value in (0, 1)";
+  /** What `dropout: value` reads to (random sampling) and the problems it raises. */
+  const dropout = (value: unknown) => {
+    const r = reader({ sweep: { dropout: value } });
+    return { got: readSweep(r)!.searchSpace.dropout, problems: r.problems };
+  };
+
+  test.each<[string, unknown]>([
+    ["a nested list", [[0.2], [0.5]]],
+    ["a string among numbers", [0.2, "x"]],
+    ["a boolean among numbers", [true, 0.5]],
+    ["an object among numbers", [{ a: 0.2 }, 0.5]],
+    ["null among numbers", [null, 0.5]],
+    ["a bound at 0", [0, 0.5]],
+    ["a bound at 1", [0.5, 1]],
+    ["one value out of (0, 1)", [0.5, 2]],
+    ["min equal to max", [0.5, 0.5]],
+    ["three values", [0.1, 0.2, 0.3]],
+    ["one value", [0.1]],
+    ["null", null],
+    ["a number", 0.5],
+    ["a string", "0.2"],
+    ["a choice of nested lists", { choice: [[0.5]] }],
+    ["a choice with a string", { choice: [0.5, "x"] }],
+    ["a choice with a value out of (0, 1)", { choice: [0.5, 2] }],
+    ["a choice with 0", { choice: [0, 0.5] }],
+    ["a choice with 1", { choice: [0.5, 1] }],
+    ["a choice that is a string", { choice: "ab" }],
+    ["a choice that is a number", { choice: 0.5 }],
+    ["a choice of null", { choice: null }],
+    ["a choice with another field", { choice: [0.5], extra: 1 }],
+    ["a choice with a length field", { choice: [0.2], length: 2 }],
+    ["an object without a choice", { values: [0.2, 0.5] }],
+  ])("%s is refused and the default kept", (_what, value) => {
+    expect(dropout(value)).toEqual({
+      got: [0.25, 0.5],
+      problems: [`p:sweep.dropout = ${JSON.stringify(value)} is invalid: ${RANGE_RULE}`],
+    });
+  });
+
+  test("inside (0, 1) just off each bound, and strings a --path set stores, are taken", () => {
+    expect(dropout([0.001, 0.999])).toEqual({ got: [0.001, 0.999], problems: [] });
+    expect(dropout(["0.1", "0.3"])).toEqual({ got: [0.1, 0.3], problems: [] });
+    expect(dropout({ choice: ["0.1", 0.3, 0.999] })).toEqual({ got: { choice: [0.1, 0.3, 0.999] }, problems: [] });
+  });
+
+  test("grid: a malformed list is refused and the grid's choices kept", () => {
+    const r = reader({ sweep: { sampling: "grid", learningRate: [0.5, "x"] } });
+    expect(readSweep(r)!.searchSpace.learningRate).toEqual({ choice: [0.001, 0.003, 0.01] });
+    expect(r.problems).toEqual([`p:sweep.learningRate = [0.5,"x"] is invalid: ${RANGE_RULE}`]);
+  });
+
+  const BATCH_RULE = "must be a non-empty list of integers in [1, 4096]";
+  const batch = (value: unknown) => {
+    const r = reader({ sweep: { batchSize: value } });
+    const s = readSweep(r)!;
+    return { got: s.searchSpace.batchSize, given: sweepFieldsGiven(s).has("batchSize"), problems: r.problems };
+  };
+
+  test.each<[string, unknown]>([
+    ["an empty list", []],
+    ["0", [64, 0]],
+    ["4097", [4097]],
+    ["a fraction", [64, 1.5]],
+    ["a decimal string", ["64.0"]],
+    ["a string", [64, "x"]],
+    ["a boolean", [true]],
+    ["a nested list", [[64]]],
+    ["null in the list", [null]],
+    ["a number, not a list", 64],
+    ["a string, not a list", "64"],
+    ["a choice", { choice: [64] }],
+    ["null", null],
+  ])("batchSize: %s is refused and the default kept", (_what, value) => {
+    expect(batch(value)).toEqual({
+      got: [64, 128, 256],
+      given: false,
+      problems: [`p:sweep.batchSize = ${JSON.stringify(value)} is invalid: ${BATCH_RULE}`],
+    });
+  });
+
+  test("batchSize: both bounds inclusive; integer strings count", () => {
+    expect(batch([1, 4096])).toEqual({ got: [1, 4096], given: true, problems: [] });
+    expect(batch(["1", " 4096 "])).toEqual({ got: [1, 4096], given: true, problems: [] });
+  });
+
+  test("values that are not integers as written never count as given, even when they equal the default", () => {
+    const r = reader({ sweep: { concurrency: "2.0", batchSize: ["64.0", "128.0", "256.0"] } });
+    const s = readSweep(r)!;
+    expect(s.concurrency).toBe(2);
+    expect(s.searchSpace.batchSize).toEqual([64, 128, 256]);
+    expect([...sweepFieldsGiven(s)]).toEqual([]);
+    expect(r.problems).toEqual([
+      'p:sweep.batchSize = ["64.0","128.0","256.0"] is invalid: must be a non-empty list of integers in [1, 4096]',
+      'p:sweep.concurrency = "2.0" is invalid: must be an integer in [1, 100]',
+    ]);
+  });
+
+  test("the default values written out count as given", () => {
+    const s = readSweep(reader({ sweep: { concurrency: 2, batchSize: [64, 128, 256] } }))!;
+    expect([...sweepFieldsGiven(s)].sort()).toEqual(["batchSize", "concurrency"]);
+  });
+
+  test("an unknown sweep field is named with the allowed ones", () => {
+    const r = reader({ sweep: { trails: 3 } });
+    expect(readSweep(r)!.trials).toBe(8);
+    expect(r.problems).toEqual([
+      "p:sweep.trails = 3 is invalid: unknown setting; allowed: trials, concurrency, sampling, learningRate, batchSize, dropout, earlyTermination, slackFactor, evaluationInterval, delayEvaluation",
+    ]);
+  });
+
+  test("each number field's bounds", () => {
+    const ok = reader({
+      sweep: { trials: 1000, concurrency: 100, slackFactor: 1, evaluationInterval: 100, delayEvaluation: 0 },
+    });
+    expect(readSweep(ok)).toMatchObject({
+      trials: 1000,
+      concurrency: 100,
+      slackFactor: 1,
+      evaluationInterval: 100,
+      delayEvaluation: 0,
+    });
+    expect(ok.problems).toEqual([]);
+    const bad = reader({
+      sweep: { trials: 0, concurrency: 101, slackFactor: 0, evaluationInterval: 0, delayEvaluation: 101 },
+    });
+    expect(readSweep(bad)).toMatchObject({
+      trials: 8,
+      concurrency: 2,
+      slackFactor: 0.1,
+      evaluationInterval: 1,
+      delayEvaluation: 3,
+    });
+    expect(bad.problems).toEqual([
+      "p:sweep.trials = 0 is invalid: must be an integer in [1, 1000]",
+      "p:sweep.concurrency = 101 is invalid: must be an integer in [1, 100]",
+      "p:sweep.slackFactor = 0 is invalid: must be a number in (0, 1]",
+      "p:sweep.evaluationInterval = 0 is invalid: must be an integer in [1, 100]",
+      "p:sweep.delayEvaluation = 101 is invalid: must be an integer in [0, 100]",
+    ]);
+  });
+});
+
+test("readSweep: earlyTermination none, bandit or median as written; anything else refused with the default kept", () => {
+  for (const policy of ["none", "bandit", "median"]) {
+    const r = reader({ sweep: { earlyTermination: policy } });
+    expect(readSweep(r)!.earlyTermination).toBe(policy);
+    expect(r.problems).toEqual([]);
+  }
+  const bad = reader({ sweep: { earlyTermination: "truncation" } });
+  expect(readSweep(bad)!.earlyTermination).toBe("bandit");
+  expect(bad.problems).toEqual([
+    'p:sweep.earlyTermination = "truncation" is invalid: must be one of none, bandit, median',
+  ]);
+});

@@ -71,6 +71,33 @@ export function installAssetVersions(fake: FakeAzure, store: AssetStore): void {
   });
 }
 
+/**
+ * The GET answer of the workspace's default datastore (examples/Datastore/get.json): identity-based
+ * (credentialsType None) as a workspace with systemDatastoresAuthMode Identity reports it, or with an account key or
+ * SAS (`secrets` then names its type; the value comes from listSecrets).
+ */
+export function datastoreAnswer(credentialsType = "None", account = ACCOUNT) {
+  return {
+    status: 200,
+    body: {
+      id: `${WS_ID}/datastores/workspaceblobstore`,
+      name: "workspaceblobstore",
+      properties: {
+        datastoreType: "AzureBlob",
+        accountName: account,
+        containerName: CONTAINER,
+        endpoint: "core.windows.net",
+        protocol: "https",
+        isDefault: true,
+        credentials: {
+          credentialsType,
+          ...(credentialsType === "None" ? {} : { secrets: { secretsType: credentialsType } }),
+        },
+      },
+    },
+  };
+}
+
 /** The default datastore, the workspace (naming its storage account) and the account's keys (both secrets). */
 export function installDatastore(
   fake: FakeAzure,
