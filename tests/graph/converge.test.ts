@@ -194,6 +194,34 @@ describe.each([
   }, 600_000);
 });
 
+describe("a fault at the promotion (a dev stack with a registry)", () => {
+  const REGISTRY =
+    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-shared/providers/Microsoft.MachineLearningServices/registries/mnist-models";
+  const A_REG: Config = { ...A, modelRegistryId: REGISTRY };
+  const B_REG: Config = { ...B, modelRegistryId: REGISTRY };
+
+  test("the promotion step runs last, after the sample call", async () => {
+    expect(await stepsOf(B_REG, A_REG)).toEqual([...changeSteps, "promotion-promote"]);
+  });
+
+  test("{fail, SIGTERM, SIGKILL} at promotion-promote: retrying converges, reverting converges; destroy is clean", async () => {
+    for (const fault of KINDS) {
+      await matrixCell("registry: retry", "promotion-promote", fault, {
+        serving: A_REG,
+        faulted: B_REG,
+        then: [B_REG],
+        outcome: "retry",
+      });
+      await matrixCell("registry: revert", "promotion-promote", fault, {
+        serving: A_REG,
+        faulted: B_REG,
+        then: [A_REG, B_REG],
+        outcome: "revert",
+      });
+    }
+  }, 300_000);
+});
+
 describe("a model that fails its gate", () => {
   /** The model version (run hash) config `c` trains. */
   async function versionOf(c: Record<string, string>): Promise<string> {
