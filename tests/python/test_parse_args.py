@@ -1,5 +1,5 @@
 """training/app.py's argument bounds, in-process: each bound at, just inside and just outside it. A value outside is a
-usage error (SystemExit 2) naming the flag, the rule and the value. `import app` loads numpy and data.py only (keras
+usage error (SystemExit 2) naming the flag, the rule and the value. Importing app.py loads numpy and data.py only (keras
 and TensorFlow are imported inside the functions that build and train), so this takes milliseconds."""
 
 from __future__ import annotations
@@ -8,16 +8,14 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT
 
 # Imported as `training.app`, the name mutmut 3 gives the module's mutants (its path from the project root): its
 # trampolines switch a mutant on only in a module of that name. app.py's own `from data import ...` finds
 # training/data.py through the conftest's sys.path entry.
 sys.path.insert(0, str(ROOT))
-from training import app  # noqa: E402
+from training import app
 
-# (flag, attribute, accepted values with what they parse to, refused values with the message's rule)
 INTEGER_FLAGS = ["--epochs", "--batch-size", "--train-limit"]
 FRACTION_FLAGS = ["--learning-rate", "--dropout"]
 

@@ -9,14 +9,13 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import SCORE
 from test_score import BAD_REQUESTS, GOOD
 
 # Imported as `scoring.score`, the name mutmut 3 gives the module's mutants (its path from the project root): its
 # trampolines switch a mutant on only in a module of that name (test_score.py's `score_unit` copy never sees one).
 sys.path.insert(0, str(SCORE.parent.parent))
-from scoring import score  # noqa: E402
+from scoring import score
 
 
 @pytest.fixture(autouse=True)
@@ -62,6 +61,7 @@ EXACT = [
     ({"data": [GOOD, [1.5] + GOOD[1:]]}, "data[1]: values must be in [0, 1] (scale 0..255 pixels by 1/255), got min 0.5, max 1.5"),
     ({"data": [[-0.25] + GOOD[1:]]}, "data[0]: values must be in [0, 1] (scale 0..255 pixels by 1/255), got min -0.25, max 0.5"),
     ('{"data": [[0.5' + ", 0.5" * 782 + ", NaN]]}", "data[0]: values must be finite numbers in [0, 1], got NaN or Infinity"),
+    ('{"data": ' + "[" * 100000 + "]" * 100000 + "}", "request body: JSON nested too deeply"),
 ]
 
 
@@ -143,3 +143,18 @@ def test_max_body_bytes_counts_utf8_bytes_of_text_under_the_limit_in_characters(
         score.parse_request(padded(5002, "\u00e9"))
     with pytest.raises(score.RequestError, match=r"^request body is more than 5000 bytes; the limit is MAX_BODY_BYTES=5000$"):
         score.parse_request("\u00e9" * 5001)  # more characters than the limit: not even encoded
+
+
+def test_bytes_that_are_not_utf8_are_a_decode_error():
+    """run() answers UnicodeDecodeError with a 400 like a RequestError (the strict decoder's message names the byte)."""
+    with pytest.raises(UnicodeDecodeError, match="can't decode byte 0xff"):
+        score.parse_request(b'{"data": "\xff"}')
+
+
+def test_text_of_exactly_the_limit_in_characters_is_measured_in_bytes(monkeypatch):
+    monkeypatch.setattr(score, "MAX_BODY_BYTES", 5000)
+    with pytest.raises(score.RequestError, match=r"^request body is 10000 bytes; the limit is MAX_BODY_BYTES=5000$"):
+        score.parse_request("\u00e9" * 5000)
+    # more characters than the limit: its size in bytes is not computed, and not guessed from the characters
+    with pytest.raises(score.RequestError, match=r"^request body is more than 5000 bytes; the limit is MAX_BODY_BYTES=5000$"):
+        score.parse_request("\u00e9" * 6000)

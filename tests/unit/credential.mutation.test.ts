@@ -151,7 +151,10 @@ describe("createCredential: the sign-in on the wire (GitHub OIDC, Entra's author
   async function signIn(host: string | undefined) {
     const { sent, restore } = interceptHttps(answer);
     try {
-      const env: NodeJS.ProcessEnv = { ...OIDC, ACTIONS_ID_TOKEN_REQUEST_URL: "https://token.actions.example/req" };
+      const env: NodeJS.ProcessEnv = {
+        ...OIDC,
+        ACTIONS_ID_TOKEN_REQUEST_URL: "https://token.actions.example/req",
+      };
       if (host !== undefined) env.AZURE_AUTHORITY_HOST = host;
       let token: string | undefined;
       let error: string | undefined;
@@ -208,15 +211,18 @@ describe("createCredential: the sign-in on the wire (GitHub OIDC, Entra's author
     ["https://LOGIN.MicrosoftOnline.us", "login.microsoftonline.us"],
     // MSAL's metadata for the China cloud names its preferred host
     ["https://login.chinacloudapi.cn/", "login.partner.microsoftonline.cn"],
-  ])("AZURE_AUTHORITY_HOST %s: the public cloud's own token endpoint, its known metadata", async (host, expected) => {
-    expect(await signIn(host)).toEqual({
-      token: "at-1",
-      error: undefined,
-      hosts: ["token.actions.example", expected],
-      tokenUrl: `https://${expected}/tenant-a/oauth2/v2.0/token`,
-      assertion: "gh-id-token",
-      clientId: "client-a",
-      metadataRead: false,
-    });
-  });
+  ])(
+    "AZURE_AUTHORITY_HOST %s: the public cloud's own token endpoint, its known metadata",
+    async (host, expected) => {
+      expect(await signIn(host)).toEqual({
+        token: "at-1",
+        error: undefined,
+        hosts: ["token.actions.example", expected],
+        tokenUrl: `https://${expected}/tenant-a/oauth2/v2.0/token`,
+        assertion: "gh-id-token",
+        clientId: "client-a",
+        metadataRead: false,
+      });
+    },
+  );
 });

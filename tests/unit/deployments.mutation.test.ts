@@ -137,10 +137,13 @@ function slowDelete(o: {
   return fakeArm((req) => {
     if (req.path === ENDPOINT_ID && req.method === "GET") return { status: 200, body: {} };
     if (req.path === DEP && req.method === "DELETE") return deletes.shift() ?? { status: 200 };
-    if (req.path === "/ops/1" && req.method === "GET") return { status: 200, body: ops.shift() ?? { status: "Succeeded" } };
+    if (req.path === "/ops/1" && req.method === "GET")
+      return { status: 200, body: ops.shift() ?? { status: "Succeeded" } };
     if (req.path === DEP && req.method === "GET") {
       const state = reads.shift();
-      return state === undefined ? undefined : { status: 200, body: { properties: { provisioningState: state } } };
+      return state === undefined
+        ? undefined
+        : { status: 200, body: { properties: { provisioningState: state } } };
     }
     return undefined;
   });
@@ -151,7 +154,10 @@ const DELETED =
 
 describe("retireFailed: the delete as ARM answers it", () => {
   test("a long-running delete is followed to its end", async () => {
-    const { arm, requests } = slowDelete({ onDelete: [ASYNC], ops: [{ status: "InProgress" }, { status: "InProgress" }] });
+    const { arm, requests } = slowDelete({
+      onDelete: [ASYNC],
+      ops: [{ status: "InProgress" }, { status: "InProgress" }],
+    });
     expect(await retireFailed(arm, EP, "b", O)).toBe(DELETED);
     expect(requests.filter((r) => r.path === "/ops/1").length).toBe(3);
   });
@@ -215,7 +221,10 @@ describe("retireStale: the endpoint as it reads at each delete", () => {
       const { arm, requests } = fakeArm((req) => {
         if (req.path === ENDPOINT_ID && req.method === "GET")
           // the first read (the listing's) has no traffic on b; b takes 10 % before its delete
-          return { status: 200, body: { properties: { traffic: reads++ === 0 ? { a: 100 } : { a: 90, b: 10 } } } };
+          return {
+            status: 200,
+            body: { properties: { traffic: reads++ === 0 ? { a: 100 } : { a: 90, b: 10 } } },
+          };
         if (req.path === `${ENDPOINT_ID}/deployments` && req.method === "GET")
           return { status: 200, body: { value: [{ name: "a" }, { name: "b" }] } };
         return undefined;

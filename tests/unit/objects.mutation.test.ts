@@ -200,7 +200,10 @@ describe("readSweep: malformed lists in the search space", () => {
   test("inside (0, 1) just off each bound, and strings a --path set stores, are taken", () => {
     expect(dropout([0.001, 0.999])).toEqual({ got: [0.001, 0.999], problems: [] });
     expect(dropout(["0.1", "0.3"])).toEqual({ got: [0.1, 0.3], problems: [] });
-    expect(dropout({ choice: ["0.1", 0.3, 0.999] })).toEqual({ got: { choice: [0.1, 0.3, 0.999] }, problems: [] });
+    expect(dropout({ choice: ["0.1", 0.3, 0.999] })).toEqual({
+      got: { choice: [0.1, 0.3, 0.999] },
+      problems: [],
+    });
   });
 
   test("grid: a malformed list is refused and the grid's choices kept", () => {
@@ -213,7 +216,11 @@ describe("readSweep: malformed lists in the search space", () => {
   const batch = (value: unknown) => {
     const r = reader({ sweep: { batchSize: value } });
     const s = readSweep(r)!;
-    return { got: s.searchSpace.batchSize, given: sweepFieldsGiven(s).has("batchSize"), problems: r.problems };
+    return {
+      got: s.searchSpace.batchSize,
+      given: sweepFieldsGiven(s).has("batchSize"),
+      problems: r.problems,
+    };
   };
 
   test.each<[string, unknown]>([

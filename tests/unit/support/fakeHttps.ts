@@ -22,10 +22,7 @@ export function interceptHttps(handle: (req: SentRequest) => HttpsAnswer): {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const mod = require("node:https") as { request: typeof https.request };
   const original = mod.request;
-  mod.request = ((
-    options: https.RequestOptions,
-    onResponse: (res: Readable) => void,
-  ) => {
+  mod.request = ((options: https.RequestOptions, onResponse: (res: Readable) => void) => {
     const chunks: Buffer[] = [];
     const req = new PassThrough();
     req.on("data", (c: Buffer) => chunks.push(Buffer.from(c)));
