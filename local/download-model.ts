@@ -25,21 +25,16 @@ import { createCredential } from "../lib/azure/credential";
 import { CliError } from "../lib/toolkit/errors";
 import type { ParsedId } from "../lib/azureml/ids";
 import {
-  containerUrl,
-  defaultJobOutputUri,
   describeSource,
   downloadModelBlobs,
   parseModelVersionId,
   readModelVersion,
-  relativeBlobPath,
   resolveModelBlobs,
-  type BlobLocation,
 } from "../lib/azureml/modelBlobs";
 import { log, writeResult } from "../lib/toolkit/log";
 import { runCli } from "../lib/toolkit/run";
 import { localDir, mlflowStoreUri } from "./paths";
 import { importModel, modelUri as registryUri } from "./registry";
-import { STORAGE_SUFFIXES } from "../lib/core/azureRules";
 
 const FLAGS = {
   "model-id": { type: "string", required: true, placeholder: "<ARM id of a model version>" },
@@ -84,11 +79,6 @@ export interface DownloadResult {
   path: string;
   files: string[];
 }
-
-// Where a workspace model version's files are and how to read them: lib/azureml/modelBlobs.ts (shared with
-// ops/promote-model.ts, which copies the same files into a registry).
-export { containerUrl, defaultJobOutputUri, relativeBlobPath, STORAGE_SUFFIXES };
-export type { BlobLocation };
 
 /** Model version → its files' blob source → download into a staging folder → register in the local registry. */
 export async function downloadModel(o: DownloadOptions): Promise<void> {

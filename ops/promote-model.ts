@@ -95,22 +95,19 @@ export const CHAMPION_TAG = "champion";
 /** The tag of a model version that carries its test accuracy (set by the registering step). */
 export const ACCURACY_TAG = "testAccuracy";
 
-/** Learn (how-to-manage-registries-in-azureml): a registry name is 3-32 characters. */
-const MAX_REGISTRY_NAME = 32;
-
 export interface RegistryRef {
   /** `/subscriptions/<s>/resourceGroups/<rg>/providers/Microsoft.MachineLearningServices/registries/<r>` */
   id: string;
   name: string;
 }
 
-/** `--registry-id`: REGISTRY_ID's shape (lib/core/azureRules.ts) and a name of at most 32 characters. */
+/** `--registry-id`: REGISTRY_ID's shape (lib/core/azureRules.ts: its name rule is REGISTRY_NAME, 3-32 characters). */
 export function parseRegistryId(raw: string): RegistryRef {
   const id = raw.trim().replace(/\/+$/, "");
   const name = id.split("/").pop() ?? "";
-  if (!REGISTRY_ID.test(id) || name.length > MAX_REGISTRY_NAME) {
+  if (!REGISTRY_ID.test(id)) {
     throw new UsageError(
-      `'${raw}' is not an Azure ML registry id (/subscriptions/<s>/resourceGroups/<rg>/providers/Microsoft.MachineLearningServices/registries/<name>, the name 3-${MAX_REGISTRY_NAME} letters, digits, '-', '_', alphanumeric first)`,
+      `'${raw}' is not an Azure ML registry id (/subscriptions/<s>/resourceGroups/<rg>/providers/Microsoft.MachineLearningServices/registries/<name>, the name 3-32 letters, digits, '-', '_', alphanumeric first)`,
     );
   }
   return { id, name };

@@ -47,8 +47,6 @@ import { failureDetails, SAMPLE_FLAGS, sampleCall, sampleOptions } from "../lib/
 import type { InvokeOptions } from "../lib/azureml/invoke";
 import { MAX_MIRROR_PERCENT, ROLLOUT_MODES, type RolloutMode } from "../lib/core/azureRules";
 
-export { MAX_MIRROR_PERCENT };
-
 const FLAGS = {
   "endpoint-id": { type: "string", required: true, placeholder: "<ARM id>" },
   deployment: { type: "string", required: true, placeholder: "NAME" },
@@ -67,8 +65,6 @@ const FLAGS = {
 } as const;
 
 const USAGE = usageLine("bash scripts/env.sh tsx ops/rollout.ts", FLAGS);
-
-export type { RolloutMode };
 
 export interface RolloutOptions extends ArmCliOptions {
   endpoint: ParsedId;

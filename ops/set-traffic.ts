@@ -19,10 +19,6 @@ import { runCli } from "../lib/toolkit/run";
 import { moveTraffic } from "../lib/azureml/traffic";
 import type { TrafficResult } from "../lib/core/contracts";
 
-// The split helpers moved to lib/azureml/traffic.ts (shared with ops/rollout.ts); re-exported for existing importers.
-export { decideTraffic, putBody, sameTraffic, trafficAllTo, trafficWithout } from "../lib/azureml/traffic";
-export type { EndpointBody, Traffic } from "../lib/azureml/traffic";
-
 const FLAGS = {
   "endpoint-id": { type: "string", required: true, placeholder: "<ARM id>" },
   deployment: { type: "string", required: true, placeholder: "NAME" },

@@ -39,17 +39,13 @@ export const EXIT_OK = 0;
 export const EXIT_BELOW_ACCURACY = 1;
 export const EXIT_ERROR = 2;
 
-/** The endpoint's auth mode: what goes into `Authorization: Bearer ...`. */
-export const AUTH_MODES = ENDPOINT_AUTH_MODES;
-export type AuthMode = EndpointAuthMode;
-
 /** The Entra scope of the Azure ML data plane (what `az account get-access-token --resource https://ml.azure.com` asks for). */
 export const ML_DATA_PLANE_SCOPE = "https://ml.azure.com/.default";
 
 export interface InvokeOptions {
   uri: string;
   /** Key: `key` as given; AMLToken/AADToken: a token asked for when the client runs (see endpointCredential). */
-  auth: AuthMode;
+  auth: EndpointAuthMode;
   /** The endpoint's ARM id: AMLToken tokens come from it. */
   endpointId?: string;
   /** ARM endpoint for AMLToken (another cloud, the tests' fake). */
@@ -95,7 +91,11 @@ Posts a scoring request to an Azure ML online endpoint (or a local azmlinfsrv) t
 Exit codes: 0 accuracy >= min, 1 accuracy below min, 2 usage, file, HTTP or transport error.`;
 
 /** `--auth`: the ARM spellings, or the Azure ML CLI YAML's (key, aml_token, aad_token), in any case. */
-export const AUTH_FLAG = { type: "string", placeholder: AUTH_MODES.join("|"), default: "Key" } as const;
+export const AUTH_FLAG = {
+  type: "string",
+  placeholder: ENDPOINT_AUTH_MODES.join("|"),
+  default: "Key",
+} as const;
 
 export const INVOKE_FLAGS = {
   uri: { type: "string", required: true },
@@ -127,7 +127,7 @@ function checkUri(uri: string): void {
 }
 
 /** A token mode takes no key; AMLToken needs the endpoint's id (checked for shape here, before any call). */
-function checkAuth(auth: AuthMode, endpointId: string | undefined, key: string | undefined): void {
+function checkAuth(auth: EndpointAuthMode, endpointId: string | undefined, key: string | undefined): void {
   if (auth !== "Key" && key !== undefined)
     throw new UsageError(`--key goes with --auth Key, not --auth ${auth}`);
   if (auth === "AMLToken" && endpointId === undefined) {
@@ -158,7 +158,7 @@ export function invokeOptions(
   const auth = endpointAuthModeOf(v.auth);
   if (auth === undefined)
     throw new UsageError(
-      `--auth must be one of ${AUTH_MODES.join(", ")}, got '${v.auth}' (the Azure ML CLI's key, aml_token, aad_token work too)`,
+      `--auth must be one of ${ENDPOINT_AUTH_MODES.join(", ")}, got '${v.auth}' (the Azure ML CLI's key, aml_token, aad_token work too)`,
     );
   checkAuth(auth, v["endpoint-id"], v.key);
   const expectedFile = v.expected ?? (v.request === undefined ? DEFAULT_EXPECTED : undefined);

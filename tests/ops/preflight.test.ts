@@ -213,6 +213,16 @@ test("a 403 on the subscription-level reads names the role that covers them", as
   expect(r.stderr).toContain(`Reader on /subscriptions/${SUB}`);
 });
 
+/** Each override is a usage error (exit 2) with its message, and no request was sent. */
+async function expectUsageErrors(cases: Array<[Record<string, string>, string]>): Promise<void> {
+  for (const [over, message] of cases) {
+    const r = await preflight(over);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(message);
+  }
+  expect(fake.requests).toHaveLength(0);
+}
+
 test("flags out of range are usage errors before any request", async () => {
   const cases: Array<[Record<string, string>, string]> = [
     [{ "gpu-max-nodes": "0" }, "--gpu-max-nodes must be an integer >= 1, got '0'"],
@@ -220,12 +230,7 @@ test("flags out of range are usage errors before any request", async () => {
     [{ "gpu-low-priority": "yes" }, "--gpu-low-priority must be true or false, got 'yes'"],
     [{ "deployment-name": "d_bad" }, '--deployment-name: deployment name "d_bad" is invalid'],
   ];
-  for (const [over, message] of cases) {
-    const r = await preflight(over);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain(message);
-  }
-  expect(fake.requests).toHaveLength(0);
+  await expectUsageErrors(cases);
 });
 
 test("pure helpers: every problem once, and the needs of an existing deployment", () => {
@@ -454,12 +459,7 @@ describe("cost before anything runs (prices of the spec example, examples/Virtua
       [{ "max-hourly-cost": "-1" }, "--max-hourly-cost must be a number >= 0, got '-1'"],
       [{ "job-timeout-minutes": "0" }, "--job-timeout-minutes must be an integer >= 1, got '0'"],
     ];
-    for (const [over, message] of cases) {
-      const r = await preflight(over);
-      expect(r.code).toBe(2);
-      expect(r.stderr).toContain(message);
-    }
-    expect(fake.requests).toHaveLength(0);
+    await expectUsageErrors(cases);
   });
 });
 

@@ -1,5 +1,6 @@
 // ops/rollout.ts's option checks: the mirror's limit, the sample call a watch needs, the limits it judges by.
-import { MAX_MIRROR_PERCENT, parseRolloutArgs } from "../../ops/rollout";
+import { parseRolloutArgs } from "../../ops/rollout";
+import { MAX_MIRROR_PERCENT } from "../../lib/core/azureRules";
 import { ENDPOINT_ID } from "./support/env";
 
 const base = ["--endpoint-id", ENDPOINT_ID, "--deployment", "d-new"];
